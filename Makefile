@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: MIT
+# quicsteer build.  `make` builds everything; `make test`, `make run`,
+# `make bench` do what they say (as root; they run scripts/setup.sh first
+# when something the build needs is missing).  V=1 for verbose.
+
+OUTPUT     := .output
+ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+CC         ?= gcc
+DEPS       ?= $(or $(QUICSTEER_DEPS),/var/cache/quicsteer/deps)
+export PKG_CONFIG_PATH := $(DEPS)/prefix/lib/pkgconfig:$(PKG_CONFIG_PATH)
+
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+INCLUDES   := -Iinclude -Iuser -I$(OUTPUT) -Ivmlinux
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+              -Wno-unused-function $(INCLUDES)
+CFLAGS     ?= -g -O2
+CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
+              -DQS_VERSION='"$(VERSION)"' $(INCLUDES)
+LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+INIH_LIBS   := $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+COMMON_SRCS := $(wildcard user/common/*.c)
+LOADER_SRCS := $(wildcard user/loader/*.c)
+WORKER_SRCS := $(wildcard user/worker/*.c)
+COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
+LOADER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
+WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
+
+BINS       := quicsteerd
+TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-bench
+UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config
+
+.PHONY: all clean test run bench bench-steer setup check-setup unit
+.DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
+
+all: $(BINS) $(TOOLS) $(UNITS)
+
+# ---- set-up --------------------------------------------------------------
+check-setup:
+	$(Q)scripts/setup.sh --check >/dev/null 2>&1 || scripts/setup.sh
+
+setup:
+	$(Q)scripts/setup.sh
+
+# ---- BPF -----------------------------------------------------------------
+vmlinux/vmlinux.h: scripts/gen-vmlinux.sh
+	$(call msg,GEN,$@)
+	$(Q)scripts/gen-vmlinux.sh $@
+
+$(OUTPUT) $(OUTPUT)/user/common $(OUTPUT)/user/loader $(OUTPUT)/user/worker $(OUTPUT)/tests/unit $(OUTPUT)/tests/tools:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*) > $@
+
+# ---- user space ----------------------------------------------------------
+$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/quicsteer/*.h) $(SKELS) \
+		| $(OUTPUT)/user/common $(OUTPUT)/user/loader $(OUTPUT)/user/worker
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(INIH_LIBS) -o $@
+
+# ---- tests and tools ------------------------------------------------------
+$(OUTPUT)/test_cid: tests/unit/test_cid.c $(wildcard include/quicsteer/*.h) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lm -o $@
+
+$(OUTPUT)/test_config: tests/unit/test_config.c $(OUTPUT)/user/loader/config.o $(COMMON_OBJS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(INIH_LIBS) -o $@
+
+$(OUTPUT)/qs-%: tests/tools/qs-%.c tests/tools/pinned.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/tools $< $(LIBBPF_LIBS) -o $@
+
+unit: $(UNITS)
+	$(Q)for t in $(UNITS); do $$t || exit 1; done
+
+test: check-setup
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh
+
+run: check-setup
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/run-demo.sh
+
+bench: bench-steer
+
+bench-steer: check-setup
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/steer.sh
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(OUTPUT) quicsteerd

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sk_reuseport selector: hand every QUIC datagram to the socket of the
+ * (generation, worker) that minted its Destination Connection ID; hash
+ * everything else over the current generation.  Never drops.
+ *
+ * One copy of this program is loaded per listen address (each is its own
+ * reuseport group, and the kernel only selects within the group); the
+ * copies share every map and differ only in qs_listener.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "quicsteer/steer.h"
+
+#define UDP_HDR_LEN 8
+#define QUIC_LONG_FORM 0x80
+/* long header: flags(1) version(4) dcid_len(1) dcid */
+#define QUIC_LONG_DCID_OFF 6
+#define QUIC_SHORT_DCID_OFF 1
+
+const volatile __u32 qs_listener = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
+	__uint(max_entries, QS_MAX_LISTENERS * QS_SLOTS_PER_LISTENER);
+	__type(key, __u32);
+	__type(value, __u64);
+} qs_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qs_steer_state);
+} qs_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QS_CID_CONFIGS);
+	__type(key, __u32);
+	__type(value, struct qs_cid_key);
+} qs_cid_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qs_steer_stats);
+} qs_steer_stats SEC(".maps");
+
+/* Not used by the program: defined here so it is created with BTF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, QS_WORKER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct qs_worker_stats);
+} qs_worker_stats SEC(".maps");
+
+static __always_inline int select_slot(struct sk_reuseport_md *md, __u32 slot)
+{
+	__u32 key = slot;
+
+	return bpf_sk_select_reuseport(md, &qs_socks, &key, 0);
+}
+
+static __always_inline int select_by_hash(struct sk_reuseport_md *md, __u32 hash,
+					  const struct qs_steer_state *st,
+					  struct qs_steer_stats *stats)
+{
+	__u32 gen = st->cur_gen & (QS_MAX_GENS - 1);
+	__u32 live = st->live[gen];
+
+	if (live == 0 || live > QS_MAX_WORKERS ||
+	    select_slot(md, qs_slot(qs_listener, gen, hash % live)) < 0)
+		stats->select_failed++;
+	return SK_PASS;
+}
+
+SEC("sk_reuseport")
+int qs_steer(struct sk_reuseport_md *md)
+{
+	/* ctx fields read once: the verifier rejects loads from a moved ctx */
+	__u8 *data = md->data, *data_end = md->data_end;
+	__u32 len = md->len, hash = md->hash;
+	__u8 buf[QS_CID_LEN];
+	const struct qs_steer_state *st;
+	const struct qs_cid_key *key;
+	struct qs_steer_stats *stats;
+	struct qs_cid_owner owner;
+	__u8 *quic = data + UDP_HDR_LEN;
+	const __u8 *cid;
+	__u32 zero = 0, off, config;
+	int is_long;
+
+	stats = bpf_map_lookup_elem(&qs_steer_stats, &zero);
+	st = bpf_map_lookup_elem(&qs_state, &zero);
+	if (!stats || !st)
+		return SK_PASS;
+
+	if (len < UDP_HDR_LEN + 1) {
+		stats->malformed++;
+		return select_by_hash(md, hash, st, stats);
+	}
+	if (quic + 1 <= data_end) {
+		is_long = quic[0] & QUIC_LONG_FORM;
+	} else {
+		if (bpf_skb_load_bytes(md, UDP_HDR_LEN, buf, 1) < 0) {
+			stats->malformed++;
+			return select_by_hash(md, hash, st, stats);
+		}
+		is_long = buf[0] & QUIC_LONG_FORM;
+	}
+
+	if (is_long) {
+		/* A DCID of another length is a client's choice: a new flow. */
+		off = UDP_HDR_LEN + QUIC_LONG_DCID_OFF;
+		if (len < off + QS_CID_LEN) {
+			stats->malformed++;
+			return select_by_hash(md, hash, st, stats);
+		}
+		if (quic + QUIC_LONG_DCID_OFF <= data_end) {
+			if (quic[5] != QS_CID_LEN)
+				goto new_flow;
+		} else {
+			if (bpf_skb_load_bytes(md, UDP_HDR_LEN + 5, buf, 1) < 0)
+				goto new_flow;
+			if (buf[0] != QS_CID_LEN)
+				goto new_flow;
+		}
+	} else {
+		off = UDP_HDR_LEN + QUIC_SHORT_DCID_OFF;
+		if (len < off + QS_CID_LEN) {
+			stats->malformed++;
+			return select_by_hash(md, hash, st, stats);
+		}
+	}
+
+	/* Direct packet access when the linear part holds the CID. */
+	if (data + off + QS_CID_LEN <= data_end) {
+		cid = data + off;
+	} else {
+		if (bpf_skb_load_bytes(md, off, buf, QS_CID_LEN) < 0)
+			goto not_ours;
+		cid = buf;
+	}
+
+	config = qs_cid_config(cid);
+	if (config >= QS_CID_CONFIGS)
+		goto not_ours;
+	key = bpf_map_lookup_elem(&qs_cid_keys, &config);
+	if (!key || !key->installed || qs_cid_decode(cid, key, &owner) < 0)
+		goto not_ours;
+
+	if (select_slot(md, qs_slot(qs_listener, owner.gen, owner.worker)) == 0) {
+		stats->cid_routed++;
+		return SK_PASS;
+	}
+	stats->stale++;
+	return select_by_hash(md, hash, st, stats);
+
+not_ours:
+	if (!is_long) {
+		stats->unroutable++;
+		return select_by_hash(md, hash, st, stats);
+	}
+new_flow:
+	stats->new_flow++;
+	return select_by_hash(md, hash, st, stats);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

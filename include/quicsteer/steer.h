@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Types of the pinned BPF maps, shared by bpf/steer.bpf.c, the loader,
+ * the workers and the test tools.  Field names are what `bpftool map dump`
+ * prints, so they are part of the operator interface: only append.
+ */
+#ifndef QUICSTEER_STEER_H
+#define QUICSTEER_STEER_H
+
+#include "cid.h"
+
+/* Pin names under /sys/fs/bpf/quicsteer/<instance>/ */
+#define QS_PIN_ROOT        "/sys/fs/bpf/quicsteer"
+#define QS_PIN_SOCKS       "qs_socks"
+#define QS_PIN_STATE       "qs_state"
+#define QS_PIN_CID_KEYS    "qs_cid_keys"
+#define QS_PIN_STATS       "qs_steer_stats"
+#define QS_PIN_WORKERS     "qs_worker_stats"
+#define QS_PIN_PROG_FMT    "qs_steer_l%u"   /* one program per listener */
+
+/* One entry (key 0): what the program needs besides the CID keys. */
+struct qs_steer_state {
+	__u32 cur_gen;                 /* generation that takes new flows */
+	__u32 cur_config;              /* config id new CIDs are minted with */
+	__u32 live[QS_MAX_GENS];       /* workers per generation */
+};
+
+/*
+ * Per-CPU, one entry.  Every datagram the program sees increments exactly
+ * one of the first five counters; select_failed counts hash-path
+ * selections the kernel refused (it then falls back to its own hash).
+ */
+struct qs_steer_stats {
+	__u64 cid_routed;     /* our CID, owner's socket selected */
+	__u64 new_flow;       /* long header without our CID: hashed */
+	__u64 unroutable;     /* short header whose DCID is not ours: hashed */
+	__u64 stale;          /* our CID, but its (gen, worker) has no socket */
+	__u64 malformed;      /* too short to parse (empty, truncated) */
+	__u64 select_failed;  /* hash path: no live worker or select error */
+};
+
+/*
+ * Worker counters, one entry per (gen, worker) = gen * 64 + worker, in an
+ * mmap-able array the loader maps before forking: workers write it,
+ * bpftool and tests read it.  Monotonic for the life of the instance,
+ * across worker restarts.
+ */
+struct qs_worker_stats {
+	__u64 pid;            /* current process, 0 when not running */
+	__u64 starts;         /* times the loader (re)started this worker */
+	__u64 rx_datagrams;
+	__u64 rx_bytes;
+	__u64 rx_short;       /* short-header packets */
+	__u64 rx_long;        /* long-header packets */
+	__u64 rx_cid_own;     /* DCID decodes to this (gen, worker) */
+	__u64 rx_cid_foreign; /* DCID decodes to another (gen, worker) */
+	__u64 rx_cid_other;   /* DCID is not one of ours */
+	__u64 rx_malformed;   /* empty or truncated */
+};
+
+#define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)
+
+#endif /* QUICSTEER_STEER_H */

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+static char log_name[32] = "quicsteerd";
+static enum qs_log_level log_level = QS_LOG_INFO;
+static FILE *log_out;
+
+void qs_log_set_name(const char *name)
+{
+	snprintf(log_name, sizeof(log_name), "%s", name);
+}
+
+void qs_log_set_level(enum qs_log_level level)
+{
+	log_level = level;
+}
+
+enum qs_log_level qs_log_get_level(void)
+{
+	return log_level;
+}
+
+int qs_log_open_file(const char *path)
+{
+	FILE *f = fopen(path, "ae");
+
+	if (!f)
+		return -errno;
+	setvbuf(f, NULL, _IOLBF, 0);
+	if (log_out)
+		fclose(log_out);
+	log_out = f;
+	return 0;
+}
+
+void qs_vlog(enum qs_log_level level, const char *fmt, va_list ap)
+{
+	static const char *const tag[] = { "warn", "info", "debug" };
+	FILE *out = log_out ? log_out : stderr;
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+
+	if (level > log_level)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* one fprintf per message keeps lines from several processes whole */
+	char *line = NULL;
+	size_t len;
+
+	if (vasprintf(&line, fmt, ap) < 0)
+		return;
+	len = strlen(line);
+	if (len && line[len - 1] == '\n')	/* libbpf ends its lines with one */
+		line[len - 1] = '\0';
+	fprintf(out, "%s.%03ldZ %s[%d] %s: %s\n", when, ts.tv_nsec / 1000000,
+		log_name, (int)getpid(), tag[level], line);
+	free(line);
+}
+
+void qs_log(enum qs_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	qs_vlog(level, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory the loader shares with every worker (MAP_SHARED, created before
+ * the first fork): secrets the workers need and the steering state they
+ * mint CIDs by.  Locked, never dumped, wiped on exit.  The loader is the
+ * only writer; `seq` is a seqlock so a rotation never shows a torn key.
+ */
+#ifndef QS_COMMON_SHARED_H
+#define QS_COMMON_SHARED_H
+
+#include "quicsteer/cid.h"
+
+struct qs_shared {
+	unsigned seq;                             /* odd while the loader writes */
+	unsigned cur_config;                      /* config id to mint with */
+	unsigned char server_id[QS_CID_SID_MAX];
+	unsigned server_id_len;
+	struct qs_cid_key cid_keys[QS_CID_CONFIGS];
+};
+
+struct qs_shared *qs_shared_create(void);
+void qs_shared_destroy(struct qs_shared *sh);
+
+/* Writer side (loader). */
+static inline void qs_shared_write_begin(struct qs_shared *sh)
+{
+	__atomic_store_n(&sh->seq, sh->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static inline void qs_shared_write_end(struct qs_shared *sh)
+{
+	__atomic_store_n(&sh->seq, sh->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Reader side (workers): copy a consistent snapshot. */
+static inline void qs_shared_read(const struct qs_shared *sh, struct qs_shared *out)
+{
+	unsigned s1, s2;
+
+	do {
+		s1 = __atomic_load_n(&sh->seq, __ATOMIC_ACQUIRE);
+		__builtin_memcpy(out, (const void *)sh, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&sh->seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) || s1 != s2);
+}
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loader's BPF side: probe the kernel, load bpf/steer.bpf.c once per
+ * listener (the copies share every map), pin under
+ * /sys/fs/bpf/quicsteer/<instance>/, fill the socket array and the state.
+ */
+#ifndef QS_LOADER_BPF_H
+#define QS_LOADER_BPF_H
+
+#include <stdbool.h>
+
+#include "quicsteer/steer.h"
+
+struct steer;
+
+struct qs_bpf {
+	struct steer *skel[QS_MAX_LISTENERS];
+	unsigned n_listeners;
+	bool steering;
+	char pin_dir[128];
+	bool pinned;
+	int socks_fd, state_fd, keys_fd, stats_fd, workers_fd;
+	struct qs_worker_stats *workers;   /* mmap of qs_worker_stats */
+	size_t workers_len;
+};
+
+/* Route libbpf's messages through our logger, one level lower. */
+void qs_bpf_setup_logging(void);
+
+/*
+ * Check what the loader needs from the kernel: BTF, the sk_reuseport
+ * program type and REUSEPORT_SOCKARRAY (when steering), a bpffs mount
+ * (mounted if missing).  Logs the missing feature and what to do.
+ */
+int qs_bpf_probe(bool steering);
+
+/* Is there a pin directory for this instance?  */
+bool qs_bpf_pins_exist(const char *instance);
+/* Remove the pin directory of instance (stale or ours).  */
+int qs_bpf_remove_pins(const char *instance);
+
+int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, bool steering);
+int qs_bpf_pin(struct qs_bpf *b, const char *instance);
+int qs_bpf_attach(struct qs_bpf *b, unsigned listener, int sock_fd, const char *what);
+int qs_bpf_set_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
+		      unsigned worker, int sock_fd, const char *what);
+int qs_bpf_set_state(struct qs_bpf *b, const struct qs_steer_state *st);
+int qs_bpf_set_key(struct qs_bpf *b, unsigned config, const struct qs_cid_key *key);
+/* In a forked worker: close every map and program fd (nothing else). */
+void qs_bpf_close_fds(struct qs_bpf *b);
+/* Unpin (if pinned) and free everything. */
+void qs_bpf_destroy(struct qs_bpf *b);
+
+#endif

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "common/log.h"
+#include "loader/config.h"
+
+void qs_config_defaults(struct qs_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", QS_DEFAULT_CONFIG);
+	snprintf(cfg->instance, sizeof(cfg->instance), "%s", QS_DEFAULT_INSTANCE);
+	snprintf(cfg->user, sizeof(cfg->user), "%s", QS_DEFAULT_USER);
+	cfg->steering = true;
+	cfg->server_id[0] = 0x01;
+	cfg->server_id_len = 1;
+	cfg->log_level = QS_LOG_INFO;
+	cfg->rcvbuf = 4 << 20;
+}
+
+void qs_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: quicsteerd [OPTION]...\n"
+"HTTP/3 edge server loader: forks one worker per CPU and steers every QUIC\n"
+"datagram to the worker that owns its connection ID (eBPF sk_reuseport).\n"
+"Options override the config file.  Runs as root.\n"
+"\n"
+"  -c, --config FILE       config file (default " QS_DEFAULT_CONFIG ";\n"
+"                          a missing default file is not an error)\n"
+"  -l, --listen ADDR:PORT  UDP listen address, repeatable, up to %d;\n"
+"                          IPv4 1.2.3.4:443, IPv6 [::1]:443, [::]:443 is\n"
+"                          dual-stack (default " QS_DEFAULT_LISTEN ")\n"
+"  -w, --workers N         workers, 1..%d (default: online CPUs)\n"
+"  -i, --instance NAME     instance name: pins in " "/sys/fs/bpf/quicsteer/NAME,\n"
+"                          runtime files in " QS_RUN_ROOT "/NAME (default " QS_DEFAULT_INSTANCE ")\n"
+"      --steering on|off   CID steering (on) or plain SO_REUSEPORT hashing (off,\n"
+"                          for comparison and kernels without sk_reuseport BPF)\n"
+"  -u, --user NAME         unprivileged user the workers run as (default " QS_DEFAULT_USER ")\n"
+"      --server-id HEX     plaintext QUIC-LB server id in every CID, 1..6 bytes\n"
+"                          (default 01)\n"
+"      --rcvbuf BYTES      socket receive buffer per worker socket (default 4194304)\n"
+"  -f, --foreground        stay in the foreground, log to stderr\n"
+"      --log-file FILE     log here (default: stderr in the foreground,\n"
+"                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
+"      --log-level LEVEL   warn, info or debug (default info)\n"
+"  -h, --help              print this help\n"
+"  -V, --version           print the version\n"
+"\n"
+"Signals: SIGTERM/SIGINT stop everything and remove the pins.\n"
+"Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
+"/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n",
+		QS_MAX_LISTENERS, QS_MAX_WORKERS);
+}
+
+int qs_parse_listen(const char *text, struct qs_listen *l, char *err, size_t errlen)
+{
+	char host[64];
+	const char *colon, *port_s;
+	char *end;
+	long port;
+
+	memset(l, 0, sizeof(*l));
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (!close || close[1] != ':' || (size_t)(close - text - 1) >= sizeof(host))
+			goto bad;
+		memcpy(host, text + 1, close - text - 1);
+		host[close - text - 1] = '\0';
+		port_s = close + 2;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon || (size_t)(colon - text) >= sizeof(host) || strchr(text, ':') != colon)
+			goto bad;
+		memcpy(host, text, colon - text);
+		host[colon - text] = '\0';
+		port_s = colon + 1;
+	}
+	errno = 0;
+	port = strtol(port_s, &end, 10);
+	if (!*port_s || *end || errno || port < 1 || port > 65535) {
+		snprintf(err, errlen, "listen '%s': port must be 1..65535", text);
+		return -EINVAL;
+	}
+	if (text[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&l->addr;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((unsigned short)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+			snprintf(err, errlen, "listen '%s': '%s' is not an IPv6 address", text, host);
+			return -EINVAL;
+		}
+		l->addrlen = sizeof(*a);
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(l->text, sizeof(l->text), "[%s]:%ld", host, port);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&l->addr;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((unsigned short)port);
+		if (strcmp(host, "*") == 0 || host[0] == '\0')
+			a->sin_addr.s_addr = htonl(INADDR_ANY);
+		else if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
+			snprintf(err, errlen, "listen '%s': '%s' is not an IPv4 address "
+				 "(write IPv6 as [addr]:port)", text, host);
+			return -EINVAL;
+		}
+		l->addrlen = sizeof(*a);
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		snprintf(l->text, sizeof(l->text), "%s:%ld", host, port);
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "listen '%s': expected ADDR:PORT, [IPV6]:PORT or *:PORT", text);
+	return -EINVAL;
+}
+
+static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	if (!*v || *v == '-')
+		return -EINVAL;
+	n = strtoul(v, &end, 10);
+	if (*end || errno || n < min || n > max)
+		return -EINVAL;
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
+		  char *err, size_t errlen)
+{
+	if (!strcmp(name, "listen")) {
+		struct qs_listen l;
+		int ret = qs_parse_listen(value, &l, err, errlen);
+
+		if (ret)
+			return ret;
+		if (cfg->n_listen >= QS_MAX_LISTENERS) {
+			snprintf(err, errlen, "listen '%s': at most %d listen addresses",
+				 value, QS_MAX_LISTENERS);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < cfg->n_listen; i++)
+			if (!strcmp(cfg->listen[i].text, l.text)) {
+				snprintf(err, errlen, "listen '%s' given twice", value);
+				return -EINVAL;
+			}
+		cfg->listen[cfg->n_listen++] = l;
+	} else if (!strcmp(name, "workers")) {
+		if (!strcmp(value, "auto")) {
+			cfg->workers = 0;
+		} else if (parse_uint(value, 1, QS_MAX_WORKERS, &cfg->workers)) {
+			snprintf(err, errlen, "workers '%s': expected 1..%d or auto",
+				 value, QS_MAX_WORKERS);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "instance")) {
+		size_t n = strlen(value);
+
+		if (n == 0 || n > QS_INSTANCE_MAX || strspn(value,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n ||
+		    value[0] == '-') {
+			snprintf(err, errlen, "instance '%s': use 1..%d of [A-Za-z0-9_-], "
+				 "not starting with '-'", value, QS_INSTANCE_MAX);
+			return -EINVAL;
+		}
+		memcpy(cfg->instance, value, n + 1);
+	} else if (!strcmp(name, "steering")) {
+		if (parse_bool(value, &cfg->steering)) {
+			snprintf(err, errlen, "steering '%s': expected on or off", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "foreground")) {
+		if (parse_bool(value, &cfg->foreground)) {
+			snprintf(err, errlen, "foreground '%s': expected on or off", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "user")) {
+		if (!*value || strlen(value) >= sizeof(cfg->user)) {
+			snprintf(err, errlen, "user '%s': empty or too long", value);
+			return -EINVAL;
+		}
+		snprintf(cfg->user, sizeof(cfg->user), "%s", value);
+	} else if (!strcmp(name, "server_id") || !strcmp(name, "server-id")) {
+		const char *p = value;
+		size_t n;
+
+		if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+			p += 2;
+		n = strlen(p);
+		if (n < 2 || n > 2 * QS_CID_SID_MAX || n % 2) {
+			snprintf(err, errlen, "server-id '%s': expected 1..%d bytes in hex "
+				 "(2..%d hex digits)", value, QS_CID_SID_MAX, 2 * QS_CID_SID_MAX);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i += 2) {
+			int hi = hexval(p[i]), lo = hexval(p[i + 1]);
+
+			if (hi < 0 || lo < 0) {
+				snprintf(err, errlen, "server-id '%s': not hex", value);
+				return -EINVAL;
+			}
+			cfg->server_id[i / 2] = (unsigned char)(hi << 4 | lo);
+		}
+		cfg->server_id_len = (unsigned)n / 2;
+	} else if (!strcmp(name, "log_file") || !strcmp(name, "log-file")) {
+		if (strlen(value) >= sizeof(cfg->log_file)) {
+			snprintf(err, errlen, "log-file: path too long");
+			return -EINVAL;
+		}
+		snprintf(cfg->log_file, sizeof(cfg->log_file), "%s", value);
+	} else if (!strcmp(name, "log_level") || !strcmp(name, "log-level")) {
+		if (!strcmp(value, "warn"))
+			cfg->log_level = QS_LOG_WARN;
+		else if (!strcmp(value, "info"))
+			cfg->log_level = QS_LOG_INFO;
+		else if (!strcmp(value, "debug"))
+			cfg->log_level = QS_LOG_DEBUG;
+		else {
+			snprintf(err, errlen, "log-level '%s': expected warn, info or debug", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "rcvbuf")) {
+		if (parse_uint(value, 0, 1U << 30, &cfg->rcvbuf)) {
+			snprintf(err, errlen, "rcvbuf '%s': expected bytes, 0..1073741824", value);
+			return -EINVAL;
+		}
+	} else {
+		snprintf(err, errlen, "unknown option '%s'", name);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+struct ini_ctx {
+	struct qs_config *cfg;
+	char err[256];
+};
+
+/* inih reports the line of the first error as ini_parse_file's result */
+static int on_ini_value(void *user, const char *section, const char *name,
+			const char *value)
+{
+	struct ini_ctx *ctx = user;
+
+	if (ctx->err[0])
+		return 1;	/* keep the first error */
+	if (section[0] && strcmp(section, "quicsteer") != 0) {
+		snprintf(ctx->err, sizeof(ctx->err),
+			 "unknown section [%s] (options go in [quicsteer])", section);
+		return 0;
+	}
+	if (qs_config_set(ctx->cfg, name, value, ctx->err, sizeof(ctx->err)))
+		return 0;
+	return 1;
+}
+
+static int load_file(struct qs_config *cfg)
+{
+	struct ini_ctx ctx = { .cfg = cfg };
+	FILE *f = fopen(cfg->config_path, "re");
+	int ret;
+
+	if (!f) {
+		if (errno == ENOENT && !cfg->config_explicit)
+			return 0;
+		fprintf(stderr, "quicsteerd: cannot read config file %s: %s\n",
+			cfg->config_path, strerror(errno));
+		return -EINVAL;
+	}
+	ret = ini_parse_file(f, on_ini_value, &ctx);
+	fclose(f);
+	if (ret == 0)
+		return 0;
+	if (ctx.err[0] && ret > 0)
+		fprintf(stderr, "quicsteerd: %s:%d: %s\n", cfg->config_path, ret, ctx.err);
+	else if (ret < 0)
+		fprintf(stderr, "quicsteerd: %s: cannot read: %s\n", cfg->config_path,
+			ret == -2 ? "out of memory" : "I/O error");
+	else
+		fprintf(stderr, "quicsteerd: %s:%d: syntax error (expected 'name = value' "
+			"or '[quicsteer]')\n", cfg->config_path, ret);
+	return -EINVAL;
+}
+
+static const struct option long_opts[] = {
+	{ "config",     required_argument, NULL, 'c' },
+	{ "listen",     required_argument, NULL, 'l' },
+	{ "workers",    required_argument, NULL, 'w' },
+	{ "instance",   required_argument, NULL, 'i' },
+	{ "steering",   required_argument, NULL, 's' },
+	{ "user",       required_argument, NULL, 'u' },
+	{ "server-id",  required_argument, NULL, 'S' },
+	{ "rcvbuf",     required_argument, NULL, 'R' },
+	{ "foreground", no_argument,       NULL, 'f' },
+	{ "log-file",   required_argument, NULL, 'L' },
+	{ "log-level",  required_argument, NULL, 'v' },
+	{ "help",       no_argument,       NULL, 'h' },
+	{ "version",    no_argument,       NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
+{
+	bool cli_listen = false;
+	char err[256];
+	int c;
+
+	qs_config_defaults(cfg);
+
+	/* pass 1: which config file, or help/version */
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:l:w:i:u:fhV", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			qs_usage(stdout);
+			return 1;
+		}
+		if (c == 'V') {
+			printf("quicsteerd %s\n", QS_VERSION);
+			return 1;
+		}
+		if (c == 'c') {
+			if (strlen(optarg) >= sizeof(cfg->config_path)) {
+				fprintf(stderr, "quicsteerd: --config: path too long\n");
+				return -EINVAL;
+			}
+			snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", optarg);
+			cfg->config_explicit = true;
+		}
+	}
+	if (load_file(cfg))
+		return -EINVAL;
+
+	/* pass 2: flags override the file */
+	optind = 1;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "c:l:w:i:u:fhV", long_opts, NULL)) != -1) {
+		const char *name = NULL;
+
+		switch (c) {
+		case 'c':
+			continue;
+		case 'l':
+			if (!cli_listen) {	/* the command line replaces the file's list */
+				cfg->n_listen = 0;
+				cli_listen = true;
+			}
+			name = "listen";
+			break;
+		case 'w': name = "workers"; break;
+		case 'i': name = "instance"; break;
+		case 's': name = "steering"; break;
+		case 'u': name = "user"; break;
+		case 'S': name = "server_id"; break;
+		case 'R': name = "rcvbuf"; break;
+		case 'L': name = "log_file"; break;
+		case 'v': name = "log_level"; break;
+		case 'f':
+			cfg->foreground = true;
+			continue;
+		default:
+			fprintf(stderr, "Try 'quicsteerd --help'.\n");
+			return -EINVAL;
+		}
+		if (qs_config_set(cfg, name, optarg, err, sizeof(err))) {
+			fprintf(stderr, "quicsteerd: --%s\n", err);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "quicsteerd: unexpected argument '%s'; try 'quicsteerd --help'\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->n_listen == 0) {
+		if (qs_config_set(cfg, "listen", QS_DEFAULT_LISTEN, err, sizeof(err))) {
+			fprintf(stderr, "quicsteerd: %s\n", err);
+			return -EINVAL;
+		}
+	}
+	if (cfg->workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->workers = n < 1 ? 1 : n > QS_MAX_WORKERS ? QS_MAX_WORKERS : (unsigned)n;
+	}
+	return 0;
+}

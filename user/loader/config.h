@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * quicsteerd configuration: defaults, then the config file (INI, parsed
+ * with inih), then command-line flags, each overriding the one before.
+ */
+#ifndef QS_LOADER_CONFIG_H
+#define QS_LOADER_CONFIG_H
+
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "quicsteer/cid.h"
+
+#define QS_DEFAULT_CONFIG   "/etc/quicsteer/quicsteer.conf"
+#define QS_DEFAULT_INSTANCE "default"
+#define QS_DEFAULT_LISTEN   "[::]:4433"
+#define QS_DEFAULT_USER     "www-data"
+#define QS_RUN_ROOT         "/run/quicsteer"
+#define QS_LOG_ROOT         "/var/log/quicsteer"
+#define QS_INSTANCE_MAX     32
+
+struct qs_listen {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char text[80];              /* normalized ADDR:PORT, for messages */
+};
+
+struct qs_config {
+	char config_path[256];
+	bool config_explicit;       /* --config given: a missing file is an error */
+	struct qs_listen listen[QS_MAX_LISTENERS];
+	unsigned n_listen;
+	unsigned workers;           /* 0 = number of online CPUs */
+	char instance[QS_INSTANCE_MAX + 1];
+	bool steering;
+	bool foreground;
+	char user[64];
+	unsigned char server_id[QS_CID_SID_MAX];
+	unsigned server_id_len;
+	char log_file[256];         /* "" = stderr in foreground, default file otherwise */
+	int log_level;              /* enum qs_log_level */
+	unsigned rcvbuf;            /* socket receive buffer, bytes; 0 = kernel default */
+};
+
+void qs_config_defaults(struct qs_config *cfg);
+
+/*
+ * Parse argv into cfg (reading the config file it names, or the default
+ * one).  Returns 0, 1 when --help or --version was printed (exit 0), or
+ * -EINVAL after printing what is wrong and how to fix it.
+ */
+int qs_config_from_args(struct qs_config *cfg, int argc, char **argv);
+
+/* Each setter checks and applies one option; errbuf says what is wrong. */
+int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
+		  char *err, size_t errlen);
+
+/* Parse "ADDR:PORT", "[V6]:PORT" or "*:PORT" into l. */
+int qs_parse_listen(const char *text, struct qs_listen *l, char *err, size_t errlen);
+
+void qs_usage(FILE *out);
+
+#endif

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: MIT
+/*
+ * quicsteerd: the loader.  Loads and pins the steering program, opens one
+ * socket per (listener, worker), forks the workers and supervises them;
+ * on SIGTERM stops everything and leaves nothing behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/shared.h"
+#include "loader/bpf.h"
+#include "loader/config.h"
+#include "loader/sockets.h"
+#include "loader/supervisor.h"
+
+#define STOP_TIMEOUT_MS 5000
+
+struct loader {
+	struct qs_config cfg;
+	struct qs_bpf bpf;
+	struct qs_shared *shared;
+	struct qs_supervisor sv;
+	char run_dir[128];
+	char pid_file[160];
+	int ready_fd;                /* daemon mode: tells the parent we are up */
+};
+
+/* Capabilities the loader needs (bits of CapEff). */
+#define CAP_SETGID_BIT    6
+#define CAP_SETUID_BIT    7
+#define CAP_NET_ADMIN_BIT 12
+#define CAP_SYS_ADMIN_BIT 21
+#define CAP_BPF_BIT       39
+
+static int check_privileges(void)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "CapEff: %llx", &eff) == 1)
+				break;
+		fclose(f);
+	}
+	if ((eff >> CAP_NET_ADMIN_BIT & 1) && (eff >> CAP_SETUID_BIT & 1) &&
+	    (eff >> CAP_SETGID_BIT & 1) &&
+	    ((eff >> CAP_BPF_BIT & 1) || (eff >> CAP_SYS_ADMIN_BIT & 1)))
+		return 0;
+	pr_warn("quicsteerd must run as root: it needs CAP_BPF (or CAP_SYS_ADMIN), "
+		"CAP_NET_ADMIN, CAP_SETUID and CAP_SETGID (this process has CapEff %llx%s); "
+		"run it with sudo", eff, geteuid() ? ", uid is not 0" : "");
+	return -EPERM;
+}
+
+static bool pid_is_quicsteerd(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	if (pid <= 0 || kill(pid, 0) != 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return strncmp(comm, "quicsteerd", 10) == 0;
+}
+
+static pid_t read_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	int pid = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid;
+}
+
+/*
+ * One instance per name: a live owner is an error; pins and runtime files
+ * left by a run that crashed are removed, and we say so.
+ */
+static int claim_instance(struct loader *ld)
+{
+	const char *inst = ld->cfg.instance;
+	pid_t owner;
+
+	snprintf(ld->run_dir, sizeof(ld->run_dir), "%s/%s", QS_RUN_ROOT, inst);
+	snprintf(ld->pid_file, sizeof(ld->pid_file), "%s/quicsteerd.pid", ld->run_dir);
+	owner = read_pid_file(ld->pid_file);
+	if (owner && owner != getpid() && pid_is_quicsteerd(owner)) {
+		pr_warn("instance '%s' is already running (pid %d): stop it first "
+			"(kill -TERM %d) or start this one with another --instance",
+			inst, (int)owner, (int)owner);
+		return -EEXIST;
+	}
+	if (qs_bpf_pins_exist(inst)) {
+		pr_warn("removing stale pins of instance '%s' in %s/%s left by a run that "
+			"did not stop cleanly%s", inst, QS_PIN_ROOT, inst,
+			owner ? "" : " (no live owner)");
+		if (qs_bpf_remove_pins(inst))
+			return -EIO;
+	}
+	if (mkdir(QS_RUN_ROOT, 0755) && errno != EEXIST) {
+		pr_warn("cannot create %s: %s", QS_RUN_ROOT, strerror(errno));
+		return -errno;
+	}
+	if (mkdir(ld->run_dir, 0755) && errno != EEXIST) {
+		pr_warn("cannot create %s: %s", ld->run_dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int write_pid_file(struct loader *ld)
+{
+	FILE *f = fopen(ld->pid_file, "we");
+
+	if (!f) {
+		pr_warn("cannot write %s: %s", ld->pid_file, strerror(errno));
+		return -errno;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+	return 0;
+}
+
+static void release_instance(struct loader *ld)
+{
+	if (read_pid_file(ld->pid_file) == getpid())
+		unlink(ld->pid_file);
+	rmdir(ld->run_dir);
+	rmdir(QS_RUN_ROOT);
+}
+
+/* Children keep only their own sockets and the shared mappings. */
+static void close_in_child(void *arg, const struct qs_worker_slot *keep)
+{
+	struct loader *ld = arg;
+
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
+		const struct qs_worker_slot *s = &ld->sv.slots[i];
+
+		if (!s->used || s == keep)
+			continue;
+		for (unsigned l = 0; l < s->n_fds; l++)
+			close(s->fds[l]);
+	}
+	/* a worker never touches BPF objects: the counters mmap stays mapped */
+	qs_bpf_close_fds(&ld->bpf);
+	if (ld->ready_fd >= 0)
+		close(ld->ready_fd);
+}
+
+static int install_cid_key(struct loader *ld)
+{
+	struct qs_cid_key key = { .installed = 1 };
+	struct qs_shared *sh = ld->shared;
+	int ret;
+
+	if (getrandom(&key.k0, sizeof(key.k0), 0) != sizeof(key.k0) ||
+	    getrandom(&key.k1, sizeof(key.k1), 0) != sizeof(key.k1)) {
+		pr_warn("getrandom: %s", strerror(errno));
+		return -errno;
+	}
+	qs_shared_write_begin(sh);
+	sh->cur_config = 0;
+	memcpy(sh->server_id, ld->cfg.server_id, sizeof(sh->server_id));
+	sh->server_id_len = ld->cfg.server_id_len;
+	sh->cid_keys[0] = key;
+	qs_shared_write_end(sh);
+	ret = qs_bpf_set_key(&ld->bpf, 0, &key);
+	explicit_bzero(&key, sizeof(key));
+	return ret;
+}
+
+static int open_sockets(struct loader *ld, unsigned gen)
+{
+	struct qs_config *cfg = &ld->cfg;
+	int ret;
+
+	for (unsigned l = 0; l < cfg->n_listen; l++) {
+		ret = qs_socket_check_free(&cfg->listen[l]);
+		if (ret)
+			return ret;
+	}
+	for (unsigned w = 0; w < cfg->workers; w++) {
+		struct qs_worker_slot *s = &ld->sv.slots[gen * QS_MAX_WORKERS + w];
+
+		s->used = true;
+		s->gen = gen;
+		s->id = w;
+		for (unsigned l = 0; l < cfg->n_listen; l++) {
+			int fd = qs_socket_open(&cfg->listen[l], cfg->rcvbuf);
+
+			if (fd < 0)
+				return fd;
+			s->fds[l] = fd;
+			s->n_fds = l + 1;
+			if (cfg->steering) {
+				if (w == 0 && (ret = qs_bpf_attach(&ld->bpf, l, fd,
+								   cfg->listen[l].text)))
+					return ret;
+				ret = qs_bpf_set_socket(&ld->bpf, l, gen, w, fd,
+							cfg->listen[l].text);
+				if (ret)
+					return ret;
+			}
+		}
+	}
+	return 0;
+}
+
+static void close_sockets(struct loader *ld)
+{
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
+		struct qs_worker_slot *s = &ld->sv.slots[i];
+
+		for (unsigned l = 0; l < s->n_fds; l++)
+			close(s->fds[l]);
+		s->n_fds = 0;
+		s->used = false;
+	}
+}
+
+/*
+ * Without --foreground: fork, let the parent wait until the child reports
+ * ready (or an error) so `quicsteerd` exits 0 only when it serves.
+ */
+static int daemonize(struct loader *ld)
+{
+	int p[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_warn("pipe: %s", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		pr_warn("fork: %s", strerror(errno));
+		return -errno;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1)
+			status = 1;
+		if (status == 0)
+			printf("quicsteerd: instance '%s' running, pid file %s\n",
+			       ld->cfg.instance, ld->pid_file);
+		else
+			fprintf(stderr, "quicsteerd: failed to start; see %s\n",
+				ld->cfg.log_file);
+		_exit(status);
+	}
+	close(p[0]);
+	ld->ready_fd = p[1];
+	setsid();
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
+	}
+	return 0;
+}
+
+static void report_ready(struct loader *ld, char status)
+{
+	if (ld->ready_fd < 0)
+		return;
+	if (write(ld->ready_fd, &status, 1) != 1)
+		pr_debug("the starting parent is gone");
+	close(ld->ready_fd);
+	ld->ready_fd = -1;
+}
+
+static int serve(struct loader *ld)
+{
+	sigset_t mask;
+	int sfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		pr_warn("signalfd: %s", strerror(errno));
+		return -errno;
+	}
+	for (;;) {
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		int timeout = qs_supervisor_tick(&ld->sv);
+		struct signalfd_siginfo si;
+
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+			pr_warn("poll: %s", strerror(errno));
+			break;
+		}
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			switch (si.ssi_signo) {
+			case SIGCHLD:
+				qs_supervisor_reap(&ld->sv, false);
+				break;
+			case SIGHUP:
+				pr_warn("SIGHUP: reload is not implemented in this version; "
+					"nothing changed");
+				break;
+			default:
+				pr_info("%s: stopping", strsignal((int)si.ssi_signo));
+				close(sfd);
+				return 0;
+			}
+		}
+	}
+	close(sfd);
+	return -EIO;
+}
+
+int main(int argc, char **argv)
+{
+	struct loader ld = { .ready_fd = -1 };
+	struct qs_config *cfg = &ld.cfg;
+	struct qs_steer_state st = { 0 };
+	struct passwd *pw;
+	sigset_t mask;
+	int ret;
+
+	ret = qs_config_from_args(cfg, argc, argv);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	qs_log_set_level(cfg->log_level);
+	qs_bpf_setup_logging();
+
+	if (check_privileges())
+		return 1;
+	pw = getpwnam(cfg->user);
+	if (!pw) {
+		pr_warn("user '%s' for the workers does not exist: create it or pick "
+			"another with --user", cfg->user);
+		return 1;
+	}
+	if (pw->pw_uid == 0)
+		pr_warn("workers will run as root ('%s'): use an unprivileged --user",
+			cfg->user);
+	if (claim_instance(&ld))
+		return 1;
+
+	if (!cfg->foreground) {
+		if (!cfg->log_file[0]) {
+			mkdir(QS_LOG_ROOT, 0750);
+			snprintf(cfg->log_file, sizeof(cfg->log_file), "%s/%s.log",
+				 QS_LOG_ROOT, cfg->instance);
+		}
+	}
+	if (cfg->log_file[0] && (ret = qs_log_open_file(cfg->log_file))) {
+		pr_warn("cannot open log file %s: %s", cfg->log_file, strerror(-ret));
+		return 1;
+	}
+	if (!cfg->foreground && daemonize(&ld))
+		return 1;
+
+	/* from here on signals arrive through the signalfd only */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = qs_bpf_probe(cfg->steering);
+	if (ret)
+		goto out;
+	ret = qs_bpf_load(&ld.bpf, cfg->n_listen, cfg->steering);
+	if (ret)
+		goto out;
+	ret = qs_bpf_pin(&ld.bpf, cfg->instance);
+	if (ret)
+		goto out;
+	ld.shared = qs_shared_create();
+	if (!ld.shared) {
+		ret = -errno;
+		pr_warn("cannot map shared memory for the workers: %s", strerror(errno));
+		goto out;
+	}
+	ret = install_cid_key(&ld);
+	if (ret)
+		goto out;
+	ret = open_sockets(&ld, 0);
+	if (ret)
+		goto out;
+	st.cur_gen = 0;
+	st.cur_config = 0;
+	st.live[0] = cfg->workers;
+	ret = qs_bpf_set_state(&ld.bpf, &st);
+	if (ret)
+		goto out;
+
+	ld.sv.stats = ld.bpf.workers;
+	ld.sv.shared = ld.shared;
+	ld.sv.uid = pw->pw_uid;
+	ld.sv.gid = pw->pw_gid;
+	ld.sv.user = cfg->user;
+	ld.sv.close_in_child = close_in_child;
+	ld.sv.close_arg = &ld;
+	for (unsigned w = 0; w < cfg->workers; w++) {
+		ret = qs_supervisor_start(&ld.sv, &ld.sv.slots[w]);
+		if (ret)
+			goto out;
+	}
+	ret = write_pid_file(&ld);
+	if (ret)
+		goto out;
+	{
+		char addrs[QS_MAX_LISTENERS * 82] = "";
+
+		for (unsigned l = 0; l < cfg->n_listen; l++) {
+			strcat(addrs, l ? " " : "");
+			strcat(addrs, cfg->listen[l].text);
+		}
+		pr_info("instance '%s' serving on udp %s: %u workers as %s, steering %s, "
+			"pins in %s", cfg->instance, addrs, cfg->workers, cfg->user,
+			cfg->steering ? "on (CID)" : "off (SO_REUSEPORT hash)",
+			ld.bpf.pin_dir);
+	}
+	report_ready(&ld, 0);
+
+	ret = serve(&ld);
+out:
+	if (ret)
+		report_ready(&ld, 1);
+	qs_supervisor_stop_all(&ld.sv, STOP_TIMEOUT_MS);
+	close_sockets(&ld);
+	qs_bpf_destroy(&ld.bpf);
+	qs_shared_destroy(ld.shared);
+	release_instance(&ld);
+	if (ret)
+		pr_warn("quicsteerd stopped after an error");
+	else
+		pr_info("stopped; pins and runtime files removed");
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* UDP sockets of the listeners: one per (listener, generation, worker). */
+#ifndef QS_LOADER_SOCKETS_H
+#define QS_LOADER_SOCKETS_H
+
+#include "loader/config.h"
+
+/*
+ * Fail with EADDRINUSE (and a message naming the address) when another
+ * socket already holds l: with SO_REUSEPORT we would silently join its
+ * group otherwise.
+ */
+int qs_socket_check_free(const struct qs_listen *l);
+
+/* A bound SO_REUSEPORT UDP socket for l; returns the fd or -errno. */
+int qs_socket_open(const struct qs_listen *l, unsigned rcvbuf);
+
+#endif

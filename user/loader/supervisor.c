@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "loader/supervisor.h"
+#include "worker/worker.h"
+
+#define CRASH_WINDOW_MS   10000
+#define CRASHES_BEFORE_BACKOFF 3
+#define BACKOFF_MIN_MS    250
+#define BACKOFF_MAX_MS    30000
+
+long long qs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static struct qs_worker_stats *stats_of(struct qs_supervisor *sv,
+					const struct qs_worker_slot *s)
+{
+	return &sv->stats[s->gen * QS_MAX_WORKERS + s->id];
+}
+
+int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
+{
+	struct qs_worker_ctx ctx;
+	sigset_t all, old;
+	pid_t pid;
+
+	/* the child must not run our signal handling before it sets its own */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		pr_warn("cannot fork worker %u/%u: %s", slot->gen, slot->id, strerror(errno));
+		return err;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		for (int s = 1; s < NSIG; s++)
+			signal(s, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (sv->close_in_child)
+			sv->close_in_child(sv->close_arg, slot);
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.gen = slot->gen;
+		ctx.id = slot->id;
+		memcpy(ctx.fds, slot->fds, sizeof(ctx.fds));
+		ctx.n_fds = slot->n_fds;
+		ctx.stats = stats_of(sv, slot);
+		ctx.shared = sv->shared;
+		ctx.uid = sv->uid;
+		ctx.gid = sv->gid;
+		ctx.user = sv->user;
+		_exit(qs_worker_main(&ctx));
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	slot->pid = pid;
+	slot->restart_at_ms = 0;
+	__atomic_store_n(&stats_of(sv, slot)->pid, (__u64)pid, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&stats_of(sv, slot)->starts, 1, __ATOMIC_RELAXED);
+	pr_debug("worker %u/%u started, pid %d", slot->gen, slot->id, (int)pid);
+	return 0;
+}
+
+static struct qs_worker_slot *slot_by_pid(struct qs_supervisor *sv, pid_t pid)
+{
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
+		if (sv->slots[i].used && sv->slots[i].pid == pid)
+			return &sv->slots[i];
+	return NULL;
+}
+
+void qs_supervisor_reap(struct qs_supervisor *sv, bool stopping)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct qs_worker_slot *s = slot_by_pid(sv, pid);
+		long long now = qs_now_ms();
+
+		if (!s)
+			continue;
+		s->pid = 0;
+		__atomic_store_n(&stats_of(sv, s)->pid, 0, __ATOMIC_RELAXED);
+		if (stopping) {
+			pr_debug("worker %u/%u (pid %d) stopped", s->gen, s->id, (int)pid);
+			continue;
+		}
+		if (WIFSIGNALED(status))
+			pr_warn("worker %u/%u (pid %d) killed by signal %d (%s); restarting it "
+				"on the same socket", s->gen, s->id, (int)pid, WTERMSIG(status),
+				strsignal(WTERMSIG(status)));
+		else
+			pr_warn("worker %u/%u (pid %d) exited with status %d; restarting it "
+				"on the same socket", s->gen, s->id, (int)pid, WEXITSTATUS(status));
+
+		/* restart at once, unless it keeps crashing: then back off */
+		if (now - s->window_start_ms > CRASH_WINDOW_MS) {
+			s->window_start_ms = now;
+			s->crashes_in_window = 0;
+			s->backoff_ms = 0;
+		}
+		s->crashes_in_window++;
+		if (s->crashes_in_window > CRASHES_BEFORE_BACKOFF) {
+			s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+			if (s->backoff_ms > BACKOFF_MAX_MS)
+				s->backoff_ms = BACKOFF_MAX_MS;
+			pr_warn("worker %u/%u crashed %u times in %d s: next start in %u ms",
+				s->gen, s->id, s->crashes_in_window, CRASH_WINDOW_MS / 1000,
+				s->backoff_ms);
+		}
+		s->restart_at_ms = now + s->backoff_ms + (s->backoff_ms ? 0 : 1);
+	}
+}
+
+int qs_supervisor_tick(struct qs_supervisor *sv)
+{
+	long long now = qs_now_ms(), next = -1;
+
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
+		struct qs_worker_slot *s = &sv->slots[i];
+
+		if (!s->used || s->pid || !s->restart_at_ms)
+			continue;
+		if (s->restart_at_ms <= now) {
+			if (qs_supervisor_start(sv, s) < 0)
+				s->restart_at_ms = now + BACKOFF_MAX_MS / 30;
+			else
+				continue;
+		}
+		if (next < 0 || s->restart_at_ms - now < next)
+			next = s->restart_at_ms - now;
+	}
+	return (int)next;
+}
+
+unsigned qs_supervisor_running(const struct qs_supervisor *sv)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
+		if (sv->slots[i].used && sv->slots[i].pid)
+			n++;
+	return n;
+}
+
+void qs_supervisor_stop_all(struct qs_supervisor *sv, int timeout_ms)
+{
+	long long deadline = qs_now_ms() + timeout_ms;
+
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
+		sv->slots[i].restart_at_ms = 0;
+		if (sv->slots[i].used && sv->slots[i].pid)
+			kill(sv->slots[i].pid, SIGTERM);
+	}
+	while (qs_supervisor_running(sv) && qs_now_ms() < deadline) {
+		qs_supervisor_reap(sv, true);
+		if (qs_supervisor_running(sv))
+			poll(NULL, 0, 10);
+	}
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
+		if (sv->slots[i].used && sv->slots[i].pid) {
+			pr_warn("worker %u/%u (pid %d) did not stop in %d ms: killing it",
+				sv->slots[i].gen, sv->slots[i].id, (int)sv->slots[i].pid,
+				timeout_ms);
+			kill(sv->slots[i].pid, SIGKILL);
+		}
+	while (qs_supervisor_running(sv)) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		struct qs_worker_slot *s;
+
+		if (pid < 0 && errno == ECHILD)
+			break;
+		if (pid > 0 && (s = slot_by_pid(sv, pid))) {
+			s->pid = 0;
+			__atomic_store_n(&stats_of(sv, s)->pid, 0, __ATOMIC_RELAXED);
+		}
+	}
+}

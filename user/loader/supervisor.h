@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker processes: fork one per (generation, id), fork it again with the
+ * same id and the same sockets when it dies, stop them all on shutdown.
+ */
+#ifndef QS_LOADER_SUPERVISOR_H
+#define QS_LOADER_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "quicsteer/steer.h"
+#include "common/shared.h"
+
+struct qs_worker_slot {
+	bool used;
+	unsigned gen, id;
+	int fds[QS_MAX_LISTENERS];
+	unsigned n_fds;
+	pid_t pid;
+	long long restart_at_ms;     /* pending restart, 0 = none */
+	long long window_start_ms;   /* crash-loop detection */
+	unsigned crashes_in_window;
+	unsigned backoff_ms;
+};
+
+struct qs_supervisor {
+	struct qs_worker_slot slots[QS_WORKER_SLOTS];
+	struct qs_worker_stats *stats;   /* mmap of qs_worker_stats */
+	const struct qs_shared *shared;
+	uid_t uid;
+	gid_t gid;
+	const char *user;
+	/* fds every child must close (the loader's own: BPF, other sockets) */
+	void (*close_in_child)(void *arg, const struct qs_worker_slot *keep);
+	void *close_arg;
+};
+
+int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot);
+/* Reap children; schedule restarts.  `stopping` = do not restart. */
+void qs_supervisor_reap(struct qs_supervisor *sv, bool stopping);
+/* Start workers whose restart time has come; returns ms until the next one, or -1. */
+int qs_supervisor_tick(struct qs_supervisor *sv);
+/* SIGTERM all, wait up to timeout_ms, then SIGKILL; returns when all are gone. */
+void qs_supervisor_stop_all(struct qs_supervisor *sv, int timeout_ms);
+unsigned qs_supervisor_running(const struct qs_supervisor *sv);
+
+long long qs_now_ms(void);
+
+#endif
