@@ -42,7 +42,7 @@ LOADER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
 WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
 
 BINS       := quicsteerd
-TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-bench
+TOOLS      := $(OUTPUT)/qs-send
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config
 
 .PHONY: all clean test run bench bench-steer setup check-setup unit

@@ -7,6 +7,7 @@
 #define QS_LOADER_CONFIG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 

@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: MIT
+# Helpers for the bash tests; sourced by tests/run.sh.  Each test runs in
+# its own subshell; `defer CMD` registers cleanup that runs when the test
+# ends, pass or fail (EXIT trap of the subshell).
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+QS=$ROOT/quicsteerd
+QS_SEND=$ROOT/.output/qs-send
+PIN_ROOT=/sys/fs/bpf/quicsteer
+
+_deferred=()
+defer() { _deferred+=("$*"); }
+run_deferred() {
+	local i
+	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do
+		eval "${_deferred[$i]}" >/dev/null 2>&1 || true
+	done
+	_deferred=()
+}
+
+fail() { echo "FAIL: $*" >&2; return 1; }
+info() { echo "  $*"; }
+
+# skip (exit 77) outside CI; in CI (CI=true) what a test needs must be there
+need() {
+	if [[ ${CI:-} == true ]]; then
+		echo "required in CI: $*" >&2
+		return 1
+	fi
+	echo "skipped: $*" >&2
+	return 77
+}
+
+need_root_bpf() {
+	[[ $(id -u) == 0 ]] || { need "root"; return; }
+	[[ -r /sys/kernel/btf/vmlinux ]] || { need "kernel BTF"; return; }
+	return 0
+}
+
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() {
+	[[ "$2" == "$3" ]] || fail "$1: expected $2, got $3"
+}
+
+# assert_ge WHAT MIN ACTUAL
+assert_ge() {
+	(( $3 >= $2 )) || fail "$1: expected >= $2, got $3"
+}
+
+wait_until() { # wait_until TIMEOUT_S CMD...: poll every 50 ms
+	local deadline=$((SECONDS + $1))
+	shift
+	while ! "$@"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.05
+	done
+}
+
+# qs_start NAME WORKERS ARGS...: start an instance named t<pid>-NAME in the
+# foreground (background job), wait until it serves; sets QS_PID, QS_INST,
+# QS_PORT, QS_LOG, QS_PIN.  Listens on 127.0.0.1:QS_PORT unless ARGS has
+# --listen (use @PORT@ there for the chosen port).
+qs_start() {
+	local name=$1 workers=$2
+	shift 2
+	local try args=() a
+	QS_INST=t$$-$name
+	QS_PIN=$PIN_ROOT/$QS_INST
+	QS_LOG=$(mktemp /tmp/qs-test-$name.XXXXXX.log)
+	defer "rm -f $QS_LOG"
+	for try in 1 2 3 4 5; do
+		QS_PORT=$((20000 + RANDOM % 30000))
+		args=()
+		local has_listen=0
+		for a in "$@"; do
+			[[ $a == --listen ]] && has_listen=1
+			args+=("${a//@PORT@/$QS_PORT}")
+		done
+		((has_listen)) || args+=(--listen "127.0.0.1:$QS_PORT")
+		"$QS" --foreground --instance "$QS_INST" --workers "$workers" \
+			--log-file "$QS_LOG" "${args[@]}" &
+		QS_PID=$!
+		defer "qs_kill $QS_PID"
+		if wait_until 10 qs_ready "$QS_PID" "$workers"; then
+			return 0
+		fi
+		if grep -q "already in use" "$QS_LOG"; then
+			wait "$QS_PID" 2>/dev/null || true
+			continue
+		fi
+		cat "$QS_LOG" >&2
+		fail "quicsteerd did not start"
+		return 1
+	done
+	fail "no free port found"
+}
+
+qs_ready() { # PID WORKERS: running, pinned, all workers up
+	kill -0 "$1" 2>/dev/null || return 1
+	[[ -e $QS_PIN/qs_worker_stats ]] || return 1
+	[[ $(workers_running) == "$2" ]]
+}
+
+# stop by PID (never by name); wait; leave nothing behind
+qs_kill() {
+	local pid=$1
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid"
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	return 0
+}
+
+steer_stat() { # FIELD: summed over CPUs
+	bpftool -j map dump pinned "$QS_PIN/qs_steer_stats" |
+		jq "[.[0].formatted.values[].value.$1] | add"
+}
+
+steer_stats_line() {
+	bpftool -j map dump pinned "$QS_PIN/qs_steer_stats" |
+		jq -r '[.[0].formatted.values[].value] | reduce .[] as $v ({}; . as $a |
+			reduce ($v | keys[]) as $k ($a; .[$k] += $v[$k])) |
+			to_entries | map("\(.key)=\(.value)") | join(" ")'
+}
+
+worker_stats_json() { # all slots that ever started, as {key, value}
+	bpftool -j map dump pinned "$QS_PIN/qs_worker_stats" |
+		jq -c '[.[] | .formatted | select(.value.starts > 0)]'
+}
+
+worker_stat() { # SLOT FIELD   (slot = gen*64 + worker)
+	bpftool -j map lookup pinned "$QS_PIN/qs_worker_stats" key "$1" 0 0 0 |
+		jq ".formatted.value.$2"
+}
+
+workers_sum() { # FIELD summed over all workers
+	worker_stats_json | jq "[.[].value.$1] | add // 0"
+}
+
+workers_running() {
+	worker_stats_json 2>/dev/null | jq '[.[] | select(.value.pid > 0)] | length'
+}
+
+# send ARGS...: qs-send against the current instance; JSON on stdout
+send() {
+	"$QS_SEND" --instance "$QS_INST" "$@"
+}

@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Test runner: C unit tests, then every test_* function of tests/*.test.sh.
+# Prints PASS/FAIL/SKIP per test, a failed test's output, and ends with
+# "N passed, N failed[, N skipped]".  Usage: tests/run.sh [PATTERN]
+# (PATTERN: run only tests whose name contains it).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export ROOT
+cd "$ROOT"
+pattern=${1:-}
+passed=0 failed=0 skipped=0
+failed_names=()
+logdir=$(mktemp -d /tmp/qs-tests.XXXXXX)
+trap 'rm -rf "$logdir"' EXIT
+
+report() { # NAME STATUS LOG
+	case $2 in
+	0) echo "PASS $1"; passed=$((passed + 1)) ;;
+	77) echo "SKIP $1: $(tail -1 "$3")"; skipped=$((skipped + 1)) ;;
+	*) echo "FAIL $1"; sed 's/^/    | /' "$3"; failed=$((failed + 1)); failed_names+=("$1") ;;
+	esac
+}
+
+# ---- C unit tests: one PASS/FAIL line per test function -----------------
+for bin in .output/test_*; do
+	[[ -x $bin ]] || continue
+	name=$(basename "$bin")
+	[[ -z $pattern || $name == *"$pattern"* ]] || continue
+	log=$logdir/$name.log
+	"$bin" >"$log" 2>&1
+	status=$?
+	while read -r verdict fn; do
+		case $verdict in
+		PASS) echo "PASS $name:$fn"; passed=$((passed + 1)) ;;
+		FAIL) echo "FAIL $name:$fn"; failed=$((failed + 1)); failed_names+=("$name:$fn") ;;
+		esac
+	done < <(grep -E '^(PASS|FAIL) ' "$log")
+	if ((status != 0)) && ! grep -q '^FAIL ' "$log"; then
+		report "$name" "$status" "$log"
+	elif grep -q '^FAIL ' "$log"; then
+		sed 's/^/    | /' "$log"
+	fi
+	# figures the unit tests print (false-accept rate, chi-square) are worth seeing
+	grep -E '^  (false accept|unlinkable|round trip):' "$log" || true
+done
+
+# ---- bash tests -----------------------------------------------------------
+for file in tests/*.test.sh; do
+	# shellcheck disable=SC1090
+	tests=$(bash -c "source tests/lib.sh; source $file; declare -F" |
+		awk '$3 ~ /^test_/ {print $3}')
+	for t in $tests; do
+		[[ -z $pattern || $t == *"$pattern"* ]] || continue
+		log=$logdir/$t.log
+		(
+			# shellcheck disable=SC1090
+			source tests/lib.sh
+			source "$file"
+			trap run_deferred EXIT
+			set -e
+			"$t"
+		) >"$log" 2>&1
+		report "$t" $? "$log"
+	done
+done
+
+# ---- leftovers: a test that leaves anything behind fails the run ----------
+left=$(ls /sys/fs/bpf/quicsteer 2>/dev/null | grep -E "^t$$-|^t[0-9]+-" || true)
+if [[ -n $left ]]; then
+	echo "FAIL leftovers: pins left in /sys/fs/bpf/quicsteer: $left"
+	failed=$((failed + 1))
+fi
+
+if ((skipped)); then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+((failed == 0))

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests of the loader's configuration: file, flags, precedence, errors. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loader/config.h"
+#include "check.h"
+
+static char tmpdir[] = "/tmp/qs-config-test.XXXXXX";
+
+static const char *write_conf(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return strdup(path);	/* freed with the process: a test binary */
+}
+
+static int parse(struct qs_config *cfg, int argc, const char **argv)
+{
+	return qs_config_from_args(cfg, argc, (char **)argv);
+}
+
+static int test_listen_parse(void)
+{
+	struct qs_listen l;
+	char err[256];
+
+	CHECK(qs_parse_listen("127.0.0.1:4433", &l, err, sizeof(err)) == 0, "%s", err);
+	CHECK(l.addr.ss_family == AF_INET && !strcmp(l.text, "127.0.0.1:4433"), "%s", l.text);
+	CHECK(qs_parse_listen("[::1]:443", &l, err, sizeof(err)) == 0, "%s", err);
+	CHECK(l.addr.ss_family == AF_INET6 && !strcmp(l.text, "[::1]:443"), "%s", l.text);
+	CHECK(qs_parse_listen("*:8443", &l, err, sizeof(err)) == 0, "%s", err);
+	CHECK(!strcmp(l.text, "0.0.0.0:8443"), "%s", l.text);
+	CHECK(qs_parse_listen("[0:0::0]:1", &l, err, sizeof(err)) == 0 && !strcmp(l.text, "[::]:1"),
+	      "normalized: %s", l.text);
+	CHECK(qs_parse_listen("127.0.0.1", &l, err, sizeof(err)) < 0, "no port");
+	CHECK(qs_parse_listen("127.0.0.1:0", &l, err, sizeof(err)) < 0, "port 0");
+	CHECK(qs_parse_listen("127.0.0.1:65536", &l, err, sizeof(err)) < 0, "port 65536");
+	CHECK(strstr(err, "1..65535"), "error names the range: %s", err);
+	CHECK(qs_parse_listen("::1:443", &l, err, sizeof(err)) < 0, "v6 without brackets");
+	CHECK(strstr(err, "[IPV6]:PORT"), "error says how: %s", err);
+	CHECK(qs_parse_listen("[::1]443", &l, err, sizeof(err)) < 0, "missing colon");
+	CHECK(qs_parse_listen("300.1.1.1:1", &l, err, sizeof(err)) < 0, "bad v4");
+	CHECK(qs_parse_listen("[fe80::zz]:1", &l, err, sizeof(err)) < 0, "bad v6");
+	CHECK(qs_parse_listen("1.2.3.4:12ab", &l, err, sizeof(err)) < 0, "port not a number");
+	return 0;
+}
+
+static int test_file_and_flags(void)
+{
+	struct qs_config cfg;
+	const char *path = write_conf("a.conf",
+		"# comment\n[quicsteer]\nlisten = 127.0.0.1:5000\nlisten = [::1]:5000\n"
+		"workers = 3\ninstance = fromfile\nsteering = off\nserver_id = 0xa1b2c3\n"
+		"user = nobody\n");
+	const char *argv1[] = { "quicsteerd", "--config", path, NULL };
+	const char *argv2[] = { "quicsteerd", "-c", path, "--workers", "5", "--listen",
+				"127.0.0.2:6000", "--steering", "on", "--instance", "cli", NULL };
+
+	CHECK(parse(&cfg, 3, argv1) == 0, "file parses");
+	CHECK(cfg.n_listen == 2 && cfg.workers == 3 && !cfg.steering, "file values");
+	CHECK(!strcmp(cfg.instance, "fromfile") && !strcmp(cfg.user, "nobody"), "strings");
+	CHECK(cfg.server_id_len == 3 && cfg.server_id[0] == 0xa1 && cfg.server_id[2] == 0xc3,
+	      "server id");
+	CHECK(parse(&cfg, 11, argv2) == 0, "flags parse");
+	CHECK(cfg.workers == 5 && cfg.steering && !strcmp(cfg.instance, "cli"), "flags win");
+	CHECK(cfg.n_listen == 1 && !strcmp(cfg.listen[0].text, "127.0.0.2:6000"),
+	      "--listen replaces the file's list");
+	return 0;
+}
+
+static int test_defaults(void)
+{
+	struct qs_config cfg;
+	const char *argv[] = { "quicsteerd", NULL };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* the default file may be absent: not an error */
+	if (access(QS_DEFAULT_CONFIG, F_OK) == 0)
+		return 0;
+	CHECK(parse(&cfg, 1, argv) == 0, "defaults");
+	CHECK(cfg.workers == (unsigned)(cpus > QS_MAX_WORKERS ? QS_MAX_WORKERS : cpus),
+	      "workers default to CPUs: %u", cfg.workers);
+	CHECK(cfg.n_listen == 1 && !strcmp(cfg.listen[0].text, "[::]:4433"), "listen default");
+	CHECK(cfg.steering && !strcmp(cfg.instance, "default"), "steering on, instance default");
+	return 0;
+}
+
+static int test_errors(void)
+{
+	struct qs_config cfg;
+	const char *missing[] = { "quicsteerd", "--config", "/nonexistent/q.conf", NULL };
+	const char *bad_workers[] = { "quicsteerd", "-c", write_conf("e0.conf", ""),
+				      "--workers", "65", NULL };
+	const char *zero_workers[] = { "quicsteerd", "-c", write_conf("e1.conf", ""),
+				       "--workers", "0", NULL };
+	const char *bad_steer[] = { "quicsteerd", "-c", write_conf("e2.conf", ""),
+				    "--steering", "maybe", NULL };
+	const char *bad_inst[] = { "quicsteerd", "-c", write_conf("e3.conf", ""),
+				   "--instance", "../etc", NULL };
+	const char *bad_sid[] = { "quicsteerd", "-c", write_conf("e4.conf", ""),
+				  "--server-id", "01020304050607", NULL };
+	const char *stray[] = { "quicsteerd", "-c", write_conf("e5.conf", ""), "extra", NULL };
+	char p1[256], p2[256], p3[256];
+
+	snprintf(p1, sizeof(p1), "%s", write_conf("s1.conf", "[server]\nworkers = 2\n"));
+	snprintf(p2, sizeof(p2), "%s", write_conf("s2.conf", "workerz = 2\n"));
+	snprintf(p3, sizeof(p3), "%s", write_conf("s3.conf", "this is not ini\n"));
+	const char *sec[] = { "quicsteerd", "-c", p1, NULL };
+	const char *unk[] = { "quicsteerd", "-c", p2, NULL };
+	const char *syn[] = { "quicsteerd", "-c", p3, NULL };
+
+	fprintf(stderr, "  (the error messages below are expected)\n");
+	CHECK(parse(&cfg, 3, missing) < 0, "explicit missing file");
+	CHECK(parse(&cfg, 5, bad_workers) < 0, "65 workers");
+	CHECK(parse(&cfg, 5, zero_workers) < 0, "0 workers");
+	CHECK(parse(&cfg, 5, bad_steer) < 0, "steering maybe");
+	CHECK(parse(&cfg, 5, bad_inst) < 0, "instance with a slash");
+	CHECK(parse(&cfg, 5, bad_sid) < 0, "7-byte server id");
+	CHECK(parse(&cfg, 4, stray) < 0, "stray argument");
+	CHECK(parse(&cfg, 3, sec) < 0, "unknown section");
+	CHECK(parse(&cfg, 3, unk) < 0, "unknown key");
+	CHECK(parse(&cfg, 3, syn) < 0, "syntax error");
+	return 0;
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(test_listen_parse);
+	RUN(test_file_and_flags);
+	RUN(test_defaults);
+	RUN(test_errors);
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	return DONE();
+}
