@@ -68,6 +68,7 @@ qs_start() {
 	QS_PIN=$PIN_ROOT/$QS_INST
 	QS_LOG=$(mktemp /tmp/qs-test-$name.XXXXXX.log)
 	defer "rm -f $QS_LOG"
+	defer_instance_cleanup "$QS_INST"
 	for try in 1 2 3 4 5; do
 		QS_PORT=$((20000 + RANDOM % 30000))
 		args=()
@@ -93,6 +94,16 @@ qs_start() {
 		return 1
 	done
 	fail "no free port found"
+}
+
+# after a test, even a failed one: a crashed loader's pins and run dir go too
+defer_instance_cleanup() {
+	defer "rm -rf $PIN_ROOT/$1 /run/quicsteer/$1; rmdir $PIN_ROOT /run/quicsteer"
+}
+
+# a process that is gone or a zombie (its parent has not reaped it yet)
+is_dead() {
+	[[ ! -e /proc/$1 || $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) == Z ]]
 }
 
 qs_ready() { # PID WORKERS: running, pinned, all workers up

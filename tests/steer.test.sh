@@ -166,7 +166,7 @@ test_worker_restart_keeps_socket() {
 	defer "kill -CONT $QS_PID"
 	kill -KILL "$old_pid"
 	# the paused loader cannot reap it: dead means zombie (or gone)
-	wait_until 5 bash -c "[[ ! -e /proc/$old_pid || \$(sed 's/.*) //' /proc/$old_pid/stat | cut -c1) == Z ]]" ||
+	wait_until 5 is_dead "$old_pid" ||
 		fail "worker did not die"
 	json=$(send --to "127.0.0.1:$QS_PORT" --count 500 --target $victim --ports 20)
 	assert_eq "sent while the worker was dead" 500 "$(jq .sent <<<"$json")"

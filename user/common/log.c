@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 static char log_name[32] = "quicsteerd";
 static enum qs_log_level log_level = QS_LOG_INFO;
 static FILE *log_out;
+static bool log_tee;
 
 void qs_log_set_name(const char *name)
 {
@@ -39,6 +41,11 @@ int qs_log_open_file(const char *path)
 	return 0;
 }
 
+void qs_log_tee_stderr(bool on)
+{
+	log_tee = on;
+}
+
 void qs_vlog(enum qs_log_level level, const char *fmt, va_list ap)
 {
 	static const char *const tag[] = { "warn", "info", "debug" };
@@ -63,6 +70,8 @@ void qs_vlog(enum qs_log_level level, const char *fmt, va_list ap)
 		line[len - 1] = '\0';
 	fprintf(out, "%s.%03ldZ %s[%d] %s: %s\n", when, ts.tv_nsec / 1000000,
 		log_name, (int)getpid(), tag[level], line);
+	if (log_tee && out != stderr && level == QS_LOG_WARN)
+		fprintf(stderr, "%s: %s\n", log_name, line);
 	free(line);
 }
 

@@ -4,6 +4,7 @@
 #define QS_COMMON_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 enum qs_log_level { QS_LOG_WARN, QS_LOG_INFO, QS_LOG_DEBUG };
@@ -14,6 +15,8 @@ void qs_log_set_level(enum qs_log_level level);
 enum qs_log_level qs_log_get_level(void);
 /* Where messages go: NULL = stderr.  Returns -errno. */
 int qs_log_open_file(const char *path);
+/* Also copy warnings to stderr (a daemon, until it has detached). */
+void qs_log_tee_stderr(bool on);
 
 void qs_log(enum qs_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -273,6 +273,7 @@ static int daemonize(struct loader *ld)
 		else
 			fprintf(stderr, "quicsteerd: failed to start; see %s\n",
 				ld->cfg.log_file);
+		fflush(stdout);
 		_exit(status);
 	}
 	close(p[0]);
@@ -369,20 +370,18 @@ int main(int argc, char **argv)
 	if (pw->pw_uid == 0)
 		pr_warn("workers will run as root ('%s'): use an unprivileged --user",
 			cfg->user);
-	if (claim_instance(&ld))
-		return 1;
-
-	if (!cfg->foreground) {
-		if (!cfg->log_file[0]) {
-			mkdir(QS_LOG_ROOT, 0750);
-			snprintf(cfg->log_file, sizeof(cfg->log_file), "%s/%s.log",
-				 QS_LOG_ROOT, cfg->instance);
-		}
+	if (!cfg->foreground && !cfg->log_file[0]) {
+		mkdir(QS_LOG_ROOT, 0750);
+		snprintf(cfg->log_file, sizeof(cfg->log_file), "%s/%s.log",
+			 QS_LOG_ROOT, cfg->instance);
 	}
 	if (cfg->log_file[0] && (ret = qs_log_open_file(cfg->log_file))) {
 		pr_warn("cannot open log file %s: %s", cfg->log_file, strerror(-ret));
 		return 1;
 	}
+	qs_log_tee_stderr(!cfg->foreground);
+	if (claim_instance(&ld))
+		return 1;
 	if (!cfg->foreground && daemonize(&ld))
 		return 1;
 

@@ -119,10 +119,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 
 	snprintf(name, sizeof(name), "worker %u/%u", ctx->gen, ctx->id);
 	qs_log_set_name(name);
-	/* die with the loader, even after kill -9, so nothing is left behind */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
-		return 1;
+	pid_t loader = getppid();
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -136,6 +133,13 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 		goto out;
 	}
 	if (drop_privileges(ctx))
+		goto out;
+	/*
+	 * Die with the loader, even after its kill -9, so nothing is left
+	 * behind.  Set after setuid(), which clears it.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != loader)
 		goto out;
 
 	ev.events = EPOLLIN;

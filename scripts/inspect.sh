@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Print the pinned state of a running quicsteer instance, readably, with
+# bpftool: steering state, per-CPU counters summed, socket slots, worker
+# counters, programs.  Never prints key material.
+# Usage: scripts/inspect.sh [INSTANCE]   (default: default)  [--json]
+set -euo pipefail
+
+inst=default json=0
+for a in "$@"; do
+	case $a in
+	--json) json=1 ;;
+	-h | --help)
+		sed -n '3,6p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*) inst=$a ;;
+	esac
+done
+pin=/sys/fs/bpf/quicsteer/$inst
+if [[ $(id -u) != 0 ]]; then
+	echo "inspect: reading pinned BPF maps needs root (sudo $0 $*)" >&2
+	exit 1
+fi
+if [[ ! -d $pin ]]; then
+	echo "inspect: no instance '$inst': $pin does not exist" >&2
+	running=$(ls /sys/fs/bpf/quicsteer 2>/dev/null | tr '\n' ' ')
+	[[ -n $running ]] && echo "inspect: pinned instances: $running" >&2
+	exit 1
+fi
+for tool in bpftool jq; do
+	command -v $tool >/dev/null || { echo "inspect: $tool not found (run scripts/setup.sh)" >&2; exit 1; }
+done
+
+dump() { bpftool -j map dump pinned "$pin/$1"; }
+
+state=$(dump qs_state | jq '.[0].formatted.value')
+stats=$(dump qs_steer_stats | jq '[.[0].formatted.values[].value] |
+	reduce .[] as $v ({}; . as $a | reduce ($v | keys_unsorted[]) as $k ($a; .[$k] += $v[$k]))')
+percpu=$(dump qs_steer_stats | jq -c '[.[0].formatted.values[] | {cpu, value}]')
+keys=$(dump qs_cid_keys | jq '[.[] | .formatted | select(.value.installed == 1) | .key]')
+# socket slots: index = listener*256 + gen*64 + worker; value = socket cookie
+slots=$(bpftool -j map dump pinned "$pin/qs_socks" 2>/dev/null | jq '[.[] | .formatted | select(.value != null) |
+	{slot: .key, listener: (.key / 256 | floor), gen: (.key % 256 / 64 | floor),
+	 worker: (.key % 64), cookie: .value}]')
+workers=$(dump qs_worker_stats | jq '[.[] | .formatted | select(.value.starts > 0) |
+	{slot: .key, gen: (.key / 64 | floor), worker: (.key % 64)} + .value]')
+progs=$(for p in "$pin"/qs_steer_l*; do
+	[[ -e $p ]] && bpftool -j prog show pinned "$p"
+done | jq -s '.')
+
+if ((json)); then
+	jq -n --arg instance "$inst" --argjson state "$state" --argjson steer_stats "$stats" \
+		--argjson cid_configs "$keys" --argjson slots "$slots" --argjson workers "$workers" \
+		--argjson programs "$progs" '$ARGS.named'
+	exit 0
+fi
+
+echo "instance $inst ($pin)"
+echo
+echo "state:    current generation $(jq .cur_gen <<<"$state"), minting with config id" \
+	"$(jq .cur_config <<<"$state"), live workers per generation $(jq -c .live <<<"$state")"
+echo "CID keys: config ids installed $(jq -c . <<<"$keys") (key material is never shown)"
+echo
+echo "steering counters (all CPUs):"
+jq -r 'to_entries[] | "  \(.key | . + " " * (14 - length)) \(.value)"' <<<"$stats"
+echo "  per CPU: $(jq -r 'map("cpu\(.cpu): routed \(.value.cid_routed) new \(.value.new_flow)") | join(", ")' <<<"$percpu")"
+echo
+echo "socket slots (listener/gen/worker -> socket cookie):"
+jq -r '.[] | "  slot \(.slot)\tlistener \(.listener) gen \(.gen) worker \(.worker)\tcookie \(.cookie)"' <<<"$slots"
+echo
+echo "workers:"
+printf '  %-8s %-8s %-6s %-10s %-10s %-10s %-10s %-10s %-10s\n' \
+	gen/id pid starts rx rx_short rx_long cid_own cid_foreign malformed
+jq -r '.[] | "\(.gen)/\(.worker) \(.pid) \(.starts) \(.rx_datagrams) \(.rx_short) \(.rx_long) \(.rx_cid_own) \(.rx_cid_foreign) \(.rx_malformed)"' <<<"$workers" |
+	while read -r a b c d e f g h i; do
+		printf '  %-8s %-8s %-6s %-10s %-10s %-10s %-10s %-10s %-10s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
+	done
+echo
+echo "programs:"
+jq -r '.[] | "  id \(.id) \(.name) \(.type), \(.run_cnt // "-") runs, \(if .run_cnt and .run_cnt > 0 then "\(.run_time_ns / .run_cnt | floor) ns/run" else "run time needs sysctl kernel.bpf_stats_enabled=1" end)"' <<<"$progs"
+[[ $(jq length <<<"$progs") != 0 ]] || echo "  none (steering off: plain SO_REUSEPORT hashing)"

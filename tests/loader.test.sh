@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: MIT
+# The loader as an operator meets it: flags, config file, errors that name
+# the cause and the fix, stale state after a crash, daemon mode, inspect.
+
+test_help_and_version() {
+	local help
+	help=$("$QS" --help)
+	for flag in --config --listen --workers --instance --steering --foreground \
+		--user --server-id --log-file --log-level --help --version; do
+		grep -q -- "$flag" <<<"$help" || fail "--help does not mention $flag"
+	done
+	[[ $("$QS" --version) == "quicsteerd $(cat "$ROOT/VERSION")" ]] || fail "--version"
+}
+
+test_bad_flags_exit_2_with_reason() {
+	local out status
+	status=0; out=$("$QS" --listen 127.0.0.1 2>&1) || status=$?
+	assert_eq "exit status" 2 "$status"
+	grep -q "expected ADDR:PORT" <<<"$out" || fail "message: $out"
+	status=0; out=$("$QS" --workers 99 2>&1) || status=$?
+	assert_eq "exit status" 2 "$status"
+	grep -q "expected 1..64" <<<"$out" || fail "message: $out"
+	status=0; out=$("$QS" --config /nonexistent.conf 2>&1) || status=$?
+	assert_eq "exit status" 2 "$status"
+	grep -q "cannot read config file /nonexistent.conf" <<<"$out" || fail "message: $out"
+}
+
+test_config_file_and_flag_override() {
+	local conf
+	need_root_bpf || return
+	conf=$(mktemp /tmp/qs-test-conf.XXXXXX)
+	defer "rm -f $conf"
+	printf '[quicsteer]\nworkers = 3\nserver_id = c0ffee\nsteering = off\n' >"$conf"
+	qs_start conf 3 --config "$conf" --steering on
+	assert_eq "workers from the file" 3 "$(workers_running)"
+	[[ -e $QS_PIN/qs_steer_l0 ]] || fail "--steering on (flag) did not override the file"
+	send --to "127.0.0.1:$QS_PORT" --count 300 --ports 10 >/dev/null
+	wait_until 10 bash -c "[[ \$(bpftool -j map dump pinned $QS_PIN/qs_steer_stats | jq '[.[0].formatted.values[].value.cid_routed] | add') == 300 ]]" ||
+		fail "not routed: $(steer_stats_line)"
+}
+
+test_not_root_is_refused_clearly() {
+	local out status=0
+	command -v setpriv >/dev/null || { need "setpriv"; return; }
+	[[ $(id -u) == 0 ]] || { need "root (to drop to nobody)"; return; }
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		"$QS" --foreground --instance "t$$-nonroot" --listen 127.0.0.1:1 2>&1) || status=$?
+	assert_eq "exit status" 1 "$status"
+	grep -q "must run as root" <<<"$out" || fail "message: $out"
+	grep -q "CAP_BPF" <<<"$out" || fail "message does not name the capabilities: $out"
+	[[ ! -e $PIN_ROOT/t$$-nonroot ]] || fail "left pins"
+}
+
+test_port_in_use_is_refused() {
+	local port out status=0 holder
+	need_root_bpf || return
+	qs_start porta 2
+	port=$QS_PORT
+	# another instance on the same port must not join its reuseport group
+	out=$("$QS" --foreground --instance "t$$-portb" --listen "127.0.0.1:$port" 2>&1) || status=$?
+	assert_eq "exit status" 1 "$status"
+	grep -q "cannot listen on 127.0.0.1:$port: address already in use" <<<"$out" ||
+		fail "message: $out"
+	[[ ! -e $PIN_ROOT/t$$-portb ]] || fail "failed start left pins"
+	[[ ! -e /run/quicsteer/t$$-portb ]] || fail "failed start left runtime dir"
+	# and a plain UDP socket of someone else
+	python3 -c "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', $port + 1)); time.sleep(30)" &
+	holder=$!
+	defer "kill $holder"
+	sleep 0.3
+	status=0
+	out=$("$QS" --foreground --instance "t$$-portc" --listen "127.0.0.1:$((port + 1))" 2>&1) || status=$?
+	assert_eq "exit status" 1 "$status"
+	grep -q "address already in use" <<<"$out" || fail "message: $out"
+	kill -0 "$QS_PID" || fail "the running instance was disturbed"
+}
+
+test_same_instance_twice_is_refused() {
+	local out status=0
+	need_root_bpf || return
+	qs_start twice 2
+	out=$("$QS" --foreground --instance "$QS_INST" --listen "127.0.0.1:$((QS_PORT + 1))" 2>&1) || status=$?
+	assert_eq "exit status" 1 "$status"
+	grep -q "instance '$QS_INST' is already running (pid $QS_PID)" <<<"$out" || fail "message: $out"
+	[[ -e $QS_PIN/qs_state ]] || fail "the running instance lost its pins"
+}
+
+# kill -9 the loader: workers die with it (PDEATHSIG); the next start
+# finds the stale pins, says so, removes them and serves
+test_stale_pins_after_crash() {
+	local pids json
+	need_root_bpf || return
+	qs_start stale 2
+	pids=$(worker_stats_json | jq -r '.[].value.pid')
+	kill -KILL "$QS_PID"
+	wait "$QS_PID" 2>/dev/null || true
+	for p in $pids; do
+		wait_until 5 is_dead "$p" || fail "worker $p outlived the loader"
+	done
+	[[ -e $QS_PIN ]] || fail "expected stale pins after kill -9"
+	"$QS" --foreground --instance "$QS_INST" --workers 2 --listen "127.0.0.1:$QS_PORT" \
+		--log-file "$QS_LOG" &
+	QS_PID=$!
+	defer "qs_kill $QS_PID"
+	wait_until 10 qs_ready "$QS_PID" 2 || { cat "$QS_LOG"; fail "restart failed"; }
+	grep -q "removing stale pins of instance '$QS_INST'" "$QS_LOG" || fail "not reported"
+	json=$(send --to "127.0.0.1:$QS_PORT" --count 200 --ports 5)
+	wait_until 10 bash -c "[[ \$(bpftool -j map dump pinned $QS_PIN/qs_steer_stats | jq '[.[0].formatted.values[].value.cid_routed] | add') == 200 ]]" ||
+		fail "not routing after restart: $(steer_stats_line)"
+	[[ -n $json ]]
+}
+
+test_daemon_mode_and_pid_file() {
+	local inst=t$$-daemon port=$((20000 + RANDOM % 30000)) log out pid
+	need_root_bpf || return
+	log=$(mktemp /tmp/qs-test-daemon.XXXXXX.log)
+	defer "rm -f $log"
+	defer_instance_cleanup "$inst"
+	defer 'p=$(cat /run/quicsteer/'"$inst"'/quicsteerd.pid 2>/dev/null) && qs_kill $p' 
+	out=$("$QS" --instance "$inst" --workers 2 --listen "127.0.0.1:$port" --log-file "$log")
+	grep -q "instance '$inst' running" <<<"$out" || fail "output: $out"
+	pid=$(cat "/run/quicsteer/$inst/quicsteerd.pid")
+	defer "qs_kill $pid"
+	kill -0 "$pid" || fail "daemon not running"
+	[[ -e $PIN_ROOT/$inst/qs_state ]] || fail "no pins"
+	grep -q "serving on udp 127.0.0.1:$port" "$log" || fail "log: $(cat "$log")"
+	kill -TERM "$pid"
+	wait_until 10 is_dead "$pid" || fail "daemon did not stop"
+	[[ ! -e $PIN_ROOT/$inst ]] || fail "pins left"
+	# a daemon that cannot start says so and exits non-zero
+	local status=0
+	out=$("$QS" --instance "$inst" --user no-such-user-qs --listen "127.0.0.1:$port" 2>&1) || status=$?
+	assert_eq "exit status" 1 "$status"
+	grep -q "user 'no-such-user-qs' for the workers does not exist" <<<"$out" || fail "message: $out"
+}
+
+test_workers_unprivileged() {
+	local pid w
+	need_root_bpf || return
+	qs_start priv 2
+	for w in 0 1; do
+		pid=$(worker_stat $w pid)
+		assert_eq "worker $w uid" "$(id -u www-data)" "$(awk '/^Uid:/ {print $3}' /proc/$pid/status)"
+		assert_eq "worker $w CapEff" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' /proc/$pid/status)"
+		# a worker holds its own sockets only, and no BPF object
+		ls -l /proc/$pid/fd | grep -q "anon_inode:bpf" && fail "worker $w holds BPF fds"
+		assert_eq "worker $w sockets" 1 "$(ls -l /proc/$pid/fd | grep -c 'socket:')"
+	done
+}
+
+test_inspect_prints_names() {
+	local out
+	need_root_bpf || return
+	qs_start inspect 2
+	send --to "127.0.0.1:$QS_PORT" --count 50 >/dev/null
+	sleep 0.2
+	out=$("$ROOT/scripts/inspect.sh" "$QS_INST")
+	for word in cid_routed new_flow unroutable stale malformed "listener 0 gen 0 worker 1" \
+		"config ids installed \[0\]" "qs_steer sk_reuseport"; do
+		grep -q "$word" <<<"$out" || fail "inspect output lacks '$word': $out"
+	done
+	assert_eq "json routed" 50 "$("$ROOT/scripts/inspect.sh" "$QS_INST" --json | jq .steer_stats.cid_routed)"
+	out=$("$ROOT/scripts/inspect.sh" no-such-instance 2>&1) && fail "unknown instance: exit 0"
+	grep -q "no instance 'no-such-instance'" <<<"$out" || fail "unknown instance: $out"
+}
