@@ -66,16 +66,25 @@ static __always_inline int select_slot(struct sk_reuseport_md *md, __u32 slot)
 	return bpf_sk_select_reuseport(md, &qs_socks, &key, 0);
 }
 
+/* New flows and everything not ours: the current generation, by 4-tuple hash. */
 static __always_inline int select_by_hash(struct sk_reuseport_md *md, __u32 hash,
-					  const struct qs_steer_state *st,
 					  struct qs_steer_stats *stats)
 {
-	__u32 gen = st->cur_gen & (QS_MAX_GENS - 1);
-	__u32 live = st->live[gen];
+	const struct qs_steer_state *st;
+	__u32 zero = 0, gen, live;
 
+	st = bpf_map_lookup_elem(&qs_state, &zero);
+	if (!st)
+		goto fail;
+	gen = st->cur_gen & (QS_MAX_GENS - 1);
+	live = st->live[gen];
 	if (live == 0 || live > QS_MAX_WORKERS ||
 	    select_slot(md, qs_slot(qs_listener, gen, hash % live)) < 0)
-		stats->select_failed++;
+		goto fail;
+	return SK_PASS;
+fail:
+	/* SK_PASS without a selection: the kernel hashes over the group */
+	stats->select_failed++;
 	return SK_PASS;
 }
 
@@ -85,8 +94,8 @@ int qs_steer(struct sk_reuseport_md *md)
 	/* ctx fields read once: the verifier rejects loads from a moved ctx */
 	__u8 *data = md->data, *data_end = md->data_end;
 	__u32 len = md->len, hash = md->hash;
-	__u8 buf[QS_CID_LEN];
-	const struct qs_steer_state *st;
+	__u64 buf64[QS_CID_LEN / 8];	/* 8-byte aligned: stack loads must be */
+	__u8 *buf = (__u8 *)buf64;
 	const struct qs_cid_key *key;
 	struct qs_steer_stats *stats;
 	struct qs_cid_owner owner;
@@ -96,20 +105,19 @@ int qs_steer(struct sk_reuseport_md *md)
 	int is_long;
 
 	stats = bpf_map_lookup_elem(&qs_steer_stats, &zero);
-	st = bpf_map_lookup_elem(&qs_state, &zero);
-	if (!stats || !st)
+	if (!stats)
 		return SK_PASS;
 
 	if (len < UDP_HDR_LEN + 1) {
 		stats->malformed++;
-		return select_by_hash(md, hash, st, stats);
+		return select_by_hash(md, hash, stats);
 	}
 	if (quic + 1 <= data_end) {
 		is_long = quic[0] & QUIC_LONG_FORM;
 	} else {
 		if (bpf_skb_load_bytes(md, UDP_HDR_LEN, buf, 1) < 0) {
 			stats->malformed++;
-			return select_by_hash(md, hash, st, stats);
+			return select_by_hash(md, hash, stats);
 		}
 		is_long = buf[0] & QUIC_LONG_FORM;
 	}
@@ -119,7 +127,7 @@ int qs_steer(struct sk_reuseport_md *md)
 		off = UDP_HDR_LEN + QUIC_LONG_DCID_OFF;
 		if (len < off + QS_CID_LEN) {
 			stats->malformed++;
-			return select_by_hash(md, hash, st, stats);
+			return select_by_hash(md, hash, stats);
 		}
 		if (quic + QUIC_LONG_DCID_OFF <= data_end) {
 			if (quic[5] != QS_CID_LEN)
@@ -134,7 +142,7 @@ int qs_steer(struct sk_reuseport_md *md)
 		off = UDP_HDR_LEN + QUIC_SHORT_DCID_OFF;
 		if (len < off + QS_CID_LEN) {
 			stats->malformed++;
-			return select_by_hash(md, hash, st, stats);
+			return select_by_hash(md, hash, stats);
 		}
 	}
 
@@ -159,16 +167,27 @@ int qs_steer(struct sk_reuseport_md *md)
 		return SK_PASS;
 	}
 	stats->stale++;
-	return select_by_hash(md, hash, st, stats);
+	return select_by_hash(md, hash, stats);
 
 not_ours:
 	if (!is_long) {
 		stats->unroutable++;
-		return select_by_hash(md, hash, st, stats);
+		return select_by_hash(md, hash, stats);
 	}
 new_flow:
 	stats->new_flow++;
-	return select_by_hash(md, hash, st, stats);
+	return select_by_hash(md, hash, stats);
+}
+
+/*
+ * Benchmark baseline (--steering baseline): the cost of running any
+ * sk_reuseport program at all, so `make bench-steer` can quote the steering
+ * program's cost net of it.  Selects nothing: the kernel hashes.
+ */
+SEC("sk_reuseport")
+int qs_baseline(struct sk_reuseport_md *md)
+{
+	return SK_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

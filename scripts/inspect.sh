@@ -45,8 +45,8 @@ slots=$(bpftool -j map dump pinned "$pin/qs_socks" 2>/dev/null | jq '[.[] | .for
 	 worker: (.key % 64), cookie: .value}]')
 workers=$(dump qs_worker_stats | jq '[.[] | .formatted | select(.value.starts > 0) |
 	{slot: .key, gen: (.key / 64 | floor), worker: (.key % 64)} + .value]')
-progs=$(for p in "$pin"/qs_steer_l*; do
-	[[ -e $p ]] && bpftool -j prog show pinned "$p"
+progs=$(for p in "$pin"/qs_steer_l* "$pin"/qs_baseline_l*; do
+	if [[ -e $p ]]; then bpftool -j prog show pinned "$p"; fi
 done | jq -s '.')
 
 if ((json)); then

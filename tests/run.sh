@@ -59,7 +59,9 @@ for file in tests/*.test.sh; do
 			source tests/lib.sh
 			source "$file"
 			trap run_deferred EXIT
-			set -e
+			# name the command that stopped a test under set -e
+			trap 'echo "  stopped by a failing command (status $?): $BASH_COMMAND" >&2' ERR
+			set -eE
 			"$t"
 		) >"$log" 2>&1
 		report "$t" $? "$log"

@@ -51,10 +51,10 @@
  * benchmark (make bench-steer) reports what this costs per datagram.
  */
 #ifndef QS_SIPHASH_C
-#define QS_SIPHASH_C 2
+#define QS_SIPHASH_C 1
 #endif
 #ifndef QS_SIPHASH_D
-#define QS_SIPHASH_D 4
+#define QS_SIPHASH_D 3
 #endif
 
 /* The PRF key for one config id.  Lives in the qs_cid_keys BPF map. */
@@ -97,7 +97,29 @@ static __always_inline __u64 qs_le64(const __u8 *p)
 	       (__u64)p[6] << 48 | (__u64)p[7] << 56;
 }
 
-/* SipHash-c-d of exactly QS_CID_PRF_LEN (14) bytes at p. */
+/*
+ * One 8-byte load where it is cheap: BPF packet memory may be read
+ * unaligned (x86, arm64 JITs; stack buffers are kept 8-byte aligned), and
+ * both BPF targets we run on are little-endian.  Byte loads elsewhere.
+ */
+#if defined(__bpf__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define qs_load_le64(p) (*(const __u64 *)(const void *)(p))
+#elif !defined(__bpf__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static __always_inline __u64 qs_load_le64(const __u8 *p)
+{
+	__u64 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+#else
+#define qs_load_le64(p) qs_le64(p)
+#endif
+
+/*
+ * SipHash-c-d of the first QS_CID_PRF_LEN (14) bytes at p.  Reads 16 bytes
+ * (a whole CID): the last block's two extra bytes are masked off.
+ */
 static __always_inline __u64 qs_cid_prf(__u64 k0, __u64 k1, const __u8 *p)
 {
 	__u64 v0 = k0 ^ 0x736f6d6570736575ULL;
@@ -107,7 +129,7 @@ static __always_inline __u64 qs_cid_prf(__u64 k0, __u64 k1, const __u8 *p)
 	__u64 m;
 	int i;
 
-	m = qs_le64(p);
+	m = qs_load_le64(p);
 	v3 ^= m;
 QS_UNROLL
 	for (i = 0; i < QS_SIPHASH_C; i++)
@@ -115,8 +137,7 @@ QS_UNROLL
 	v0 ^= m;
 
 	/* final block: bytes 8..13 and the length in the top byte */
-	m = (__u64)p[8] | (__u64)p[9] << 8 | (__u64)p[10] << 16 |
-	    (__u64)p[11] << 24 | (__u64)p[12] << 32 | (__u64)p[13] << 40 |
+	m = (qs_load_le64(p + 8) & 0x0000ffffffffffffULL) |
 	    (__u64)QS_CID_PRF_LEN << 56;
 	v3 ^= m;
 QS_UNROLL
@@ -180,6 +201,7 @@ static __always_inline int qs_cid_encode(__u8 *cid, const struct qs_cid_key *key
 		cid[1 + i] = sid[i];
 	for (i = 1 + sid_len; i < QS_CID_PRF_LEN; i++)
 		cid[i] = rnd[i];
+	cid[14] = cid[15] = 0;	/* read (and masked off) by qs_cid_prf */
 
 	h = qs_cid_prf(key->k0, key->k1, cid);
 	check = (__u32)(h >> 16) & 0xff;

@@ -17,6 +17,7 @@
 #define QS_PIN_STATS       "qs_steer_stats"
 #define QS_PIN_WORKERS     "qs_worker_stats"
 #define QS_PIN_PROG_FMT    "qs_steer_l%u"   /* one program per listener */
+#define QS_PIN_BASELINE_FMT "qs_baseline_l%u" /* --steering baseline */
 
 /* One entry (key 0): what the program needs besides the CID keys. */
 struct qs_steer_state {

@@ -135,6 +135,11 @@ int qs_bpf_remove_pins(const char *instance)
 	return ret;
 }
 
+static struct bpf_program *prog_of(struct qs_bpf *b, unsigned listener)
+{
+	return bpf_object__find_program_by_name(b->skel[listener]->obj, b->prog_name);
+}
+
 static int reuse_maps(struct steer *dst, struct steer *src)
 {
 	struct { struct bpf_map *d, *s; } m[] = {
@@ -154,7 +159,7 @@ static int reuse_maps(struct steer *dst, struct steer *src)
 	return 0;
 }
 
-int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, bool steering)
+int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering)
 {
 	unsigned n_progs = steering ? n_listeners : 1;
 	int ret;
@@ -162,6 +167,7 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, bool steering)
 	memset(b, 0, sizeof(*b));
 	b->socks_fd = b->state_fd = b->keys_fd = b->stats_fd = b->workers_fd = -1;
 	b->steering = steering;
+	b->prog_name = steering == QS_STEER_BASELINE ? "qs_baseline" : "qs_steer";
 
 	for (unsigned l = 0; l < n_progs; l++) {
 		struct steer *s = steer__open();
@@ -175,7 +181,8 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, bool steering)
 		b->n_listeners = l + 1;
 		s->rodata->qs_listener = l;
 		/* with --steering off the maps still exist (counters, inspect) */
-		bpf_program__set_autoload(s->progs.qs_steer, steering);
+		bpf_program__set_autoload(s->progs.qs_steer, steering == QS_STEER_ON);
+		bpf_program__set_autoload(s->progs.qs_baseline, steering == QS_STEER_BASELINE);
 		if (l > 0 && (ret = reuse_maps(s, b->skel[0]))) {
 			pr_warn("cannot share maps between steering programs: %s", strerror(-ret));
 			goto cleanup;
@@ -247,9 +254,10 @@ int qs_bpf_pin(struct qs_bpf *b, const char *instance)
 	for (unsigned l = 0; l < b->n_listeners; l++) {
 		char name[32];
 
-		snprintf(name, sizeof(name), QS_PIN_PROG_FMT, l);
+		snprintf(name, sizeof(name), b->steering == QS_STEER_BASELINE ?
+			 QS_PIN_BASELINE_FMT : QS_PIN_PROG_FMT, l);
 		snprintf(path, sizeof(path), "%s/%s", b->pin_dir, name);
-		ret = bpf_program__pin(b->skel[l]->progs.qs_steer, path);
+		ret = bpf_program__pin(prog_of(b, l), path);
 		if (ret) {
 			pr_warn("cannot pin program at %s: %s", path, strerror(-ret));
 			return ret;
@@ -260,7 +268,7 @@ int qs_bpf_pin(struct qs_bpf *b, const char *instance)
 
 int qs_bpf_attach(struct qs_bpf *b, unsigned listener, int sock_fd, const char *what)
 {
-	int prog_fd = bpf_program__fd(b->skel[listener]->progs.qs_steer);
+	int prog_fd = bpf_program__fd(prog_of(b, listener));
 
 	if (setsockopt(sock_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd,
 		       sizeof(prog_fd))) {

@@ -10,13 +10,15 @@
 #include <stdbool.h>
 
 #include "quicsteer/steer.h"
+#include "loader/config.h"
 
 struct steer;
 
 struct qs_bpf {
 	struct steer *skel[QS_MAX_LISTENERS];
 	unsigned n_listeners;
-	bool steering;
+	enum qs_steering steering;
+	const char *prog_name;
 	char pin_dir[128];
 	bool pinned;
 	int socks_fd, state_fd, keys_fd, stats_fd, workers_fd;
@@ -39,7 +41,7 @@ bool qs_bpf_pins_exist(const char *instance);
 /* Remove the pin directory of instance (stale or ours).  */
 int qs_bpf_remove_pins(const char *instance);
 
-int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, bool steering);
+int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering);
 int qs_bpf_pin(struct qs_bpf *b, const char *instance);
 int qs_bpf_attach(struct qs_bpf *b, unsigned listener, int sock_fd, const char *what);
 int qs_bpf_set_socket(struct qs_bpf *b, unsigned listener, unsigned gen,

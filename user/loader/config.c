@@ -20,7 +20,7 @@ void qs_config_defaults(struct qs_config *cfg)
 	snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", QS_DEFAULT_CONFIG);
 	snprintf(cfg->instance, sizeof(cfg->instance), "%s", QS_DEFAULT_INSTANCE);
 	snprintf(cfg->user, sizeof(cfg->user), "%s", QS_DEFAULT_USER);
-	cfg->steering = true;
+	cfg->steering = QS_STEER_ON;
 	cfg->server_id[0] = 0x01;
 	cfg->server_id_len = 1;
 	cfg->log_level = QS_LOG_INFO;
@@ -44,7 +44,9 @@ void qs_usage(FILE *out)
 "  -i, --instance NAME     instance name: pins in " "/sys/fs/bpf/quicsteer/NAME,\n"
 "                          runtime files in " QS_RUN_ROOT "/NAME (default " QS_DEFAULT_INSTANCE ")\n"
 "      --steering on|off   CID steering (on) or plain SO_REUSEPORT hashing (off,\n"
-"                          for comparison and kernels without sk_reuseport BPF)\n"
+"                          for comparison and kernels without sk_reuseport BPF);\n"
+"                          'baseline' attaches an empty program instead (the\n"
+"                          reference of make bench-steer; hashes like off)\n"
 "  -u, --user NAME         unprivileged user the workers run as (default " QS_DEFAULT_USER ")\n"
 "      --server-id HEX     plaintext QUIC-LB server id in every CID, 1..6 bytes\n"
 "                          (default 01)\n"
@@ -202,9 +204,15 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 		}
 		memcpy(cfg->instance, value, n + 1);
 	} else if (!strcmp(name, "steering")) {
-		if (parse_bool(value, &cfg->steering)) {
+		bool on;
+
+		if (!strcmp(value, "baseline")) {
+			cfg->steering = QS_STEER_BASELINE;
+		} else if (parse_bool(value, &on)) {
 			snprintf(err, errlen, "steering '%s': expected on or off", value);
 			return -EINVAL;
+		} else {
+			cfg->steering = on ? QS_STEER_ON : QS_STEER_OFF;
 		}
 	} else if (!strcmp(name, "foreground")) {
 		if (parse_bool(value, &cfg->foreground)) {

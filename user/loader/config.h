@@ -27,6 +27,12 @@ struct qs_listen {
 	char text[80];              /* normalized ADDR:PORT, for messages */
 };
 
+enum qs_steering {
+	QS_STEER_OFF,        /* plain SO_REUSEPORT hashing */
+	QS_STEER_ON,         /* the CID steering program */
+	QS_STEER_BASELINE,   /* an empty program: benchmark reference */
+};
+
 struct qs_config {
 	char config_path[256];
 	bool config_explicit;       /* --config given: a missing file is an error */
@@ -34,7 +40,7 @@ struct qs_config {
 	unsigned n_listen;
 	unsigned workers;           /* 0 = number of online CPUs */
 	char instance[QS_INSTANCE_MAX + 1];
-	bool steering;
+	enum qs_steering steering;
 	bool foreground;
 	char user[64];
 	unsigned char server_id[QS_CID_SID_MAX];

@@ -446,7 +446,9 @@ int main(int argc, char **argv)
 		}
 		pr_info("instance '%s' serving on udp %s: %u workers as %s, steering %s, "
 			"pins in %s", cfg->instance, addrs, cfg->workers, cfg->user,
-			cfg->steering ? "on (CID)" : "off (SO_REUSEPORT hash)",
+			cfg->steering == QS_STEER_ON ? "on (CID)" :
+			cfg->steering == QS_STEER_OFF ? "off (SO_REUSEPORT hash)" :
+			"baseline (empty program, kernel hash)",
 			ld.bpf.pin_dir);
 	}
 	report_ready(&ld, 0);
