@@ -9,7 +9,8 @@ CLANG      ?= clang
 BPFTOOL    ?= bpftool
 CC         ?= gcc
 DEPS       ?= $(or $(QUICSTEER_DEPS),/var/cache/quicsteer/deps)
-export PKG_CONFIG_PATH := $(DEPS)/prefix/lib/pkgconfig:$(PKG_CONFIG_PATH)
+# make 4.3's $(shell) does not see exported variables: say it on each call
+PKGCONF    := PKG_CONFIG_PATH=$(DEPS)/prefix/lib/pkgconfig:$(DEPS)/prefix/lib64/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH)) pkg-config
 
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -21,14 +22,19 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-INCLUDES   := -Iinclude -Iuser -I$(OUTPUT) -Ivmlinux
+INCLUDES   := -Iinclude -Iuser -I$(OUTPUT)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-              -Wno-unused-function $(INCLUDES)
+              -Wno-unused-function $(INCLUDES) -Ivmlinux
 CFLAGS     ?= -g -O2
 CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
-              -DQS_VERSION='"$(VERSION)"' $(INCLUDES)
-LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
-INIH_LIBS   := $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
+              -DQS_VERSION='"$(VERSION)"' $(QUIC_CFLAGS) $(INCLUDES)
+LIBBPF_LIBS := $(shell $(PKGCONF) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+# ngtcp2 (ossl backend) and OpenSSL 3.5 are static from the set-up's prefix:
+# its include dir must come first, the system has OpenSSL 3.0 headers
+QUIC_CFLAGS := $(shell $(PKGCONF) --cflags libngtcp2_crypto_ossl libnghttp3 2>/dev/null)
+QUIC_LIBS   := $(shell $(PKGCONF) --static --libs libngtcp2_crypto_ossl 2>/dev/null) \
+               $(shell $(PKGCONF) --libs libnghttp3 2>/dev/null)
+INIH_LIBS   := $(shell $(PKGCONF) --libs inih 2>/dev/null || echo -linih)
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -82,7 +88,7 @@ $(OUTPUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/quicsteer
 
 quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(INIH_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(INIH_LIBS) $(QUIC_LIBS) -o $@
 
 # ---- tests and tools ------------------------------------------------------
 $(OUTPUT)/test_cid: tests/unit/test_cid.c $(wildcard include/quicsteer/*.h) | $(OUTPUT)

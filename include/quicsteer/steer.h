@@ -57,6 +57,23 @@ struct qs_worker_stats {
 	__u64 rx_cid_foreign; /* DCID decodes to another (gen, worker) */
 	__u64 rx_cid_other;   /* DCID is not one of ours */
 	__u64 rx_malformed;   /* empty or truncated */
+	/* QUIC and HTTP/3 (the worker's server) */
+	__u64 conn_accepted;  /* connections created from a client Initial */
+	__u64 conn_closed;
+	__u64 conn_active;    /* gauge */
+	__u64 handshakes;     /* handshakes completed */
+	__u64 migrations;     /* path validations that succeeded (client moved) */
+	__u64 stateless_resets;
+	__u64 retries;        /* Retry packets sent */
+	__u64 version_negotiations;
+	__u64 tokens_rejected; /* Retry / NEW_TOKEN tokens that failed to verify */
+	__u64 req_2xx;
+	__u64 req_3xx;
+	__u64 req_4xx;
+	__u64 req_5xx;
+	__u64 tx_datagrams;
+	__u64 tx_bytes;
+	__u64 rx_dropped;     /* datagrams the server could not use (no conn, bad header) */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

@@ -16,6 +16,11 @@ struct qs_shared {
 	unsigned char server_id[QS_CID_SID_MAX];
 	unsigned server_id_len;
 	struct qs_cid_key cid_keys[QS_CID_CONFIGS];
+	/*
+	 * Stateless-reset tokens and Retry / NEW_TOKEN tokens derive from this,
+	 * so a reset or a token from any worker is valid at every worker.
+	 */
+	unsigned char static_secret[32];
 };
 
 struct qs_shared *qs_shared_create(void);

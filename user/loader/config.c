@@ -25,6 +25,15 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->server_id_len = 1;
 	cfg->log_level = QS_LOG_INFO;
 	cfg->rcvbuf = 4 << 20;
+	snprintf(cfg->cert, sizeof(cfg->cert), "%s", QS_DEFAULT_CERT);
+	snprintf(cfg->key, sizeof(cfg->key), "%s", QS_DEFAULT_KEY);
+	snprintf(cfg->docroot, sizeof(cfg->docroot), "%s", QS_DEFAULT_DOCROOT);
+	cfg->retry = QS_RETRY_AUTO;
+	cfg->retry_threshold = 2000;
+	cfg->idle_timeout_ms = 30000;
+	cfg->max_streams = 100;
+	cfg->max_header_bytes = 65536;
+	cfg->drain_timeout_ms = 3000;
 }
 
 void qs_usage(FILE *out)
@@ -51,6 +60,19 @@ void qs_usage(FILE *out)
 "      --server-id HEX     plaintext QUIC-LB server id in every CID, 1..6 bytes\n"
 "                          (default 01)\n"
 "      --rcvbuf BYTES      socket receive buffer per worker socket (default 4194304)\n"
+"      --cert FILE         TLS certificate chain, PEM (default " QS_DEFAULT_CERT ";\n"
+"                          scripts/gen-certs.sh makes a development pair in certs/)\n"
+"      --key FILE          TLS private key, PEM (default " QS_DEFAULT_KEY ")\n"
+"      --docroot DIR       static files (default " QS_DEFAULT_DOCROOT ")\n"
+"      --retry MODE        address validation with Retry: auto (when new\n"
+"                          handshakes exceed --retry-threshold per second and\n"
+"                          worker), always, never (default auto)\n"
+"      --retry-threshold N handshakes per second per worker (default 2000)\n"
+"      --idle-timeout SEC  QUIC idle timeout (default 30)\n"
+"      --max-streams N     concurrent requests per connection (default 100)\n"
+"      --max-header-bytes N  request header block limit, answered with 431\n"
+"                          (default 65536)\n"
+"      --drain-timeout SEC after GOAWAY on shutdown (default 3)\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
 "      --log-file FILE     log here (default: stderr in the foreground,\n"
 "                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
@@ -269,6 +291,56 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			snprintf(err, errlen, "rcvbuf '%s': expected bytes, 0..1073741824", value);
 			return -EINVAL;
 		}
+	} else if (!strcmp(name, "cert") || !strcmp(name, "key") || !strcmp(name, "docroot")) {
+		char *dst = name[0] == 'c' ? cfg->cert : name[0] == 'k' ? cfg->key : cfg->docroot;
+
+		if (!*value || strlen(value) >= sizeof(cfg->cert)) {
+			snprintf(err, errlen, "%s '%s': empty or too long", name, value);
+			return -EINVAL;
+		}
+		snprintf(dst, sizeof(cfg->cert), "%s", value);
+	} else if (!strcmp(name, "retry")) {
+		if (!strcmp(value, "auto"))
+			cfg->retry = QS_RETRY_AUTO;
+		else if (!strcmp(value, "always"))
+			cfg->retry = QS_RETRY_ALWAYS;
+		else if (!strcmp(value, "never"))
+			cfg->retry = QS_RETRY_NEVER;
+		else {
+			snprintf(err, errlen, "retry '%s': expected auto, always or never", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "retry_threshold") || !strcmp(name, "retry-threshold")) {
+		if (parse_uint(value, 1, 10000000, &cfg->retry_threshold)) {
+			snprintf(err, errlen, "retry-threshold '%s': expected 1..10000000", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "idle_timeout") || !strcmp(name, "idle-timeout")) {
+		unsigned s;
+
+		if (parse_uint(value, 1, 3600, &s)) {
+			snprintf(err, errlen, "idle-timeout '%s': expected 1..3600 seconds", value);
+			return -EINVAL;
+		}
+		cfg->idle_timeout_ms = s * 1000;
+	} else if (!strcmp(name, "max_streams") || !strcmp(name, "max-streams")) {
+		if (parse_uint(value, 1, 10000, &cfg->max_streams)) {
+			snprintf(err, errlen, "max-streams '%s': expected 1..10000", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "max_header_bytes") || !strcmp(name, "max-header-bytes")) {
+		if (parse_uint(value, 1024, 1 << 24, &cfg->max_header_bytes)) {
+			snprintf(err, errlen, "max-header-bytes '%s': expected 1024..16777216", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "drain_timeout") || !strcmp(name, "drain-timeout")) {
+		unsigned s;
+
+		if (parse_uint(value, 0, 3600, &s)) {
+			snprintf(err, errlen, "drain-timeout '%s': expected 0..3600 seconds", value);
+			return -EINVAL;
+		}
+		cfg->drain_timeout_ms = s * 1000;
 	} else {
 		snprintf(err, errlen, "unknown option '%s'", name);
 		return -ENOENT;
@@ -339,6 +411,15 @@ static const struct option long_opts[] = {
 	{ "foreground", no_argument,       NULL, 'f' },
 	{ "log-file",   required_argument, NULL, 'L' },
 	{ "log-level",  required_argument, NULL, 'v' },
+	{ "cert",       required_argument, NULL, 'C' },
+	{ "key",        required_argument, NULL, 'K' },
+	{ "docroot",    required_argument, NULL, 'D' },
+	{ "retry",      required_argument, NULL, 'r' },
+	{ "retry-threshold", required_argument, NULL, 'T' },
+	{ "idle-timeout", required_argument, NULL, 'I' },
+	{ "max-streams", required_argument, NULL, 'M' },
+	{ "max-header-bytes", required_argument, NULL, 'H' },
+	{ "drain-timeout", required_argument, NULL, 'G' },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -400,6 +481,15 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'R': name = "rcvbuf"; break;
 		case 'L': name = "log_file"; break;
 		case 'v': name = "log_level"; break;
+		case 'C': name = "cert"; break;
+		case 'K': name = "key"; break;
+		case 'D': name = "docroot"; break;
+		case 'r': name = "retry"; break;
+		case 'T': name = "retry_threshold"; break;
+		case 'I': name = "idle_timeout"; break;
+		case 'M': name = "max_streams"; break;
+		case 'H': name = "max_header_bytes"; break;
+		case 'G': name = "drain_timeout"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;

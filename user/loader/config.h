@@ -20,6 +20,9 @@
 #define QS_RUN_ROOT         "/run/quicsteer"
 #define QS_LOG_ROOT         "/var/log/quicsteer"
 #define QS_INSTANCE_MAX     32
+#define QS_DEFAULT_CERT     "/etc/quicsteer/server.crt"
+#define QS_DEFAULT_KEY      "/etc/quicsteer/server.key"
+#define QS_DEFAULT_DOCROOT  "/var/www/html"
 
 struct qs_listen {
 	struct sockaddr_storage addr;
@@ -31,6 +34,12 @@ enum qs_steering {
 	QS_STEER_OFF,        /* plain SO_REUSEPORT hashing */
 	QS_STEER_ON,         /* the CID steering program */
 	QS_STEER_BASELINE,   /* an empty program: benchmark reference */
+};
+
+enum qs_retry {
+	QS_RETRY_AUTO,       /* Retry when the handshake rate exceeds retry_threshold */
+	QS_RETRY_ALWAYS,
+	QS_RETRY_NEVER,
 };
 
 struct qs_config {
@@ -48,6 +57,16 @@ struct qs_config {
 	char log_file[256];         /* "" = stderr in foreground, default file otherwise */
 	int log_level;              /* enum qs_log_level */
 	unsigned rcvbuf;            /* socket receive buffer, bytes; 0 = kernel default */
+	/* HTTP/3 */
+	char cert[256];
+	char key[256];
+	char docroot[256];
+	enum qs_retry retry;
+	unsigned retry_threshold;   /* new handshakes per second per worker (auto) */
+	unsigned idle_timeout_ms;
+	unsigned max_streams;       /* concurrent request streams per connection */
+	unsigned max_header_bytes;  /* request field section (names + values) */
+	unsigned drain_timeout_ms;  /* after GOAWAY, before closing what is left */
 };
 
 void qs_config_defaults(struct qs_config *cfg);

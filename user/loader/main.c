@@ -24,6 +24,8 @@
 #include "loader/config.h"
 #include "loader/sockets.h"
 #include "loader/supervisor.h"
+#include "loader/tls.h"
+#include "worker/static.h"
 
 #define STOP_TIMEOUT_MS 5000
 
@@ -32,6 +34,8 @@ struct loader {
 	struct qs_bpf bpf;
 	struct qs_shared *shared;
 	struct qs_supervisor sv;
+	SSL_CTX *ssl_ctx;
+	struct qs_docroot docroot;
 	char run_dir[128];
 	char pid_file[160];
 	int ready_fd;                /* daemon mode: tells the parent we are up */
@@ -179,12 +183,17 @@ static int install_cid_key(struct loader *ld)
 	struct qs_shared *sh = ld->shared;
 	int ret;
 
+	unsigned char secret[sizeof(sh->static_secret)];
+
 	if (getrandom(&key.k0, sizeof(key.k0), 0) != sizeof(key.k0) ||
-	    getrandom(&key.k1, sizeof(key.k1), 0) != sizeof(key.k1)) {
+	    getrandom(&key.k1, sizeof(key.k1), 0) != sizeof(key.k1) ||
+	    getrandom(secret, sizeof(secret), 0) != sizeof(secret)) {
 		pr_warn("getrandom: %s", strerror(errno));
 		return -errno;
 	}
 	qs_shared_write_begin(sh);
+	memcpy(sh->static_secret, secret, sizeof(secret));
+	explicit_bzero(secret, sizeof(secret));
 	sh->cur_config = 0;
 	memcpy(sh->server_id, ld->cfg.server_id, sizeof(sh->server_id));
 	sh->server_id_len = ld->cfg.server_id_len;
@@ -346,7 +355,7 @@ static int serve(struct loader *ld)
 
 int main(int argc, char **argv)
 {
-	struct loader ld = { .ready_fd = -1 };
+	struct loader ld = { .ready_fd = -1, .docroot = QS_DOCROOT_INIT };
 	struct qs_config *cfg = &ld.cfg;
 	struct qs_steer_state st = { 0 };
 	struct passwd *pw;
@@ -394,6 +403,16 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* as root, before any worker drops privileges: the key may be root-only */
+	ld.ssl_ctx = qs_tls_ctx_new(cfg->cert, cfg->key);
+	if (!ld.ssl_ctx) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = qs_docroot_open(&ld.docroot, cfg->docroot);
+	if (ret)
+		goto out;
+
 	ret = qs_bpf_probe(cfg->steering);
 	if (ret)
 		goto out;
@@ -428,6 +447,9 @@ int main(int argc, char **argv)
 	ld.sv.gid = pw->pw_gid;
 	ld.sv.user = cfg->user;
 	ld.sv.close_in_child = close_in_child;
+	ld.sv.cfg = cfg;
+	ld.sv.ssl_ctx = ld.ssl_ctx;
+	ld.sv.docroot = &ld.docroot;
 	ld.sv.close_arg = &ld;
 	for (unsigned w = 0; w < cfg->workers; w++) {
 		ret = qs_supervisor_start(&ld.sv, &ld.sv.slots[w]);
@@ -444,8 +466,9 @@ int main(int argc, char **argv)
 			strcat(addrs, l ? " " : "");
 			strcat(addrs, cfg->listen[l].text);
 		}
-		pr_info("instance '%s' serving on udp %s: %u workers as %s, steering %s, "
-			"pins in %s", cfg->instance, addrs, cfg->workers, cfg->user,
+		pr_info("instance '%s' serving HTTP/3 on udp %s from %s: %u workers as %s, "
+			"steering %s, pins in %s", cfg->instance, addrs, cfg->docroot,
+			cfg->workers, cfg->user,
 			cfg->steering == QS_STEER_ON ? "on (CID)" :
 			cfg->steering == QS_STEER_OFF ? "off (SO_REUSEPORT hash)" :
 			"baseline (empty program, kernel hash)",
@@ -461,6 +484,9 @@ out:
 	close_sockets(&ld);
 	qs_bpf_destroy(&ld.bpf);
 	qs_shared_destroy(ld.shared);
+	qs_docroot_close(&ld.docroot);
+	if (ld.ssl_ctx)
+		SSL_CTX_free(ld.ssl_ctx);
 	release_instance(&ld);
 	if (ret)
 		pr_warn("quicsteerd stopped after an error");

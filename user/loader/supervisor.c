@@ -67,6 +67,9 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		ctx.uid = sv->uid;
 		ctx.gid = sv->gid;
 		ctx.user = sv->user;
+		ctx.cfg = sv->cfg;
+		ctx.ssl_ctx = sv->ssl_ctx;
+		ctx.docroot = sv->docroot;
 		_exit(qs_worker_main(&ctx));
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);

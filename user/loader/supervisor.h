@@ -12,6 +12,11 @@
 #include "quicsteer/steer.h"
 #include "common/shared.h"
 
+#include <openssl/ssl.h>
+
+struct qs_config;
+struct qs_docroot;
+
 struct qs_worker_slot {
 	bool used;
 	unsigned gen, id;
@@ -31,6 +36,9 @@ struct qs_supervisor {
 	uid_t uid;
 	gid_t gid;
 	const char *user;
+	const struct qs_config *cfg;
+	SSL_CTX *ssl_ctx;
+	const struct qs_docroot *docroot;
 	/* fds every child must close (the loader's own: BPF, other sockets) */
 	void (*close_in_child)(void *arg, const struct qs_worker_slot *keep);
 	void *close_arg;

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -11,10 +12,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "worker/net.h"
+#include "worker/quic.h"
 #include "worker/worker.h"
 
-#define BATCH 64
-#define DGRAM_MAX 2048
+#define RX_BUDGET 64      /* datagrams per socket per wakeup, then flush */
+#define EV_SIGNAL (~0u)
+#define EV_TIMER  (~0u - 1)
 
 static inline void count(__u64 *c, __u64 n)
 {
@@ -36,13 +40,16 @@ static int drop_privileges(const struct qs_worker_ctx *ctx)
 	return 0;
 }
 
-/* Classify one datagram by its QUIC header and DCID. */
+/*
+ * Count one datagram by its QUIC header and DCID: which worker minted the
+ * CID tells whether steering delivered it to its owner.
+ */
 static void classify(struct qs_worker_ctx *ctx, const struct qs_shared *sh,
-		     const __u8 *p, size_t len)
+		     const uint8_t *p, size_t len)
 {
 	struct qs_worker_stats *st = ctx->stats;
 	struct qs_cid_owner o;
-	const __u8 *dcid;
+	const uint8_t *dcid;
 
 	count(&st->rx_datagrams, 1);
 	count(&st->rx_bytes, len);
@@ -77,56 +84,94 @@ static void classify(struct qs_worker_ctx *ctx, const struct qs_shared *sh,
 		count(&st->rx_cid_foreign, 1);
 }
 
-static int drain_socket(struct qs_worker_ctx *ctx, int fd)
+static void on_readable(struct qs_worker_ctx *ctx, struct qs_server *s, struct qs_endpoint *ep)
 {
-	static __u8 bufs[BATCH][DGRAM_MAX];
-	struct mmsghdr msgs[BATCH];
-	struct iovec iov[BATCH];
-	struct qs_shared sh;
-	int n;
+	struct qs_rx rx;
 
-	qs_shared_read(ctx->shared, &sh);
-	for (;;) {
-		for (int i = 0; i < BATCH; i++) {
-			iov[i].iov_base = bufs[i];
-			iov[i].iov_len = DGRAM_MAX;
-			memset(&msgs[i], 0, sizeof(msgs[i]));
-			msgs[i].msg_hdr.msg_iov = &iov[i];
-			msgs[i].msg_hdr.msg_iovlen = 1;
-		}
-		n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			pr_warn("recvmmsg: %s", strerror(errno));
+	for (int i = 0; i < RX_BUDGET; i++) {
+		int ret = qs_net_recv(ep, s->rxbuf, sizeof(s->rxbuf), &rx);
+
+		if (ret == -EAGAIN || ret == -EINTR)
+			break;
+		if (ret < 0) {
+			pr_debug("recvmsg: %s", strerror(-ret));
 			break;
 		}
-		for (int i = 0; i < n; i++)
-			classify(ctx, &sh, bufs[i], msgs[i].msg_len);
-		if (n < BATCH)
-			break;
+		if (rx.len == 0) {
+			classify(ctx, &s->secrets, s->rxbuf, 0);
+			continue;
+		}
+		/* a GRO batch holds datagrams of gso_size, the last maybe shorter */
+		for (size_t off = 0; off < rx.len; off += rx.gso_size) {
+			size_t n = rx.len - off < rx.gso_size ? rx.len - off : rx.gso_size;
+
+			classify(ctx, &s->secrets, s->rxbuf + off, n);
+			qs_server_read(s, ep, &rx, s->rxbuf + off, n);
+		}
 	}
-	explicit_bzero(&sh, sizeof(sh));
+	qs_server_flush(s);
+}
+
+static int setup_endpoints(struct qs_worker_ctx *ctx, struct qs_server *s)
+{
+	for (unsigned i = 0; i < ctx->n_fds; i++) {
+		struct qs_endpoint *ep = &s->eps[i];
+		int ret;
+
+		ep->fd = ctx->fds[i];
+		ep->addrlen = sizeof(ep->addr);
+		if (getsockname(ep->fd, (struct sockaddr *)&ep->addr, &ep->addrlen))
+			return -errno;
+		ep->family = ep->addr.ss_family;
+		ret = qs_net_setup_socket(ep->fd, ep->family);
+		if (ret) {
+			pr_warn("cannot set the socket options a QUIC server needs: %s",
+				strerror(-ret));
+			return ret;
+		}
+	}
+	s->n_eps = ctx->n_fds;
 	return 0;
+}
+
+/* EPOLLOUT only while a batch waits for socket buffer space. */
+static void watch_writable(struct qs_server *s, int ep_fd, bool *watching)
+{
+	bool want = s->n_blocked > 0;
+
+	if (want == *watching)
+		return;
+	for (unsigned i = 0; i < s->n_eps; i++) {
+		struct epoll_event ev = {
+			.events = EPOLLIN | (want ? EPOLLOUT : 0),
+			.data.u32 = i,
+		};
+
+		epoll_ctl(ep_fd, EPOLL_CTL_MOD, s->eps[i].fd, &ev);
+	}
+	*watching = want;
 }
 
 int qs_worker_main(struct qs_worker_ctx *ctx)
 {
-	struct epoll_event ev, events[QS_MAX_LISTENERS + 1];
+	struct epoll_event ev, events[QS_MAX_LISTENERS + 2];
+	struct qs_server *s = NULL;
+	pid_t loader = getppid();
+	bool watching_out = false;
 	char name[32];
 	sigset_t mask;
 	int ep = -1, sfd = -1, ret = 1;
 
 	snprintf(name, sizeof(name), "worker %u/%u", ctx->gen, ctx->id);
 	qs_log_set_name(name);
-	pid_t loader = getppid();
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (sfd < 0 || ep < 0) {
 		pr_warn("cannot set up the event loop: %s", strerror(errno));
@@ -142,13 +187,33 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	if (getppid() != loader)
 		goto out;
 
+	/* big (rx/tx buffers inside): keep it off the stack */
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->cfg = ctx->cfg;
+	s->gen = ctx->gen;
+	s->id = ctx->id;
+	s->stats = ctx->stats;
+	s->shared_live = ctx->shared;
+	s->ssl_ctx = ctx->ssl_ctx;
+	s->docroot = ctx->docroot;
+	qs_shared_read(ctx->shared, &s->secrets);
+	if (qs_server_init(s) || setup_endpoints(ctx, s)) {
+		pr_warn("cannot start the QUIC server: %s", strerror(errno));
+		goto out;
+	}
+
 	ev.events = EPOLLIN;
-	ev.data.u32 = QS_MAX_LISTENERS;
+	ev.data.u32 = EV_SIGNAL;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	for (unsigned i = 0; i < ctx->n_fds; i++) {
+	ev.events = EPOLLIN;
+	ev.data.u32 = EV_TIMER;
+	epoll_ctl(ep, EPOLL_CTL_ADD, s->timerfd, &ev);
+	for (unsigned i = 0; i < s->n_eps; i++) {
 		ev.events = EPOLLIN;
 		ev.data.u32 = i;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, ctx->fds[i], &ev)) {
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, s->eps[i].fd, &ev)) {
 			pr_warn("epoll_ctl: %s", strerror(errno));
 			goto out;
 		}
@@ -156,7 +221,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	pr_debug("running as %s, %u sockets", ctx->user, ctx->n_fds);
 
 	for (;;) {
-		int n = epoll_wait(ep, events, QS_MAX_LISTENERS + 1, -1);
+		int n = epoll_wait(ep, events, QS_MAX_LISTENERS + 2, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -165,20 +230,34 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 			goto out;
 		}
 		for (int i = 0; i < n; i++) {
-			if (events[i].data.u32 == QS_MAX_LISTENERS) {
+			uint32_t what = events[i].data.u32;
+
+			if (what == EV_SIGNAL) {
 				struct signalfd_siginfo si;
 
-				if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
-				    si.ssi_signo != SIGHUP) {
-					ret = 0;
-					goto out;
-				}
-				continue;
+				while (read(sfd, &si, sizeof(si)) == sizeof(si))
+					if (si.ssi_signo != SIGHUP)
+						qs_server_start_drain(s);
+			} else if (what == EV_TIMER) {
+				qs_server_on_timer(s);
+			} else if (what < s->n_eps) {
+				if (events[i].events & EPOLLOUT)
+					qs_server_on_writable(s);
+				if (events[i].events & (EPOLLIN | EPOLLERR))
+					on_readable(ctx, s, &s->eps[what]);
 			}
-			drain_socket(ctx, ctx->fds[events[i].data.u32]);
+		}
+		watch_writable(s, ep, &watching_out);
+		if (s->draining && qs_server_drained(s)) {
+			ret = 0;
+			goto out;
 		}
 	}
 out:
+	if (s) {
+		qs_server_free(s);
+		free(s);
+	}
 	if (ep >= 0)
 		close(ep);
 	if (sfd >= 0)

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A worker: owns one socket per listener for its (generation, id).  For
- * now a datagram loop that classifies every datagram by its DCID and
- * counts it (the HTTP/3 server replaces the handling, not the loop).
+ * A worker: owns one socket per listener for its (generation, id), runs
+ * the event loop (epoll over its sockets, a signalfd and the QUIC timers'
+ * timerfd) and the HTTP/3 server.  Every datagram is also classified by
+ * its DCID and counted, so tests and operators see where steering sent it.
  */
 #ifndef QS_WORKER_WORKER_H
 #define QS_WORKER_WORKER_H
 
 #include <sys/types.h>
 
+#include <openssl/ssl.h>
+
 #include "quicsteer/steer.h"
 #include "common/shared.h"
+
+struct qs_config;
+struct qs_docroot;
 
 struct qs_worker_ctx {
 	unsigned gen, id;
@@ -21,6 +27,9 @@ struct qs_worker_ctx {
 	uid_t uid;
 	gid_t gid;
 	const char *user;
+	const struct qs_config *cfg;
+	SSL_CTX *ssl_ctx;
+	const struct qs_docroot *docroot;
 };
 
 /* Runs in the forked child; returns the process exit code. */

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <ngtcp2/ngtcp2_crypto_ossl.h>
+
+#include "common/log.h"
+#include "loader/tls.h"
+
+static const unsigned char alpn_h3[] = { 2, 'h', '3' };
+
+static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	/* in: length-prefixed protocol names; we speak h3 only */
+	for (unsigned int i = 0; i < inlen; i += 1u + in[i]) {
+		if (i + 1u + in[i] > inlen)
+			break;
+		if (in[i] == 2 && memcmp(in + i, alpn_h3, sizeof(alpn_h3)) == 0) {
+			*out = in + i + 1;
+			*outlen = in[i];
+			return SSL_TLSEXT_ERR_OK;
+		}
+	}
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static const char *ssl_error(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (!e)
+		return "unknown error";
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+SSL_CTX *qs_tls_ctx_new(const char *cert, const char *key)
+{
+	SSL_CTX *ctx;
+
+	if (ngtcp2_crypto_ossl_init() != 0) {
+		pr_warn("cannot initialize ngtcp2's OpenSSL backend");
+		return NULL;
+	}
+	if (access(cert, R_OK)) {
+		pr_warn("cannot read the certificate %s: %s (give --cert FILE; "
+			"scripts/gen-certs.sh makes a development pair in certs/)",
+			cert, strerror(errno));
+		return NULL;
+	}
+	if (access(key, R_OK)) {
+		pr_warn("cannot read the private key %s: %s (give --key FILE; "
+			"scripts/gen-certs.sh makes a development pair in certs/)",
+			key, strerror(errno));
+		return NULL;
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx) {
+		pr_warn("SSL_CTX_new: %s", ssl_error());
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		pr_warn("cannot load the certificate %s: %s (expected a PEM certificate "
+			"chain)", cert, ssl_error());
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		pr_warn("cannot load the private key %s: %s (expected a PEM private key)",
+			key, ssl_error());
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		pr_warn("the private key %s does not match the certificate %s: %s",
+			key, cert, ssl_error());
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}

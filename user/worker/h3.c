@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "loader/config.h"
+#include "quicsteer/steer.h"
+#include "worker/h3.h"
+#include "worker/quic.h"
+#include "worker/static.h"
+
+#define CHUNK_SIZE      (32u << 10)
+#define STREAM_WIN_MIN  (256u << 10)   /* bytes in flight per stream, at least */
+#define STREAM_WIN_MAX  (4u << 20)     /* ... at most (follows cwnd in between) */
+#define SERVER_NAME     "quicsteer"
+
+static inline void count(__u64 *c, __u64 n)
+{
+	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+/* ---- streams ----------------------------------------------------------- */
+
+static void stream_free(struct qs_stream *st)
+{
+	struct qs_conn *c = st->conn;
+	struct qs_chunk *ch, *next;
+
+	for (ch = st->head; ch; ch = next) {
+		next = ch->next;
+		free(ch);
+	}
+	if (st->fd >= 0)
+		close(st->fd);
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		c->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	free(st->path);
+	free(st->authority);
+	free(st->range);
+	free(st);
+}
+
+static struct qs_stream *stream_new(struct qs_conn *c, int64_t id)
+{
+	struct qs_stream *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->id = id;
+	st->conn = c;
+	st->fd = -1;
+	st->next = c->streams;
+	if (c->streams)
+		c->streams->prev = st;
+	c->streams = st;
+	return st;
+}
+
+static struct qs_chunk *chunk_append(struct qs_stream *st, size_t len)
+{
+	struct qs_chunk *ch = malloc(sizeof(*ch) + len);
+
+	if (!ch)
+		return NULL;
+	ch->next = NULL;
+	ch->len = len;
+	if (st->tail)
+		st->tail->next = ch;
+	else
+		st->head = ch;
+	st->tail = ch;
+	st->unacked += len;
+	return ch;
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+static size_t stream_window(struct qs_stream *st)
+{
+	ngtcp2_conn_info ci;
+	uint64_t w;
+
+	ngtcp2_conn_get_conn_info(st->conn->qc, &ci);
+	w = ci.cwnd;
+	if (w < STREAM_WIN_MIN)
+		w = STREAM_WIN_MIN;
+	if (w > STREAM_WIN_MAX)
+		w = STREAM_WIN_MAX;
+	return (size_t)w;
+}
+
+/*
+ * nghttp3 asks for body bytes.  Files are read a chunk at a time and the
+ * chunk lives until acknowledged, so a stream holds at most its window.
+ */
+static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec *vec,
+			       size_t veccnt, uint32_t *pflags, void *conn_ud, void *stream_ud)
+{
+	struct qs_stream *st = stream_ud;
+	struct qs_chunk *ch;
+	size_t n;
+	ssize_t got;
+
+	(void)h3;
+	(void)stream_id;
+	(void)conn_ud;
+	if (veccnt == 0)
+		return 0;
+	if (st->eof) {
+		*pflags |= NGHTTP3_DATA_FLAG_EOF;
+		return 0;
+	}
+	if (st->fd < 0) {
+		/* a body built in memory: its one chunk is already queued */
+		st->eof = true;
+		*pflags |= NGHTTP3_DATA_FLAG_EOF;
+		if (!st->tail)
+			return 0;
+		vec[0].base = st->tail->data;
+		vec[0].len = st->tail->len;
+		return 1;
+	}
+	if (st->unacked >= stream_window(st)) {
+		st->blocked = true;
+		return NGHTTP3_ERR_WOULDBLOCK;
+	}
+	n = st->file_left < CHUNK_SIZE ? (size_t)st->file_left : CHUNK_SIZE;
+	ch = chunk_append(st, n);
+	if (!ch)
+		return NGHTTP3_ERR_CALLBACK_FAILURE;
+	got = pread(st->fd, ch->data, n, (off_t)st->file_off);
+	if (got != (ssize_t)n) {
+		/* the file shrank under us: the promised length cannot be met */
+		pr_warn("stream %" PRId64 ": reading the file failed at offset %" PRIu64 ": %s",
+			st->id, st->file_off, got < 0 ? strerror(errno) : "file truncated");
+		return NGHTTP3_ERR_CALLBACK_FAILURE;
+	}
+	st->file_off += n;
+	st->file_left -= n;
+	vec[0].base = ch->data;
+	vec[0].len = n;
+	if (st->file_left == 0) {
+		st->eof = true;
+		*pflags |= NGHTTP3_DATA_FLAG_EOF;
+		close(st->fd);
+		st->fd = -1;
+	}
+	return 1;
+}
+
+static void count_status(struct qs_conn *c, int status)
+{
+	struct qs_worker_stats *ws = c->srv->stats;
+
+	if (status < 300)
+		count(&ws->req_2xx, 1);
+	else if (status < 400)
+		count(&ws->req_3xx, 1);
+	else if (status < 500)
+		count(&ws->req_4xx, 1);
+	else
+		count(&ws->req_5xx, 1);
+}
+
+#define NV(n, v, vl) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl), NGHTTP3_NV_FLAG_NONE }
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+/* An error page: small, built in memory. */
+static int respond_error(struct qs_stream *st, int status, const char *allow,
+			 const char *content_range)
+{
+	struct qs_conn *c = st->conn;
+	char status_s[8], len_s[24], body[256];
+	nghttp3_nv nva[6];
+	size_t n = 0;
+	int blen;
+	bool head = strcmp(st->method, "HEAD") == 0;
+	nghttp3_data_reader dr = { .read_data = read_data };
+
+	blen = snprintf(body, sizeof(body),
+			"<!DOCTYPE html><title>%d %s</title><h1>%d %s</h1>\n",
+			status, reason(status), status, reason(status));
+	snprintf(status_s, sizeof(status_s), "%d", status);
+	snprintf(len_s, sizeof(len_s), "%d", blen);
+	nva[n++] = (nghttp3_nv)NV(":status", status_s, strlen(status_s));
+	nva[n++] = (nghttp3_nv)NV("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
+	nva[n++] = (nghttp3_nv)NV("content-type", "text/html; charset=utf-8", 24);
+	nva[n++] = (nghttp3_nv)NV("content-length", len_s, strlen(len_s));
+	if (allow)
+		nva[n++] = (nghttp3_nv)NV("allow", allow, strlen(allow));
+	if (content_range && content_range[0])
+		nva[n++] = (nghttp3_nv)NV("content-range", content_range, strlen(content_range));
+	if (!head) {
+		struct qs_chunk *ch = chunk_append(st, (size_t)blen);
+
+		if (!ch)
+			return -ENOMEM;
+		memcpy(ch->data, body, (size_t)blen);
+	}
+	st->responded = true;
+	st->status = status;
+	count_status(c, status);
+	return nghttp3_conn_submit_response(c->h3, st->id, nva, n, head ? NULL : &dr);
+}
+
+static int respond_static(struct qs_stream *st)
+{
+	struct qs_conn *c = st->conn;
+	struct qs_static_resp r;
+	char status_s[8], len_s[24];
+	nghttp3_nv nva[9];
+	size_t n = 0;
+	nghttp3_data_reader dr = { .read_data = read_data };
+	int ret;
+
+	ret = qs_static_resolve(c->srv->docroot, st->method, st->path, st->pathlen,
+				st->range, &r);
+	if (ret < 0 && r.status == 0)
+		r.status = 500;
+	if (r.status != 200 && r.status != 206) {
+		if (r.fd >= 0)
+			close(r.fd);
+		return respond_error(st, r.status, r.allow, r.content_range);
+	}
+	snprintf(status_s, sizeof(status_s), "%d", r.status);
+	snprintf(len_s, sizeof(len_s), "%" PRIu64, r.length);
+	nva[n++] = (nghttp3_nv)NV(":status", status_s, strlen(status_s));
+	nva[n++] = (nghttp3_nv)NV("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
+	nva[n++] = (nghttp3_nv)NV("content-type", r.content_type, strlen(r.content_type));
+	nva[n++] = (nghttp3_nv)NV("content-length", len_s, strlen(len_s));
+	nva[n++] = (nghttp3_nv)NV("accept-ranges", "bytes", 5);
+	if (r.last_modified[0])
+		nva[n++] = (nghttp3_nv)NV("last-modified", r.last_modified, strlen(r.last_modified));
+	if (r.etag[0])
+		nva[n++] = (nghttp3_nv)NV("etag", r.etag, strlen(r.etag));
+	if (r.content_range[0])
+		nva[n++] = (nghttp3_nv)NV("content-range", r.content_range, strlen(r.content_range));
+
+	st->responded = true;
+	st->status = r.status;
+	count_status(c, r.status);
+	if (r.head || r.length == 0) {
+		if (r.fd >= 0)
+			close(r.fd);
+		return nghttp3_conn_submit_response(c->h3, st->id, nva, n, NULL);
+	}
+	st->fd = r.fd;
+	st->file_off = r.offset;
+	st->file_left = r.length;
+	return nghttp3_conn_submit_response(c->h3, st->id, nva, n, &dr);
+}
+
+/*
+ * Where a request goes.  Static files for now; the FastCGI backend will be
+ * chosen here (by script extension or front controller) beside them.
+ */
+static int route(struct qs_stream *st)
+{
+	if (st->too_large)
+		return respond_error(st, 431, NULL, NULL);
+	if (st->bad || !st->path || !st->method[0])
+		return respond_error(st, 400, NULL, NULL);
+	return respond_static(st);
+}
+
+/* ---- nghttp3 callbacks ----------------------------------------------------- */
+
+static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t datalen,
+				void *conn_ud, void *stream_ud)
+{
+	struct qs_stream *st = stream_ud;
+
+	(void)h3;
+	(void)conn_ud;
+	if (!st)
+		return 0;
+	st->unacked -= datalen < st->unacked ? datalen : st->unacked;
+	while (datalen && st->head) {
+		struct qs_chunk *ch = st->head;
+		size_t left = ch->len - st->head_acked;
+
+		if (datalen < left) {
+			st->head_acked += datalen;
+			break;
+		}
+		datalen -= left;
+		st->head = ch->next;
+		if (!st->head)
+			st->tail = NULL;
+		st->head_acked = 0;
+		free(ch);
+	}
+	if (st->blocked && st->unacked < stream_window(st)) {
+		st->blocked = false;
+		nghttp3_conn_resume_stream(st->conn->h3, stream_id);
+	}
+	return 0;
+}
+
+static int on_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t app_error_code,
+			   void *conn_ud, void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+	struct qs_stream *st = stream_ud;
+
+	(void)h3;
+	(void)app_error_code;
+	if (st)
+		stream_free(st);
+	if (ngtcp2_is_bidi_stream(stream_id) && !ngtcp2_conn_is_local_stream(c->qc, stream_id))
+		ngtcp2_conn_extend_max_streams_bidi(c->qc, 1);
+	return 0;
+}
+
+static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data,
+			size_t datalen, void *conn_ud, void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+	struct qs_stream *st = stream_ud;
+
+	(void)h3;
+	(void)data;
+	if (st)
+		st->body_bytes += datalen;
+	/* static files take no body: discard it and give the credit back */
+	ngtcp2_conn_extend_max_stream_offset(c->qc, stream_id, datalen);
+	ngtcp2_conn_extend_max_offset(c->qc, datalen);
+	return 0;
+}
+
+static int on_deferred_consume(nghttp3_conn *h3, int64_t stream_id, size_t consumed,
+			       void *conn_ud, void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+
+	(void)h3;
+	(void)stream_ud;
+	ngtcp2_conn_extend_max_stream_offset(c->qc, stream_id, consumed);
+	ngtcp2_conn_extend_max_offset(c->qc, consumed);
+	return 0;
+}
+
+static int on_begin_headers(nghttp3_conn *h3, int64_t stream_id, void *conn_ud,
+			    void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+	struct qs_stream *st;
+
+	(void)stream_ud;
+	st = stream_new(c, stream_id);
+	if (!st)
+		return NGHTTP3_ERR_CALLBACK_FAILURE;
+	nghttp3_conn_set_stream_user_data(h3, stream_id, st);
+	return 0;
+}
+
+static char *dup_value(nghttp3_rcbuf *value, size_t *len)
+{
+	nghttp3_vec v = nghttp3_rcbuf_get_buf(value);
+	char *s = malloc(v.len + 1);
+
+	if (!s)
+		return NULL;
+	memcpy(s, v.base, v.len);
+	s[v.len] = '\0';
+	if (len)
+		*len = v.len;
+	return s;
+}
+
+static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
+			  nghttp3_rcbuf *name, nghttp3_rcbuf *value, uint8_t flags,
+			  void *conn_ud, void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+	struct qs_stream *st = stream_ud;
+	nghttp3_vec n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
+
+	(void)h3;
+	(void)stream_id;
+	(void)flags;
+	if (!st)
+		return 0;
+	/* the same accounting as SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 4.2.2) */
+	st->header_bytes += n.len + v.len + 32;
+	if (st->header_bytes > c->srv->cfg->max_header_bytes) {
+		st->too_large = true;
+		return 0;
+	}
+	switch (token) {
+	case NGHTTP3_QPACK_TOKEN__METHOD:
+		if (v.len == 0 || v.len >= sizeof(st->method)) {
+			st->bad = true;
+			break;
+		}
+		memcpy(st->method, v.base, v.len);
+		st->method[v.len] = '\0';
+		break;
+	case NGHTTP3_QPACK_TOKEN__PATH:
+		free(st->path);
+		st->path = dup_value(value, &st->pathlen);
+		if (!st->path)
+			return NGHTTP3_ERR_CALLBACK_FAILURE;
+		break;
+	case NGHTTP3_QPACK_TOKEN__AUTHORITY:
+		free(st->authority);
+		st->authority = dup_value(value, NULL);
+		break;
+	case NGHTTP3_QPACK_TOKEN_RANGE:
+		free(st->range);
+		st->range = dup_value(value, NULL);
+		break;
+	}
+	return 0;
+}
+
+static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *conn_ud,
+			  void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+	struct qs_stream *st = stream_ud;
+	int ret = 0;
+
+	(void)h3;
+	if (!st || st->responded)
+		return 0;
+	/* answer at once what needs no body; stop the body from coming */
+	if (st->too_large || st->bad ||
+	    (strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0)) {
+		ret = route(st);
+		if (!fin)
+			ngtcp2_conn_shutdown_stream_read(c->qc, 0, stream_id, NGHTTP3_H3_NO_ERROR);
+	}
+	qs_conn_schedule_write(c);
+	return ret ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int on_end_stream(nghttp3_conn *h3, int64_t stream_id, void *conn_ud, void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+	struct qs_stream *st = stream_ud;
+
+	(void)h3;
+	(void)stream_id;
+	if (!st || st->responded)
+		return 0;
+	qs_conn_schedule_write(c);
+	return route(st) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
+}
+
+static int on_stop_sending(nghttp3_conn *h3, int64_t stream_id, uint64_t app_error_code,
+			   void *conn_ud, void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+
+	(void)h3;
+	(void)stream_ud;
+	if (ngtcp2_conn_shutdown_stream_read(c->qc, 0, stream_id, app_error_code))
+		return NGHTTP3_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
+static int on_reset_stream(nghttp3_conn *h3, int64_t stream_id, uint64_t app_error_code,
+			   void *conn_ud, void *stream_ud)
+{
+	struct qs_conn *c = conn_ud;
+
+	(void)h3;
+	(void)stream_ud;
+	if (ngtcp2_conn_shutdown_stream_write(c->qc, 0, stream_id, app_error_code))
+		return NGHTTP3_ERR_CALLBACK_FAILURE;
+	return 0;
+}
+
+static const nghttp3_callbacks h3_callbacks = {
+	.acked_stream_data = on_acked_stream_data,
+	.stream_close = on_stream_close,
+	.recv_data = on_recv_data,
+	.deferred_consume = on_deferred_consume,
+	.begin_headers = on_begin_headers,
+	.recv_header = on_recv_header,
+	.end_headers = on_end_headers,
+	.stop_sending = on_stop_sending,
+	.end_stream = on_end_stream,
+	.reset_stream = on_reset_stream,
+};
+
+int qs_conn_setup_h3(struct qs_conn *c)
+{
+	const ngtcp2_transport_params *params;
+	nghttp3_settings settings;
+	int64_t ctrl, qenc, qdec;
+
+	if (c->h3)
+		return 0;
+	if (ngtcp2_conn_get_streams_uni_left(c->qc) < 3)
+		return -1;	/* the client must allow our 3 unidirectional streams */
+	nghttp3_settings_default(&settings);
+	settings.max_field_section_size = c->srv->cfg->max_header_bytes;
+	settings.qpack_max_dtable_capacity = 4096;
+	settings.qpack_blocked_streams = 100;
+	if (nghttp3_conn_server_new(&c->h3, &h3_callbacks, &settings, nghttp3_mem_default(), c))
+		return -1;
+	params = ngtcp2_conn_get_local_transport_params(c->qc);
+	nghttp3_conn_set_max_client_streams_bidi(c->h3, params->initial_max_streams_bidi);
+	if (ngtcp2_conn_open_uni_stream(c->qc, &ctrl, NULL) ||
+	    nghttp3_conn_bind_control_stream(c->h3, ctrl) ||
+	    ngtcp2_conn_open_uni_stream(c->qc, &qenc, NULL) ||
+	    ngtcp2_conn_open_uni_stream(c->qc, &qdec, NULL) ||
+	    nghttp3_conn_bind_qpack_streams(c->h3, qenc, qdec))
+		return -1;
+	return 0;
+}
+
+void qs_h3_conn_free(struct qs_conn *c)
+{
+	while (c->streams)
+		stream_free(c->streams);
+	if (c->h3)
+		nghttp3_conn_del(c->h3);
+	c->h3 = NULL;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker's QUIC server: ngtcp2 connections with the OpenSSL 3.5 backend,
+ * connection IDs minted with include/quicsteer/cid.h by this worker's
+ * (generation, id), version negotiation, stateless resets (rate-limited),
+ * Retry and NEW_TOKEN tokens from the secret every worker shares, and the
+ * timers of all connections in one heap behind one timerfd.
+ */
+#ifndef QS_WORKER_QUIC_H
+#define QS_WORKER_QUIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <nghttp3/nghttp3.h>
+#include <openssl/ssl.h>
+
+#include "common/shared.h"
+#include "worker/cidmap.h"
+#include "worker/net.h"
+
+struct qs_config;
+struct qs_docroot;
+struct qs_worker_stats;
+struct qs_stream;
+
+enum qs_conn_state { QS_CONN_LIVE, QS_CONN_CLOSING, QS_CONN_DRAINING };
+
+struct qs_conn {
+	struct qs_server *srv;
+	ngtcp2_conn *qc;
+	ngtcp2_crypto_conn_ref ref;
+	SSL *ssl;
+	void *ossl_ctx;                 /* ngtcp2_crypto_ossl_ctx */
+	nghttp3_conn *h3;
+	ngtcp2_ccerr last_error;
+	enum qs_conn_state state;
+	ngtcp2_tstamp deadline;         /* closing/draining period end */
+	uint8_t *closebuf;              /* CONNECTION_CLOSE to repeat while closing */
+	size_t closelen;
+	unsigned close_rx, close_next;  /* resend on packets 1, 2, 4, 8, ... */
+	ngtcp2_tstamp expiry;           /* heap key */
+	size_t heap_idx;
+	bool handshake_done;
+	bool goaway_sent;
+	bool in_write_list;
+	struct qs_conn *next_write;
+	struct qs_stream *streams;      /* open request streams */
+	/* a batch the socket refused (EAGAIN), sent when it is writable */
+	uint8_t *blocked;
+	size_t blocked_len, blocked_gso;
+	struct qs_addr blocked_local, blocked_remote;
+	struct qs_endpoint *blocked_ep;
+	uint8_t blocked_ecn;
+};
+
+struct qs_server {
+	const struct qs_config *cfg;
+	unsigned gen, id;
+	struct qs_worker_stats *stats;
+	const struct qs_shared *shared_live;  /* re-read on key changes */
+	struct qs_shared secrets;             /* this worker's snapshot */
+	SSL_CTX *ssl_ctx;
+	const struct qs_docroot *docroot;
+	struct qs_endpoint eps[8];
+	unsigned n_eps;
+	struct qs_cidmap map;
+	struct qs_conn **heap;
+	size_t heap_len, heap_cap;
+	int timerfd;
+	ngtcp2_tstamp timer_armed;
+	struct qs_conn *write_list;
+	unsigned n_conns;
+	unsigned n_blocked;                   /* conns with a blocked batch */
+	/* stateless reset token bucket */
+	double sr_tokens;
+	ngtcp2_tstamp sr_last;
+	/* handshake rate, for --retry auto */
+	ngtcp2_tstamp hs_window;
+	unsigned hs_count;
+	bool draining;                        /* SIGTERM: GOAWAY sent, no new conns */
+	ngtcp2_tstamp drain_deadline;
+	uint8_t rxbuf[65536];
+	uint8_t txbuf[65536];
+};
+
+int qs_server_init(struct qs_server *s);
+void qs_server_free(struct qs_server *s);
+
+/* One received datagram (one GRO segment) on endpoint ep. */
+void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs_rx *rx,
+		    const uint8_t *data, size_t len);
+/* Write everything pending on the connections that received data. */
+void qs_server_flush(struct qs_server *s);
+/* The timerfd fired. */
+void qs_server_on_timer(struct qs_server *s);
+/* An endpoint became writable: retry blocked batches. */
+void qs_server_on_writable(struct qs_server *s);
+/* SIGTERM: GOAWAY everywhere, stop accepting; done when it returns true. */
+void qs_server_start_drain(struct qs_server *s);
+bool qs_server_drained(struct qs_server *s);
+
+ngtcp2_tstamp qs_now(void);
+
+/* Used by h3.c */
+void qs_conn_schedule_write(struct qs_conn *c);
+int qs_conn_setup_h3(struct qs_conn *c);
+
+#endif
