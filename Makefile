@@ -49,13 +49,14 @@ WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
 
 BINS       := quicsteerd
 TOOLS      := $(OUTPUT)/qs-send
-UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config
+UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static
+FUZZERS    := $(OUTPUT)/fuzz_static
 
-.PHONY: all clean test run bench bench-steer setup check-setup unit
+.PHONY: all clean test run bench bench-steer bench-h3 setup check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
-all: $(BINS) $(TOOLS) $(UNITS)
+all: $(BINS) $(TOOLS) $(UNITS) $(FUZZERS)
 
 # ---- set-up --------------------------------------------------------------
 check-setup:
@@ -99,6 +100,19 @@ $(OUTPUT)/test_config: tests/unit/test_config.c $(OUTPUT)/user/loader/config.o $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(INIH_LIBS) -o $@
 
+$(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/static.o $(OUTPUT)/user/common/log.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+# libFuzzer targets for the parsers of untrusted bytes (clang, ASan, UBSan)
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser
+$(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/static.c user/common/log.c | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
+
+fuzz: $(FUZZERS)
+	$(Q)for f in $(FUZZERS); do $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
+
 $(OUTPUT)/qs-%: tests/tools/qs-%.c tests/tools/pinned.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/tools $< $(LIBBPF_LIBS) -o $@
@@ -106,12 +120,15 @@ $(OUTPUT)/qs-%: tests/tools/qs-%.c tests/tools/pinned.h $(wildcard include/quics
 unit: $(UNITS)
 	$(Q)for t in $(UNITS); do $$t || exit 1; done
 
+certs/server.crt:
+	$(Q)scripts/gen-certs.sh
+
 test: check-setup
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)tests/run.sh
 
 run: check-setup
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
 bench: bench-steer

@@ -8,6 +8,9 @@ QS=$ROOT/quicsteerd
 QS_SEND=$ROOT/.output/qs-send
 PIN_ROOT=/sys/fs/bpf/quicsteer
 
+CERT=$ROOT/certs/server.crt
+KEY=$ROOT/certs/server.key
+
 _deferred=()
 defer() { _deferred+=("$*"); }
 run_deferred() {
@@ -15,7 +18,10 @@ run_deferred() {
 	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do
 		eval "${_deferred[$i]}" >/dev/null 2>&1 || true
 	done
-	_deferred=()
+	CERT=$ROOT/certs/server.crt
+KEY=$ROOT/certs/server.key
+
+_deferred=()
 }
 
 fail() { echo "FAIL: $*" >&2; return 1; }
@@ -56,6 +62,17 @@ wait_until() { # wait_until TIMEOUT_S CMD...: poll every 50 ms
 	done
 }
 
+# make_docroot: a docroot the workers (www-data) can read, removed after
+# the test; sets QS_DOCROOT and QS_ARGS (cert, key, docroot flags)
+make_docroot() {
+	QS_DOCROOT=$(mktemp -d /tmp/qs-test-docroot.XXXXXX)
+	defer "rm -rf $QS_DOCROOT"
+	chmod 755 "$QS_DOCROOT"
+	echo "quicsteer test docroot" >"$QS_DOCROOT/index.html"
+	chmod 644 "$QS_DOCROOT/index.html"
+	QS_ARGS=(--cert "$CERT" --key "$KEY" --docroot "$QS_DOCROOT")
+}
+
 # qs_start NAME WORKERS ARGS...: start an instance named t<pid>-NAME in the
 # foreground (background job), wait until it serves; sets QS_PID, QS_INST,
 # QS_PORT, QS_LOG, QS_PIN.  Listens on 127.0.0.1:QS_PORT unless ARGS has
@@ -64,6 +81,7 @@ qs_start() {
 	local name=$1 workers=$2
 	shift 2
 	local try args=() a
+	[[ -n ${QS_DOCROOT:-} ]] || make_docroot
 	QS_INST=t$$-$name
 	QS_PIN=$PIN_ROOT/$QS_INST
 	QS_LOG=$(mktemp /tmp/qs-test-$name.XXXXXX.log)
@@ -79,7 +97,7 @@ qs_start() {
 		done
 		((has_listen)) || args+=(--listen "127.0.0.1:$QS_PORT")
 		"$QS" --foreground --instance "$QS_INST" --workers "$workers" \
-			--log-file "$QS_LOG" "${args[@]}" &
+			--log-file "$QS_LOG" "${QS_ARGS[@]}" "${args[@]}" &
 		QS_PID=$!
 		defer "qs_kill $QS_PID"
 		if wait_until 10 qs_ready "$QS_PID" "$workers"; then

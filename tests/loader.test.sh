@@ -30,7 +30,9 @@ test_config_file_and_flag_override() {
 	need_root_bpf || return
 	conf=$(mktemp /tmp/qs-test-conf.XXXXXX)
 	defer "rm -f $conf"
-	printf '[quicsteer]\nworkers = 3\nserver_id = c0ffee\nsteering = off\n' >"$conf"
+	make_docroot
+	printf '[quicsteer]\nworkers = 3\nserver_id = c0ffee\nsteering = off\ndocroot = %s\n' \
+		"$QS_DOCROOT" >"$conf"
 	qs_start conf 3 --config "$conf" --steering on
 	assert_eq "workers from the file" 3 "$(workers_running)"
 	[[ -e $QS_PIN/qs_steer_l0 ]] || fail "--steering on (flag) did not override the file"
@@ -57,7 +59,7 @@ test_port_in_use_is_refused() {
 	qs_start porta 2
 	port=$QS_PORT
 	# another instance on the same port must not join its reuseport group
-	out=$("$QS" --foreground --instance "t$$-portb" --listen "127.0.0.1:$port" 2>&1) || status=$?
+	out=$("$QS" --foreground --instance "t$$-portb" "${QS_ARGS[@]}" --listen "127.0.0.1:$port" 2>&1) || status=$?
 	assert_eq "exit status" 1 "$status"
 	grep -q "cannot listen on 127.0.0.1:$port: address already in use" <<<"$out" ||
 		fail "message: $out"
@@ -69,7 +71,7 @@ test_port_in_use_is_refused() {
 	defer "kill $holder"
 	sleep 0.3
 	status=0
-	out=$("$QS" --foreground --instance "t$$-portc" --listen "127.0.0.1:$((port + 1))" 2>&1) || status=$?
+	out=$("$QS" --foreground --instance "t$$-portc" "${QS_ARGS[@]}" --listen "127.0.0.1:$((port + 1))" 2>&1) || status=$?
 	assert_eq "exit status" 1 "$status"
 	grep -q "address already in use" <<<"$out" || fail "message: $out"
 	kill -0 "$QS_PID" || fail "the running instance was disturbed"
@@ -79,7 +81,7 @@ test_same_instance_twice_is_refused() {
 	local out status=0
 	need_root_bpf || return
 	qs_start twice 2
-	out=$("$QS" --foreground --instance "$QS_INST" --listen "127.0.0.1:$((QS_PORT + 1))" 2>&1) || status=$?
+	out=$("$QS" --foreground --instance "$QS_INST" "${QS_ARGS[@]}" --listen "127.0.0.1:$((QS_PORT + 1))" 2>&1) || status=$?
 	assert_eq "exit status" 1 "$status"
 	grep -q "instance '$QS_INST' is already running (pid $QS_PID)" <<<"$out" || fail "message: $out"
 	[[ -e $QS_PIN/qs_state ]] || fail "the running instance lost its pins"
@@ -99,7 +101,7 @@ test_stale_pins_after_crash() {
 	done
 	[[ -e $QS_PIN ]] || fail "expected stale pins after kill -9"
 	"$QS" --foreground --instance "$QS_INST" --workers 2 --listen "127.0.0.1:$QS_PORT" \
-		--log-file "$QS_LOG" &
+		--log-file "$QS_LOG" "${QS_ARGS[@]}" &
 	QS_PID=$!
 	defer "qs_kill $QS_PID"
 	wait_until 10 qs_ready "$QS_PID" 2 || { cat "$QS_LOG"; fail "restart failed"; }
@@ -115,15 +117,17 @@ test_daemon_mode_and_pid_file() {
 	need_root_bpf || return
 	log=$(mktemp /tmp/qs-test-daemon.XXXXXX.log)
 	defer "rm -f $log"
+	make_docroot
 	defer_instance_cleanup "$inst"
 	defer 'p=$(cat /run/quicsteer/'"$inst"'/quicsteerd.pid 2>/dev/null) && qs_kill $p' 
-	out=$("$QS" --instance "$inst" --workers 2 --listen "127.0.0.1:$port" --log-file "$log")
+	out=$("$QS" --instance "$inst" --workers 2 --listen "127.0.0.1:$port" --log-file "$log" \
+		"${QS_ARGS[@]}")
 	grep -q "instance '$inst' running" <<<"$out" || fail "output: $out"
 	pid=$(cat "/run/quicsteer/$inst/quicsteerd.pid")
 	defer "qs_kill $pid"
 	kill -0 "$pid" || fail "daemon not running"
 	[[ -e $PIN_ROOT/$inst/qs_state ]] || fail "no pins"
-	grep -q "serving on udp 127.0.0.1:$port" "$log" || fail "log: $(cat "$log")"
+	grep -q "serving HTTP/3 on udp 127.0.0.1:$port" "$log" || fail "log: $(cat "$log")"
 	kill -TERM "$pid"
 	wait_until 10 is_dead "$pid" || fail "daemon did not stop"
 	[[ ! -e $PIN_ROOT/$inst ]] || fail "pins left"

@@ -1,0 +1,240 @@
+# SPDX-License-Identifier: MIT
+# HTTP/3 through the real path: quicsteerd workers (ngtcp2 + nghttp3 +
+# OpenSSL 3.5) on loopback, the independent client gtlsclient (Debian's
+# ngtcp2-client, GnuTLS), files compared by sha256, statuses read from the
+# client's own output, and the workers' counters.
+
+GTLS=${GTLS:-gtlsclient}
+
+need_gtls() {
+	command -v "$GTLS" >/dev/null || { need "gtlsclient (package ngtcp2-client)"; return; }
+	return 0
+}
+
+# a docroot with a small page, a 10 MB random file and a file outside it
+h3_docroot() {
+	make_docroot
+	printf 'small file\n' >"$QS_DOCROOT/small.txt"
+	head -c 10000000 /dev/urandom >"$QS_DOCROOT/10m.bin"
+	head -c 4000000 /dev/urandom >"$QS_DOCROOT/4m.bin"
+	mkdir -p "$QS_DOCROOT/sub"
+	echo "sub index" >"$QS_DOCROOT/sub/index.html"
+	chmod -R a+rX "$QS_DOCROOT"
+	OUTSIDE=$(mktemp /tmp/qs-test-outside.XXXXXX)
+	defer "rm -f $OUTSIDE"
+	echo "TOP SECRET outside the docroot" >"$OUTSIDE"
+	chmod 644 "$OUTSIDE"
+	DL=$(mktemp -d /tmp/qs-test-dl.XXXXXX)
+	defer "rm -rf $DL"
+}
+
+# statuses URL...: one ":status" per response, in stream order
+statuses() {
+	timeout 20 "$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump \
+		--timeout=5s 127.0.0.1 "$QS_PORT" "$@" 2>&1 |
+		sed -n 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' | tr '\n' ' ' |
+		sed 's/ $//'
+}
+
+# fetch DIR URL...: download quietly into DIR; status of gtlsclient
+fetch() {
+	local dir=$1
+	shift
+	(cd "$dir" && timeout 30 "$GTLS" -q --exit-on-all-streams-close --timeout=5s \
+		--download="$dir" "$@")
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+test_h3_get_small_and_10mb_files() {
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start get 2
+	fetch "$DL" 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/small.txt" \
+		"https://127.0.0.1:$QS_PORT/10m.bin" || fail "gtlsclient failed"
+	assert_eq "small.txt" "$(sha "$QS_DOCROOT/small.txt")" "$(sha "$DL/small.txt")"
+	assert_eq "10m.bin sha256" "$(sha "$QS_DOCROOT/10m.bin")" "$(sha "$DL/10m.bin")"
+	assert_eq "2xx counted" 2 "$(workers_sum req_2xx)"
+	assert_eq "one handshake" 1 "$(workers_sum handshakes)"
+	info "10 MB sent in $(workers_sum tx_datagrams) datagrams"
+}
+
+test_h3_100_concurrent_streams_one_connection() {
+	local st
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start streams 2
+	st=$(statuses -n 100 "https://127.0.0.1:$QS_PORT/small.txt")
+	assert_eq "responses" 100 "$(wc -w <<<"$st")"
+	assert_eq "all 200" 100 "$(tr ' ' '\n' <<<"$st" | grep -c '^200$')"
+	assert_eq "one connection" 1 "$(workers_sum conn_accepted)"
+	assert_eq "2xx counted" 100 "$(workers_sum req_2xx)"
+}
+
+test_h3_head_404_405_and_ranges() {
+	local out
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start head 2
+	out=$(timeout 20 "$GTLS" -m HEAD --exit-on-all-streams-close --no-quic-dump \
+		--timeout=5s 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/10m.bin" 2>&1)
+	grep -q '\[:status: 200\]' <<<"$out" || fail "HEAD status: $out"
+	grep -q '\[content-length: 10000000\]' <<<"$out" || fail "HEAD content-length"
+	grep -q 'body [0-9]* bytes' <<<"$out" && fail "HEAD returned a body"
+	assert_eq "404" 404 "$(statuses "https://127.0.0.1:$QS_PORT/no-such-file")"
+	out=$(timeout 20 "$GTLS" -m DELETE --exit-on-all-streams-close --no-quic-dump \
+		--timeout=5s 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/small.txt" 2>&1)
+	grep -q '\[:status: 405\]' <<<"$out" || fail "DELETE: $(grep status <<<"$out")"
+	grep -q '\[allow: GET, HEAD\]' <<<"$out" || fail "405 without Allow"
+	assert_eq "directory index" 200 "$(statuses "https://127.0.0.1:$QS_PORT/sub/")"
+}
+
+test_h3_path_traversal_never_leaks() {
+	local rel p st
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	rel=$(basename "$OUTSIDE")
+	ln -s "$OUTSIDE" "$QS_DOCROOT/escape-link"
+	ln -s ../ "$QS_DOCROOT/up"
+	qs_start trav 2
+	for p in "/../$rel" "/%2e%2e/$rel" "/sub/../../$rel" "/%2e%2e%2f$rel" \
+		"/sub/..%2f..%2f$rel" "/escape-link" "/up/$rel" "/..%5c$rel" \
+		"/%00/../$rel" "//tmp/$rel" "/.%2e/$rel"; do
+		st=$(statuses "https://127.0.0.1:$QS_PORT$p")
+		info "$p -> ${st:-reset}"
+		case $st in
+		400 | 403 | 404 | "") ;;
+		*) fail "$p answered $st" ;;
+		esac
+		(cd "$DL" && timeout 10 "$GTLS" -q --exit-on-all-streams-close --timeout=5s \
+			--download="$DL" 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT$p") || true
+	done
+	if grep -rq "TOP SECRET" "$DL"; then
+		fail "a file outside the docroot leaked: $(grep -rl "TOP SECRET" "$DL")"
+	fi
+	assert_eq "2xx" 0 "$(workers_sum req_2xx)"
+}
+
+test_h3_workers_unprivileged_while_serving() {
+	local pid
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start privh3 2
+	assert_eq "GET" 200 "$(statuses "https://127.0.0.1:$QS_PORT/small.txt")"
+	for w in 0 1; do
+		pid=$(worker_stat $w pid)
+		assert_eq "worker $w uid" "$(id -u www-data)" "$(awk '/^Uid:/ {print $2}' /proc/$pid/status)"
+		assert_eq "worker $w CapEff" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' /proc/$pid/status)"
+	done
+}
+
+# --- migration: the heart of the HTTP/3 issue --------------------------------
+
+# migrate_runs N PARALLEL EXTRA...: N downloads of 4m.bin that change their
+# local address 5 ms after the handshake (mid-transfer); prints "ok failed"
+migrate_runs() {
+	local n=$1 par=$2 i ok=0 bad=0 j
+	shift 2
+	for ((i = 0; i < n; i += par)); do
+		local pids=() dirs=()
+		for ((j = 0; j < par && i + j < n; j++)); do
+			local d="$DL/r$((i + j))"
+			mkdir -p "$d"
+			dirs+=("$d")
+			(cd "$d" && timeout 20 "$GTLS" -q --exit-on-all-streams-close --timeout=3s \
+				--change-local-addr=5ms "$@" --download="$d" 127.0.0.1 "$QS_PORT" \
+				"https://127.0.0.1:$QS_PORT/4m.bin") >/dev/null 2>&1 &
+			pids+=($!)
+		done
+		for ((j = 0; j < ${#pids[@]}; j++)); do
+			wait "${pids[$j]}" || true
+			if [[ -f ${dirs[$j]}/4m.bin && $(sha "${dirs[$j]}/4m.bin") == "$WANT" ]]; then
+				ok=$((ok + 1))
+			else
+				bad=$((bad + 1))
+			fi
+			rm -rf "${dirs[$j]}"
+		done
+	done
+	echo "$ok $bad"
+}
+
+# run_control N: the same nat-rebinding downloads against ngtcp2's own
+# single-process gtlsserver (no steering involved): the client's emulation
+# alone fails some (DESIGN.md); prints "ok failed"
+run_control() {
+	local n=$1 port=$((QS_PORT + 1)) pid res
+	command -v gtlsserver >/dev/null || { echo "0 0"; return; }
+	gtlsserver -q --htdocs="$QS_DOCROOT" 127.0.0.1 "$port" "$KEY" "$CERT" >/dev/null 2>&1 &
+	pid=$!
+	sleep 0.3
+	res=$(QS_PORT=$port migrate_runs "$n" 1 --nat-rebinding)
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+	echo "$res"
+}
+
+migration_test() {
+	local workers=$1 rebind=$2 n=50 res ok bad mig ctrl_ok ctrl_bad
+	local extra=()
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	WANT=$(sha "$QS_DOCROOT/4m.bin")
+	[[ $rebind == nat ]] && extra=(--nat-rebinding)
+	qs_start "mig$workers$rebind" "$workers"
+	# the NAT-rebinding emulation of gtlsclient is flaky when many run at once
+	# (DESIGN.md): run those one by one, the others 5 at a time
+	res=$(migrate_runs $n "$([[ $rebind == nat ]] && echo 1 || echo 5)" "${extra[@]}")
+	read -r ok bad <<<"$res"
+	mig=$(workers_sum migrations)
+	info "$workers workers, ${rebind:-port change}: $ok of $n complete, $mig migrations" \
+		"validated, foreign CIDs $(workers_sum rx_cid_foreign)"
+	info "per worker (accepted/migrations): $(worker_stats_json | jq -r 'map("\(.key):\(.value.conn_accepted)/\(.value.migrations)") | join(" ")')"
+	assert_eq "datagrams on a worker that did not mint their CID" 0 "$(workers_sum rx_cid_foreign)"
+	# each migration is counted where the connection lives: by the worker
+	# that minted its CIDs, which accepted it
+	worker_stats_json | jq -e 'all(.[]; .value.migrations <= 2 * .value.conn_accepted)' >/dev/null ||
+		fail "migrations counted on workers without connections"
+	if [[ $rebind != nat ]]; then
+		assert_eq "downloads complete with the right bytes" "$n" "$ok"
+		assert_ge "migrations validated" "$n" "$mig"
+		return
+	fi
+	# gtlsclient's --nat-rebinding loses about 3 in 10 transfers against
+	# any server (it ignores packets on the new path): compare with the
+	# control in the same run, so the quirk neither fails nor hides a bug
+	command -v gtlsserver >/dev/null || { need "gtlsserver (package ngtcp2-server) for the control"; return; }
+	read -r ctrl_ok ctrl_bad < <(run_control $n)
+	info "control: gtlsserver (one process) $ctrl_ok of $n complete with the same client"
+	assert_ge "migrations validated" "$ok" "$mig"
+	assert_ge "completed vs the gtlsserver control (minus 12, ~2.6 sigma)" $((ctrl_ok - 12)) "$ok"
+	assert_ge "completed at all" $((n / 3)) "$ok"
+}
+
+test_h3_migration_4_workers() { migration_test 4 ""; }
+test_h3_migration_4_workers_nat_rebinding() { migration_test 4 nat; }
+test_h3_migration_8_workers() { migration_test 8 ""; }
+test_h3_migration_8_workers_nat_rebinding() { migration_test 8 nat; }
+
+# the same with plain SO_REUSEPORT: migrated datagrams reach workers that
+# do not know the connection, which answer with stateless resets
+test_h3_migration_fails_with_steering_off() {
+	local n=30 res ok bad
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	WANT=$(sha "$QS_DOCROOT/4m.bin")
+	qs_start migoff 4 --steering off
+	res=$(migrate_runs $n 5)
+	read -r ok bad <<<"$res"
+	info "steering off, 4 workers: $ok of $n complete, $bad failed," \
+		"$(workers_sum stateless_resets) stateless resets, $(workers_sum rx_cid_foreign) foreign datagrams"
+	assert_ge "failed downloads (about 3/4 expected)" $((n / 4)) "$bad"
+	assert_ge "foreign datagrams" 1 "$(workers_sum rx_cid_foreign)"
+}
