@@ -4,7 +4,8 @@
 # scripts/setup.sh - install and build everything quicsteer needs (Debian 12 "bookworm").
 #
 #   1. Debian packages from bookworm (only the missing ones).
-#   2. ngtcp2-client (gtlsclient) and libnghttp3-dev (nghttp3 >= 1.x) from bookworm-backports,
+#   2. ngtcp2-client (gtlsclient), ngtcp2-server (gtlsserver, the benchmark's reference server)
+#      and libnghttp3-dev (nghttp3 >= 1.x) from bookworm-backports,
 #      through a private apt configuration (the system's apt sources are never changed).
 #   3. OpenSSL >= 3.5 and ngtcp2 >= 1.12 with libngtcp2_crypto_ossl, when pkg-config does not
 #      find them: built, static, from Debian's own SOURCE packages (openssl from trixie,
@@ -47,7 +48,7 @@ OPENSSL_SUITES=(trixie forky sid)
 NGTCP2_SUITES=(sid forky trixie)
 NGHTTP3_SUITES=(sid forky trixie "$CODENAME-backports")
 
-DEB_PKGS=(clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev pkg-config
+DEB_PKGS=(clang llvm libclang-rt-14-dev libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev pkg-config
   cmake make gcc libinih-dev php-fpm iproute2 jq procps ca-certificates dpkg-dev
   build-essential perl xz-utils patch)
 
@@ -86,10 +87,11 @@ Usage: scripts/setup.sh [--check | --help]
 Installs and builds what quicsteer needs on Debian 12 (bookworm). Run as root
 (e.g. through 'sudo make run'). Idempotent: a second run does nothing.
 
-  (no option)  install what is missing: bookworm packages, ngtcp2-client and
-               libnghttp3-dev from bookworm-backports, OpenSSL >= $MIN_OPENSSL and
-               ngtcp2 >= $MIN_NGTCP2 (libngtcp2_crypto_ossl) built statically from Debian
-               source packages into \$QUICSTEER_DEPS/prefix; mount bpffs; check BTF.
+  (no option)  install what is missing: bookworm packages, ngtcp2-client,
+               ngtcp2-server and libnghttp3-dev from bookworm-backports,
+               OpenSSL >= $MIN_OPENSSL and ngtcp2 >= $MIN_NGTCP2 (libngtcp2_crypto_ossl) built
+               statically from Debian source packages into \$QUICSTEER_DEPS/prefix;
+               mount bpffs; check BTF.
   --check      only report what is missing; exit 1 if anything is, else 0.
                Installs nothing and does not need root.
   --help       this text.
@@ -215,6 +217,7 @@ missing_debs() {
 }
 
 gtlsclient_ok() { [[ -x /usr/bin/gtlsclient ]]; }
+gtlsserver_ok() { [[ -x /usr/sbin/gtlsserver ]]; }
 
 # Fill the NEED_* variables and the MISSING list (human-readable).
 collect_missing() {
@@ -224,6 +227,8 @@ collect_missing() {
   for p in "${NEED_DEBS[@]}"; do MISSING+=("debian package $p (bookworm)"); done
   NEED_GTLS=0
   if ! gtlsclient_ok; then NEED_GTLS=1; MISSING+=("ngtcp2-client (/usr/bin/gtlsclient, bookworm-backports)"); fi
+  NEED_GTLSSERVER=0
+  if ! gtlsserver_ok; then NEED_GTLSSERVER=1; MISSING+=("ngtcp2-server (/usr/sbin/gtlsserver, bookworm-backports)"); fi
   if ! openssl_ok; then MISSING+=("OpenSSL >= $MIN_OPENSSL (pkg-config openssl/libssl)"); fi
   if ! ngtcp2_ok; then MISSING+=("libngtcp2 >= $MIN_NGTCP2 with libngtcp2_crypto_ossl"); fi
   if ! nghttp3_ok; then MISSING+=("libnghttp3 >= $MIN_NGHTTP3 (libnghttp3-dev, bookworm-backports)"); fi
@@ -523,6 +528,7 @@ summary() {
     log "  $(printf '%-11s' "$comp:") $(pkg-config --modversion "$mod" 2>/dev/null || echo missing) ($origin)"
   done
   log "  gtlsclient: $(command -v gtlsclient || echo missing)"
+  log "  gtlsserver: $(gtlsserver_ok && echo /usr/sbin/gtlsserver || echo missing)"
   log "  prefix:     $PREFIX"
   log "  use:        PKG_CONFIG_PATH=$PC_PATH_PREFIX"
   log "  link with:  $(link_libs 2>/dev/null || echo '?')"
@@ -575,10 +581,12 @@ do_setup() {
     log "[1/5] Debian packages: all ${#DEB_PKGS[@]} present ($(since "$t"))"
   fi
 
-  # 2. bookworm-backports: ngtcp2-client (gtlsclient), libnghttp3-dev (nghttp3 >= 1.x)
+  # 2. bookworm-backports: ngtcp2-client (gtlsclient), ngtcp2-server (gtlsserver),
+  #    libnghttp3-dev (nghttp3 >= 1.x)
   t=$(now_ms)
   local bpo=()
   (( NEED_GTLS )) && bpo+=(ngtcp2-client)
+  (( NEED_GTLSSERVER )) && bpo+=(ngtcp2-server)
   # Only if neither the system nor our prefix has a usable nghttp3.
   nghttp3_ok || bpo+=(libnghttp3-dev)
   if (( ${#bpo[@]} )); then
@@ -590,6 +598,11 @@ do_setup() {
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
         "$p" >"$LOGS/apt-install-$p.log" 2>&1; then
         log "  $p $(dpkg-query -W -f='${Version}' "$p") installed"
+        if [[ $p == ngtcp2-server ]]; then
+          # The package enables a demo daemon (ngtcp2d.service, localhost:7777); the benchmark
+          # starts gtlsserver itself, so none should run on its own.
+          systemctl disable --now ngtcp2d.service >/dev/null 2>&1 || true
+        fi
       elif [[ $p == libnghttp3-dev ]]; then
         warn "libnghttp3-dev from $CODENAME-backports failed to install (see $LOGS/apt-install-$p.log); nghttp3 will be built from source"
       else
@@ -597,10 +610,11 @@ do_setup() {
       fi
     done
     gtlsclient_ok || die "/usr/bin/gtlsclient missing after installing ngtcp2-client"
+    gtlsserver_ok || die "/usr/sbin/gtlsserver missing after installing ngtcp2-server"
     apt_bin clean >/dev/null 2>&1 || true
     log "[2/5] backports done ($(since "$t"))"
   else
-    log "[2/5] backports: gtlsclient and nghttp3 >= $MIN_NGHTTP3 present ($(since "$t"))"
+    log "[2/5] backports: gtlsclient, gtlsserver and nghttp3 >= $MIN_NGHTTP3 present ($(since "$t"))"
   fi
 
   # 3. OpenSSL >= 3.5, ngtcp2 with the ossl backend (and nghttp3 if still unusable)

@@ -238,3 +238,115 @@ test_h3_migration_fails_with_steering_off() {
 	assert_ge "failed downloads (about 3/4 expected)" $((n / 4)) "$bad"
 	assert_ge "foreign datagrams" 1 "$(workers_sum rx_cid_foreign)"
 }
+
+# --- address validation, versions, hostile traffic, shutdown -------------------
+
+test_h3_retry_always_and_new_token_across_workers() {
+	local tok i before_retries issuer other acc0 acc1
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start retry 2 --retry always
+	tok=$(mktemp /tmp/qs-test-token.XXXXXX)
+	defer "rm -f $tok"
+	rm -f "$tok"
+	# every new connection without a token gets a Retry first
+	for i in 1 2 3; do
+		assert_eq "GET after Retry ($i)" 200 "$(statuses "https://127.0.0.1:$QS_PORT/small.txt")"
+	done
+	assert_eq "retries sent" 3 "$(workers_sum retries)"
+	assert_eq "handshakes" 3 "$(workers_sum handshakes)"
+	# a NEW_TOKEN token from one worker validates the address at the other:
+	# connect from new source ports until the token's Initial lands there
+	(cd "$DL" && timeout 10 "$GTLS" -q --exit-on-all-streams-close --timeout=5s \
+		--token-file="$tok" 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/small.txt") ||
+		fail "first connection failed"
+	[[ -s $tok ]] || fail "no NEW_TOKEN received"
+	issuer=$( (worker_stat 0 handshakes; worker_stat 1 handshakes) | paste -sd' ')
+	for i in $(seq 1 20); do
+		acc0=$(worker_stat 0 conn_accepted)
+		acc1=$(worker_stat 1 conn_accepted)
+		before_retries=$(workers_sum retries)
+		(cd "$DL" && timeout 10 "$GTLS" -q --exit-on-all-streams-close --timeout=5s \
+			--token-file="$tok" 127.0.0.1 "$QS_PORT" \
+			"https://127.0.0.1:$QS_PORT/small.txt") || fail "token connection $i failed"
+		assert_eq "no Retry when the token is valid (connection $i)" "$before_retries" \
+			"$(workers_sum retries)"
+		if [[ $(worker_stat 0 conn_accepted) != "$acc0" ]]; then other=0; else other=1; fi
+		info "token connection $i accepted by worker $other (handshakes before: $issuer)"
+		[[ $i -gt 1 && $other != "$first" ]] && break
+		first=$other
+	done
+	[[ $other != "$first" ]] || fail "never landed on the other worker in 20 tries"
+	assert_eq "tokens rejected" 0 "$(workers_sum tokens_rejected)"
+
+}
+
+test_h3_quic_v2_and_version_negotiation() {
+	local out
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start vers 2
+	out=$(timeout 20 "$GTLS" -v v2 --exit-on-all-streams-close --no-quic-dump --no-http-dump \
+		--timeout=5s 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/small.txt" 2>&1)
+	grep -q '\[:status: 200\]' <<<"$out" || fail "QUIC v2 GET: $(tail -5 <<<"$out")"
+	# an unknown version: we answer with Version Negotiation, the client
+	# picks v1 from our list and completes
+	out=$(timeout 20 "$GTLS" -v 0x0a0a0a0a --preferred-versions=v1 --exit-on-all-streams-close \
+		--no-quic-dump --no-http-dump --timeout=5s 127.0.0.1 "$QS_PORT" \
+		"https://127.0.0.1:$QS_PORT/small.txt" 2>&1)
+	assert_ge "version negotiations sent" 1 "$(workers_sum version_negotiations)"
+	grep -q '\[:status: 200\]' <<<"$out" || fail "after VN: $(tail -5 <<<"$out")"
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+test_h3_garbage_and_flood_memory_flat() {
+	local pids before after w
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start flood 2
+	assert_eq "GET before" 200 "$(statuses "https://127.0.0.1:$QS_PORT/small.txt")"
+	pids=$(worker_stats_json | jq -r '.[].value.pid' | paste -sd' ')
+	before=$(for p in $pids; do rss_kb "$p"; done | paste -sd' ')
+	send --to "127.0.0.1:$QS_PORT" --kind garbage --count 2000 --ports 20 >/dev/null
+	send --to "127.0.0.1:$QS_PORT" --kind truncated --count 2000 --ports 20 >/dev/null
+	send --to "127.0.0.1:$QS_PORT" --kind initial --count 2000 --ports 50 >/dev/null
+	# 10,000 random short-header datagrams (unknown CIDs: stateless resets, rate-limited)
+	send --to "127.0.0.1:$QS_PORT" --kind short --count 10000 --ports 100 --seed 99 \
+		--workers 64 --gen 3 >/dev/null
+	sleep 1
+	after=$(for p in $pids; do rss_kb "$p"; done | paste -sd' ')
+	info "worker RSS before: $before kB, after: $after kB; resets sent" \
+		"$(workers_sum stateless_resets), dropped $(workers_sum rx_dropped)"
+	assert_eq "no worker restarted" "$pids" "$(worker_stats_json | jq -r '.[].value.pid' | paste -sd' ')"
+	paste <(tr ' ' '\n' <<<"$before") <(tr ' ' '\n' <<<"$after") | while read -r b a; do
+		(( a - b < 8192 )) || fail "RSS grew by $((a - b)) kB"
+	done
+	assert_eq "GET after" 200 "$(statuses "https://127.0.0.1:$QS_PORT/small.txt")"
+	assert_ge "stateless resets (rate-limited, some)" 1 "$(workers_sum stateless_resets)"
+	(( $(workers_sum stateless_resets) < 10000 )) || fail "stateless resets not rate-limited"
+
+}
+
+# SIGTERM mid-download: GOAWAY, the transfer finishes, then everything stops
+test_h3_sigterm_drains_in_flight_requests() {
+	local cpid status=0
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start drain 2
+	(cd "$DL" && timeout 30 "$GTLS" -q --exit-on-all-streams-close --timeout=5s \
+		--download="$DL" 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/10m.bin") &
+	cpid=$!
+	wait_until 5 bash -c "[[ \$(source $ROOT/tests/lib.sh; QS_PIN=$QS_PIN workers_sum req_2xx) -ge 1 ]]" ||
+		fail "request did not start"
+	kill -TERM "$QS_PID"
+	wait "$cpid" || status=$?
+	assert_eq "client exit status" 0 "$status"
+	assert_eq "10m.bin complete" "$(sha "$QS_DOCROOT/10m.bin")" "$(sha "$DL/10m.bin")"
+	wait_until 10 is_dead "$QS_PID" || fail "quicsteerd did not stop"
+	[[ ! -e $QS_PIN ]] || fail "pins left"
+}
