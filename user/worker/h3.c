@@ -16,6 +16,7 @@
 #define CHUNK_SIZE      (32u << 10)
 #define STREAM_WIN_MIN  (256u << 10)   /* bytes in flight per stream, at least */
 #define STREAM_WIN_MAX  (4u << 20)     /* ... at most (follows cwnd in between) */
+#define CONN_TX_MAX     (8u << 20)     /* response bytes in flight per connection */
 #define SERVER_NAME     "quicsteer"
 
 static inline void count(__u64 *c, __u64 n)
@@ -34,6 +35,7 @@ static void stream_free(struct qs_stream *st)
 		next = ch->next;
 		free(ch);
 	}
+	c->tx_unacked -= st->unacked < c->tx_unacked ? st->unacked : c->tx_unacked;
 	if (st->fd >= 0)
 		close(st->fd);
 	if (st->prev)
@@ -78,6 +80,7 @@ static struct qs_chunk *chunk_append(struct qs_stream *st, size_t len)
 		st->head = ch;
 	st->tail = ch;
 	st->unacked += len;
+	st->conn->tx_unacked += len;
 	return ch;
 }
 
@@ -128,7 +131,8 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 		vec[0].len = st->tail->len;
 		return 1;
 	}
-	if (st->unacked >= stream_window(st)) {
+	/* bounded memory: per stream (follows cwnd) and per connection */
+	if (st->unacked >= stream_window(st) || st->conn->tx_unacked >= CONN_TX_MAX) {
 		st->blocked = true;
 		return NGHTTP3_ERR_WOULDBLOCK;
 	}
@@ -297,7 +301,12 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 	(void)conn_ud;
 	if (!st)
 		return 0;
-	st->unacked -= datalen < st->unacked ? datalen : st->unacked;
+	{
+		uint64_t n = datalen < st->unacked ? datalen : st->unacked;
+
+		st->unacked -= n;
+		st->conn->tx_unacked -= n < st->conn->tx_unacked ? n : st->conn->tx_unacked;
+	}
 	while (datalen && st->head) {
 		struct qs_chunk *ch = st->head;
 		size_t left = ch->len - st->head_acked;
@@ -313,9 +322,18 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 		st->head_acked = 0;
 		free(ch);
 	}
-	if (st->blocked && st->unacked < stream_window(st)) {
+	if (st->blocked && st->unacked < stream_window(st) &&
+	    st->conn->tx_unacked < CONN_TX_MAX) {
 		st->blocked = false;
 		nghttp3_conn_resume_stream(st->conn->h3, stream_id);
+	}
+	/* streams held back by the connection budget may go on */
+	if (st->conn->tx_unacked < CONN_TX_MAX / 2) {
+		for (struct qs_stream *o = st->conn->streams; o; o = o->next)
+			if (o->blocked && o->unacked < stream_window(o)) {
+				o->blocked = false;
+				nghttp3_conn_resume_stream(st->conn->h3, o->id);
+			}
 	}
 	return 0;
 }

@@ -48,6 +48,7 @@ struct qs_conn {
 	bool in_write_list;
 	struct qs_conn *next_write;
 	struct qs_stream *streams;      /* open request streams */
+	uint64_t tx_unacked;            /* response body bytes held until acked */
 	/* a batch the socket refused (EAGAIN), sent when it is writable */
 	uint8_t *blocked;
 	size_t blocked_len, blocked_gso;
