@@ -52,11 +52,13 @@ TOOLS      := $(OUTPUT)/qs-send
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static
 FUZZERS    := $(OUTPUT)/fuzz_static
 
+include bench/load/load.mk
+
 .PHONY: all clean test run bench bench-steer bench-h3 setup check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
-all: $(BINS) $(TOOLS) $(UNITS) $(FUZZERS)
+all: $(BINS) $(TOOLS) $(UNITS) $(FUZZERS) $(LOAD_BIN)
 
 # ---- set-up --------------------------------------------------------------
 check-setup:
@@ -131,11 +133,15 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer
+bench: bench-steer bench-h3
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/steer.sh
+
+bench-h3: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/h3.sh
 
 clean:
 	$(call msg,CLEAN,)

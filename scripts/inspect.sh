@@ -77,6 +77,15 @@ jq -r '.[] | "\(.gen)/\(.worker) \(.pid) \(.starts) \(.rx_datagrams) \(.rx_short
 		printf '  %-8s %-8s %-6s %-10s %-10s %-10s %-10s %-10s %-10s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
 	done
 echo
+echo "HTTP/3 per worker:"
+printf '  %-8s %-9s %-7s %-10s %-10s %-7s %-7s %-9s %-9s %-9s %-9s %-12s\n' \
+	gen/id accepted active handshakes migrations resets retries 2xx 3xx 4xx 5xx tx_bytes
+jq -r '.[] | "\(.gen)/\(.worker) \(.conn_accepted) \(.conn_active) \(.handshakes) \(.migrations) \(.stateless_resets) \(.retries) \(.req_2xx) \(.req_3xx) \(.req_4xx) \(.req_5xx) \(.tx_bytes)"' <<<"$workers" |
+	while read -r a b c d e f g h i j k l; do
+		printf '  %-8s %-9s %-7s %-10s %-10s %-7s %-7s %-9s %-9s %-9s %-9s %-12s\n' \
+			"$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k" "$l"
+	done
+echo
 echo "programs:"
 jq -r '.[] | "  id \(.id) \(.name) \(.type), \(.run_cnt // "-") runs, \(if .run_cnt and .run_cnt > 0 then "\(.run_time_ns / .run_cnt | floor) ns/run" else "run time needs sysctl kernel.bpf_stats_enabled=1" end)"' <<<"$progs"
 [[ $(jq length <<<"$progs") != 0 ]] || echo "  none (steering off: plain SO_REUSEPORT hashing)"

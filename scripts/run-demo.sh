@@ -1,19 +1,30 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # make run: start quicsteerd in the foreground on UDP 4433 (all addresses,
-# IPv4 and IPv6), one worker per CPU, instance "demo".  Ctrl-C stops it and
-# removes its pins.  QS_ARGS adds flags, e.g. QS_ARGS="--workers 4".
+# IPv4 and IPv6), one worker per CPU, instance "demo", serving www/ over
+# HTTP/3 with the development certificate from scripts/gen-certs.sh.
+# Ctrl-C stops it and removes its pins.  QS_ARGS adds flags, e.g.
+# QS_ARGS="--workers 4".
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-4433}
 INST=${INSTANCE:-demo}
 
+[[ -s $ROOT/certs/server.crt ]] || "$ROOT/scripts/gen-certs.sh"
+chmod -R a+rX "$ROOT/www"
+# the workers run as www-data: every directory above www/ must let them pass
+if ! setpriv --reuid=www-data --regid=www-data --clear-groups test -r "$ROOT/www/index.html" 2>/dev/null; then
+	echo "run-demo: www-data cannot read $ROOT/www (a parent directory is not searchable);" >&2
+	echo "run-demo: give it a docroot it can read with QS_ARGS=\"--docroot DIR\"" >&2
+fi
 cat <<MSG
-quicsteerd: starting instance '$INST' on udp [::]:$PORT (Ctrl-C stops it)
+quicsteerd: starting instance '$INST' on udp [::]:$PORT serving $ROOT/www (Ctrl-C stops it)
+  fetch:        gtlsclient -q --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.html
+  migrate:      gtlsclient --change-local-addr=10ms --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.html
   inspect:      sudo scripts/inspect.sh $INST
-  send traffic: sudo .output/qs-send --instance $INST --to 127.0.0.1:$PORT --count 1000 --ports 50
-  (the HTTP/3 worker and the PHP app come with the next issues: today the
-   workers count and classify datagrams; see README.md)
+  (PHP through php-fpm comes with the next issue)
 MSG
 # shellcheck disable=SC2086
-exec "$ROOT/quicsteerd" --foreground --instance "$INST" --listen "[::]:$PORT" ${QS_ARGS:-}
+exec "$ROOT/quicsteerd" --foreground --instance "$INST" --listen "[::]:$PORT" \
+	--cert "$ROOT/certs/server.crt" --key "$ROOT/certs/server.key" --docroot "$ROOT/www" \
+	${QS_ARGS:-}

@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: MIT
+/*
+ * quicsteer-load: HTTP/3 load generator.  Command line, the event loop, the end.
+ *
+ *   quicsteer-load [options] https://HOST:PORT/path [more URLs on the same server]
+ *
+ * C connections, each from its own UDP socket, keep up to K GETs in flight
+ * (round robin over the URLs) until N requests are done or the duration ends.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+
+#include "load.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: quicsteer-load [OPTIONS] https://HOST:PORT/PATH [URL...]\n"
+"\n"
+"HTTP/3 load generator: C QUIC connections (each from its own UDP source port)\n"
+"keep up to K GET requests in flight each, round robin over the URLs (all on\n"
+"the same server), until N requests are done or the duration has passed.\n"
+"Response bodies are counted and discarded.\n"
+"\n"
+"  -c, --connections C    QUIC connections (default 1)\n"
+"  -n, --requests N       requests in total (default 100, or unlimited with -d)\n"
+"  -m, --concurrency K    requests in flight per connection (default 1)\n"
+"  -d, --duration SEC     stop after SEC seconds; requests then in flight are\n"
+"                         cancelled (not failed)\n"
+"  -k, --insecure         do not verify the server certificate (self-signed tests)\n"
+"      --cacert FILE      verify against the CA certificate(s) in FILE\n"
+"      --sni NAME         TLS server name (default: HOST, or \"localhost\" for an address)\n"
+"  -t, --timeout SEC      handshake and idle timeout, and the longest wait for\n"
+"                         response data while requests are in flight (default 10)\n"
+"      --expect-size BYTES  a response whose body has another length fails\n"
+"                         (suffix K, M, G: powers of 1024)\n"
+"      --any-status       4xx/5xx answers do not fail the run\n"
+"      --json             print one JSON object with all figures on stdout\n"
+"  -h, --help\n"
+"\n"
+"Exit status 0 when every request completed with a 2xx/3xx status (and the\n"
+"expected size); 1 when any request failed, any handshake or connection\n"
+"failed, nothing completed, or on a signal; 2 on a usage error.\n"
+"Throughput: 1 MB = 10^6 bytes; latency from submitting a request to the end\n"
+"of its response.\n");
+}
+
+static int parse_seconds(const char *s, uint64_t *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v < 0 || v > 1e6)
+		return -1;
+	*ns = (uint64_t)(v * 1e9);
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end || v > (max >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+/* https://HOST[:PORT][/path][?query][#fragment] -> authority, host, port, path. */
+static int parse_url(const char *url, char **authority, char **host, char **port, char **path)
+{
+	const char *p, *a, *end, *h, *he, *colon = NULL;
+
+	if (strncmp(url, "https://", 8) != 0)
+		return -1;
+	a = url + 8;
+	end = a + strcspn(a, "/?#");
+	if (end == a)
+		return -1;
+	if (*a == '[') {
+		h = a + 1;
+		he = memchr(h, ']', (size_t)(end - h));
+		if (!he)
+			return -1;
+		if (he + 1 < end) {
+			if (he[1] != ':')
+				return -1;
+			colon = he + 1;
+		}
+	} else {
+		h = a;
+		colon = memchr(a, ':', (size_t)(end - a));
+		he = colon ? colon : end;
+	}
+	if (he == h || (colon && colon + 1 == end))
+		return -1;
+	*authority = strndup(a, (size_t)(end - a));
+	*host = strndup(h, (size_t)(he - h));
+	*port = colon ? strndup(colon + 1, (size_t)(end - colon - 1)) : strdup("443");
+	p = end;
+	if (*p == '#' || !*p) {
+		*path = strdup("/");
+	} else if (*p == '?') {
+		*path = malloc(strcspn(p, "#") + 2);
+		if (*path)
+			sprintf(*path, "/%.*s", (int)strcspn(p, "#"), p);
+	} else {
+		*path = strndup(p, strcspn(p, "#"));
+	}
+	return *authority && *host && *port && *path ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, struct load_cfg *cfg)
+{
+	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON };
+	static const struct option opts[] = {
+		{ "connections", required_argument, NULL, 'c' },
+		{ "requests", required_argument, NULL, 'n' },
+		{ "concurrency", required_argument, NULL, 'm' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "cacert", required_argument, NULL, OPT_CACERT },
+		{ "sni", required_argument, NULL, OPT_SNI },
+		{ "expect-size", required_argument, NULL, OPT_EXPECT },
+		{ "any-status", no_argument, NULL, OPT_ANY },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint64_t v;
+	bool have_requests = false;
+	int opt;
+
+	cfg->connections = 1;
+	cfg->concurrency = 1;
+	cfg->timeout_ns = 10 * LOAD_NS_PER_S;
+	cfg->expect_size = -1;
+	while ((opt = getopt_long(argc, argv, "c:n:m:d:kt:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (parse_u64(optarg, 10000, &v) || !v)
+				goto bad;
+			cfg->connections = (unsigned)v;
+			break;
+		case 'n':
+			if (parse_u64(optarg, UINT64_MAX >> 1, &v) || !v)
+				goto bad;
+			cfg->requests = v;
+			have_requests = true;
+			break;
+		case 'm':
+			if (parse_u64(optarg, 10000, &v) || !v)
+				goto bad;
+			cfg->concurrency = (unsigned)v;
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &cfg->duration_ns) || !cfg->duration_ns)
+				goto bad;
+			break;
+		case 't':
+			if (parse_seconds(optarg, &cfg->timeout_ns) || cfg->timeout_ns < LOAD_NS_PER_S / 10)
+				goto bad;
+			break;
+		case 'k':
+			cfg->insecure = true;
+			break;
+		case OPT_CACERT:
+			cfg->cacert = optarg;
+			break;
+		case OPT_SNI:
+			cfg->sni = optarg;
+			break;
+		case OPT_EXPECT:
+			if (parse_u64(optarg, INT64_MAX, &v))
+				goto bad;
+			cfg->expect_size = (int64_t)v;
+			break;
+		case OPT_ANY:
+			cfg->any_status = true;
+			break;
+		case OPT_JSON:
+			cfg->json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (!have_requests && !cfg->duration_ns)
+		cfg->requests = 100;
+	if (optind >= argc) {
+		fprintf(stderr, "quicsteer-load: no URL given\n");
+		usage(stderr);
+		return -1;
+	}
+	cfg->urls = argv + optind;
+	cfg->nurls = (size_t)(argc - optind);
+	cfg->paths = calloc(cfg->nurls, sizeof(*cfg->paths));
+	if (!cfg->paths)
+		return -1;
+	for (size_t i = 0; i < cfg->nurls; i++) {
+		char *auth = NULL, *host = NULL, *port = NULL;
+
+		if (parse_url(cfg->urls[i], &auth, &host, &port, &cfg->paths[i]) != 0) {
+			fprintf(stderr, "quicsteer-load: cannot parse URL '%s' (expected "
+				"https://HOST[:PORT]/PATH)\n", cfg->urls[i]);
+			return -1;
+		}
+		if (i == 0) {
+			cfg->authority = auth;
+			cfg->host = host;
+			cfg->port = port;
+			continue;
+		}
+		bool same = strcmp(auth, cfg->authority) == 0;
+
+		free(auth);
+		free(host);
+		free(port);
+		if (!same) {
+			fprintf(stderr, "quicsteer-load: URL '%s' names another server than '%s'; "
+				"all URLs must share HOST:PORT\n", cfg->urls[i], cfg->authority);
+			return -1;
+		}
+	}
+	return 0;
+bad:
+	fprintf(stderr, "quicsteer-load: invalid value '%s' (see --help)\n", optarg);
+	return -1;
+}
+
+static int resolve(struct load_cfg *cfg)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *res;
+	int rv = getaddrinfo(cfg->host, cfg->port, &hints, &res);
+
+	if (rv != 0) {
+		fprintf(stderr, "quicsteer-load: cannot resolve %s port %s: %s\n", cfg->host,
+			cfg->port, gai_strerror(rv));
+		return -1;
+	}
+	memcpy(&cfg->addr, res->ai_addr, res->ai_addrlen);
+	cfg->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* True when the run is over: all requests done, time up, or no connection left. */
+static bool run_done(struct load_run *run, uint64_t now)
+{
+	const struct load_cfg *cfg = &run->cfg;
+
+	if (run->active == 0)
+		return true;
+	if (cfg->duration_ns && now - run->t0 >= cfg->duration_ns)
+		return true;
+	return cfg->requests && run->st.started >= cfg->requests && run->inflight == 0;
+}
+
+static int run_loop(struct load_run *run, const sigset_t *waitmask)
+{
+	struct epoll_event evs[64];
+
+	for (;;) {
+		uint64_t now = load_now(), next = UINT64_MAX;
+		struct timespec ts;
+		int n;
+
+		if (got_signal) {
+			run->interrupted = true;
+			load_err(run, "interrupted by signal %d", (int)got_signal);
+			return 0;
+		}
+		if (run_done(run, now))
+			return 0;
+		for (unsigned i = 0; i < run->cfg.connections; i++) {
+			struct load_conn *c = run->conns[i];
+			uint64_t d = load_conn_deadline(c);
+
+			if (d <= now) {
+				load_conn_on_timer(c, now);
+				d = load_conn_deadline(c);
+			}
+			if (d < next)
+				next = d;
+		}
+		if (run->cfg.duration_ns && run->t0 + run->cfg.duration_ns < next)
+			next = run->t0 + run->cfg.duration_ns;
+		if (run_done(run, now))
+			return 0;
+		now = load_now();
+		next = next > now ? next - now : 0;
+		if (next > 3600 * LOAD_NS_PER_S)
+			next = 3600 * LOAD_NS_PER_S;
+		ts.tv_sec = (time_t)(next / LOAD_NS_PER_S);
+		ts.tv_nsec = (long)(next % LOAD_NS_PER_S);
+		n = epoll_pwait2(run->epfd, evs, 64, &ts, waitmask);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "quicsteer-load: epoll_pwait2: %s\n", strerror(errno));
+			return -1;
+		}
+		for (int i = 0; i < n; i++)
+			load_conn_on_events(evs[i].data.ptr, evs[i].events);
+	}
+}
+
+static void run_free(struct load_run *run)
+{
+	struct load_cfg *cfg = &run->cfg;
+
+	for (unsigned i = 0; run->conns && i < cfg->connections; i++)
+		load_conn_free(run->conns[i]);
+	free(run->conns);
+	SSL_CTX_free(run->ssl_ctx);
+	if (run->epfd >= 0)
+		close(run->epfd);
+	for (size_t i = 0; cfg->paths && i < cfg->nurls; i++)
+		free(cfg->paths[i]);
+	free(cfg->paths);
+	free(cfg->authority);
+	free(cfg->host);
+	free(cfg->port);
+	free(run->st.lat);
+	free(run->st.hs_lat);
+}
+
+int main(int argc, char **argv)
+{
+	struct load_run run = { .epfd = -1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, waitmask;
+	int status = 2;
+
+	if (parse_args(argc, argv, &run.cfg) != 0 || resolve(&run.cfg) != 0)
+		goto out;
+	if (ngtcp2_crypto_ossl_init() != 0) {
+		fprintf(stderr, "quicsteer-load: ngtcp2_crypto_ossl_init failed\n");
+		goto out;
+	}
+	run.ssl_ctx = load_tls_ctx_new(&run.cfg);
+	if (!run.ssl_ctx)
+		goto out;
+	run.epfd = epoll_create1(EPOLL_CLOEXEC);
+	run.conns = calloc(run.cfg.connections, sizeof(*run.conns));
+	if (run.epfd < 0 || !run.conns) {
+		fprintf(stderr, "quicsteer-load: %s\n", strerror(errno));
+		goto out;
+	}
+
+	/* Signals are only delivered inside epoll_pwait2: no race with the loop's checks. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGHUP);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	run.cpu0 = load_cpu_seconds();
+	run.t0 = load_now();
+	for (unsigned i = 0; i < run.cfg.connections; i++) {
+		run.conns[i] = load_conn_new(&run, i);
+		if (!run.conns[i]) {
+			fprintf(stderr, "quicsteer-load: out of memory\n");
+			goto out;
+		}
+	}
+	if (run_loop(&run, &waitmask) != 0)
+		run.interrupted = true; /* the loop broke: never report success */
+	run.t_end = load_now();
+	if (run.cfg.duration_ns && run.t_end - run.t0 > run.cfg.duration_ns)
+		run.t_end = run.t0 + run.cfg.duration_ns; /* the loop woke a little late */
+	run.stopping = true;
+	for (unsigned i = 0; i < run.cfg.connections; i++)
+		load_conn_finish(run.conns[i]);
+	if (run.cfg.requests && !run.cfg.duration_ns && !run.interrupted &&
+	    run.st.started < run.cfg.requests)
+		load_err(&run, "%" PRIu64 " of %" PRIu64 " requests never sent: no usable "
+			 "connection left", run.cfg.requests - run.st.started, run.cfg.requests);
+	load_report(&run);
+	status = load_exit_status(&run);
+out:
+	run_free(&run);
+	return status;
+}
