@@ -47,12 +47,12 @@ COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 LOADER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
 WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
 
+include bench/load/load.mk
+
 BINS       := quicsteerd
 TOOLS      := $(OUTPUT)/qs-send
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static
 FUZZERS    := $(OUTPUT)/fuzz_static
-
-include bench/load/load.mk
 
 .PHONY: all clean test run bench bench-steer bench-h3 setup check-setup unit fuzz
 .DELETE_ON_ERROR:
