@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "common/log.h"
+#include "worker/counters.h"
 #include "loader/config.h"
 #include "quicsteer/steer.h"
 #include "worker/h3.h"
@@ -20,11 +20,6 @@
 #define RETRY_TOKEN_TTL (10 * NGTCP2_SECONDS)
 #define REGULAR_TOKEN_TTL (3600 * NGTCP2_SECONDS)
 #define MAX_WINDOW      (6u << 20)
-
-static inline void count(__u64 *c, __u64 n)
-{
-	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
-}
 
 ngtcp2_tstamp qs_now(void)
 {
@@ -131,25 +126,13 @@ static void update_expiry(struct qs_conn *c)
 	heap_up(s, c->heap_idx);
 }
 
-static void arm_timer(struct qs_server *s)
+ngtcp2_tstamp qs_server_next_deadline(const struct qs_server *s)
 {
-	struct itimerspec its = { 0 };
-	ngtcp2_tstamp next = UINT64_MAX;
+	ngtcp2_tstamp next = s->heap_len ? s->heap[0]->expiry : UINT64_MAX;
 
-	if (s->heap_len)
-		next = s->heap[0]->expiry;
 	if (s->draining && s->drain_deadline < next)
 		next = s->drain_deadline;
-	if (next == s->timer_armed)
-		return;
-	s->timer_armed = next;
-	if (next != UINT64_MAX) {
-		if (next == 0)
-			next = 1;	/* 0 would disarm */
-		its.it_value.tv_sec = (time_t)(next / NGTCP2_SECONDS);
-		its.it_value.tv_nsec = (long)(next % NGTCP2_SECONDS);
-	}
-	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+	return next;
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -266,7 +249,7 @@ static void conn_free(struct qs_conn *c)
 	free(c);
 	s->n_conns--;
 	count(&s->stats->conn_closed, 1);
-	__atomic_store_n(&s->stats->conn_active, s->n_conns, __ATOMIC_RELAXED);
+	count_set(&s->stats->conn_active, s->n_conns);
 }
 
 /* Enter the closing period with a CONNECTION_CLOSE, or free at once (true). */
@@ -344,7 +327,9 @@ static int conn_write(struct qs_conn *c)
 		int64_t stream_id = -1;
 		int fin = 0;
 		ngtcp2_ssize ndatalen = -1;
-		uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+		/* PADDING: equal-sized packets make long GSO batches (one
+		 * sendmsg for many) instead of a batch ending at every short one */
+		uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE | NGTCP2_WRITE_STREAM_FLAG_PADDING;
 		size_t room = cap - pos;
 
 		if (c->h3 && ngtcp2_conn_get_max_data_left(c->qc)) {
@@ -452,7 +437,6 @@ void qs_server_flush(struct qs_server *s)
 		c->in_write_list = false;
 		conn_write(c);
 	}
-	arm_timer(s);
 }
 
 /* ---- ngtcp2 callbacks ------------------------------------------------------ */
@@ -778,7 +762,7 @@ static struct qs_conn *conn_new(struct qs_server *s, struct qs_endpoint *ep,
 		goto fail;
 	s->n_conns++;
 	count(&s->stats->conn_accepted, 1);
-	__atomic_store_n(&s->stats->conn_active, s->n_conns, __ATOMIC_RELAXED);
+	count_set(&s->stats->conn_active, s->n_conns);
 	return c;
 fail:
 	if (c->ssl) {
@@ -1094,11 +1078,6 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 void qs_server_on_timer(struct qs_server *s)
 {
 	ngtcp2_tstamp now = qs_now();
-	uint64_t ticks;
-
-	if (read(s->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		pr_debug("timerfd read: %s", strerror(errno));
-	s->timer_armed = 0;
 	while (s->heap_len && s->heap[0]->expiry <= now) {
 		struct qs_conn *c = s->heap[0];
 
@@ -1183,12 +1162,8 @@ int qs_server_init(struct qs_server *s)
 {
 	int ret = qs_cidmap_init(&s->map);
 
-	if (ret)
+	if (ret || (ret = qs_fcache_init(&s->fcache)))
 		return ret;
-	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->timerfd < 0)
-		return -errno;
-	s->timer_armed = UINT64_MAX;
 	s->sr_tokens = SR_BURST;
 	s->sr_last = qs_now();
 	s->hs_window = qs_now();
@@ -1202,7 +1177,6 @@ void qs_server_free(struct qs_server *s)
 	free(s->heap);
 	s->heap = NULL;
 	qs_cidmap_free(&s->map);
-	if (s->timerfd >= 0)
-		close(s->timerfd);
+	qs_fcache_free(&s->fcache);
 	explicit_bzero(&s->secrets, sizeof(s->secrets));
 }

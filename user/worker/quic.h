@@ -4,7 +4,9 @@
  * connection IDs minted with include/quicsteer/cid.h by this worker's
  * (generation, id), version negotiation, stateless resets (rate-limited),
  * Retry and NEW_TOKEN tokens from the secret every worker shares, and the
- * timers of all connections in one heap behind one timerfd.
+ * timers of all connections in one heap; the event loop sleeps until the
+ * earliest (epoll_pwait2 timeout: re-arming a timerfd on every change of
+ * the earliest deadline cost a tenth of a busy worker).
  */
 #ifndef QS_WORKER_QUIC_H
 #define QS_WORKER_QUIC_H
@@ -19,6 +21,7 @@
 
 #include "common/shared.h"
 #include "worker/cidmap.h"
+#include "worker/filecache.h"
 #include "worker/net.h"
 
 struct qs_config;
@@ -68,10 +71,9 @@ struct qs_server {
 	struct qs_endpoint eps[8];
 	unsigned n_eps;
 	struct qs_cidmap map;
+	struct qs_fcache fcache;
 	struct qs_conn **heap;
 	size_t heap_len, heap_cap;
-	int timerfd;
-	ngtcp2_tstamp timer_armed;
 	struct qs_conn *write_list;
 	unsigned n_conns;
 	unsigned n_blocked;                   /* conns with a blocked batch */
@@ -95,7 +97,9 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 		    const uint8_t *data, size_t len);
 /* Write everything pending on the connections that received data. */
 void qs_server_flush(struct qs_server *s);
-/* The timerfd fired. */
+/* The earliest deadline of any connection (UINT64_MAX: none). */
+ngtcp2_tstamp qs_server_next_deadline(const struct qs_server *s);
+/* Handle every deadline that has passed. */
 void qs_server_on_timer(struct qs_server *s);
 /* An endpoint became writable: retry blocked batches. */
 void qs_server_on_writable(struct qs_server *s);

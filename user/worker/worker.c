@@ -9,21 +9,17 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "worker/counters.h"
 #include "worker/net.h"
 #include "worker/quic.h"
 #include "worker/worker.h"
 
 #define RX_BUDGET 64      /* datagrams per socket per wakeup, then flush */
 #define EV_SIGNAL (~0u)
-#define EV_TIMER  (~0u - 1)
-
-static inline void count(__u64 *c, __u64 n)
-{
-	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
-}
 
 static int drop_privileges(const struct qs_worker_ctx *ctx)
 {
@@ -207,9 +203,6 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	ev.events = EPOLLIN;
 	ev.data.u32 = EV_SIGNAL;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev.events = EPOLLIN;
-	ev.data.u32 = EV_TIMER;
-	epoll_ctl(ep, EPOLL_CTL_ADD, s->timerfd, &ev);
 	for (unsigned i = 0; i < s->n_eps; i++) {
 		ev.events = EPOLLIN;
 		ev.data.u32 = i;
@@ -221,7 +214,18 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	pr_debug("running as %s, %u sockets", ctx->user, ctx->n_fds);
 
 	for (;;) {
-		int n = epoll_wait(ep, events, QS_MAX_LISTENERS + 2, -1);
+		ngtcp2_tstamp next = qs_server_next_deadline(s), now = qs_now();
+		struct timespec ts, *tsp = NULL;
+		int n;
+
+		if (next != UINT64_MAX) {
+			ngtcp2_tstamp d = next > now ? next - now : 0;
+
+			ts.tv_sec = (time_t)(d / NGTCP2_SECONDS);
+			ts.tv_nsec = (long)(d % NGTCP2_SECONDS);
+			tsp = &ts;
+		}
+		n = epoll_pwait2(ep, events, QS_MAX_LISTENERS + 2, tsp, NULL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -238,8 +242,6 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 				while (read(sfd, &si, sizeof(si)) == sizeof(si))
 					if (si.ssi_signo != SIGHUP)
 						qs_server_start_drain(s);
-			} else if (what == EV_TIMER) {
-				qs_server_on_timer(s);
 			} else if (what < s->n_eps) {
 				if (events[i].events & EPOLLOUT)
 					qs_server_on_writable(s);
@@ -247,6 +249,8 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 					on_readable(ctx, s, &s->eps[what]);
 			}
 		}
+		if (qs_server_next_deadline(s) <= qs_now())
+			qs_server_on_timer(s);
 		watch_writable(s, ep, &watching_out);
 		if (s->draining && qs_server_drained(s)) {
 			ret = 0;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A worker: owns one socket per listener for its (generation, id), runs
- * the event loop (epoll over its sockets, a signalfd and the QUIC timers'
- * timerfd) and the HTTP/3 server.  Every datagram is also classified by
+ * the event loop (epoll over its sockets and a signalfd, sleeping until the
+ * earliest QUIC deadline) and the HTTP/3 server.  Every datagram is also classified by
  * its DCID and counted, so tests and operators see where steering sent it.
  */
 #ifndef QS_WORKER_WORKER_H
