@@ -14,11 +14,8 @@
 #include "quicsteer/steer.h"
 #include "worker/h3.h"
 #include "worker/quic.h"
+#include "worker/quic-int.h"
 
-#define SR_BURST        64       /* stateless resets: bucket size */
-#define SR_PER_SEC      32.0     /* ... and refill rate */
-#define RETRY_TOKEN_TTL (10 * NGTCP2_SECONDS)
-#define REGULAR_TOKEN_TTL (3600 * NGTCP2_SECONDS)
 #define MAX_WINDOW      (6u << 20)
 
 ngtcp2_tstamp qs_now(void)
@@ -30,7 +27,7 @@ ngtcp2_tstamp qs_now(void)
 }
 
 /* Tokens carry wall-clock time: every worker (and host) must agree on it. */
-static ngtcp2_tstamp wall_now(void)
+ngtcp2_tstamp qs_wall_now(void)
 {
 	struct timespec ts;
 
@@ -38,7 +35,7 @@ static ngtcp2_tstamp wall_now(void)
 	return (ngtcp2_tstamp)ts.tv_sec * NGTCP2_SECONDS + (ngtcp2_tstamp)ts.tv_nsec;
 }
 
-static void fill_random(void *p, size_t n)
+void qs_fill_random(void *p, size_t n)
 {
 	if (RAND_bytes(p, (int)n) != 1) {
 		/* no safe way to go on minting CIDs and tokens */
@@ -193,7 +190,7 @@ static int send_blocked(struct qs_conn *c)
 }
 
 /* Stateless packets (VN, reset, Retry): no connection, best effort. */
-static void send_stateless(struct qs_server *s, struct qs_endpoint *ep, const struct qs_rx *rx,
+void qs_send_stateless(struct qs_server *s, struct qs_endpoint *ep, const struct qs_rx *rx,
 			   const uint8_t *data, size_t len)
 {
 	if (qs_net_send(ep, (const struct sockaddr *)&rx->local.ss, rx->local.len,
@@ -206,7 +203,7 @@ static void send_stateless(struct qs_server *s, struct qs_endpoint *ep, const st
 
 /* ---- connection lifetime -------------------------------------------------- */
 
-static void conn_free(struct qs_conn *c)
+void qs_conn_free(struct qs_conn *c)
 {
 	struct qs_server *s = c->srv;
 	ngtcp2_cid cids[16];
@@ -253,7 +250,7 @@ static void conn_free(struct qs_conn *c)
 }
 
 /* Enter the closing period with a CONNECTION_CLOSE, or free at once (true). */
-static bool conn_close(struct qs_conn *c)
+bool qs_conn_close(struct qs_conn *c)
 {
 	ngtcp2_path_storage ps;
 	ngtcp2_pkt_info pi;
@@ -263,7 +260,7 @@ static bool conn_close(struct qs_conn *c)
 	if (c->state != QS_CONN_LIVE)
 		return false;
 	if (c->last_error.type == NGTCP2_CCERR_TYPE_IDLE_CLOSE) {
-		conn_free(c);
+		qs_conn_free(c);
 		return true;
 	}
 	if (ngtcp2_conn_in_draining_period(c->qc)) {
@@ -274,14 +271,14 @@ static bool conn_close(struct qs_conn *c)
 	}
 	c->closebuf = malloc(NGTCP2_MAX_UDP_PAYLOAD_SIZE);
 	if (!c->closebuf) {
-		conn_free(c);
+		qs_conn_free(c);
 		return true;
 	}
 	ngtcp2_path_storage_zero(&ps);
 	n = ngtcp2_conn_write_connection_close(c->qc, &ps.path, &pi, c->closebuf,
 					       NGTCP2_MAX_UDP_PAYLOAD_SIZE, &c->last_error, now);
 	if (n <= 0) {
-		conn_free(c);
+		qs_conn_free(c);
 		return true;
 	}
 	c->closelen = (size_t)n;
@@ -338,7 +335,7 @@ static int conn_write(struct qs_conn *c)
 				ngtcp2_ccerr_set_application_error(
 					&c->last_error, nghttp3_err_infer_quic_app_error_code((int)nvec),
 					NULL, 0);
-				return conn_close(c) ? -2 : -1;
+				return qs_conn_close(c) ? -2 : -1;
 			}
 		}
 		if (fin)
@@ -364,18 +361,18 @@ static int conn_write(struct qs_conn *c)
 				if (nghttp3_conn_add_write_offset(c->h3, stream_id, (size_t)ndatalen)) {
 					ngtcp2_ccerr_set_application_error(&c->last_error,
 						NGHTTP3_H3_INTERNAL_ERROR, NULL, 0);
-					return conn_close(c) ? -2 : -1;
+					return qs_conn_close(c) ? -2 : -1;
 				}
 				continue;
 			}
 			ngtcp2_ccerr_set_liberr(&c->last_error, (int)nwrite, NULL, 0);
-			return conn_close(c) ? -2 : -1;
+			return qs_conn_close(c) ? -2 : -1;
 		}
 		if (ndatalen >= 0 && c->h3 &&
 		    nghttp3_conn_add_write_offset(c->h3, stream_id, (size_t)ndatalen)) {
 			ngtcp2_ccerr_set_application_error(&c->last_error,
 							   NGHTTP3_H3_INTERNAL_ERROR, NULL, 0);
-			return conn_close(c) ? -2 : -1;
+			return qs_conn_close(c) ? -2 : -1;
 		}
 		if (nwrite == 0)
 			goto flush;
@@ -449,16 +446,16 @@ static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
 static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
 {
 	(void)ctx;
-	fill_random(dest, len);
+	qs_fill_random(dest, len);
 }
 
 /* Mint a CID of ours: it routes back to this (generation, worker). */
-static int mint_cid(struct qs_server *s, ngtcp2_cid *cid)
+int qs_mint_cid(struct qs_server *s, ngtcp2_cid *cid)
 {
 	const struct qs_shared *sh = &s->secrets;
 	uint8_t rnd[QS_CID_PRF_LEN];
 
-	fill_random(rnd, sizeof(rnd));
+	qs_fill_random(rnd, sizeof(rnd));
 	cid->datalen = QS_CID_LEN;
 	return qs_cid_encode(cid->data, &sh->cid_keys[sh->cur_config], sh->cur_config,
 			     sh->server_id, sh->server_id_len, s->gen, s->id, rnd);
@@ -473,7 +470,7 @@ static int get_new_cid(ngtcp2_conn *qc, ngtcp2_cid *cid, ngtcp2_stateless_reset_
 	(void)qc;
 	(void)cidlen;
 	do {
-		if (mint_cid(s, cid))
+		if (qs_mint_cid(s, cid))
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 	} while (qs_cidmap_get(&s->map, cid->data, cid->datalen));
 	if (ngtcp2_crypto_generate_stateless_reset_token(token->data, s->secrets.static_secret,
@@ -502,7 +499,7 @@ static void submit_new_token(struct qs_conn *c, const ngtcp2_path *path)
 	n = ngtcp2_crypto_generate_regular_token(token, s->secrets.static_secret,
 						 sizeof(s->secrets.static_secret),
 						 path->remote.addr, path->remote.addrlen,
-						 wall_now());
+						 qs_wall_now());
 	if (n > 0)
 		ngtcp2_conn_submit_new_token(c->qc, token, (size_t)n);
 }
@@ -681,7 +678,7 @@ static const ngtcp2_callbacks callbacks = {
 
 /* ---- accepting ------------------------------------------------------------- */
 
-static struct qs_conn *conn_new(struct qs_server *s, struct qs_endpoint *ep,
+struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 				const struct qs_rx *rx, const ngtcp2_pkt_hd *hd,
 				const ngtcp2_cid *ocid, ngtcp2_token_type token_type)
 {
@@ -703,7 +700,7 @@ static struct qs_conn *conn_new(struct qs_server *s, struct qs_endpoint *ep,
 	c->srv = s;
 	c->heap_idx = (size_t)-1;
 	do {
-		if (mint_cid(s, &scid))
+		if (qs_mint_cid(s, &scid))
 			goto fail;
 	} while (qs_cidmap_get(&s->map, scid.data, scid.datalen));
 
@@ -715,7 +712,7 @@ static struct qs_conn *conn_new(struct qs_server *s, struct qs_endpoint *ep,
 	settings.cc_algo = NGTCP2_CC_ALGO_CUBIC;
 	settings.max_window = MAX_WINDOW;
 	settings.max_stream_window = MAX_WINDOW;
-	fill_random(&pktnum, sizeof(pktnum));
+	qs_fill_random(&pktnum, sizeof(pktnum));
 	settings.initial_pkt_num = pktnum & INT32_MAX;
 
 	ngtcp2_transport_params_default(&params);
@@ -777,226 +774,6 @@ fail:
 	return NULL;
 }
 
-static void send_version_negotiation(struct qs_server *s, struct qs_endpoint *ep,
-				     const struct qs_rx *rx, const ngtcp2_version_cid *vc)
-{
-	uint32_t versions[] = { 0x1a2a3a4au, NGTCP2_PROTO_VER_V1, NGTCP2_PROTO_VER_V2 };
-	uint8_t buf[NGTCP2_MAX_UDP_PAYLOAD_SIZE], unused;
-	ngtcp2_ssize n;
-
-	fill_random(&unused, 1);
-	/* grease: a reserved version the client must ignore (RFC 9000 15) */
-	versions[0] = (vc->version & 0xf0f0f0f0u) | 0x0a0a0a0au;
-	n = ngtcp2_pkt_write_version_negotiation(buf, sizeof(buf), unused, vc->scid, vc->scidlen,
-						 vc->dcid, vc->dcidlen, versions, 3);
-	if (n <= 0)
-		return;
-	count(&s->stats->version_negotiations, 1);
-	send_stateless(s, ep, rx, buf, (size_t)n);
-}
-
-static bool sr_allowed(struct qs_server *s)
-{
-	ngtcp2_tstamp now = qs_now();
-
-	s->sr_tokens += (double)(now - s->sr_last) / NGTCP2_SECONDS * SR_PER_SEC;
-	s->sr_last = now;
-	if (s->sr_tokens > SR_BURST)
-		s->sr_tokens = SR_BURST;
-	if (s->sr_tokens < 1)
-		return false;
-	s->sr_tokens -= 1;
-	return true;
-}
-
-static void send_stateless_reset(struct qs_server *s, struct qs_endpoint *ep,
-				 const struct qs_rx *rx, const uint8_t *dcid, size_t dcidlen,
-				 size_t pktlen)
-{
-	uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN], rnd[64], buf[128];
-	ngtcp2_cid cid;
-	size_t rndlen;
-	ngtcp2_ssize n;
-
-	if (!sr_allowed(s))
-		return;
-	ngtcp2_cid_init(&cid, dcid, dcidlen);
-	if (ngtcp2_crypto_generate_stateless_reset_token(token, s->secrets.static_secret,
-							 sizeof(s->secrets.static_secret), &cid))
-		return;
-	/* smaller than what triggered it, so resets cannot loop (RFC 9000 10.3.3) */
-	rndlen = pktlen - 1 - NGTCP2_STATELESS_RESET_TOKENLEN - 1;
-	if (rndlen > 40)
-		rndlen = 40;
-	if (rndlen < NGTCP2_MIN_STATELESS_RESET_RANDLEN)
-		return;
-	fill_random(rnd, rndlen);
-	n = ngtcp2_pkt_write_stateless_reset(buf, sizeof(buf), token, rnd, rndlen);
-	if (n <= 0)
-		return;
-	count(&s->stats->stateless_resets, 1);
-	send_stateless(s, ep, rx, buf, (size_t)n);
-}
-
-static void send_retry(struct qs_server *s, struct qs_endpoint *ep, const struct qs_rx *rx,
-		       const ngtcp2_pkt_hd *hd, size_t pktlen)
-{
-	uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN2], buf[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
-	ngtcp2_cid scid;
-	ngtcp2_ssize tlen, n;
-	size_t max = pktlen * 3 < sizeof(buf) ? pktlen * 3 : sizeof(buf);
-
-	if (mint_cid(s, &scid))
-		return;
-	tlen = ngtcp2_crypto_generate_retry_token2(token, s->secrets.static_secret,
-						   sizeof(s->secrets.static_secret), hd->version,
-						   (const ngtcp2_sockaddr *)&rx->remote.ss,
-						   rx->remote.len, &scid, &hd->dcid, wall_now());
-	if (tlen < 0)
-		return;
-	n = ngtcp2_crypto_write_retry(buf, max, hd->version, &hd->scid, &scid, &hd->dcid,
-				      token, (size_t)tlen);
-	if (n <= 0)
-		return;
-	count(&s->stats->retries, 1);
-	send_stateless(s, ep, rx, buf, (size_t)n);
-}
-
-static void send_invalid_token_close(struct qs_server *s, struct qs_endpoint *ep,
-				     const struct qs_rx *rx, const ngtcp2_pkt_hd *hd)
-{
-	uint8_t buf[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
-	ngtcp2_ssize n;
-
-	n = ngtcp2_crypto_write_connection_close(buf, sizeof(buf), hd->version, &hd->scid,
-						 &hd->dcid, NGTCP2_INVALID_TOKEN, NULL, 0);
-	if (n > 0)
-		send_stateless(s, ep, rx, buf, (size_t)n);
-}
-
-static bool retry_needed(struct qs_server *s)
-{
-	ngtcp2_tstamp now = qs_now();
-
-	if (s->cfg->retry == QS_RETRY_ALWAYS)
-		return true;
-	if (s->cfg->retry == QS_RETRY_NEVER)
-		return false;
-	if (now - s->hs_window >= NGTCP2_SECONDS) {
-		s->hs_window = now;
-		s->hs_count = 0;
-	}
-	return s->hs_count >= s->cfg->retry_threshold;
-}
-
-static void accept_initial(struct qs_server *s, struct qs_endpoint *ep, const struct qs_rx *rx,
-			   const uint8_t *data, size_t len)
-{
-	ngtcp2_pkt_hd hd;
-	ngtcp2_cid ocid, *pocid = NULL;
-	ngtcp2_token_type token_type = NGTCP2_TOKEN_TYPE_UNKNOWN;
-	struct qs_conn *c;
-	ngtcp2_cid cids[8];
-	size_t n;
-	int rv;
-
-	if (ngtcp2_accept(&hd, data, len)) {
-		count(&s->stats->rx_dropped, 1);
-		return;
-	}
-	if (s->draining) {
-		count(&s->stats->rx_dropped, 1);
-		return;
-	}
-	if (hd.tokenlen) {
-		switch (hd.token[0]) {
-		case NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY2:
-			rv = ngtcp2_crypto_verify_retry_token2(&ocid, hd.token, hd.tokenlen,
-				s->secrets.static_secret, sizeof(s->secrets.static_secret),
-				hd.version, (const ngtcp2_sockaddr *)&rx->remote.ss, rx->remote.len,
-				&hd.dcid, RETRY_TOKEN_TTL, wall_now());
-			if (rv == 0) {
-				pocid = &ocid;
-				token_type = NGTCP2_TOKEN_TYPE_RETRY;
-				break;
-			}
-			count(&s->stats->tokens_rejected, 1);
-			if (rv == NGTCP2_CRYPTO_ERR_VERIFY_TOKEN) {
-				send_invalid_token_close(s, ep, rx, &hd);
-				return;
-			}
-			hd.token = NULL;
-			hd.tokenlen = 0;
-			break;
-		case NGTCP2_CRYPTO_TOKEN_MAGIC_REGULAR:
-			if (ngtcp2_crypto_verify_regular_token(hd.token, hd.tokenlen,
-				s->secrets.static_secret, sizeof(s->secrets.static_secret),
-				(const ngtcp2_sockaddr *)&rx->remote.ss, rx->remote.len,
-				REGULAR_TOKEN_TTL, wall_now()) == 0) {
-				token_type = NGTCP2_TOKEN_TYPE_NEW_TOKEN;
-				break;
-			}
-			count(&s->stats->tokens_rejected, 1);
-			hd.token = NULL;
-			hd.tokenlen = 0;
-			break;
-		default:
-			hd.token = NULL;
-			hd.tokenlen = 0;
-			break;
-		}
-	}
-	if (token_type == NGTCP2_TOKEN_TYPE_UNKNOWN && retry_needed(s)) {
-		send_retry(s, ep, rx, &hd, len);
-		return;
-	}
-	s->hs_count++;
-
-	c = conn_new(s, ep, rx, &hd, pocid, token_type);
-	if (!c) {
-		count(&s->stats->rx_dropped, 1);
-		return;
-	}
-	/* the client's Initial DCID and our SCID both find this connection */
-	if (qs_cidmap_add(&s->map, hd.dcid.data, hd.dcid.datalen, c) == -EEXIST) {
-		conn_free(c);
-		return;
-	}
-	n = ngtcp2_conn_get_scid(c->qc, NULL);
-	if (n > 8)
-		n = 8;
-	ngtcp2_conn_get_scid(c->qc, cids);
-	for (size_t i = 0; i < n; i++)
-		qs_cidmap_add(&s->map, cids[i].data, cids[i].datalen, c);
-
-	{
-		ngtcp2_path path = {
-			.local = { (struct sockaddr *)&rx->local.ss, rx->local.len },
-			.remote = { (struct sockaddr *)&rx->remote.ss, rx->remote.len },
-			.user_data = ep,
-		};
-		ngtcp2_pkt_info pi = { .ecn = rx->ecn };
-
-		rv = ngtcp2_conn_read_pkt(c->qc, &path, &pi, data, len, qs_now());
-	}
-	if (rv) {
-		if (rv == NGTCP2_ERR_DROP_CONN || rv == NGTCP2_ERR_RETRY) {
-			if (rv == NGTCP2_ERR_RETRY)
-				send_retry(s, ep, rx, &hd, len);
-			conn_free(c);
-			return;
-		}
-		if (rv == NGTCP2_ERR_CRYPTO)
-			ngtcp2_ccerr_set_tls_alert(&c->last_error,
-						   ngtcp2_conn_get_tls_alert(c->qc), NULL, 0);
-		else
-			ngtcp2_ccerr_set_liberr(&c->last_error, rv, NULL, 0);
-		conn_close(c);
-		return;
-	}
-	qs_conn_schedule_write(c);
-}
-
 void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs_rx *rx,
 		    const uint8_t *data, size_t len)
 {
@@ -1006,7 +783,7 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 
 	rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, QS_CID_LEN);
 	if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
-		send_version_negotiation(s, ep, rx, &vc);
+		qs_send_version_negotiation(s, ep, rx, &vc);
 		return;
 	}
 	if (rv) {
@@ -1016,12 +793,12 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 	c = qs_cidmap_get(&s->map, vc.dcid, vc.dcidlen);
 	if (!c) {
 		if (data[0] & 0x80) {
-			accept_initial(s, ep, rx, data, len);
+			qs_accept_initial(s, ep, rx, data, len);
 		} else {
 			/* not a connection of this worker (any more): the client
 			 * learns at once instead of waiting for its idle timeout */
 			if (len >= QS_CID_LEN + 22)
-				send_stateless_reset(s, ep, rx, vc.dcid, vc.dcidlen, len);
+				qs_send_stateless_reset(s, ep, rx, vc.dcid, vc.dcidlen, len);
 			count(&s->stats->rx_dropped, 1);
 		}
 		return;
@@ -1055,10 +832,10 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 	if (rv) {
 		switch (rv) {
 		case NGTCP2_ERR_DRAINING:
-			conn_close(c);	/* enters draining */
+			qs_conn_close(c);	/* enters draining */
 			return;
 		case NGTCP2_ERR_DROP_CONN:
-			conn_free(c);
+			qs_conn_free(c);
 			return;
 		case NGTCP2_ERR_CRYPTO:
 			if (!c->last_error.error_code)
@@ -1069,7 +846,7 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 			if (!c->last_error.error_code)
 				ngtcp2_ccerr_set_liberr(&c->last_error, rv, NULL, 0);
 		}
-		conn_close(c);
+		qs_conn_close(c);
 		return;
 	}
 	qs_conn_schedule_write(c);
@@ -1082,13 +859,13 @@ void qs_server_on_timer(struct qs_server *s)
 		struct qs_conn *c = s->heap[0];
 
 		if (c->state != QS_CONN_LIVE) {
-			conn_free(c);	/* closing or draining period is over */
+			qs_conn_free(c);	/* closing or draining period is over */
 			continue;
 		}
 		if (ngtcp2_conn_handle_expiry(c->qc, now)) {
 			ngtcp2_ccerr_set_liberr(&c->last_error, NGTCP2_ERR_IDLE_CLOSE, NULL, 0);
 			c->last_error.type = NGTCP2_CCERR_TYPE_IDLE_CLOSE;
-			conn_close(c);
+			qs_conn_close(c);
 			continue;
 		}
 		if (conn_write(c) == -2)
@@ -1150,10 +927,10 @@ bool qs_server_drained(struct qs_server *s)
 		if (c->state == QS_CONN_LIVE) {
 			ngtcp2_ccerr_set_application_error(&c->last_error, NGHTTP3_H3_NO_ERROR,
 							   NULL, 0);
-			if (conn_close(c))
+			if (qs_conn_close(c))
 				continue;
 		}
-		conn_free(c);
+		qs_conn_free(c);
 	}
 	return true;
 }
@@ -1164,7 +941,7 @@ int qs_server_init(struct qs_server *s)
 
 	if (ret || (ret = qs_fcache_init(&s->fcache)))
 		return ret;
-	s->sr_tokens = SR_BURST;
+	s->sr_tokens = QS_SR_BURST;
 	s->sr_last = qs_now();
 	s->hs_window = qs_now();
 	return 0;
@@ -1173,7 +950,7 @@ int qs_server_init(struct qs_server *s)
 void qs_server_free(struct qs_server *s)
 {
 	while (s->heap_len)
-		conn_free(s->heap[s->heap_len - 1]);
+		qs_conn_free(s->heap[s->heap_len - 1]);
 	free(s->heap);
 	s->heap = NULL;
 	qs_cidmap_free(&s->map);
