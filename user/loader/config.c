@@ -34,6 +34,7 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->max_streams = 100;
 	cfg->max_header_bytes = 65536;
 	cfg->drain_timeout_ms = 3000;
+	cfg->cc = QS_CC_BBR;
 }
 
 void qs_usage(FILE *out)
@@ -73,6 +74,7 @@ void qs_usage(FILE *out)
 "      --max-header-bytes N  request header block limit, answered with 431\n"
 "                          (default 65536)\n"
 "      --drain-timeout SEC after GOAWAY on shutdown (default 3)\n"
+"      --cc ALGO           congestion control: bbr, cubic or reno (default bbr)\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
 "      --log-file FILE     log here (default: stderr in the foreground,\n"
 "                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
@@ -299,6 +301,17 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			return -EINVAL;
 		}
 		snprintf(dst, sizeof(cfg->cert), "%s", value);
+	} else if (!strcmp(name, "cc")) {
+		if (!strcmp(value, "bbr"))
+			cfg->cc = QS_CC_BBR;
+		else if (!strcmp(value, "cubic"))
+			cfg->cc = QS_CC_CUBIC;
+		else if (!strcmp(value, "reno"))
+			cfg->cc = QS_CC_RENO;
+		else {
+			snprintf(err, errlen, "cc '%s': expected bbr, cubic or reno", value);
+			return -EINVAL;
+		}
 	} else if (!strcmp(name, "retry")) {
 		if (!strcmp(value, "auto"))
 			cfg->retry = QS_RETRY_AUTO;
@@ -420,6 +433,7 @@ static const struct option long_opts[] = {
 	{ "max-streams", required_argument, NULL, 'M' },
 	{ "max-header-bytes", required_argument, NULL, 'H' },
 	{ "drain-timeout", required_argument, NULL, 'G' },
+	{ "cc",         required_argument, NULL, 'A' },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -490,6 +504,7 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'M': name = "max_streams"; break;
 		case 'H': name = "max_header_bytes"; break;
 		case 'G': name = "drain_timeout"; break;
+		case 'A': name = "cc"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;

@@ -36,6 +36,12 @@ enum qs_steering {
 	QS_STEER_BASELINE,   /* an empty program: benchmark reference */
 };
 
+enum qs_cc {
+	QS_CC_BBR,           /* paces at its bandwidth estimate */
+	QS_CC_CUBIC,
+	QS_CC_RENO,
+};
+
 enum qs_retry {
 	QS_RETRY_AUTO,       /* Retry when the handshake rate exceeds retry_threshold */
 	QS_RETRY_ALWAYS,
@@ -67,6 +73,7 @@ struct qs_config {
 	unsigned max_streams;       /* concurrent request streams per connection */
 	unsigned max_header_bytes;  /* request field section (names + values) */
 	unsigned drain_timeout_ms;  /* after GOAWAY, before closing what is left */
+	enum qs_cc cc;
 };
 
 void qs_config_defaults(struct qs_config *cfg);
