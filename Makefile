@@ -51,8 +51,8 @@ include bench/load/load.mk
 
 BINS       := quicsteerd
 TOOLS      := $(OUTPUT)/qs-send
-UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static
-FUZZERS    := $(OUTPUT)/fuzz_static
+UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi
+FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 
 .PHONY: all clean test run bench bench-steer bench-h3 setup check-setup unit fuzz
 .DELETE_ON_ERROR:
@@ -106,9 +106,17 @@ $(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/static.o $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
+$(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/fcgi.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 # libFuzzer targets for the parsers of untrusted bytes (clang, ASan, UBSan)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser
 $(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/static.c user/common/log.c | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
+
+$(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/fcgi.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
