@@ -22,6 +22,9 @@ INST=bench$$
 PIN=/sys/fs/bpf/quicsteer/$INST
 PORT=$((20000 + RANDOM % 30000))
 LOG=$(mktemp /tmp/qs-bench.XXXXXX.log)
+DOCROOT=$(mktemp -d /tmp/qs-bench-docroot.XXXXXX)
+chmod 755 "$DOCROOT"
+[[ -s $ROOT/certs/server.crt ]] || "$ROOT/scripts/gen-certs.sh" >/dev/null
 
 [[ $(id -u) == 0 ]] || { echo "bench-steer: needs root (sudo make bench-steer)" >&2; exit 1; }
 
@@ -35,6 +38,7 @@ cleanup() {
 	rm -rf "$PIN" "/run/quicsteer/$INST"
 	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
 	rm -f "$LOG"
+	rm -rf "$DOCROOT"
 }
 trap cleanup EXIT
 sysctl -qw kernel.bpf_stats_enabled=1
@@ -59,12 +63,18 @@ prog_stats() { # prints "run_cnt run_time_ns" (0 0 without a program)
 run() {
 	local mode=$1 rx0 rx1 c0 t0 c1 t1 json secs
 	"$QS" --foreground --instance "$INST" --workers "$WORKERS" --steering "$mode" \
-		--listen "127.0.0.1:$PORT" --log-file "$LOG" &
+		--listen "127.0.0.1:$PORT" --log-file "$LOG" --cert "$ROOT/certs/server.crt" \
+		--key "$ROOT/certs/server.key" --docroot "$DOCROOT" &
 	pid=$!
 	for _ in $(seq 200); do
 		[[ -e $PIN/qs_worker_stats ]] && break
 		sleep 0.05
 	done
+	if [[ ! -e $PIN/qs_worker_stats ]]; then
+		echo "bench-steer: quicsteerd did not start:" >&2
+		cat "$LOG" >&2
+		exit 1
+	fi
 	sleep 0.3
 	rx0=$(rx_sum)
 	read -r c0 t0 < <(prog_stats)
