@@ -20,6 +20,10 @@ test_bad_flags_exit_2_with_reason() {
 	status=0; out=$("$QS" --workers 99 2>&1) || status=$?
 	assert_eq "exit status" 2 "$status"
 	grep -q "expected 1..64" <<<"$out" || fail "message: $out"
+	status=0; out=$("$QS" --fastcgi php 2>&1) || status=$?
+	assert_eq "exit status" 2 "$status"
+	grep -q "expected off, managed, unix:/absolute/path or tcp:HOST:PORT" <<<"$out" ||
+		fail "message: $out"
 	status=0; out=$("$QS" --config /nonexistent.conf 2>&1) || status=$?
 	assert_eq "exit status" 2 "$status"
 	grep -q "cannot read config file /nonexistent.conf" <<<"$out" || fail "message: $out"

@@ -35,6 +35,7 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->max_header_bytes = 65536;
 	cfg->drain_timeout_ms = 3000;
 	cfg->cc = QS_CC_BBR;
+	cfg->fastcgi = QS_FASTCGI_OFF;
 }
 
 void qs_usage(FILE *out)
@@ -75,6 +76,12 @@ void qs_usage(FILE *out)
 "                          (default 65536)\n"
 "      --drain-timeout SEC after GOAWAY on shutdown (default 3)\n"
 "      --cc ALGO           congestion control: bbr, cubic or reno (default bbr)\n"
+"      --fastcgi MODE      off (default), managed (the loader runs a php-fpm pool\n"
+"                          as --user on a unix socket in its runtime directory,\n"
+"                          restarts it, stops it), unix:/path or tcp:HOST:PORT (an\n"
+"                          existing pool; nothing started).  Workers do not send\n"
+"                          requests to PHP yet: this manages the pool only\n"
+"      --php-max-children N  managed pool size (default 4 per CPU)\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
 "      --log-file FILE     log here (default: stderr in the foreground,\n"
 "                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
@@ -301,6 +308,29 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			return -EINVAL;
 		}
 		snprintf(dst, sizeof(cfg->cert), "%s", value);
+	} else if (!strcmp(name, "fastcgi")) {
+		if (!strcmp(value, "off")) {
+			cfg->fastcgi = QS_FASTCGI_OFF;
+		} else if (!strcmp(value, "managed")) {
+			cfg->fastcgi = QS_FASTCGI_MANAGED;
+		} else if (!strncmp(value, "unix:", 5) && value[5] == '/' &&
+			   strlen(value + 5) < sizeof(cfg->fastcgi_addr)) {
+			cfg->fastcgi = QS_FASTCGI_UNIX;
+			snprintf(cfg->fastcgi_addr, sizeof(cfg->fastcgi_addr), "%s", value + 5);
+		} else if (!strncmp(value, "tcp:", 4) && strchr(value + 4, ':') &&
+			   strlen(value + 4) < sizeof(cfg->fastcgi_addr)) {
+			cfg->fastcgi = QS_FASTCGI_TCP;
+			snprintf(cfg->fastcgi_addr, sizeof(cfg->fastcgi_addr), "%s", value + 4);
+		} else {
+			snprintf(err, errlen, "fastcgi '%s': expected off, managed, "
+				 "unix:/absolute/path or tcp:HOST:PORT", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "php_max_children") || !strcmp(name, "php-max-children")) {
+		if (parse_uint(value, 1, 4096, &cfg->php_max_children)) {
+			snprintf(err, errlen, "php-max-children '%s': expected 1..4096", value);
+			return -EINVAL;
+		}
 	} else if (!strcmp(name, "cc")) {
 		if (!strcmp(value, "bbr"))
 			cfg->cc = QS_CC_BBR;
@@ -434,6 +464,8 @@ static const struct option long_opts[] = {
 	{ "max-header-bytes", required_argument, NULL, 'H' },
 	{ "drain-timeout", required_argument, NULL, 'G' },
 	{ "cc",         required_argument, NULL, 'A' },
+	{ "fastcgi",    required_argument, NULL, 'P' },
+	{ "php-max-children", required_argument, NULL, 'N' },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -505,6 +537,8 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'H': name = "max_header_bytes"; break;
 		case 'G': name = "drain_timeout"; break;
 		case 'A': name = "cc"; break;
+		case 'P': name = "fastcgi"; break;
+		case 'N': name = "php_max_children"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;
@@ -532,6 +566,11 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 		cfg->workers = n < 1 ? 1 : n > QS_MAX_WORKERS ? QS_MAX_WORKERS : (unsigned)n;
+	}
+	if (cfg->php_max_children == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->php_max_children = 4 * (unsigned)(n < 1 ? 1 : n);
 	}
 	return 0;
 }

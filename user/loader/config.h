@@ -36,6 +36,13 @@ enum qs_steering {
 	QS_STEER_BASELINE,   /* an empty program: benchmark reference */
 };
 
+enum qs_fastcgi {
+	QS_FASTCGI_OFF,      /* static files only */
+	QS_FASTCGI_MANAGED,  /* the loader runs a php-fpm pool */
+	QS_FASTCGI_UNIX,     /* an existing pool on a unix socket */
+	QS_FASTCGI_TCP,      /* an existing pool on host:port */
+};
+
 enum qs_cc {
 	QS_CC_BBR,           /* paces at its bandwidth estimate */
 	QS_CC_CUBIC,
@@ -74,6 +81,10 @@ struct qs_config {
 	unsigned max_header_bytes;  /* request field section (names + values) */
 	unsigned drain_timeout_ms;  /* after GOAWAY, before closing what is left */
 	enum qs_cc cc;
+	/* PHP */
+	enum qs_fastcgi fastcgi;
+	char fastcgi_addr[108];     /* unix path or host:port */
+	unsigned php_max_children;  /* managed pool size; 0 = 4 per CPU */
 };
 
 void qs_config_defaults(struct qs_config *cfg);

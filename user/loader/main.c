@@ -22,6 +22,7 @@
 #include "common/shared.h"
 #include "loader/bpf.h"
 #include "loader/config.h"
+#include "loader/phpfpm.h"
 #include "loader/sockets.h"
 #include "loader/supervisor.h"
 #include "loader/tls.h"
@@ -36,6 +37,7 @@ struct loader {
 	struct qs_supervisor sv;
 	SSL_CTX *ssl_ctx;
 	struct qs_docroot docroot;
+	struct qs_phpfpm phpfpm;
 	char run_dir[128];
 	char pid_file[160];
 	int ready_fd;                /* daemon mode: tells the parent we are up */
@@ -309,6 +311,13 @@ static void report_ready(struct loader *ld, char status)
 	ld->ready_fd = -1;
 }
 
+static void other_child(void *arg, pid_t pid, int status, bool stopping)
+{
+	struct loader *ld = arg;
+
+	qs_phpfpm_reaped(&ld->phpfpm, pid, status, stopping);
+}
+
 static int serve(struct loader *ld)
 {
 	sigset_t mask;
@@ -327,7 +336,11 @@ static int serve(struct loader *ld)
 	for (;;) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 		int timeout = qs_supervisor_tick(&ld->sv);
+		int php = qs_phpfpm_tick(&ld->phpfpm);
 		struct signalfd_siginfo si;
+
+		if (php >= 0 && (timeout < 0 || php < timeout))
+			timeout = php;
 
 		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
 			pr_warn("poll: %s", strerror(errno));
@@ -441,16 +454,25 @@ int main(int argc, char **argv)
 	if (ret)
 		goto out;
 
+	if (cfg->fastcgi == QS_FASTCGI_MANAGED) {
+		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, pw->pw_uid, pw->pw_gid);
+		if (!ret)
+			ret = qs_phpfpm_start(&ld.phpfpm);
+		if (ret)
+			goto out;
+	}
+
 	ld.sv.stats = ld.bpf.workers;
 	ld.sv.shared = ld.shared;
 	ld.sv.uid = pw->pw_uid;
 	ld.sv.gid = pw->pw_gid;
 	ld.sv.user = cfg->user;
 	ld.sv.close_in_child = close_in_child;
+	ld.sv.other_child = other_child;
 	ld.sv.cfg = cfg;
 	ld.sv.ssl_ctx = ld.ssl_ctx;
 	ld.sv.docroot = &ld.docroot;
-	ld.sv.close_arg = &ld;
+	ld.sv.cb_arg = &ld;
 	for (unsigned w = 0; w < cfg->workers; w++) {
 		ret = qs_supervisor_start(&ld.sv, &ld.sv.slots[w]);
 		if (ret)
@@ -481,6 +503,8 @@ out:
 	if (ret)
 		report_ready(&ld, 1);
 	qs_supervisor_stop_all(&ld.sv, STOP_TIMEOUT_MS);
+	if (cfg->fastcgi == QS_FASTCGI_MANAGED)
+		qs_phpfpm_stop(&ld.phpfpm, STOP_TIMEOUT_MS);
 	close_sockets(&ld);
 	qs_bpf_destroy(&ld.bpf);
 	qs_shared_destroy(ld.shared);

@@ -56,7 +56,7 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (sv->close_in_child)
-			sv->close_in_child(sv->close_arg, slot);
+			sv->close_in_child(sv->cb_arg, slot);
 		memset(&ctx, 0, sizeof(ctx));
 		ctx.gen = slot->gen;
 		ctx.id = slot->id;
@@ -98,8 +98,11 @@ void qs_supervisor_reap(struct qs_supervisor *sv, bool stopping)
 		struct qs_worker_slot *s = slot_by_pid(sv, pid);
 		long long now = qs_now_ms();
 
-		if (!s)
+		if (!s) {
+			if (sv->other_child)
+				sv->other_child(sv->cb_arg, pid, status, stopping);
 			continue;
+		}
 		s->pid = 0;
 		__atomic_store_n(&stats_of(sv, s)->pid, 0, __ATOMIC_RELAXED);
 		if (stopping) {
@@ -195,6 +198,8 @@ void qs_supervisor_stop_all(struct qs_supervisor *sv, int timeout_ms)
 		if (pid > 0 && (s = slot_by_pid(sv, pid))) {
 			s->pid = 0;
 			__atomic_store_n(&stats_of(sv, s)->pid, 0, __ATOMIC_RELAXED);
+		} else if (pid > 0 && sv->other_child) {
+			sv->other_child(sv->cb_arg, pid, status, true);
 		}
 	}
 }

@@ -41,7 +41,9 @@ struct qs_supervisor {
 	const struct qs_docroot *docroot;
 	/* fds every child must close (the loader's own: BPF, other sockets) */
 	void (*close_in_child)(void *arg, const struct qs_worker_slot *keep);
-	void *close_arg;
+	void *cb_arg;
+	/* a child that is not a worker (php-fpm) exited; both get cb_arg */
+	void (*other_child)(void *arg, pid_t pid, int status, bool stopping);
 };
 
 int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot);
