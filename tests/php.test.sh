@@ -49,3 +49,104 @@ test_php_managed_pool_lifecycle() {
 	done
 	[[ ! -e $run ]] || fail "runtime dir left: $(ls "$run")"
 }
+
+# a docroot with scripts; qs_start with the managed pool
+php_docroot() {
+	make_docroot
+	cat >"$QS_DOCROOT/info.php" <<'PHP'
+<?php
+header("X-Test: yes");
+setcookie("a", "1");
+setcookie("b", "2");
+echo "proto=", $_SERVER["SERVER_PROTOCOL"], "\n";
+echo "https=", $_SERVER["HTTPS"], "\n";
+echo "worker=", $_SERVER["QUICSTEER_WORKER"], "\n";
+echo "remote=", $_SERVER["REMOTE_ADDR"], "\n";
+echo "method=", $_SERVER["REQUEST_METHOD"], "\n";
+echo "query=", $_SERVER["QUERY_STRING"], "\n";
+echo "script=", $_SERVER["SCRIPT_NAME"], "\n";
+$in = file_get_contents("php://input");
+echo "len=", strlen($in), "\n";
+echo "sha=", hash("sha256", $in), "\n";
+PHP
+	printf '<?php header("Location: /elsewhere"); ' >"$QS_DOCROOT/redir.php"
+	printf '<?php http_response_code(418); echo "teapot";' >"$QS_DOCROOT/teapot.php"
+	printf '<?php echo str_repeat("0123456789", 3000000);' >"$QS_DOCROOT/big.php"
+	printf '<?php this is not php' >"$QS_DOCROOT/broken.php"
+	chmod -R a+rX "$QS_DOCROOT"
+	DL=$(mktemp -d /tmp/qs-test-dl.XXXXXX)
+	defer "rm -rf $DL"
+}
+
+php_status() { # URL...: statuses in order
+	timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump --no-http-dump \
+		--timeout=5s 127.0.0.1 "$QS_PORT" "$@" 2>&1 |
+		sed -n 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' | paste -sd' '
+}
+
+test_php_get_post_redirect_status_errors() {
+	local out body
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	qs_start phpreq 2 --fastcgi managed --php-max-children 2
+	out=$(timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump --download="$DL" \
+		--timeout=5s 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/info.php?x=1&y=2" 2>&1)
+	grep -q '\[:status: 200\]' <<<"$out" || fail "GET status: $(grep status <<<"$out")"
+	grep -q '\[x-test: yes\]' <<<"$out" || fail "custom header lost"
+	assert_eq "Set-Cookie fields" 2 "$(grep -c '\[set-cookie: ' <<<"$out")"
+	body=$(cat "$DL"/info.php*)
+	for want in "proto=HTTP/3" "https=on" "remote=127.0.0.1" "method=GET" "query=x=1&y=2" \
+		"script=/info.php" "len=0"; do
+		grep -qx "$want" <<<"$body" || fail "script saw no '$want': $body"
+	done
+	grep -qE '^worker=0/[01]$' <<<"$body" || fail "QUICSTEER_WORKER: $body"
+	# POST: the script hashes the body it got
+	head -c 300000 /dev/urandom >"$DL/up.bin"
+	rm -f "$DL"/info.php*
+	timeout 20 gtlsclient -q --exit-on-all-streams-close -m POST -d "$DL/up.bin" \
+		--download="$DL" --timeout=5s 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/info.php" ||
+		fail "POST failed"
+	grep -qx "sha=$(sha256sum "$DL/up.bin" | cut -d' ' -f1)" "$DL/info.php" ||
+		fail "body sha mismatch: $(cat "$DL/info.php")"
+	grep -qx "len=300000" "$DL/info.php" || fail "body length: $(cat "$DL/info.php")"
+	out=$(timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump --no-http-dump \
+		--timeout=5s 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/redir.php" 2>&1)
+	grep -q '\[:status: 302\]' <<<"$out" || fail "redirect status: $(grep status <<<"$out")"
+	grep -q '\[location: /elsewhere\]' <<<"$out" || fail "Location lost"
+	assert_eq "custom status" 418 "$(php_status "https://127.0.0.1:$QS_PORT/teapot.php")"
+	assert_eq "missing script" 404 "$(php_status "https://127.0.0.1:$QS_PORT/missing.php")"
+	assert_eq "traversal to a script" 400 "$(php_status "https://127.0.0.1:$QS_PORT/../x.php")"
+	assert_eq "PHP parse error" 500 "$(php_status "https://127.0.0.1:$QS_PORT/broken.php")"
+	assert_eq "served after the error" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
+}
+
+test_php_big_response_streams_with_bounded_memory() {
+	local pid before after
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	qs_start phpbig 1 --fastcgi managed --php-max-children 2
+	pid=$(worker_stat 0 pid)
+	before=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+	timeout 30 gtlsclient -q --exit-on-all-streams-close --download="$DL" --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/big.php" || fail "download failed"
+	after=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+	assert_eq "30 MB from PHP" 30000000 "$(stat -c %s "$DL/big.php")"
+	assert_eq "content" "$(python3 -c 'import hashlib; print(hashlib.sha256(b"0123456789" * 3000000).hexdigest())')" \
+		"$(sha256sum "$DL/big.php" | cut -d' ' -f1)"
+	info "worker RSS $before kB -> $after kB for a 30 MB PHP response"
+	(( after - before < 8192 )) || fail "worker RSS grew by $((after - before)) kB"
+
+}
+
+test_php_backend_down_is_502() {
+	need_root_bpf || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	qs_start phpdown 1 --fastcgi unix:/nonexistent/php.sock
+	assert_eq "unreachable pool" 502 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
+	assert_eq "static still served" 200 "$(php_status "https://127.0.0.1:$QS_PORT/index.html")"
+}

@@ -11,6 +11,7 @@
 #include "loader/config.h"
 #include "quicsteer/steer.h"
 #include "worker/h3.h"
+#include "worker/php.h"
 #include "worker/quic.h"
 #include "worker/static.h"
 
@@ -27,7 +28,12 @@ static void stream_free(struct qs_stream *st)
 	struct qs_conn *c = st->conn;
 	struct qs_chunk *ch, *next;
 
+	qs_php_stream_closed(st);
 	for (ch = st->head; ch; ch = next) {
+		next = ch->next;
+		free(ch);
+	}
+	for (ch = st->pend_head; ch; ch = next) {
 		next = ch->next;
 		free(ch);
 	}
@@ -43,6 +49,9 @@ static void stream_free(struct qs_stream *st)
 	free(st->path);
 	free(st->authority);
 	free(st->range);
+	free(st->hdrs);
+	free(st->content_type);
+	free(st->body);
 	free(st);
 }
 
@@ -116,6 +125,38 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 	if (st->eof) {
 		*pflags |= NGHTTP3_DATA_FLAG_EOF;
 		return 0;
+	}
+	if (st->php) {
+		/* hand over what php-fpm sent; wait for more until END_REQUEST */
+		size_t n = 0;
+
+		while (st->pend_head && n < veccnt) {
+			ch = st->pend_head;
+			st->pend_head = ch->next;
+			if (!st->pend_head)
+				st->pend_tail = NULL;
+			st->pend_bytes -= ch->len;
+			ch->next = NULL;
+			if (st->tail)
+				st->tail->next = ch;
+			else
+				st->head = ch;
+			st->tail = ch;
+			st->unacked += ch->len;
+			st->conn->tx_unacked += ch->len;
+			vec[n].base = ch->data;
+			vec[n].len = ch->len;
+			n++;
+		}
+		if (!st->pend_head && st->php_done) {
+			st->eof = true;
+			*pflags |= NGHTTP3_DATA_FLAG_EOF;
+		}
+		if (n == 0 && !st->eof) {
+			st->blocked = true;
+			return NGHTTP3_ERR_WOULDBLOCK;
+		}
+		return (nghttp3_ssize)n;
 	}
 	if (st->fd < 0) {
 		/* a body built in memory: its one chunk is already queued */
@@ -236,6 +277,66 @@ static int respond_error(struct qs_stream *st, int status, const char *allow,
 	return nghttp3_conn_submit_response(c->h3, st->id, nva, n, head ? NULL : &dr);
 }
 
+int qs_h3_respond_error(struct qs_stream *st, int status)
+{
+	if (st->responded)
+		return 0;
+	return respond_error(st, status, NULL, NULL);
+}
+
+int qs_h3_submit(struct qs_stream *st, int status, const nghttp3_nv *nva, size_t n, bool body)
+{
+	nghttp3_data_reader dr = { .read_data = read_data };
+
+	st->responded = true;
+	st->status = status;
+	count_status(st->conn, status);
+	if (!body)
+		st->php_done = true;
+	return nghttp3_conn_submit_response(st->conn->h3, st->id, nva, n, body ? &dr : NULL);
+}
+
+int qs_h3_body_append(struct qs_stream *st, const uint8_t *data, size_t len)
+{
+	struct qs_chunk *ch = malloc(sizeof(*ch) + len);
+
+	if (!ch)
+		return -ENOMEM;
+	ch->next = NULL;
+	ch->len = len;
+	memcpy(ch->data, data, len);
+	if (st->pend_tail)
+		st->pend_tail->next = ch;
+	else
+		st->pend_head = ch;
+	st->pend_tail = ch;
+	st->pend_bytes += len;
+	if (st->blocked) {
+		st->blocked = false;
+		nghttp3_conn_resume_stream(st->conn->h3, st->id);
+	}
+	return 0;
+}
+
+void qs_h3_body_end(struct qs_stream *st)
+{
+	st->php_done = true;
+	if (st->blocked) {
+		st->blocked = false;
+		nghttp3_conn_resume_stream(st->conn->h3, st->id);
+	}
+}
+
+bool qs_h3_body_backlog(struct qs_stream *st)
+{
+	return st->unacked + st->pend_bytes >= stream_window(st);
+}
+
+void qs_h3_abort(struct qs_stream *st)
+{
+	ngtcp2_conn_shutdown_stream(st->conn->qc, 0, st->id, NGHTTP3_H3_INTERNAL_ERROR);
+}
+
 /* Headers of a 200/206 file answer into nva; returns how many. */
 static size_t file_headers(nghttp3_nv *nva, const struct qs_static_resp *r, char *status_s,
 			   char *len_buf, size_t len_size)
@@ -330,6 +431,8 @@ static int route(struct qs_stream *st)
 		return respond_error(st, 431, NULL, NULL);
 	if (st->bad || !st->path || !st->method[0])
 		return respond_error(st, 400, NULL, NULL);
+	if (st->php)
+		return qs_php_start(st);
 	return respond_static(st);
 }
 
@@ -370,6 +473,8 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 		st->blocked = false;
 		nghttp3_conn_resume_stream(st->conn->h3, stream_id);
 	}
+	if (st->php_conn)
+		qs_php_on_acked(st);
 	/* streams held back by the connection budget may go on */
 	if (st->conn->tx_unacked < CONN_TX_MAX / 2) {
 		for (struct qs_stream *o = st->conn->streams; o; o = o->next)
@@ -406,6 +511,28 @@ static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 	(void)data;
 	if (st)
 		st->body_bytes += datalen;
+	if (st && st->php && !st->body_too_large) {
+		if (st->body_len + datalen > QS_PHP_BODY_MAX) {
+			st->body_too_large = true;	/* answered 413 at the end */
+			free(st->body);
+			st->body = NULL;
+		} else {
+			if (st->body_len + datalen > st->body_cap) {
+				size_t cap = st->body_cap ? st->body_cap : 16384;
+				uint8_t *b;
+
+				while (cap < st->body_len + datalen)
+					cap *= 2;
+				b = realloc(st->body, cap);
+				if (!b)
+					return NGHTTP3_ERR_CALLBACK_FAILURE;
+				st->body = b;
+				st->body_cap = cap;
+			}
+			memcpy(st->body + st->body_len, data, datalen);
+			st->body_len += datalen;
+		}
+	}
 	/* static files take no body: discard it and give the credit back */
 	ngtcp2_conn_extend_max_stream_offset(c->qc, stream_id, datalen);
 	ngtcp2_conn_extend_max_offset(c->qc, datalen);
@@ -494,6 +621,32 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 		free(st->range);
 		st->range = dup_value(value, NULL);
 		break;
+	case NGHTTP3_QPACK_TOKEN_CONTENT_TYPE:
+		free(st->content_type);
+		st->content_type = dup_value(value, NULL);
+		break;
+	}
+	/* every regular field, for FastCGI's HTTP_* params (bounded above) */
+	if (n.len && n.base[0] != ':' && c->srv->cfg->fastcgi != QS_FASTCGI_OFF) {
+		size_t need = st->hdrs_len + n.len + v.len + 2;
+
+		if (need > st->hdrs_cap) {
+			size_t cap = st->hdrs_cap ? st->hdrs_cap * 2 : 1024;
+			char *h;
+
+			while (cap < need)
+				cap *= 2;
+			h = realloc(st->hdrs, cap);
+			if (!h)
+				return NGHTTP3_ERR_CALLBACK_FAILURE;
+			st->hdrs = h;
+			st->hdrs_cap = cap;
+		}
+		memcpy(st->hdrs + st->hdrs_len, n.base, n.len);
+		st->hdrs[st->hdrs_len + n.len] = '\0';
+		memcpy(st->hdrs + st->hdrs_len + n.len + 1, v.base, v.len);
+		st->hdrs[st->hdrs_len + n.len + 1 + v.len] = '\0';
+		st->hdrs_len = need;
 	}
 	return 0;
 }
@@ -508,9 +661,10 @@ static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *co
 	(void)h3;
 	if (!st || st->responded)
 		return 0;
+	st->php = !st->too_large && !st->bad && qs_php_wants(c->srv, st->path, st->pathlen);
 	/* answer at once what needs no body; stop the body from coming */
 	if (st->too_large || st->bad ||
-	    (strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0)) {
+	    (!st->php && strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0)) {
 		ret = route(st);
 		if (!fin)
 			ngtcp2_conn_shutdown_stream_read(c->qc, 0, stream_id, NGHTTP3_H3_NO_ERROR);

@@ -14,6 +14,7 @@
 #include <nghttp3/nghttp3.h>
 
 struct qs_conn;
+struct qs_php_conn;
 
 struct qs_chunk {
 	struct qs_chunk *next;
@@ -45,9 +46,32 @@ struct qs_stream {
 	bool blocked;                       /* read_data said WOULDBLOCK */
 	bool eof;                           /* all body bytes handed over */
 	int status;
+	/* PHP (user/worker/php.c) */
+	bool php;                           /* goes to FastCGI */
+	bool php_done;                      /* END_REQUEST: no more body will come */
+	char *hdrs;                         /* request fields, "name\0value\0"... */
+	size_t hdrs_len, hdrs_cap;
+	char *content_type;
+	uint8_t *body;                      /* request body, held up to QS_PHP_BODY_MAX */
+	size_t body_len, body_cap;
+	bool body_too_large;
+	struct qs_php_conn *php_conn;
+	struct qs_chunk *pend_head, *pend_tail;  /* from php-fpm, not yet handed over */
+	size_t pend_bytes;
 };
 
 int qs_conn_setup_h3(struct qs_conn *c);
 void qs_h3_conn_free(struct qs_conn *c);
+
+/* For handlers that answer later (php.c) */
+int qs_h3_respond_error(struct qs_stream *st, int status);
+/* Submit a response; body: its bytes come with qs_h3_body_append(). */
+int qs_h3_submit(struct qs_stream *st, int status, const nghttp3_nv *nva, size_t n, bool body);
+int qs_h3_body_append(struct qs_stream *st, const uint8_t *data, size_t len);
+void qs_h3_body_end(struct qs_stream *st);
+/* True while a window's worth waits for the client: stop producing. */
+bool qs_h3_body_backlog(struct qs_stream *st);
+/* Reset the response stream (the backend failed after the headers). */
+void qs_h3_abort(struct qs_stream *st);
 
 #endif

@@ -72,6 +72,7 @@ struct qs_server {
 	unsigned n_eps;
 	struct qs_cidmap map;
 	struct qs_fcache fcache;
+	int epfd;                             /* the worker's epoll: FastCGI sockets join it */
 	struct qs_conn **heap;
 	size_t heap_len, heap_cap;
 	struct qs_conn *write_list;

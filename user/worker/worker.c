@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "worker/counters.h"
 #include "worker/net.h"
+#include "worker/php.h"
 #include "worker/quic.h"
 #include "worker/worker.h"
 
@@ -140,7 +141,7 @@ static void watch_writable(struct qs_server *s, int ep_fd, bool *watching)
 	for (unsigned i = 0; i < s->n_eps; i++) {
 		struct epoll_event ev = {
 			.events = EPOLLIN | (want ? EPOLLOUT : 0),
-			.data.u32 = i,
+			.data.u64 = i,
 		};
 
 		epoll_ctl(ep_fd, EPOLL_CTL_MOD, s->eps[i].fd, &ev);
@@ -202,12 +203,13 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 		goto out;
 	}
 
+	s->epfd = ep;
 	ev.events = EPOLLIN;
-	ev.data.u32 = EV_SIGNAL;
+	ev.data.u64 = EV_SIGNAL;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	for (unsigned i = 0; i < s->n_eps; i++) {
 		ev.events = EPOLLIN;
-		ev.data.u32 = i;
+		ev.data.u64 = i;
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, s->eps[i].fd, &ev)) {
 			pr_warn("epoll_ctl: %s", strerror(errno));
 			goto out;
@@ -236,9 +238,14 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 			goto out;
 		}
 		for (int i = 0; i < n; i++) {
-			uint32_t what = events[i].data.u32;
+			uint64_t data = events[i].data.u64;
+			uint32_t what = (uint32_t)data;
 
-			if (what == EV_SIGNAL) {
+			if (data & QS_EV_PHP_TAG) {
+				qs_php_on_event(s, (void *)(uintptr_t)(data & ~QS_EV_PHP_TAG),
+						events[i].events);
+				qs_server_flush(s);
+			} else if (what == EV_SIGNAL) {
 				struct signalfd_siginfo si;
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si))

@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "loader/config.h"
+#include "worker/counters.h"
+#include "worker/fcgi.h"
+#include "worker/h3.h"
+#include "worker/net.h"
+#include "worker/php.h"
+#include "worker/quic.h"
+#include "worker/static.h"
+
+#define READ_CHUNK   (16u << 10)
+#define CGI_HDR_MAX  (64u << 10)
+#define REQUEST_ID   1
+
+struct qs_php_conn {
+	int fd;
+	struct qs_server *srv;
+	struct qs_stream *st;
+	uint8_t *out;               /* BEGIN_REQUEST .. empty STDIN */
+	size_t out_len, out_off;
+	struct qs_fcgi_parser parser;
+	struct qs_cgi cgi;
+	char *cgibuf;
+	bool headers_sent;
+	bool reading_paused;
+	uint32_t events;            /* what epoll watches now */
+	bool registered;
+};
+
+static unsigned n_conns;
+
+static size_t script_len(const char *path, size_t pathlen)
+{
+	const char *q = memchr(path, '?', pathlen);
+
+	return q ? (size_t)(q - path) : pathlen;
+}
+
+bool qs_php_wants(const struct qs_server *s, const char *path, size_t pathlen)
+{
+	size_t n;
+
+	if (s->cfg->fastcgi == QS_FASTCGI_OFF || !path)
+		return false;
+	n = script_len(path, pathlen);
+	return n > 4 && memcmp(path + n - 4, ".php", 4) == 0;
+}
+
+/*
+ * The script must be a regular file inside the docroot, named without
+ * tricks: no "..", no hidden segment, no percent-encoding, no control
+ * bytes.  Scripts that fail never reach php-fpm (404).
+ */
+static int check_script(const struct qs_docroot *d, const char *path, size_t n)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	char rel[QS_STATIC_PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (n < 2 || n >= sizeof(rel) || path[0] != '/')
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)path[i];
+
+		if (ch < 0x20 || ch == 0x7f || ch == '%' || ch == '\\')
+			return -EINVAL;
+		if (ch == '/' && i + 1 < n && path[i + 1] == '.')
+			return -EINVAL;	/* "..", "." and hidden segments */
+	}
+	memcpy(rel, path + 1, n - 1);
+	rel[n - 1] = '\0';
+	fd = (int)syscall(SYS_openat2, d->dirfd, rel, &how, sizeof(how));
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	close(fd);
+	return 0;
+}
+
+static int add(struct qs_fcgi_params *p, const char *name, const char *value, size_t vlen)
+{
+	return qs_fcgi_params_add(p, name, strlen(name), value, vlen);
+}
+
+static int add_addr(struct qs_fcgi_params *p, const char *addr_name, const char *port_name,
+		    const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN] = "", port[8];
+	const void *a = NULL;
+
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	if (a)
+		inet_ntop(sa->sa_family, a, host, sizeof(host));
+	/* a dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d */
+	if (!strncmp(host, "::ffff:", 7) && strchr(host, '.'))
+		memmove(host, host + 7, strlen(host + 7) + 1);
+	snprintf(port, sizeof(port), "%u", qs_addr_port(sa));
+	if (add(p, addr_name, host, strlen(host)))
+		return -ENOSPC;
+	return add(p, port_name, port, strlen(port));
+}
+
+/* The params of a request, into buf; its length or -errno. */
+static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
+{
+	struct qs_conn *c = st->conn;
+	struct qs_server *s = c->srv;
+	const ngtcp2_path *path = ngtcp2_conn_get_path(c->qc);
+	size_t n = script_len(st->path, st->pathlen);
+	const char *query = n < st->pathlen ? st->path + n + 1 : "";
+	size_t qlen = n < st->pathlen ? st->pathlen - n - 1 : 0;
+	const char *root = s->docroot->path;
+	char script[QS_STATIC_PATH_MAX + 4096], len_s[24], worker[16];
+	struct qs_fcgi_params p;
+	const char *authority = st->authority ? st->authority : "";
+	size_t hostlen = strcspn(authority, ":");
+	bool cookie_seen = false;
+	int ret = 0;
+
+	qs_fcgi_params_init(&p, buf, size);
+	snprintf(script, sizeof(script), "%s%.*s", root, (int)n, st->path);
+	snprintf(len_s, sizeof(len_s), "%zu", st->body_len);
+	snprintf(worker, sizeof(worker), "%u/%u", s->gen, s->id);
+	ret |= add(&p, "SCRIPT_FILENAME", script, strlen(script));
+	ret |= add(&p, "SCRIPT_NAME", st->path, n);
+	ret |= add(&p, "DOCUMENT_URI", st->path, n);
+	ret |= add(&p, "DOCUMENT_ROOT", root, strlen(root));
+	ret |= add(&p, "REQUEST_URI", st->path, st->pathlen);
+	ret |= add(&p, "QUERY_STRING", query, qlen);
+	ret |= add(&p, "REQUEST_METHOD", st->method, strlen(st->method));
+	ret |= add(&p, "CONTENT_TYPE", st->content_type ? st->content_type : "",
+		   st->content_type ? strlen(st->content_type) : 0);
+	ret |= add(&p, "CONTENT_LENGTH", st->body_len ? len_s : "", st->body_len ? strlen(len_s) : 0);
+	ret |= add(&p, "SERVER_PROTOCOL", "HTTP/3", 6);
+	ret |= add(&p, "REQUEST_SCHEME", "https", 5);
+	ret |= add(&p, "HTTPS", "on", 2);
+	ret |= add(&p, "GATEWAY_INTERFACE", "CGI/1.1", 7);
+	ret |= add(&p, "SERVER_SOFTWARE", "quicsteer/" QS_VERSION, strlen("quicsteer/" QS_VERSION));
+	ret |= add(&p, "SERVER_NAME", authority, hostlen);
+	ret |= add(&p, "QUICSTEER_WORKER", worker, strlen(worker));
+	/* the client's current address: it changes when the client migrates */
+	ret |= add_addr(&p, "REMOTE_ADDR", "REMOTE_PORT", path->remote.addr);
+	ret |= add_addr(&p, "SERVER_ADDR", "SERVER_PORT", path->local.addr);
+	if (ret)
+		return -ENOSPC;
+	if (st->authority && qs_fcgi_params_add(&p, "HTTP_HOST", 9, authority, strlen(authority)))
+		return -ENOSPC;
+	/* every request field as HTTP_*; cookie fields joined by "; " (RFC 9114 4.2.1) */
+	for (size_t off = 0; off < st->hdrs_len;) {
+		const char *name = st->hdrs + off, *value = name + strlen(name) + 1;
+		size_t nl = strlen(name), vl = strlen(value);
+
+		off += nl + vl + 2;
+		if (!strcmp(name, "cookie")) {
+			if (cookie_seen)
+				continue;	/* joined below */
+			cookie_seen = true;
+			if (qs_fcgi_params_add(&p, "HTTP_COOKIE", 11, value, vl))
+				return -ENOSPC;
+			for (size_t o2 = off; o2 < st->hdrs_len;) {
+				const char *n2 = st->hdrs + o2, *v2 = n2 + strlen(n2) + 1;
+
+				o2 += strlen(n2) + strlen(v2) + 2;
+				if (!strcmp(n2, "cookie") &&
+				    qs_fcgi_params_append(&p, "; ", 2, v2, strlen(v2)))
+					return -ENOSPC;
+			}
+			continue;
+		}
+		/* an intermediary adds Early-Data; a client's is never passed on */
+		if (!strcmp(name, "early-data") || !strcmp(name, "host") ||
+		    !strcmp(name, "content-type") || !strcmp(name, "content-length"))
+			continue;
+		ret = qs_fcgi_params_add_header(&p, name, nl, value, vl);
+		if (ret == -ENOSPC)
+			return ret;
+		/* -EINVAL/-EPERM: a name PHP must not see (x_a forging x-a, "proxy") */
+	}
+	return (ssize_t)p.len;
+}
+
+static void conn_free(struct qs_php_conn *pc)
+{
+	if (pc->fd >= 0) {
+		epoll_ctl(pc->srv->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+		close(pc->fd);
+	}
+	if (pc->st)
+		pc->st->php_conn = NULL;
+	free(pc->out);
+	free(pc->cgibuf);
+	free(pc);
+	n_conns--;
+}
+
+static void watch(struct qs_php_conn *pc, uint32_t events)
+{
+	struct epoll_event ev = {
+		.events = events,
+		.data.u64 = QS_EV_PHP_TAG | (uint64_t)(uintptr_t)pc,
+	};
+
+	if (pc->registered && events == pc->events)
+		return;
+	/* paused is "no events" but still registered: MOD, not ADD */
+	epoll_ctl(pc->srv->epfd, pc->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, pc->fd, &ev);
+	pc->registered = true;
+	pc->events = events;
+}
+
+static int connect_backend(const struct qs_config *cfg, int *pfd)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd;
+
+	if (cfg->fastcgi == QS_FASTCGI_TCP) {
+		char host[sizeof(cfg->fastcgi_addr)];
+		char *colon;
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+		snprintf(host, sizeof(host), "%s", cfg->fastcgi_addr);
+		colon = strrchr(host, ':');
+		if (!colon)
+			return -EINVAL;
+		*colon = '\0';
+		if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+			a4->sin_family = AF_INET;
+			a4->sin_port = htons((uint16_t)atoi(colon + 1));
+			len = sizeof(*a4);
+		} else {
+			char *h = host[0] == '[' ? host + 1 : host;
+
+			if (h != host && h[strlen(h) - 1] == ']')
+				h[strlen(h) - 1] = '\0';
+			if (inet_pton(AF_INET6, h, &a6->sin6_addr) != 1)
+				return -EINVAL;
+			a6->sin6_family = AF_INET6;
+			a6->sin6_port = htons((uint16_t)atoi(colon + 1));
+			len = sizeof(*a6);
+		}
+	} else {
+		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+
+		un->sun_family = AF_UNIX;
+		if (cfg->fastcgi == QS_FASTCGI_MANAGED)
+			snprintf(un->sun_path, sizeof(un->sun_path), "%s/%s/php-fpm.sock",
+				 QS_RUN_ROOT, cfg->instance);
+		else
+			snprintf(un->sun_path, sizeof(un->sun_path), "%s", cfg->fastcgi_addr);
+		len = sizeof(*un);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	*pfd = fd;
+	return 0;
+}
+
+int qs_php_start(struct qs_stream *st)
+{
+	struct qs_server *s = st->conn->srv;
+	size_t n = script_len(st->path, st->pathlen);
+	struct qs_php_conn *pc;
+	uint8_t *params;
+	ssize_t plen, w;
+	size_t cap;
+	int ret;
+
+	if (st->body_too_large)
+		return qs_h3_respond_error(st, 413);
+	ret = check_script(s->docroot, st->path, n);
+	if (ret)
+		return qs_h3_respond_error(st, ret == -EINVAL ? 400 : 404);
+	if (n_conns >= QS_PHP_CONNS_MAX)
+		return qs_h3_respond_error(st, 503);
+
+	params = malloc(s->cfg->max_header_bytes + 16384);
+	if (!params)
+		return qs_h3_respond_error(st, 500);
+	plen = build_params(st, params, s->cfg->max_header_bytes + 16384);
+	if (plen < 0) {
+		free(params);
+		return qs_h3_respond_error(st, 431);
+	}
+	pc = calloc(1, sizeof(*pc));
+	cap = QS_FCGI_BEGIN_LEN + qs_fcgi_stream_size((size_t)plen) + QS_FCGI_STREAM_END_LEN +
+	      qs_fcgi_stream_size(st->body_len) + QS_FCGI_STREAM_END_LEN;
+	if (pc)
+		pc->out = malloc(cap);
+	if (!pc || !pc->out) {
+		free(params);
+		if (pc)
+			free(pc);
+		return qs_h3_respond_error(st, 500);
+	}
+	n_conns++;
+	pc->fd = -1;
+	pc->srv = s;
+	pc->st = st;
+	st->php_conn = pc;
+	/* no keep-alive yet: php-fpm closes after END_REQUEST */
+	w = qs_fcgi_begin_request(pc->out, cap, REQUEST_ID, false);
+	pc->out_len = (size_t)w;
+	w = qs_fcgi_stream(pc->out + pc->out_len, cap - pc->out_len, QS_FCGI_PARAMS, REQUEST_ID,
+			   params, (size_t)plen);
+	pc->out_len += (size_t)w;
+	w = qs_fcgi_stream_end(pc->out + pc->out_len, cap - pc->out_len, QS_FCGI_PARAMS, REQUEST_ID);
+	pc->out_len += (size_t)w;
+	if (st->body_len) {
+		w = qs_fcgi_stream(pc->out + pc->out_len, cap - pc->out_len, QS_FCGI_STDIN,
+				   REQUEST_ID, st->body, st->body_len);
+		pc->out_len += (size_t)w;
+	}
+	w = qs_fcgi_stream_end(pc->out + pc->out_len, cap - pc->out_len, QS_FCGI_STDIN, REQUEST_ID);
+	pc->out_len += (size_t)w;
+	free(params);
+	free(st->body);
+	st->body = NULL;
+
+	pc->cgibuf = malloc(CGI_HDR_MAX);
+	if (!pc->cgibuf) {
+		conn_free(pc);
+		return qs_h3_respond_error(st, 500);
+	}
+	qs_cgi_init(&pc->cgi, pc->cgibuf, CGI_HDR_MAX);
+	qs_fcgi_parser_reset(&pc->parser, REQUEST_ID);
+	ret = connect_backend(s->cfg, &pc->fd);
+	if (ret) {
+		pr_warn("stream %" PRId64 ": cannot reach FastCGI backend: %s", st->id,
+			strerror(-ret));
+		conn_free(pc);
+		return qs_h3_respond_error(st, 502);
+	}
+	watch(pc, EPOLLOUT | EPOLLIN);
+	return 0;
+}
+
+/* php-fpm failed us: an error answer if nothing was sent yet, else a reset. */
+static void fail(struct qs_php_conn *pc, int status, const char *why)
+{
+	struct qs_stream *st = pc->st;
+
+	if (st) {
+		pr_warn("stream %" PRId64 ": FastCGI: %s", st->id, why);
+		if (!pc->headers_sent)
+			qs_h3_respond_error(st, status);
+		else
+			qs_h3_abort(st);
+		qs_conn_schedule_write(st->conn);
+	}
+	conn_free(pc);
+}
+
+static int send_headers(struct qs_php_conn *pc)
+{
+	struct qs_stream *st = pc->st;
+	nghttp3_nv nva[128];
+	size_t n = 0, pos = 0;
+	struct qs_cgi_field f;
+	char status_s[4];
+
+	snprintf(status_s, sizeof(status_s), "%d", pc->cgi.status);
+	nva[n++] = (nghttp3_nv){ (uint8_t *)":status", (uint8_t *)status_s, 7, 3,
+				 NGHTTP3_NV_FLAG_NONE };
+	nva[n++] = (nghttp3_nv){ (uint8_t *)"server", (uint8_t *)"quicsteer", 6, 9,
+				 NGHTTP3_NV_FLAG_NONE };
+	while (n < sizeof(nva) / sizeof(nva[0]) && qs_cgi_next(&pc->cgi, &pos, &f))
+		nva[n++] = (nghttp3_nv){ (uint8_t *)f.name, (uint8_t *)f.value, f.name_len,
+					 f.value_len, NGHTTP3_NV_FLAG_NONE };
+	pc->headers_sent = true;
+	return qs_h3_submit(st, pc->cgi.status, nva, n, strcmp(st->method, "HEAD") != 0);
+}
+
+/* STDOUT bytes: headers first, then body.  -1 when pc was freed. */
+static int on_stdout(struct qs_php_conn *pc, const uint8_t *data, size_t len)
+{
+	size_t body_off = 0;
+	int ret;
+
+	if (!pc->headers_sent) {
+		ret = qs_cgi_feed(&pc->cgi, data, len, &body_off);
+		if (ret == 0)
+			return 0;
+		if (ret < 0) {
+			/* an invalid block is the script's fault: 500 (issue 4) */
+			fail(pc, 500, pc->cgi.why);
+			return -1;
+		}
+		if (send_headers(pc)) {
+			fail(pc, 500, "cannot submit the response");
+			return -1;
+		}
+		data += body_off;
+		len -= body_off;
+	}
+	if (len && strcmp(pc->st->method, "HEAD") != 0 && qs_h3_body_append(pc->st, data, len)) {
+		fail(pc, 500, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void on_readable(struct qs_php_conn *pc)
+{
+	uint8_t buf[READ_CHUNK];
+	ssize_t n;
+
+	while (pc->st && !pc->reading_paused) {
+		n = read(pc->fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			fail(pc, 502, strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			if (qs_fcgi_parse_eof(&pc->parser)) {
+				fail(pc, 502, "php-fpm closed the connection before the end");
+				return;
+			}
+			conn_free(pc);
+			return;
+		}
+		for (size_t off = 0; off < (size_t)n;) {
+			struct qs_fcgi_event ev;
+			ssize_t used = qs_fcgi_parse(&pc->parser, buf + off, (size_t)n - off, &ev);
+
+			if (used < 0) {
+				fail(pc, 502, pc->parser.why);
+				return;
+			}
+			off += (size_t)used;
+			switch (ev.type) {
+			case QS_FCGI_EV_STDOUT:
+				if (ev.len) {
+					if (on_stdout(pc, ev.data, ev.len))
+						return;
+				} else if (!pc->headers_sent && qs_cgi_eof(&pc->cgi)) {
+					fail(pc, 500, "empty or truncated CGI header block");
+					return;
+				}
+				break;
+			case QS_FCGI_EV_STDERR:
+				if (ev.len)
+					pr_warn("stream %" PRId64 ": php: %.*s", pc->st->id,
+						(int)(ev.len > 1000 ? 1000 : ev.len), (const char *)ev.data);
+				break;
+			case QS_FCGI_EV_END:
+				if (!pc->headers_sent) {
+					fail(pc, 500, "no response from the script");
+					return;
+				}
+				qs_h3_body_end(pc->st);
+				qs_conn_schedule_write(pc->st->conn);
+				conn_free(pc);
+				return;
+			default:
+				break;
+			}
+		}
+		qs_conn_schedule_write(pc->st->conn);
+		/* bounded memory: stop reading while the client lags a window */
+		if (qs_h3_body_backlog(pc->st)) {
+			pc->reading_paused = true;
+			watch(pc, 0);
+		}
+	}
+}
+
+void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events)
+{
+	struct qs_php_conn *pc = conn;
+
+	(void)s;
+	if (events & EPOLLOUT) {
+		while (pc->out_off < pc->out_len) {
+			ssize_t n = write(pc->fd, pc->out + pc->out_off, pc->out_len - pc->out_off);
+
+			if (n < 0) {
+				if (errno == EAGAIN)
+					return;
+				fail(pc, 502, strerror(errno));
+				return;
+			}
+			pc->out_off += (size_t)n;
+		}
+		free(pc->out);
+		pc->out = NULL;
+		watch(pc, EPOLLIN);
+	}
+	if ((events & (EPOLLHUP | EPOLLERR)) && pc->reading_paused) {
+		/* a hangup cannot be masked: leave epoll until reading resumes */
+		epoll_ctl(pc->srv->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+		pc->registered = false;
+		pc->events = 0;
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		on_readable(pc);
+}
+
+void qs_php_on_acked(struct qs_stream *st)
+{
+	struct qs_php_conn *pc = st->php_conn;
+
+	if (pc && pc->reading_paused && !qs_h3_body_backlog(st)) {
+		pc->reading_paused = false;
+		watch(pc, EPOLLIN);
+		on_readable(pc);
+	}
+}
+
+void qs_php_stream_closed(struct qs_stream *st)
+{
+	struct qs_php_conn *pc = st->php_conn;
+
+	if (!pc)
+		return;
+	/* the client went away: closing the socket aborts the script */
+	pc->st = NULL;
+	st->php_conn = NULL;
+	conn_free(pc);
+}

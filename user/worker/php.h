@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PHP requests over FastCGI (--fastcgi): a request for a .php script under
+ * the docroot becomes one FastCGI connection to the pool (php-fpm), its
+ * params as nginx's fastcgi_params plus what HTTP/3 needs, its body as
+ * STDIN; the CGI header block of STDOUT becomes the HTTP/3 response and the
+ * rest streams to the client as it arrives, the socket read paused while
+ * the client has a window's worth unacknowledged.
+ *
+ * First version: one connection per request (no FCGI_KEEP_CONN pool yet),
+ * request bodies buffered up to a limit (413 above it), no timeout (504).
+ */
+#ifndef QS_WORKER_PHP_H
+#define QS_WORKER_PHP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct qs_stream;
+struct qs_server;
+
+#define QS_PHP_BODY_MAX  (8u << 20)    /* request body held for PHP */
+#define QS_PHP_CONNS_MAX 256           /* FastCGI connections per worker */
+
+/* Is this :path a PHP script (by its extension), when PHP is on? */
+bool qs_php_wants(const struct qs_server *s, const char *path, size_t pathlen);
+/* Start the request (the whole request has arrived); 0 or -errno. */
+int qs_php_start(struct qs_stream *st);
+/* epoll event on a FastCGI connection. */
+void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events);
+/* The client acknowledged data of st: maybe read from php-fpm again. */
+void qs_php_on_acked(struct qs_stream *st);
+/* The stream is going away: drop its FastCGI connection. */
+void qs_php_stream_closed(struct qs_stream *st);
+
+/* epoll data of a FastCGI connection: the top bit tags it */
+#define QS_EV_PHP_TAG (1ULL << 63)
+
+#endif
