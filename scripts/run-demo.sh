@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # make run: start quicsteerd in the foreground on UDP 4433 (all addresses,
 # IPv4 and IPv6), one worker per CPU, instance "demo", serving www/ over
-# HTTP/3 with the development certificate from scripts/gen-certs.sh.
+# HTTP/3 with the development certificate from scripts/gen-certs.sh, its
+# .php scripts through a php-fpm pool quicsteerd starts and stops.
 # Ctrl-C stops it and removes its pins.  QS_ARGS adds flags, e.g.
 # QS_ARGS="--workers 4".
 set -euo pipefail
@@ -19,12 +20,14 @@ if ! setpriv --reuid=www-data --regid=www-data --clear-groups test -r "$ROOT/www
 fi
 cat <<MSG
 quicsteerd: starting instance '$INST' on udp [::]:$PORT serving $ROOT/www (Ctrl-C stops it)
-  fetch:        gtlsclient -q --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.html
-  migrate:      gtlsclient --change-local-addr=10ms --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.html
+  fetch:        gtlsclient --exit-on-all-streams-close --no-quic-dump 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php
+  static page:  gtlsclient -q --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.html
+  migrate:      gtlsclient --change-local-addr=10ms --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php
   inspect:      sudo scripts/inspect.sh $INST
-  (PHP through php-fpm comes with the next issue)
+  PHP:          www/*.php through a php-fpm pool the server manages (--fastcgi managed)
 MSG
 # shellcheck disable=SC2086
 exec "$ROOT/quicsteerd" --foreground --instance "$INST" --listen "[::]:$PORT" \
 	--cert "$ROOT/certs/server.crt" --key "$ROOT/certs/server.key" --docroot "$ROOT/www" \
+	--fastcgi managed \
 	${QS_ARGS:-}
