@@ -150,3 +150,49 @@ test_php_backend_down_is_502() {
 	assert_eq "unreachable pool" 502 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
 	assert_eq "static still served" 200 "$(php_status "https://127.0.0.1:$QS_PORT/index.html")"
 }
+
+# php-fpm SIGKILLed with a request running: that request gets 502, the
+# loader starts php-fpm again and requests succeed within 3 s
+test_php_fpm_killed_mid_request() {
+	local master cpid out t0 st=""
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php sleep(5); echo "late";' >"$QS_DOCROOT/slow.php"
+	chmod a+r "$QS_DOCROOT/slow.php"
+	qs_start phpkill 1 --fastcgi managed --php-max-children 2
+	master=$(phpfpm_master)
+	out=$(mktemp /tmp/qs-test-out.XXXXXX)
+	defer "rm -f $out"
+	(timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump --no-http-dump \
+		--timeout=10s 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/slow.php" >"$out" 2>&1) &
+	cpid=$!
+	sleep 1
+	kill -KILL "$master"
+	wait "$cpid" || true
+	grep -q '\[:status: 502\]' "$out" || fail "in-flight request: $(grep status "$out")"
+	t0=$SECONDS
+	while ((SECONDS - t0 < 3)); do
+		st=$(php_status "https://127.0.0.1:$QS_PORT/info.php")
+		[[ $st == 200 ]] && break
+		sleep 0.1
+	done
+	assert_eq "served again within 3 s" 200 "$st"
+	info "php-fpm $master killed mid-request: 502, then 200 after $((SECONDS - t0)) s"
+}
+
+test_php_slow_script_gets_504() {
+	local st
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php sleep(4); echo "late";' >"$QS_DOCROOT/slow.php"
+	chmod a+r "$QS_DOCROOT/slow.php"
+	qs_start php504 1 --fastcgi managed --php-max-children 2 --fastcgi-timeout 1
+	st=$(php_status "https://127.0.0.1:$QS_PORT/slow.php")
+	assert_eq "slow script" 504 "$st"
+	grep -q "php-fpm sent nothing for --fastcgi-timeout" "$QS_LOG" || fail "not logged"
+	assert_eq "a fast one still works" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
+}

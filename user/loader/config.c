@@ -36,6 +36,7 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->drain_timeout_ms = 3000;
 	cfg->cc = QS_CC_BBR;
 	cfg->fastcgi = QS_FASTCGI_OFF;
+	cfg->fastcgi_timeout_ms = 60000;
 }
 
 void qs_usage(FILE *out)
@@ -82,6 +83,8 @@ void qs_usage(FILE *out)
 "                          existing pool; nothing started).  Workers do not send\n"
 "                          requests to PHP yet: this manages the pool only\n"
 "      --php-max-children N  managed pool size (default 4 per CPU)\n"
+"      --fastcgi-timeout SEC  no byte from the pool this long: 504, or a reset\n"
+"                          once the response started (default 60)\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
 "      --log-file FILE     log here (default: stderr in the foreground,\n"
 "                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
@@ -326,6 +329,14 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 				 "unix:/absolute/path or tcp:HOST:PORT", value);
 			return -EINVAL;
 		}
+	} else if (!strcmp(name, "fastcgi_timeout") || !strcmp(name, "fastcgi-timeout")) {
+		unsigned sec;
+
+		if (parse_uint(value, 1, 86400, &sec)) {
+			snprintf(err, errlen, "fastcgi-timeout '%s': expected 1..86400 seconds", value);
+			return -EINVAL;
+		}
+		cfg->fastcgi_timeout_ms = sec * 1000;
 	} else if (!strcmp(name, "php_max_children") || !strcmp(name, "php-max-children")) {
 		if (parse_uint(value, 1, 4096, &cfg->php_max_children)) {
 			snprintf(err, errlen, "php-max-children '%s': expected 1..4096", value);
@@ -466,6 +477,7 @@ static const struct option long_opts[] = {
 	{ "cc",         required_argument, NULL, 'A' },
 	{ "fastcgi",    required_argument, NULL, 'P' },
 	{ "php-max-children", required_argument, NULL, 'N' },
+	{ "fastcgi-timeout", required_argument, NULL, 'O' },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -539,6 +551,7 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'A': name = "cc"; break;
 		case 'P': name = "fastcgi"; break;
 		case 'N': name = "php_max_children"; break;
+		case 'O': name = "fastcgi_timeout"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;

@@ -42,9 +42,17 @@ struct qs_php_conn {
 	bool reading_paused;
 	uint32_t events;            /* what epoll watches now */
 	bool registered;
+	uint64_t deadline;          /* ns; pushed on at every byte from php-fpm */
+	struct qs_php_conn *next, *prev;   /* all of this worker's */
 };
 
 static unsigned n_conns;
+static struct qs_php_conn *all_conns;
+
+static void touch(struct qs_php_conn *pc)
+{
+	pc->deadline = qs_now() + (uint64_t)pc->srv->cfg->fastcgi_timeout_ms * NGTCP2_MILLISECONDS;
+}
 
 static size_t script_len(const char *path, size_t pathlen)
 {
@@ -214,6 +222,12 @@ static void conn_free(struct qs_php_conn *pc)
 	}
 	if (pc->st)
 		pc->st->php_conn = NULL;
+	if (pc->prev)
+		pc->prev->next = pc->next;
+	else
+		all_conns = pc->next;
+	if (pc->next)
+		pc->next->prev = pc->prev;
 	free(pc->out);
 	free(pc->cgibuf);
 	free(pc);
@@ -332,6 +346,11 @@ int qs_php_start(struct qs_stream *st)
 	pc->fd = -1;
 	pc->srv = s;
 	pc->st = st;
+	pc->next = all_conns;
+	if (all_conns)
+		all_conns->prev = pc;
+	all_conns = pc;
+	touch(pc);
 	st->php_conn = pc;
 	/* no keep-alive yet: php-fpm closes after END_REQUEST */
 	w = qs_fcgi_begin_request(pc->out, cap, REQUEST_ID, false);
@@ -448,6 +467,7 @@ static void on_readable(struct qs_php_conn *pc)
 			fail(pc, 502, strerror(errno));
 			return;
 		}
+		touch(pc);
 		if (n == 0) {
 			if (qs_fcgi_parse_eof(&pc->parser)) {
 				fail(pc, 502, "php-fpm closed the connection before the end");
@@ -555,4 +575,27 @@ void qs_php_stream_closed(struct qs_stream *st)
 	pc->st = NULL;
 	st->php_conn = NULL;
 	conn_free(pc);
+}
+
+uint64_t qs_php_next_deadline(void)
+{
+	uint64_t next = UINT64_MAX;
+
+	/* a few hundred at most per worker (QS_PHP_CONNS_MAX): a scan is cheap */
+	for (struct qs_php_conn *pc = all_conns; pc; pc = pc->next)
+		if (!pc->reading_paused && pc->deadline < next)
+			next = pc->deadline;
+	return next;
+}
+
+void qs_php_on_timer(uint64_t now)
+{
+	struct qs_php_conn *pc = all_conns, *next;
+
+	for (; pc; pc = next) {
+		next = pc->next;
+		/* a paused read waits for the client, not for php-fpm */
+		if (!pc->reading_paused && pc->deadline <= now)
+			fail(pc, 504, "php-fpm sent nothing for --fastcgi-timeout");
+	}
 }

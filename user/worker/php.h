@@ -8,7 +8,8 @@
  * the client has a window's worth unacknowledged.
  *
  * First version: one connection per request (no FCGI_KEEP_CONN pool yet),
- * request bodies buffered up to a limit (413 above it), no timeout (504).
+ * request bodies buffered up to a limit (413 above it).  No byte from
+ * php-fpm for --fastcgi-timeout: 504 (a reset once the response started).
  */
 #ifndef QS_WORKER_PHP_H
 #define QS_WORKER_PHP_H
@@ -32,6 +33,11 @@ void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events);
 void qs_php_on_acked(struct qs_stream *st);
 /* The stream is going away: drop its FastCGI connection. */
 void qs_php_stream_closed(struct qs_stream *st);
+
+/* The earliest FastCGI deadline (ns, qs_now() clock), UINT64_MAX if none. */
+uint64_t qs_php_next_deadline(void);
+/* Answer 504 (or reset) what waited too long for php-fpm. */
+void qs_php_on_timer(uint64_t now);
 
 /* epoll data of a FastCGI connection: the top bit tags it */
 #define QS_EV_PHP_TAG (1ULL << 63)

@@ -15,6 +15,7 @@
 #include "worker/h3.h"
 #include "worker/quic.h"
 #include "worker/quic-int.h"
+#include "worker/php.h"
 
 #define MAX_WINDOW      (6u << 20)
 
@@ -126,10 +127,11 @@ static void update_expiry(struct qs_conn *c)
 ngtcp2_tstamp qs_server_next_deadline(const struct qs_server *s)
 {
 	ngtcp2_tstamp next = s->heap_len ? s->heap[0]->expiry : UINT64_MAX;
+	ngtcp2_tstamp php = qs_php_next_deadline();
 
 	if (s->draining && s->drain_deadline < next)
 		next = s->drain_deadline;
-	return next;
+	return php < next ? php : next;
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -862,7 +864,8 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 void qs_server_on_timer(struct qs_server *s)
 {
 	ngtcp2_tstamp now = qs_now();
-	while (s->heap_len && s->heap[0]->expiry <= now) {
+
+	qs_php_on_timer(now);	while (s->heap_len && s->heap[0]->expiry <= now) {
 		struct qs_conn *c = s->heap[0];
 
 		if (c->state != QS_CONN_LIVE) {
