@@ -196,3 +196,36 @@ test_php_slow_script_gets_504() {
 	grep -q "php-fpm sent nothing for --fastcgi-timeout" "$QS_LOG" || fail "not logged"
 	assert_eq "a fast one still works" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
 }
+
+# --index: static files stay static, everything else goes to the script
+test_php_front_controller_and_tls_params() {
+	local body
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	cat >"$QS_DOCROOT/front.php" <<'PHP'
+<?php
+echo "uri=", $_SERVER["REQUEST_URI"], "\n";
+echo "script=", $_SERVER["SCRIPT_NAME"], "\n";
+echo "query=", $_SERVER["QUERY_STRING"], "\n";
+echo "tls=", $_SERVER["SSL_PROTOCOL"], "\n";
+echo "reused=", $_SERVER["SSL_SESSION_REUSED"], "\n";
+echo "cipher=", $_SERVER["SSL_CIPHER"], "\n";
+PHP
+	chmod a+r "$QS_DOCROOT/front.php"
+	qs_start phpfront 1 --fastcgi managed --php-max-children 2 --index front.php
+	timeout 20 gtlsclient -q --exit-on-all-streams-close --download="$DL" --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/blog/2026/hello?page=2" ||
+		fail "front controller request failed"
+	body=$(cat "$DL"/hello*)
+	for want in "uri=/blog/2026/hello?page=2" "script=/front.php" "query=page=2" \
+		"tls=TLSv1.3" "reused=."; do
+		grep -qx "$want" <<<"$body" || fail "front controller saw no '$want': $body"
+	done
+	grep -qE '^cipher=TLS_' <<<"$body" || fail "SSL_CIPHER: $body"
+	# an existing static file is served as is, not by PHP
+	timeout 20 gtlsclient -q --exit-on-all-streams-close --download="$DL" --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/index.html" || fail "static failed"
+	assert_eq "static file" "quicsteer test docroot" "$(cat "$DL/index.html")"
+}

@@ -83,6 +83,8 @@ void qs_usage(FILE *out)
 "                          existing pool; nothing started).  Workers do not send\n"
 "                          requests to PHP yet: this manages the pool only\n"
 "      --php-max-children N  managed pool size (default 4 per CPU)\n"
+"      --index SCRIPT      front controller: what is not a static file goes to\n"
+"                          SCRIPT (like nginx try_files $uri /index.php$is_args$args)\n"
 "      --fastcgi-timeout SEC  no byte from the pool this long: 504, or a reset\n"
 "                          once the response started (default 60)\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
@@ -329,6 +331,16 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 				 "unix:/absolute/path or tcp:HOST:PORT", value);
 			return -EINVAL;
 		}
+	} else if (!strcmp(name, "index")) {
+		size_t n = strlen(value);
+
+		if (n < 5 || n >= sizeof(cfg->index) || strcmp(value + n - 4, ".php") ||
+		    value[0] == '/' || value[0] == '.' || strstr(value, "..")) {
+			snprintf(err, errlen, "index '%s': expected a script name relative to "
+				 "the docroot, like index.php", value);
+			return -EINVAL;
+		}
+		memcpy(cfg->index, value, n + 1);
 	} else if (!strcmp(name, "fastcgi_timeout") || !strcmp(name, "fastcgi-timeout")) {
 		unsigned sec;
 
@@ -478,6 +490,7 @@ static const struct option long_opts[] = {
 	{ "fastcgi",    required_argument, NULL, 'P' },
 	{ "php-max-children", required_argument, NULL, 'N' },
 	{ "fastcgi-timeout", required_argument, NULL, 'O' },
+	{ "index",      required_argument, NULL, 'X' },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -552,6 +565,7 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'P': name = "fastcgi"; break;
 		case 'N': name = "php_max_children"; break;
 		case 'O': name = "fastcgi_timeout"; break;
+		case 'X': name = "index"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;

@@ -86,6 +86,7 @@ struct qs_config {
 	char fastcgi_addr[108];     /* unix path or host:port */
 	unsigned php_max_children;  /* managed pool size; 0 = 4 per CPU */
 	unsigned fastcgi_timeout_ms; /* no byte from php-fpm this long: 504 */
+	char index[128];            /* front controller ("index.php"), "" = none */
 };
 
 void qs_config_defaults(struct qs_config *cfg);

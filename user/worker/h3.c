@@ -662,6 +662,17 @@ static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *co
 	if (!st || st->responded)
 		return 0;
 	st->php = !st->too_large && !st->bad && qs_php_wants(c->srv, st->path, st->pathlen);
+	if (!st->php && !st->too_large && !st->bad && st->path && c->srv->cfg->index[0] &&
+	    c->srv->cfg->fastcgi != QS_FASTCGI_OFF) {
+		/* front controller: what is not a static file goes to the index script */
+		struct qs_static_resp r;
+
+		qs_static_resolve(c->srv->docroot, "HEAD", st->path, st->pathlen, NULL, &r);
+		if (r.fd >= 0)
+			close(r.fd);
+		if (r.status == 404)
+			st->php = st->front = true;
+	}
 	/* answer at once what needs no body; stop the body from coming */
 	if (st->too_large || st->bad ||
 	    (!st->php && strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0)) {

@@ -48,6 +48,7 @@ struct qs_stream {
 	int status;
 	/* PHP (user/worker/php.c) */
 	bool php;                           /* goes to FastCGI */
+	bool front;                         /* via the front controller (--index) */
 	bool php_done;                      /* END_REQUEST: no more body will come */
 	char *hdrs;                         /* request fields, "name\0value\0"... */
 	size_t hdrs_len, hdrs_cap;

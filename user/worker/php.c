@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "common/log.h"
 #include "loader/config.h"
 #include "worker/counters.h"
@@ -148,17 +150,25 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 	char script[QS_STATIC_PATH_MAX + 4096], len_s[24], worker[16];
 	struct qs_fcgi_params p;
 	const char *authority = st->authority ? st->authority : "";
+	char front[sizeof(s->cfg->index) + 1];
+	const char *sname = st->path;
+	size_t slen = n;
 	size_t hostlen = strcspn(authority, ":");
 	bool cookie_seen = false;
 	int ret = 0;
 
 	qs_fcgi_params_init(&p, buf, size);
-	snprintf(script, sizeof(script), "%s%.*s", root, (int)n, st->path);
+	if (st->front) {
+		snprintf(front, sizeof(front), "/%s", s->cfg->index);
+		sname = front;
+		slen = strlen(front);
+	}
+	snprintf(script, sizeof(script), "%s%.*s", root, (int)slen, sname);
 	snprintf(len_s, sizeof(len_s), "%zu", st->body_len);
 	snprintf(worker, sizeof(worker), "%u/%u", s->gen, s->id);
 	ret |= add(&p, "SCRIPT_FILENAME", script, strlen(script));
-	ret |= add(&p, "SCRIPT_NAME", st->path, n);
-	ret |= add(&p, "DOCUMENT_URI", st->path, n);
+	ret |= add(&p, "SCRIPT_NAME", sname, slen);
+	ret |= add(&p, "DOCUMENT_URI", sname, slen);
 	ret |= add(&p, "DOCUMENT_ROOT", root, strlen(root));
 	ret |= add(&p, "REQUEST_URI", st->path, st->pathlen);
 	ret |= add(&p, "QUERY_STRING", query, qlen);
@@ -173,6 +183,14 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 	ret |= add(&p, "SERVER_SOFTWARE", "quicsteer/" QS_VERSION, strlen("quicsteer/" QS_VERSION));
 	ret |= add(&p, "SERVER_NAME", authority, hostlen);
 	ret |= add(&p, "QUICSTEER_WORKER", worker, strlen(worker));
+	if (c->ssl) {
+		const char *ver = SSL_get_version(c->ssl), *cipher = SSL_get_cipher_name(c->ssl);
+
+		ret |= add(&p, "SSL_PROTOCOL", ver, strlen(ver));
+		ret |= add(&p, "SSL_CIPHER", cipher ? cipher : "", cipher ? strlen(cipher) : 0);
+		/* as nginx's $ssl_session_reused */
+		ret |= add(&p, "SSL_SESSION_REUSED", SSL_session_reused(c->ssl) ? "r" : ".", 1);
+	}
 	/* the client's current address: it changes when the client migrates */
 	ret |= add_addr(&p, "REMOTE_ADDR", "REMOTE_PORT", path->remote.addr);
 	ret |= add_addr(&p, "SERVER_ADDR", "SERVER_PORT", path->local.addr);
@@ -309,6 +327,8 @@ int qs_php_start(struct qs_stream *st)
 {
 	struct qs_server *s = st->conn->srv;
 	size_t n = script_len(st->path, st->pathlen);
+	const char *script = st->path;
+	char front[sizeof(s->cfg->index) + 1];
 	struct qs_php_conn *pc;
 	uint8_t *params;
 	ssize_t plen, w;
@@ -317,7 +337,12 @@ int qs_php_start(struct qs_stream *st)
 
 	if (st->body_too_large)
 		return qs_h3_respond_error(st, 413);
-	ret = check_script(s->docroot, st->path, n);
+	if (st->front) {
+		snprintf(front, sizeof(front), "/%s", s->cfg->index);
+		script = front;
+		n = strlen(front);
+	}
+	ret = check_script(s->docroot, script, n);
 	if (ret)
 		return qs_h3_respond_error(st, ret == -EINVAL ? 400 : 404);
 	if (n_conns >= QS_PHP_CONNS_MAX)
