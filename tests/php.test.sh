@@ -229,3 +229,22 @@ PHP
 		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/index.html" || fail "static failed"
 	assert_eq "static file" "quicsteer test docroot" "$(cat "$DL/index.html")"
 }
+
+# more requests than the pool has children: they wait for a kept-alive
+# connection of the worker's share and all complete
+test_php_pool_queue_more_requests_than_children() {
+	local st
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php usleep(100000); echo getmypid();' >"$QS_DOCROOT/nap.php"
+	chmod a+r "$QS_DOCROOT/nap.php"
+	qs_start phpqueue 1 --fastcgi managed --php-max-children 2
+	st=$(timeout 30 gtlsclient --exit-on-all-streams-close --no-quic-dump --no-http-dump \
+		--timeout=10s -n 20 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/nap.php" 2>&1 |
+		sed -n 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' | sort | uniq -c |
+		awk '{print $2 "x" $1}' | paste -sd' ')
+	assert_eq "20 requests over a pool of 2" "200x20" "$st"
+	assert_eq "2xx" 20 "$(workers_sum req_2xx)"
+}

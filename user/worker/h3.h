@@ -57,6 +57,10 @@ struct qs_stream {
 	size_t body_len, body_cap;
 	bool body_too_large;
 	struct qs_php_conn *php_conn;
+	uint8_t *php_out;                   /* encoded request waiting for a connection */
+	size_t php_out_len;
+	bool php_queued;
+	struct qs_stream *php_qnext;
 	struct qs_chunk *pend_head, *pend_tail;  /* from php-fpm, not yet handed over */
 	size_t pend_bytes;
 };

@@ -45,11 +45,29 @@ struct qs_php_conn {
 	uint32_t events;            /* what epoll watches now */
 	bool registered;
 	uint64_t deadline;          /* ns; pushed on at every byte from php-fpm */
+	bool idle;                  /* kept alive, waiting for the next request */
 	struct qs_php_conn *next, *prev;   /* all of this worker's */
 };
 
+/*
+ * The pool: php-fpm gives a child to each connection, kept-alive ones
+ * included, so a worker keeps at most its share of the pool's children
+ * (--php-max-children / workers) and queues the rest; idle connections
+ * can then never starve another worker (DESIGN.md).
+ */
 static unsigned n_conns;
 static struct qs_php_conn *all_conns;
+static struct qs_stream *queue_head, *queue_tail;
+static unsigned n_queued;
+
+static unsigned pool_share(const struct qs_config *cfg)
+{
+	unsigned n = cfg->php_max_children / (cfg->workers ? cfg->workers : 1);
+
+	return n ? n : 1;
+}
+
+static void dispatch_queue(struct qs_server *s);
 
 static void touch(struct qs_php_conn *pc)
 {
@@ -248,8 +266,11 @@ static void conn_free(struct qs_php_conn *pc)
 		pc->next->prev = pc->prev;
 	free(pc->out);
 	free(pc->cgibuf);
+	struct qs_server *s = pc->srv;
+
 	free(pc);
 	n_conns--;
+	dispatch_queue(s);	/* a slot is free */
 }
 
 static void watch(struct qs_php_conn *pc, uint32_t events)
@@ -323,16 +344,144 @@ static int connect_backend(const struct qs_config *cfg, int *pfd)
 	return 0;
 }
 
+/* BEGIN_REQUEST, PARAMS and STDIN of st, into a new buffer; 0 or an HTTP status. */
+static int encode_request(struct qs_stream *st, uint8_t **pout, size_t *plen_out)
+{
+	struct qs_server *s = st->conn->srv;
+	size_t psize = s->cfg->max_header_bytes + 16384, cap, len;
+	uint8_t *params, *out;
+	ssize_t plen;
+
+	params = malloc(psize);
+	if (!params)
+		return 500;
+	plen = build_params(st, params, psize);
+	if (plen < 0) {
+		free(params);
+		return 431;
+	}
+	cap = QS_FCGI_BEGIN_LEN + qs_fcgi_stream_size((size_t)plen) + QS_FCGI_STREAM_END_LEN +
+	      qs_fcgi_stream_size(st->body_len) + QS_FCGI_STREAM_END_LEN;
+	out = malloc(cap);
+	if (!out) {
+		free(params);
+		return 500;
+	}
+	len = (size_t)qs_fcgi_begin_request(out, cap, REQUEST_ID, true);
+	len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID,
+				      params, (size_t)plen);
+	len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID);
+	if (st->body_len)
+		len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_STDIN, REQUEST_ID,
+					      st->body, st->body_len);
+	len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_STDIN, REQUEST_ID);
+	free(params);
+	free(st->body);
+	st->body = NULL;
+	*pout = out;
+	*plen_out = len;
+	return 0;
+}
+
+/* Put st's encoded request on pc (idle or new). */
+static void assign(struct qs_php_conn *pc, struct qs_stream *st)
+{
+	pc->st = st;
+	pc->idle = false;
+	st->php_conn = pc;
+	pc->out = st->php_out;
+	pc->out_len = st->php_out_len;
+	pc->out_off = 0;
+	st->php_out = NULL;
+	pc->headers_sent = false;
+	pc->reading_paused = false;
+	qs_cgi_init(&pc->cgi, pc->cgibuf, CGI_HDR_MAX);
+	qs_fcgi_parser_reset(&pc->parser, REQUEST_ID);
+	touch(pc);
+	watch(pc, EPOLLOUT | EPOLLIN);
+}
+
+/* A new connection to the pool, or NULL (the cause is logged). */
+static struct qs_php_conn *conn_new(struct qs_server *s)
+{
+	struct qs_php_conn *pc = calloc(1, sizeof(*pc));
+	int ret;
+
+	if (!pc)
+		return NULL;
+	pc->cgibuf = malloc(CGI_HDR_MAX);
+	if (!pc->cgibuf) {
+		free(pc);
+		return NULL;
+	}
+	pc->srv = s;
+	ret = connect_backend(s->cfg, &pc->fd);
+	if (ret) {
+		pr_warn("cannot reach the FastCGI backend: %s", strerror(-ret));
+		free(pc->cgibuf);
+		free(pc);
+		return NULL;
+	}
+	n_conns++;
+	pc->next = all_conns;
+	if (all_conns)
+		all_conns->prev = pc;
+	all_conns = pc;
+	return pc;
+}
+
+static struct qs_php_conn *idle_conn(void)
+{
+	for (struct qs_php_conn *pc = all_conns; pc; pc = pc->next)
+		if (pc->idle)
+			return pc;
+	return NULL;
+}
+
+/* Start st on an idle connection or a new one; false when the pool is full. */
+static bool try_start(struct qs_server *s, struct qs_stream *st)
+{
+	struct qs_php_conn *pc = idle_conn();
+
+	if (!pc) {
+		if (n_conns >= pool_share(s->cfg))
+			return false;
+		pc = conn_new(s);
+		if (!pc) {
+			free(st->php_out);
+			st->php_out = NULL;
+			qs_h3_respond_error(st, 502);
+			qs_conn_schedule_write(st->conn);
+			return true;
+		}
+	}
+	assign(pc, st);
+	return true;
+}
+
+static void dispatch_queue(struct qs_server *s)
+{
+	while (queue_head) {
+		struct qs_stream *st = queue_head;
+
+		if (!idle_conn() && n_conns >= pool_share(s->cfg))
+			return;
+		queue_head = st->php_qnext;
+		if (!queue_head)
+			queue_tail = NULL;
+		st->php_qnext = NULL;
+		st->php_queued = false;
+		n_queued--;
+		try_start(s, st);
+	}
+}
+
 int qs_php_start(struct qs_stream *st)
 {
 	struct qs_server *s = st->conn->srv;
 	size_t n = script_len(st->path, st->pathlen);
 	const char *script = st->path;
 	char front[sizeof(s->cfg->index) + 1];
-	struct qs_php_conn *pc;
-	uint8_t *params;
-	ssize_t plen, w;
-	size_t cap;
 	int ret;
 
 	if (st->body_too_large)
@@ -345,73 +494,39 @@ int qs_php_start(struct qs_stream *st)
 	ret = check_script(s->docroot, script, n);
 	if (ret)
 		return qs_h3_respond_error(st, ret == -EINVAL ? 400 : 404);
-	if (n_conns >= QS_PHP_CONNS_MAX)
+	ret = encode_request(st, &st->php_out, &st->php_out_len);
+	if (ret)
+		return qs_h3_respond_error(st, ret);
+	if (try_start(s, st))
+		return 0;
+	/* every connection of this worker's share is busy: wait, boundedly */
+	if (n_queued >= QS_PHP_QUEUE_MAX) {
+		free(st->php_out);
+		st->php_out = NULL;
 		return qs_h3_respond_error(st, 503);
-
-	params = malloc(s->cfg->max_header_bytes + 16384);
-	if (!params)
-		return qs_h3_respond_error(st, 500);
-	plen = build_params(st, params, s->cfg->max_header_bytes + 16384);
-	if (plen < 0) {
-		free(params);
-		return qs_h3_respond_error(st, 431);
 	}
-	pc = calloc(1, sizeof(*pc));
-	cap = QS_FCGI_BEGIN_LEN + qs_fcgi_stream_size((size_t)plen) + QS_FCGI_STREAM_END_LEN +
-	      qs_fcgi_stream_size(st->body_len) + QS_FCGI_STREAM_END_LEN;
-	if (pc)
-		pc->out = malloc(cap);
-	if (!pc || !pc->out) {
-		free(params);
-		if (pc)
-			free(pc);
-		return qs_h3_respond_error(st, 500);
-	}
-	n_conns++;
-	pc->fd = -1;
-	pc->srv = s;
-	pc->st = st;
-	pc->next = all_conns;
-	if (all_conns)
-		all_conns->prev = pc;
-	all_conns = pc;
-	touch(pc);
-	st->php_conn = pc;
-	/* no keep-alive yet: php-fpm closes after END_REQUEST */
-	w = qs_fcgi_begin_request(pc->out, cap, REQUEST_ID, false);
-	pc->out_len = (size_t)w;
-	w = qs_fcgi_stream(pc->out + pc->out_len, cap - pc->out_len, QS_FCGI_PARAMS, REQUEST_ID,
-			   params, (size_t)plen);
-	pc->out_len += (size_t)w;
-	w = qs_fcgi_stream_end(pc->out + pc->out_len, cap - pc->out_len, QS_FCGI_PARAMS, REQUEST_ID);
-	pc->out_len += (size_t)w;
-	if (st->body_len) {
-		w = qs_fcgi_stream(pc->out + pc->out_len, cap - pc->out_len, QS_FCGI_STDIN,
-				   REQUEST_ID, st->body, st->body_len);
-		pc->out_len += (size_t)w;
-	}
-	w = qs_fcgi_stream_end(pc->out + pc->out_len, cap - pc->out_len, QS_FCGI_STDIN, REQUEST_ID);
-	pc->out_len += (size_t)w;
-	free(params);
-	free(st->body);
-	st->body = NULL;
-
-	pc->cgibuf = malloc(CGI_HDR_MAX);
-	if (!pc->cgibuf) {
-		conn_free(pc);
-		return qs_h3_respond_error(st, 500);
-	}
-	qs_cgi_init(&pc->cgi, pc->cgibuf, CGI_HDR_MAX);
-	qs_fcgi_parser_reset(&pc->parser, REQUEST_ID);
-	ret = connect_backend(s->cfg, &pc->fd);
-	if (ret) {
-		pr_warn("stream %" PRId64 ": cannot reach FastCGI backend: %s", st->id,
-			strerror(-ret));
-		conn_free(pc);
-		return qs_h3_respond_error(st, 502);
-	}
-	watch(pc, EPOLLOUT | EPOLLIN);
+	st->php_queued = true;
+	if (queue_tail)
+		queue_tail->php_qnext = st;
+	else
+		queue_head = st;
+	queue_tail = st;
+	n_queued++;
 	return 0;
+}
+
+/* The request on pc is complete: keep pc for the next one. */
+static void release(struct qs_php_conn *pc)
+{
+	if (pc->st)
+		pc->st->php_conn = NULL;
+	pc->st = NULL;
+	pc->idle = true;
+	free(pc->out);
+	pc->out = NULL;
+	/* watch for php-fpm closing it while idle */
+	watch(pc, EPOLLIN);
+	dispatch_queue(pc->srv);
 }
 
 /* php-fpm failed us: an error answer if nothing was sent yet, else a reset. */
@@ -532,7 +647,11 @@ static void on_readable(struct qs_php_conn *pc)
 				}
 				qs_h3_body_end(pc->st);
 				qs_conn_schedule_write(pc->st->conn);
-				conn_free(pc);
+				if (off != (size_t)n || pc->reading_paused) {
+					conn_free(pc);	/* bytes after END: do not reuse */
+					return;
+				}
+				release(pc);
 				return;
 			default:
 				break;
@@ -552,6 +671,11 @@ void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events)
 	struct qs_php_conn *pc = conn;
 
 	(void)s;
+	if (pc->idle) {
+		/* php-fpm closed a kept-alive connection (or talks out of turn) */
+		conn_free(pc);
+		return;
+	}
 	if (events & EPOLLOUT) {
 		while (pc->out_off < pc->out_len) {
 			ssize_t n = write(pc->fd, pc->out + pc->out_off, pc->out_len - pc->out_off);
@@ -594,6 +718,22 @@ void qs_php_stream_closed(struct qs_stream *st)
 {
 	struct qs_php_conn *pc = st->php_conn;
 
+	if (st->php_queued) {
+		struct qs_stream **pp = &queue_head, *prev = NULL;
+
+		while (*pp && *pp != st) {
+			prev = *pp;
+			pp = &(*pp)->php_qnext;
+		}
+		if (*pp)
+			*pp = st->php_qnext;
+		if (queue_tail == st)
+			queue_tail = prev;
+		st->php_queued = false;
+		n_queued--;
+	}
+	free(st->php_out);
+	st->php_out = NULL;
 	if (!pc)
 		return;
 	/* the client went away: closing the socket aborts the script */
@@ -608,7 +748,7 @@ uint64_t qs_php_next_deadline(void)
 
 	/* a few hundred at most per worker (QS_PHP_CONNS_MAX): a scan is cheap */
 	for (struct qs_php_conn *pc = all_conns; pc; pc = pc->next)
-		if (!pc->reading_paused && pc->deadline < next)
+		if (!pc->idle && !pc->reading_paused && pc->deadline < next)
 			next = pc->deadline;
 	return next;
 }
@@ -620,7 +760,7 @@ void qs_php_on_timer(uint64_t now)
 	for (; pc; pc = next) {
 		next = pc->next;
 		/* a paused read waits for the client, not for php-fpm */
-		if (!pc->reading_paused && pc->deadline <= now)
+		if (!pc->idle && !pc->reading_paused && pc->deadline <= now)
 			fail(pc, 504, "php-fpm sent nothing for --fastcgi-timeout");
 	}
 }

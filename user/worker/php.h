@@ -7,8 +7,9 @@
  * rest streams to the client as it arrives, the socket read paused while
  * the client has a window's worth unacknowledged.
  *
- * First version: one connection per request (no FCGI_KEEP_CONN pool yet),
- * request bodies buffered up to a limit (413 above it).  No byte from
+ * Connections are kept alive (FCGI_KEEP_CONN), at most this worker's share
+ * of the pool's children; requests beyond wait in a bounded queue (503
+ * when full).  Request bodies are buffered up to a limit (413 above).  No byte from
  * php-fpm for --fastcgi-timeout: 504 (a reset once the response started).
  */
 #ifndef QS_WORKER_PHP_H
@@ -21,7 +22,7 @@ struct qs_stream;
 struct qs_server;
 
 #define QS_PHP_BODY_MAX  (8u << 20)    /* request body held for PHP */
-#define QS_PHP_CONNS_MAX 256           /* FastCGI connections per worker */
+#define QS_PHP_QUEUE_MAX 1024          /* requests waiting for a connection: 503 above */
 
 /* Is this :path a PHP script (by its extension), when PHP is on? */
 bool qs_php_wants(const struct qs_server *s, const char *path, size_t pathlen);
