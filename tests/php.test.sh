@@ -248,3 +248,32 @@ test_php_pool_queue_more_requests_than_children() {
 	assert_eq "20 requests over a pool of 2" "200x20" "$st"
 	assert_eq "2xx" 20 "$(workers_sum req_2xx)"
 }
+
+# hostile requests: the answer is a 4xx or a stream reset, never a crash,
+# and the worker keeps serving (quicsteer-load -H sends fields unchecked)
+test_php_hostile_requests() {
+	local L q pids
+	need_root_bpf || return
+	need_phpfpm || return
+	php_docroot
+	printf '<?php echo "x_a=", $_SERVER["HTTP_X_A"] ?? "-";' >"$QS_DOCROOT/h.php"
+	chmod a+r "$QS_DOCROOT/h.php"
+	qs_start phphostile 1 --fastcgi managed --php-max-children 2
+	pids=$(worker_stat 0 pid)
+	L=("$ROOT/.output/quicsteer-load" -k --any-status --json -t 3 -n 1)
+	q='"\(.status_2xx) \(.status_4xx) \(.status_5xx) \(.failed_reset) \(.body_bytes)"'
+	# a header block over --max-header-bytes (64 KB): 431
+	assert_eq "70 KB header" "0 1 0 0 110" \
+		"$("${L[@]}" -H x-big:@70000 "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
+	# a name PHP would read as another header's (x_a for x-a) never reaches it
+	assert_eq "x_a forged" "1 0 0 0 5" \
+		"$("${L[@]}" -H x_a:forged "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
+	assert_eq "x-a" "1 0 0 0 6" \
+		"$("${L[@]}" -H x-a:ok "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
+	# an uppercase field name is malformed HTTP/3 (RFC 9114 4.2): stream reset
+	assert_eq "uppercase name" "0 0 0 1 0" \
+		"$("${L[@]}" -H X-Upper:1 "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
+	assert_eq "still serving" "1 0 0 0 5" \
+		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
+	assert_eq "worker not restarted" "$pids" "$(worker_stat 0 pid)"
+}

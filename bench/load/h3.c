@@ -230,14 +230,20 @@ void conn_fill(struct load_conn *c)
 		const char *path = cfg->paths[run->next_path % cfg->nurls];
 		const uint8_t nc = NGHTTP3_NV_FLAG_NO_COPY_NAME | NGHTTP3_NV_FLAG_NO_COPY_VALUE;
 #define NV(n, v) { (const uint8_t *)(n), (const uint8_t *)(v), sizeof(n) - 1, strlen(v), nc }
-		const nghttp3_nv nva[] = {
-			NV(":method", "GET"),
+		nghttp3_nv nva[5 + 16] = {
+			NV(":method", cfg->method ? cfg->method : "GET"),
 			NV(":scheme", "https"),
 			NV(":authority", cfg->authority),
 			NV(":path", path),
 			NV("user-agent", "quicsteer-load"),
 		};
+		size_t nnv = 5;
 #undef NV
+		for (unsigned h = 0; h < cfg->nhdrs; h++)
+			nva[nnv++] = (nghttp3_nv){ (const uint8_t *)cfg->hdr_name[h],
+						   (const uint8_t *)cfg->hdr_value[h],
+						   strlen(cfg->hdr_name[h]),
+						   strlen(cfg->hdr_value[h]), nc };
 		struct load_req *r;
 		int64_t sid;
 		int rv;
@@ -252,8 +258,7 @@ void conn_fill(struct load_conn *c)
 		r = req_get(c);
 		r->stream_id = sid;
 		r->t_start = load_now();
-		rv = nghttp3_conn_submit_request(c->h3, sid, nva, sizeof(nva) / sizeof(nva[0]),
-						 NULL, r);
+		rv = nghttp3_conn_submit_request(c->h3, sid, nva, nnv, NULL, r);
 		if (rv != 0) {
 			conn_req_put(c, r);
 			ngtcp2_conn_shutdown_stream(c->qc, 0, sid, NGHTTP3_H3_REQUEST_CANCELLED);

@@ -43,6 +43,11 @@ struct load_cfg {
 	bool insecure;
 	bool json;
 	bool any_status;           /* 4xx/5xx answers do not fail the run */
+	/* extra request fields (-H NAME:VALUE), sent as given: tests use them
+	 * to send what a hostile client would */
+	char *hdr_name[16], *hdr_value[16];
+	unsigned nhdrs;
+	const char *method;        /* default GET */
 };
 
 /* Everything the report prints.  Latencies in ns, one entry per completed request. */

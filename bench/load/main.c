@@ -52,6 +52,9 @@ static void usage(FILE *f)
 "                         (suffix K, M, G: powers of 1024)\n"
 "      --any-status       4xx/5xx answers do not fail the run\n"
 "      --json             print one JSON object with all figures on stdout\n"
+"  -H, --header NAME:VALUE  send this request field too (repeatable, up to 16;\n"
+"                         VALUE \"@N\" is N bytes of 'a'), as given: no checks\n"
+"  -X, --method METHOD    request method (default GET; no body is sent)\n"
 "  -h, --help\n"
 "\n"
 "Exit status 0 when every request completed with a 2xx/3xx status (and the\n"
@@ -154,6 +157,8 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "expect-size", required_argument, NULL, OPT_EXPECT },
 		{ "any-status", no_argument, NULL, OPT_ANY },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "header", required_argument, NULL, 'H' },
+		{ "method", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -165,8 +170,33 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 	cfg->concurrency = 1;
 	cfg->timeout_ns = 10 * LOAD_NS_PER_S;
 	cfg->expect_size = -1;
-	while ((opt = getopt_long(argc, argv, "c:n:m:d:kt:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:n:m:d:kt:hH:X:", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'H': {
+			char *colon = strchr(optarg, ':');
+
+			if (!colon || cfg->nhdrs == 16)
+				goto bad;
+			*colon = '\0';
+			cfg->hdr_name[cfg->nhdrs] = optarg;
+			/* "@N": N bytes of 'a' (a huge header without a huge command line) */
+			if (colon[1] == '@' && strtoul(colon + 2, NULL, 10) > 0) {
+				size_t n = strtoul(colon + 2, NULL, 10);
+				char *v = malloc(n + 1);
+
+				if (!v)
+					goto bad;
+				memset(v, 'a', n);
+				v[n] = '\0';
+				cfg->hdr_value[cfg->nhdrs++] = v;
+			} else {
+				cfg->hdr_value[cfg->nhdrs++] = colon + 1;
+			}
+			break;
+		}
+		case 'X':
+			cfg->method = optarg;
+			break;
 		case 'c':
 			if (parse_u64(optarg, 10000, &v) || !v)
 				goto bad;
