@@ -273,6 +273,13 @@ test_php_hostile_requests() {
 	# an uppercase field name is malformed HTTP/3 (RFC 9114 4.2): stream reset
 	assert_eq "uppercase name" "0 0 0 1 0" \
 		"$("${L[@]}" -H X-Upper:1 "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
+	# malformed messages reset their stream, not the connection (nghttp3's
+	# non-fatal errors): a Content-Length the body does not match, a header
+	# block over the SETTINGS_MAX_FIELD_SECTION_SIZE we announced
+	assert_eq "content-length mismatch" "0 0 0 1 0" \
+		"$("${L[@]}" -H content-length:5 "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
+	assert_eq "1 MB header block" "0 0 0 1 0" \
+		"$("${L[@]}" -H x-big:@1000000 "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
 	assert_eq "still serving" "1 0 0 0 5" \
 		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
 	assert_eq "worker not restarted" "$pids" "$(worker_stat 0 pid)"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -560,6 +561,16 @@ static int on_recv_stream_data(ngtcp2_conn *qc, uint32_t flags, int64_t stream_i
 	n = nghttp3_conn_read_stream(c->h3, stream_id, data, datalen,
 				     flags & NGTCP2_STREAM_DATA_FLAG_FIN);
 	if (n < 0) {
+		pr_debug("stream %" PRId64 ": nghttp3: %s", stream_id, nghttp3_strerror((int)n));
+		if (!nghttp3_err_is_fatal((int)n)) {
+			/* a malformed request (a Content-Length the body does not
+			 * match, a header block over our limit): reset that stream,
+			 * keep the connection and its other requests */
+			ngtcp2_conn_shutdown_stream(qc, 0, stream_id,
+						    nghttp3_err_infer_quic_app_error_code((int)n));
+			ngtcp2_conn_extend_max_offset(qc, datalen);
+			return 0;
+		}
 		ngtcp2_ccerr_set_application_error(&c->last_error,
 			nghttp3_err_infer_quic_app_error_code((int)n), NULL, 0);
 		return NGTCP2_ERR_CALLBACK_FAILURE;
