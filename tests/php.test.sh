@@ -284,3 +284,31 @@ test_php_hostile_requests() {
 		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/h.php" | jq -r "$q")"
 	assert_eq "worker not restarted" "$pids" "$(worker_stat 0 pid)"
 }
+
+# a client that vanishes mid-download: when its connection goes (idle
+# timeout), its FastCGI connection is closed and nothing is left behind
+test_php_client_gone_mid_download_frees_everything() {
+	local cpid conns sock
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php for ($i = 0; $i < 200; $i++) { echo str_repeat("y", 1000000); flush(); }' \
+		>"$QS_DOCROOT/endless.php"
+	chmod a+r "$QS_DOCROOT/endless.php"
+	qs_start phpgone 1 --fastcgi managed --php-max-children 2 --idle-timeout 2
+	sock=/run/quicsteer/$QS_INST/php-fpm.sock
+	(cd "$DL" && exec gtlsclient -q --exit-on-all-streams-close --timeout=30s \
+		--max-stream-data-bidi-local=65536 --max-data=65536 127.0.0.1 "$QS_PORT" \
+		"https://127.0.0.1:$QS_PORT/endless.php" >/dev/null 2>&1) &
+	cpid=$!
+	defer "kill -KILL $cpid"
+	wait_until 5 bash -c "[[ \$(ss -x state connected | grep -c '$sock') -ge 1 ]]" ||
+		fail "no FastCGI connection while the script runs"
+	kill -KILL "$cpid"
+	# the QUIC connection idles out (2 s); its stream and FastCGI connection go
+	wait_until 8 bash -c "[[ \$(ss -x state connected | grep -c '$sock') == 0 ]]" ||
+		fail "FastCGI connections left: $(ss -x state connected | grep -c "$sock")"
+	assert_eq "connections closed" 1 "$(workers_sum conn_closed)"
+	assert_eq "still serving" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
+}
