@@ -312,3 +312,44 @@ test_php_client_gone_mid_download_frees_everything() {
 	assert_eq "connections closed" 1 "$(workers_sum conn_closed)"
 	assert_eq "still serving" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
 }
+
+# a 15 MB upload to a script that waits 2 s before reading its body: the
+# body streams to php-fpm with QUIC flow control as the backpressure, so
+# the worker holds about a window, not the upload
+test_php_upload_streams_with_backpressure() {
+	local pid before peak rss cpid out
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php sleep(2); $h = hash_init("sha256"); $in = fopen("php://input", "rb"); $n = 0;
+while (!feof($in)) { $b = fread($in, 65536); $n += strlen($b); hash_update($h, $b); }
+echo "len=$n\\nsha=", hash_final($h), "\\n";' >"$QS_DOCROOT/upload.php"
+	chmod a+r "$QS_DOCROOT/upload.php"
+	head -c 15000000 /dev/urandom >"$DL/up.bin"
+	qs_start phpup 1 --fastcgi managed --php-max-children 2 --max-body 16M
+	pid=$(worker_stat 0 pid)
+	before=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+	(cd "$DL" && exec timeout 60 gtlsclient -q --exit-on-all-streams-close -m POST \
+		-d "$DL/up.bin" --download="$DL" --timeout=20s 127.0.0.1 "$QS_PORT" \
+		"https://127.0.0.1:$QS_PORT/upload.php") &
+	cpid=$!
+	peak=$before
+	while kill -0 "$cpid" 2>/dev/null; do
+		rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+		((rss > peak)) && peak=$rss
+		sleep 0.1
+	done
+	wait "$cpid" || fail "upload failed"
+	grep -qx "len=15000000" "$DL/upload.php" || fail "length: $(cat "$DL/upload.php")"
+	grep -qx "sha=$(sha256sum "$DL/up.bin" | cut -d' ' -f1)" "$DL/upload.php" ||
+		fail "sha mismatch"
+	info "worker RSS $before kB, peak $peak kB during a 15 MB upload to a slow script"
+	((peak - before < 8192)) || fail "worker RSS grew by $((peak - before)) kB"
+	# a declared body over --max-body is refused before php-fpm sees it
+	head -c 17000000 /dev/zero >"$DL/over.bin"
+	out=$(timeout 30 gtlsclient --exit-on-all-streams-close --no-quic-dump --no-http-dump \
+		-m POST -d "$DL/over.bin" --timeout=10s 127.0.0.1 "$QS_PORT" \
+		"https://127.0.0.1:$QS_PORT/upload.php" 2>&1)
+	grep -q '\[:status: 413\]' <<<"$out" || fail "over --max-body: $(grep status <<<"$out")"
+}

@@ -37,6 +37,7 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->cc = QS_CC_BBR;
 	cfg->fastcgi = QS_FASTCGI_OFF;
 	cfg->fastcgi_timeout_ms = 60000;
+	cfg->max_body = 64ULL << 20;
 }
 
 void qs_usage(FILE *out)
@@ -85,6 +86,7 @@ void qs_usage(FILE *out)
 "      --php-max-children N  managed pool size (default 4 per CPU)\n"
 "      --index SCRIPT      front controller: what is not a static file goes to\n"
 "                          SCRIPT (like nginx try_files $uri /index.php$is_args$args)\n"
+"      --max-body BYTES    largest request body for PHP, 413 above (default 64M)\n"
 "      --fastcgi-timeout SEC  no byte from the pool this long: 504, or a reset\n"
 "                          once the response started (default 60)\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
@@ -331,6 +333,18 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 				 "unix:/absolute/path or tcp:HOST:PORT", value);
 			return -EINVAL;
 		}
+	} else if (!strcmp(name, "max_body") || !strcmp(name, "max-body")) {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (!*value || *value == '-' || errno || (*end && strcmp(end, "K") && strcmp(end, "M") &&
+		    strcmp(end, "G")) || v == 0) {
+			snprintf(err, errlen, "max-body '%s': expected bytes (suffix K, M, G)", value);
+			return -EINVAL;
+		}
+		cfg->max_body = v << (*end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0);
 	} else if (!strcmp(name, "index")) {
 		size_t n = strlen(value);
 
@@ -491,6 +505,7 @@ static const struct option long_opts[] = {
 	{ "php-max-children", required_argument, NULL, 'N' },
 	{ "fastcgi-timeout", required_argument, NULL, 'O' },
 	{ "index",      required_argument, NULL, 'X' },
+	{ "max-body",   required_argument, NULL, 'B' },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -566,6 +581,7 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'N': name = "php_max_children"; break;
 		case 'O': name = "fastcgi_timeout"; break;
 		case 'X': name = "index"; break;
+		case 'B': name = "max_body"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;

@@ -87,6 +87,7 @@ struct qs_config {
 	unsigned php_max_children;  /* managed pool size; 0 = 4 per CPU */
 	unsigned fastcgi_timeout_ms; /* no byte from php-fpm this long: 504 */
 	char index[128];            /* front controller ("index.php"), "" = none */
+	uint64_t max_body;          /* request body limit for PHP: 413 above */
 };
 
 void qs_config_defaults(struct qs_config *cfg);

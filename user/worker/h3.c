@@ -64,6 +64,7 @@ static struct qs_stream *stream_new(struct qs_conn *c, int64_t id)
 	st->id = id;
 	st->conn = c;
 	st->fd = -1;
+	st->req_content_length = -1;
 	st->next = c->streams;
 	if (c->streams)
 		c->streams->prev = st;
@@ -511,6 +512,11 @@ static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 	(void)data;
 	if (st)
 		st->body_bytes += datalen;
+	if (st && st->php_stream_body) {
+		/* credit returns when php-fpm has the bytes (qs_php_body) */
+		st->body_len += datalen;
+		return qs_php_body(st, data, datalen, false) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
+	}
 	if (st && st->php && !st->body_too_large) {
 		if (st->body_len + datalen > QS_PHP_BODY_MAX) {
 			st->body_too_large = true;	/* answered 413 at the end */
@@ -621,6 +627,15 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 		free(st->range);
 		st->range = dup_value(value, NULL);
 		break;
+	case NGHTTP3_QPACK_TOKEN_CONTENT_LENGTH: {
+		/* nghttp3 checked it is a number and will hold the body to it */
+		uint64_t cl = 0;
+
+		for (size_t i = 0; i < v.len && cl < (1ULL << 60); i++)
+			cl = cl * 10 + (uint64_t)(v.base[i] - '0');
+		st->req_content_length = (int64_t)cl;
+		break;
+	}
 	case NGHTTP3_QPACK_TOKEN_CONTENT_TYPE:
 		free(st->content_type);
 		st->content_type = dup_value(value, NULL);
@@ -673,6 +688,20 @@ static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *co
 		if (r.status == 404)
 			st->php = st->front = true;
 	}
+	if (st->php && !fin && st->req_content_length > 0) {
+		int ret2;
+
+		if ((uint64_t)st->req_content_length > c->srv->cfg->max_body) {
+			ret2 = respond_error(st, 413, NULL, NULL);
+			ngtcp2_conn_shutdown_stream_read(c->qc, 0, stream_id, NGHTTP3_H3_NO_ERROR);
+		} else {
+			/* a known length: stream the body to PHP as it comes */
+			st->php_stream_body = true;
+			ret2 = qs_php_start(st);
+		}
+		qs_conn_schedule_write(c);
+		return ret2 ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
+	}
 	/* answer at once what needs no body; stop the body from coming */
 	if (st->too_large || st->bad ||
 	    (!st->php && strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0)) {
@@ -691,6 +720,10 @@ static int on_end_stream(nghttp3_conn *h3, int64_t stream_id, void *conn_ud, voi
 
 	(void)h3;
 	(void)stream_id;
+	if (st && st->php_stream_body) {
+		qs_conn_schedule_write(c);
+		return qs_php_body(st, NULL, 0, true) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
+	}
 	if (!st || st->responded)
 		return 0;
 	qs_conn_schedule_write(c);

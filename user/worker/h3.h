@@ -58,7 +58,11 @@ struct qs_stream {
 	bool body_too_large;
 	struct qs_php_conn *php_conn;
 	uint8_t *php_out;                   /* encoded request waiting for a connection */
-	size_t php_out_len;
+	size_t php_out_len, php_out_cap;
+	int64_t req_content_length;         /* -1: none given */
+	bool php_stream_body;               /* STDIN follows the body as it arrives */
+	bool php_stdin_done;                /* the empty STDIN record is queued */
+	uint64_t php_credit;                /* body bytes queued, flow control not yet returned */
 	bool php_queued;
 	struct qs_stream *php_qnext;
 	struct qs_chunk *pend_head, *pend_tail;  /* from php-fpm, not yet handed over */

@@ -35,8 +35,8 @@ struct qs_php_conn {
 	int fd;
 	struct qs_server *srv;
 	struct qs_stream *st;
-	uint8_t *out;               /* BEGIN_REQUEST .. empty STDIN */
-	size_t out_len, out_off;
+	uint8_t *out;               /* BEGIN_REQUEST .. empty STDIN, as it comes */
+	size_t out_len, out_off, out_cap;
 	struct qs_fcgi_parser parser;
 	struct qs_cgi cgi;
 	char *cgibuf;
@@ -182,7 +182,8 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 		slen = strlen(front);
 	}
 	snprintf(script, sizeof(script), "%s%.*s", root, (int)slen, sname);
-	snprintf(len_s, sizeof(len_s), "%zu", st->body_len);
+	snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)(st->php_stream_body ?
+		 (uint64_t)st->req_content_length : st->body_len));
 	snprintf(worker, sizeof(worker), "%u/%u", s->gen, s->id);
 	ret |= add(&p, "SCRIPT_FILENAME", script, strlen(script));
 	ret |= add(&p, "SCRIPT_NAME", sname, slen);
@@ -193,7 +194,8 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 	ret |= add(&p, "REQUEST_METHOD", st->method, strlen(st->method));
 	ret |= add(&p, "CONTENT_TYPE", st->content_type ? st->content_type : "",
 		   st->content_type ? strlen(st->content_type) : 0);
-	ret |= add(&p, "CONTENT_LENGTH", st->body_len ? len_s : "", st->body_len ? strlen(len_s) : 0);
+	ret |= add(&p, "CONTENT_LENGTH", strcmp(len_s, "0") ? len_s : "",
+		   strcmp(len_s, "0") ? strlen(len_s) : 0);
 	ret |= add(&p, "SERVER_PROTOCOL", "HTTP/3", 6);
 	ret |= add(&p, "REQUEST_SCHEME", "https", 5);
 	ret |= add(&p, "HTTPS", "on", 2);
@@ -371,15 +373,20 @@ static int encode_request(struct qs_stream *st, uint8_t **pout, size_t *plen_out
 	len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID,
 				      params, (size_t)plen);
 	len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID);
-	if (st->body_len)
-		len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_STDIN, REQUEST_ID,
-					      st->body, st->body_len);
-	len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_STDIN, REQUEST_ID);
+	if (!st->php_stream_body) {
+		/* the whole body is here (or there is none) */
+		if (st->body_len)
+			len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_STDIN,
+						      REQUEST_ID, st->body, st->body_len);
+		len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_STDIN, REQUEST_ID);
+		st->php_stdin_done = true;
+	}
 	free(params);
 	free(st->body);
 	st->body = NULL;
 	*pout = out;
 	*plen_out = len;
+	st->php_out_cap = cap;
 	return 0;
 }
 
@@ -389,10 +396,13 @@ static void assign(struct qs_php_conn *pc, struct qs_stream *st)
 	pc->st = st;
 	pc->idle = false;
 	st->php_conn = pc;
+	free(pc->out);	/* a kept-alive connection's old (empty) buffer */
 	pc->out = st->php_out;
 	pc->out_len = st->php_out_len;
+	pc->out_cap = st->php_out_cap;
 	pc->out_off = 0;
 	st->php_out = NULL;
+	st->php_out_len = st->php_out_cap = 0;
 	pc->headers_sent = false;
 	pc->reading_paused = false;
 	qs_cgi_init(&pc->cgi, pc->cgibuf, CGI_HDR_MAX);
@@ -529,6 +539,22 @@ static void release(struct qs_php_conn *pc)
 	dispatch_queue(pc->srv);
 }
 
+/*
+ * Body bytes reached php-fpm: now the client may send as many more
+ * (QUIC flow control is the backpressure: a slow script slows the upload).
+ */
+static void give_credit(struct qs_stream *st)
+{
+	if (!st || !st->php_credit)
+		return;
+	ngtcp2_conn_extend_max_stream_offset(st->conn->qc, st->id, st->php_credit);
+	ngtcp2_conn_extend_max_offset(st->conn->qc, st->php_credit);
+	st->php_credit = 0;
+	qs_conn_schedule_write(st->conn);
+}
+
+static int flush_out(struct qs_php_conn *pc);
+
 /* php-fpm failed us: an error answer if nothing was sent yet, else a reset. */
 static void fail(struct qs_php_conn *pc, int status, const char *why)
 {
@@ -647,8 +673,11 @@ static void on_readable(struct qs_php_conn *pc)
 				}
 				qs_h3_body_end(pc->st);
 				qs_conn_schedule_write(pc->st->conn);
-				if (off != (size_t)n || pc->reading_paused) {
-					conn_free(pc);	/* bytes after END: do not reuse */
+				if (off != (size_t)n || pc->reading_paused ||
+				    !pc->st->php_stdin_done || pc->out_off < pc->out_len) {
+					/* bytes after END, or a body php did not wait
+					 * for: do not reuse the connection */
+					conn_free(pc);
 					return;
 				}
 				release(pc);
@@ -677,20 +706,8 @@ void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events)
 		return;
 	}
 	if (events & EPOLLOUT) {
-		while (pc->out_off < pc->out_len) {
-			ssize_t n = write(pc->fd, pc->out + pc->out_off, pc->out_len - pc->out_off);
-
-			if (n < 0) {
-				if (errno == EAGAIN)
-					return;
-				fail(pc, 502, strerror(errno));
-				return;
-			}
-			pc->out_off += (size_t)n;
-		}
-		free(pc->out);
-		pc->out = NULL;
-		watch(pc, EPOLLIN);
+		if (flush_out(pc))
+			return;
 	}
 	if ((events & (EPOLLHUP | EPOLLERR)) && pc->reading_paused) {
 		/* a hangup cannot be masked: leave epoll until reading resumes */
@@ -763,4 +780,79 @@ void qs_php_on_timer(uint64_t now)
 		if (!pc->idle && !pc->reading_paused && pc->deadline <= now)
 			fail(pc, 504, "php-fpm sent nothing for --fastcgi-timeout");
 	}
+}
+
+/* Write what is queued for php-fpm; -1 when pc was freed. */
+static int flush_out(struct qs_php_conn *pc)
+{
+	while (pc->out_off < pc->out_len) {
+		ssize_t n = write(pc->fd, pc->out + pc->out_off, pc->out_len - pc->out_off);
+
+		if (n < 0) {
+			if (errno == EAGAIN) {
+				watch(pc, EPOLLOUT | (pc->reading_paused ? 0 : EPOLLIN));
+				return 0;
+			}
+			fail(pc, 502, strerror(errno));
+			return -1;
+		}
+		pc->out_off += (size_t)n;
+	}
+	pc->out_off = pc->out_len = 0;
+	give_credit(pc->st);
+	watch(pc, pc->reading_paused ? 0 : EPOLLIN);
+	return 0;
+}
+
+/* Append STDIN records (or, with len 0 and end, the empty one) to a queue. */
+static int queue_stdin(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *data,
+		       size_t dlen, bool end)
+{
+	size_t need = *len + (dlen ? qs_fcgi_stream_size(dlen) : 0) +
+		      (end ? QS_FCGI_STREAM_END_LEN : 0);
+
+	if (need > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		uint8_t *b;
+
+		while (c < need)
+			c *= 2;
+		b = realloc(*buf, c);
+		if (!b)
+			return -ENOMEM;
+		*buf = b;
+		*cap = c;
+	}
+	if (dlen)
+		*len += (size_t)qs_fcgi_stream(*buf + *len, *cap - *len, QS_FCGI_STDIN, REQUEST_ID,
+					       data, dlen);
+	if (end)
+		*len += (size_t)qs_fcgi_stream_end(*buf + *len, *cap - *len, QS_FCGI_STDIN,
+						   REQUEST_ID);
+	return 0;
+}
+
+int qs_php_body(struct qs_stream *st, const uint8_t *data, size_t len, bool end)
+{
+	struct qs_php_conn *pc = st->php_conn;
+	int ret;
+
+	if (st->php_stdin_done)
+		return 0;
+	if (!pc && !st->php_queued) {
+		/* the request is over (answered, or php-fpm done): drop the rest */
+		ngtcp2_conn_extend_max_stream_offset(st->conn->qc, st->id, len);
+		ngtcp2_conn_extend_max_offset(st->conn->qc, len);
+		return 0;
+	}
+	ret = pc ? queue_stdin(&pc->out, &pc->out_len, &pc->out_cap, data, len, end)
+		 : queue_stdin(&st->php_out, &st->php_out_len, &st->php_out_cap, data, len, end);
+	if (ret)
+		return ret;
+	st->php_credit += len;
+	if (end)
+		st->php_stdin_done = true;
+	if (pc)
+		return flush_out(pc) ? 0 : 0;
+	return 0;
 }

@@ -26,8 +26,16 @@ struct qs_server;
 
 /* Is this :path a PHP script (by its extension), when PHP is on? */
 bool qs_php_wants(const struct qs_server *s, const char *path, size_t pathlen);
-/* Start the request (the whole request has arrived); 0 or -errno. */
+/*
+ * Start the request: at its end, or (php_stream_body, a Content-Length
+ * given) as soon as its headers are in; 0 or -errno.
+ */
 int qs_php_start(struct qs_stream *st);
+/*
+ * Body bytes of a streamed request (end: the request is complete).  The
+ * flow-control credit for them returns only once php-fpm has them.
+ */
+int qs_php_body(struct qs_stream *st, const uint8_t *data, size_t len, bool end);
 /* epoll event on a FastCGI connection. */
 void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events);
 /* The client acknowledged data of st: maybe read from php-fpm again. */
