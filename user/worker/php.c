@@ -46,6 +46,7 @@ struct qs_php_conn {
 	bool registered;
 	uint64_t deadline;          /* ns; pushed on at every byte from php-fpm */
 	bool idle;                  /* kept alive, waiting for the next request */
+	bool dead;                  /* freed at the end of this loop iteration */
 	struct qs_php_conn *next, *prev;   /* all of this worker's */
 };
 
@@ -59,6 +60,11 @@ static unsigned n_conns;
 static struct qs_php_conn *all_conns;
 static struct qs_stream *queue_head, *queue_tail;
 static unsigned n_queued;
+/*
+ * Connections closed during one batch of epoll events are freed after it:
+ * an event for one of them may still be further down the batch.
+ */
+static struct qs_php_conn *graveyard;
 
 static unsigned pool_share(const struct qs_config *cfg)
 {
@@ -268,11 +274,25 @@ static void conn_free(struct qs_php_conn *pc)
 		pc->next->prev = pc->prev;
 	free(pc->out);
 	free(pc->cgibuf);
-	struct qs_server *s = pc->srv;
-
-	free(pc);
+	pc->out = NULL;
+	pc->cgibuf = NULL;
+	pc->fd = -1;
+	pc->st = NULL;
+	pc->dead = true;
+	pc->next = graveyard;
+	graveyard = pc;
 	n_conns--;
-	dispatch_queue(s);	/* a slot is free */
+	dispatch_queue(pc->srv);	/* a slot is free */
+}
+
+void qs_php_reap(void)
+{
+	while (graveyard) {
+		struct qs_php_conn *pc = graveyard;
+
+		graveyard = pc->next;
+		free(pc);
+	}
 }
 
 static void watch(struct qs_php_conn *pc, uint32_t events)
@@ -700,6 +720,8 @@ void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events)
 	struct qs_php_conn *pc = conn;
 
 	(void)s;
+	if (pc->dead)
+		return;
 	if (pc->idle) {
 		/* php-fpm closed a kept-alive connection (or talks out of turn) */
 		conn_free(pc);

@@ -48,6 +48,9 @@ uint64_t qs_php_next_deadline(void);
 /* Answer 504 (or reset) what waited too long for php-fpm. */
 void qs_php_on_timer(uint64_t now);
 
+/* Free the FastCGI connections closed during this batch of events. */
+void qs_php_reap(void);
+
 /* epoll data of a FastCGI connection: the top bit tags it */
 #define QS_EV_PHP_TAG (1ULL << 63)
 

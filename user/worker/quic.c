@@ -224,6 +224,8 @@ void qs_conn_free(struct qs_conn *c)
 			qs_cidmap_del(&s->map, cids[i].data, cids[i].datalen);
 	}
 	heap_remove(s, c);
+	/* streams going away may schedule a write of c: unlink it after them */
+	qs_h3_conn_free(c);
 	if (c->in_write_list) {
 		struct qs_conn **pp = &s->write_list;
 
@@ -232,7 +234,6 @@ void qs_conn_free(struct qs_conn *c)
 		if (*pp)
 			*pp = c->next_write;
 	}
-	qs_h3_conn_free(c);
 	if (c->ssl) {
 		SSL_set_app_data(c->ssl, NULL);
 		SSL_free(c->ssl);

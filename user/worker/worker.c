@@ -260,6 +260,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 		}
 		if (qs_server_next_deadline(s) <= qs_now())
 			qs_server_on_timer(s);
+		qs_php_reap();
 		watch_writable(s, ep, &watching_out);
 		if (s->draining && qs_server_drained(s)) {
 			ret = 0;
@@ -269,6 +270,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 out:
 	if (s) {
 		qs_server_free(s);
+		qs_php_reap();
 		free(s);
 	}
 	if (ep >= 0)
