@@ -50,11 +50,11 @@ WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
 include bench/load/load.mk
 
 BINS       := quicsteerd
-TOOLS      := $(OUTPUT)/qs-send
+TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 
-.PHONY: all clean test run bench bench-steer bench-h3 setup check-setup unit fuzz
+.PHONY: all clean test run bench bench-steer bench-h3 bench-php setup check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -123,6 +123,10 @@ $(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/fcgi.c | $(OUTPUT)
 fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
 
+$(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/worker/fcgi.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 $(OUTPUT)/qs-%: tests/tools/qs-%.c tests/tools/pinned.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/tools $< $(LIBBPF_LIBS) -o $@
@@ -141,7 +145,7 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer bench-h3
+bench: bench-steer bench-h3 bench-php
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -150,6 +154,10 @@ bench-steer: check-setup
 bench-h3: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/h3.sh
+
+bench-php: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/php.sh
 
 clean:
 	$(call msg,CLEAN,)

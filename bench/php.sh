@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# make bench-php: requests/s and latency for a hello-world PHP script through
+# quicsteer over HTTP/3, next to
+#   (a) qs-fcgi-bench driving the same php-fpm pool directly over FastCGI
+#       (the ceiling: php-fpm's own capacity), and
+#   (b) nginx from Debian (HTTP/1.1 over TLS, fastcgi_pass with keepalive)
+#       in front of the same pool, loaded with wrk,
+# in one run, rounds interleaved, medians reported.  Targets: quicsteer >=
+# 0.9x the raw FastCGI ceiling and >= 1.0x nginx.  A benchmark, not a test.
+# nginx and wrk are installed from Debian on first use (root).
+#
+# Env: ROUNDS (3), SECONDS_PER_RUN (5), CHILDREN (php-fpm pool, 8),
+#      CONNS (client connections, 8), DEPTH (requests in flight per HTTP/3
+#      connection, 4), WORKERS (quicsteer workers, 2)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=${ROUNDS:-3}
+DUR=${SECONDS_PER_RUN:-5}
+CHILDREN=${CHILDREN:-8}
+CONNS=${CONNS:-8}
+DEPTH=${DEPTH:-4}
+WORKERS=${WORKERS:-2}
+INST=benchphp$$
+QPORT=$((20000 + RANDOM % 20000))
+NPORT=$((QPORT + 1))
+TMP=$(mktemp -d /tmp/qs-bench-php.XXXXXX)
+qpid= npid= fpid=
+
+[[ $(id -u) == 0 ]] || { echo "bench-php: needs root (sudo make bench-php)" >&2; exit 1; }
+cleanup() {
+	[[ -n $npid ]] && kill "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
+	[[ -n $qpid ]] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
+	[[ -n $fpid ]] && kill -QUIT "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null
+	rm -rf "$TMP" "/sys/fs/bpf/quicsteer/$INST" "/run/quicsteer/$INST"
+	return 0
+}
+trap cleanup EXIT
+
+missing=()
+command -v nginx >/dev/null || missing+=(nginx)
+command -v wrk >/dev/null || missing+=(wrk)
+if ((${#missing[@]})); then
+	echo "bench-php: installing ${missing[*]} from Debian"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+	# the package's own service is not ours: keep it from holding port 80
+	command -v systemctl >/dev/null && systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
+
+DOC=$TMP/www
+mkdir -p "$DOC"
+printf '<?php echo "Hello, world!\\n";' >"$DOC/hello.php"
+chmod -R a+rX "$TMP"
+
+# One php-fpm pool for all three.  Each server runs only for its own
+# measurements: php-fpm gives every kept-alive connection a child, so a
+# server idling on its connections would hold the pool from the others.
+SOCK=$TMP/php.sock
+FPM=$(ls /usr/sbin/php-fpm* | sort | tail -1)
+cat >"$TMP/fpm.conf" <<EOF
+[global]
+pid = $TMP/fpm.pid
+error_log = $TMP/fpm.log
+daemonize = no
+[bench]
+user = www-data
+group = www-data
+listen = $SOCK
+listen.owner = www-data
+listen.group = www-data
+listen.mode = 0600
+listen.backlog = 511
+pm = static
+pm.max_children = $CHILDREN
+EOF
+"$FPM" --nodaemonize --fpm-config "$TMP/fpm.conf" &
+fpid=$!
+for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+[[ -S $SOCK ]] || { cat "$TMP/fpm.log"; echo "bench-php: php-fpm did not start" >&2; exit 1; }
+
+cat >"$TMP/nginx.conf" <<EOF
+worker_processes $WORKERS;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log;
+user www-data;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	upstream php { server unix:$SOCK; keepalive $((CHILDREN / WORKERS > 0 ? CHILDREN / WORKERS : 1)); }
+	server {
+		listen 127.0.0.1:$NPORT ssl;
+		ssl_certificate $ROOT/certs/server.crt;
+		ssl_certificate_key $ROOT/certs/server.key;
+		ssl_protocols TLSv1.3;
+		root $DOC;
+		location ~ \.php\$ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+			fastcgi_keep_conn on;
+			fastcgi_pass php;
+		}
+	}
+}
+EOF
+
+start_quic() {
+	"$ROOT/quicsteerd" --foreground --instance "$INST" --workers "$WORKERS" \
+		--listen "127.0.0.1:$QPORT" --cert "$ROOT/certs/server.crt" \
+		--key "$ROOT/certs/server.key" --docroot "$DOC" --fastcgi "unix:$SOCK" \
+		--php-max-children "$CHILDREN" --log-file "$TMP/quicsteerd.log" &
+	qpid=$!
+	for _ in $(seq 100); do [[ -e /sys/fs/bpf/quicsteer/$INST/qs_worker_stats ]] && break; sleep 0.05; done
+	sleep 0.3
+}
+stop() { # NAME of the variable holding the PID
+	local p=${!1}
+	[[ -n $p ]] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	printf -v "$1" '%s' ""
+	return 0
+}
+
+run_raw() {
+	"$ROOT/.output/qs-fcgi-bench" "$SOCK" "$DOC/hello.php" "$CHILDREN" "$DUR" |
+		jq -r '"\(.req_per_s) \(.p50_ms) \(.p99_ms)"'
+}
+run_quic() {
+	start_quic
+	"$ROOT/.output/quicsteer-load" -k --json -c "$CONNS" -m "$DEPTH" -d "$DUR" \
+		--expect-size 14 "https://127.0.0.1:$QPORT/hello.php" |
+		jq -r '"\(.req_per_s) \(.latency_ms.p50) \(.latency_ms.p99)"'
+	stop qpid
+}
+run_nginx() { # wrk prints "Requests/sec: N" and, with --latency, percentiles
+	nginx -c "$TMP/nginx.conf" -p "$TMP" -g 'daemon off;' &
+	npid=$!
+	sleep 0.5
+	wrk -t 2 -c "$CONNS" -d "${DUR}s" --latency "https://127.0.0.1:$NPORT/hello.php" |
+		awk '/Requests\/sec/ {r = $2}
+		     / 50% / {p50 = $2} / 99% / {p99 = $2}
+		     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+		     END { printf "%s %.3f %.3f\n", r, ms(p50), ms(p99) }'
+	stop npid
+}
+
+declare -A rps p50 p99
+echo "bench-php: $ROUNDS rounds x {raw FastCGI, quicsteer HTTP/3, nginx HTTP/1.1+TLS}, ${DUR}s each,"
+echo "  hello.php, php-fpm pm=static $CHILDREN children (one pool for all), $WORKERS server workers,"
+echo "  $CONNS client connections (HTTP/3: $DEPTH requests in flight each; raw: $CHILDREN connections)"
+for ((r = 1; r <= ROUNDS; r++)); do
+	for what in raw quic nginx; do
+		read -r a b c < <(run_$what)
+		rps[$what]+="$a "
+		p50[$what]+="$b "
+		p99[$what]+="$c "
+		printf '  round %d %-6s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$r" "$what" "$a" "$b" "$c"
+	done
+done
+med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+R=$(med "${rps[raw]}") Q=$(med "${rps[quic]}") N=$(med "${rps[nginx]}")
+awk -v r="$R" -v q="$Q" -v n="$N" -v rp="$(med "${p50[raw]}")" -v qp="$(med "${p50[quic]}")" \
+	-v np="$(med "${p50[nginx]}")" -v r9="$(med "${p99[raw]}")" -v q9="$(med "${p99[quic]}")" \
+	-v n9="$(med "${p99[nginx]}")" 'BEGIN {
+	printf "\nmedians:\n"
+	printf "  raw FastCGI (ceiling)   %9.0f req/s   p50 %7.3f ms   p99 %7.3f ms\n", r, rp, r9
+	printf "  quicsteer HTTP/3        %9.0f req/s   p50 %7.3f ms   p99 %7.3f ms\n", q, qp, q9
+	printf "  nginx HTTP/1.1 + TLS    %9.0f req/s   p50 %7.3f ms   p99 %7.3f ms\n", n, np, n9
+	printf "  quicsteer / ceiling     %6.2fx   target >= 0.9x   %s\n", q / r, (q / r >= 0.9 ? "MET" : "MISSED")
+	printf "  quicsteer / nginx       %6.2fx   target >= 1.0x   %s\n", q / n, (q / n >= 1.0 ? "MET" : "MISSED")
+	printf "(2 CPUs shared by php-fpm, the server and the load generator: figures are\n"
+	printf " bounded by the machine; the ratios are what this compares)\n"
+}'
