@@ -215,11 +215,7 @@ void qs_accept_initial(struct qs_server *s, struct qs_endpoint *ep, const struct
 		qs_cidmap_add(&s->map, cids[i].data, cids[i].datalen, c);
 
 	{
-		ngtcp2_path path = {
-			.local = { (struct sockaddr *)&rx->local.ss, rx->local.len },
-			.remote = { (struct sockaddr *)&rx->remote.ss, rx->remote.len },
-			.user_data = ep,
-		};
+		ngtcp2_path path = qs_rx_path(rx, ep);
 		ngtcp2_pkt_info pi = { .ecn = rx->ecn };
 
 		rv = ngtcp2_conn_read_pkt(c->qc, &path, &pi, data, len, qs_now());

@@ -11,6 +11,18 @@
 #define QS_SR_BURST 64    /* stateless resets: token bucket size */
 
 ngtcp2_tstamp qs_wall_now(void);
+
+/* The path a datagram came on, as ngtcp2 wants it (points into rx). */
+static inline ngtcp2_path qs_rx_path(const struct qs_rx *rx, struct qs_endpoint *ep)
+{
+	ngtcp2_path path = {
+		.local = { (struct sockaddr *)&rx->local.ss, rx->local.len },
+		.remote = { (struct sockaddr *)&rx->remote.ss, rx->remote.len },
+		.user_data = ep,
+	};
+
+	return path;
+}
 void qs_fill_random(void *p, size_t n);
 /* A CID of ours: it routes back to this (generation, worker). */
 int qs_mint_cid(struct qs_server *s, ngtcp2_cid *cid);

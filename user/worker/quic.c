@@ -700,11 +700,7 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 	ngtcp2_settings settings;
 	ngtcp2_transport_params params;
 	ngtcp2_cid scid;
-	ngtcp2_path path = {
-		.local = { (struct sockaddr *)&rx->local.ss, rx->local.len },
-		.remote = { (struct sockaddr *)&rx->remote.ss, rx->remote.len },
-		.user_data = ep,
-	};
+	ngtcp2_path path = qs_rx_path(rx, ep);
 	struct qs_conn *c;
 	uint32_t pktnum;
 
@@ -827,11 +823,7 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 	if (c->state == QS_CONN_CLOSING) {
 		/* repeat the CONNECTION_CLOSE on packets 1, 2, 4, 8... */
 		if (++c->close_rx >= c->close_next) {
-			ngtcp2_path path = {
-				.local = { (struct sockaddr *)&rx->local.ss, rx->local.len },
-				.remote = { (struct sockaddr *)&rx->remote.ss, rx->remote.len },
-				.user_data = ep,
-			};
+			ngtcp2_path path = qs_rx_path(rx, ep);
 
 			c->close_next *= 2;
 			send_batch(c, &path, 0, c->closebuf, c->closelen, c->closelen);
@@ -841,11 +833,7 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 	if (c->state == QS_CONN_DRAINING)
 		return;
 	{
-		ngtcp2_path path = {
-			.local = { (struct sockaddr *)&rx->local.ss, rx->local.len },
-			.remote = { (struct sockaddr *)&rx->remote.ss, rx->remote.len },
-			.user_data = ep,
-		};
+		ngtcp2_path path = qs_rx_path(rx, ep);
 		ngtcp2_pkt_info pi = { .ecn = rx->ecn };
 
 		rv = ngtcp2_conn_read_pkt(c->qc, &path, &pi, data, len, qs_now());
