@@ -74,6 +74,22 @@ struct qs_worker_stats {
 	__u64 tx_datagrams;
 	__u64 tx_bytes;
 	__u64 rx_dropped;     /* datagrams the server could not use (no conn, bad header) */
+	/* session resumption and 0-RTT */
+	__u64 hs_full;        /* handshakes completed without resumption */
+	__u64 hs_resumed;     /* handshakes that resumed a ticket */
+	__u64 tickets_issued;
+	__u64 ticket_unknown_key; /* tickets not decrypted: no key of that name */
+	__u64 ticket_expired;     /* decrypted, but older than the ticket lifetime */
+	__u64 ticket_corrupt;     /* bad MAC, bad encoding, no quicsteer data */
+	__u64 early_offered;      /* ClientHellos with early data */
+	__u64 early_accepted;
+	__u64 early_rej_replay;   /* the host saw this ClientHello before */
+	__u64 early_rej_settings; /* the ticket remembers larger limits */
+	__u64 early_rej_policy;   /* --early-data off */
+	__u64 early_rej_other;    /* not resumed, ticket age out of window */
+	__u64 req_early;          /* requests run before the handshake completed */
+	__u64 req_deferred;       /* unsafe 0-RTT requests held until the handshake */
+	__u64 req_too_early;      /* unsafe 0-RTT requests answered 425 */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

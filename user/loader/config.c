@@ -38,6 +38,10 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->fastcgi = QS_FASTCGI_OFF;
 	cfg->fastcgi_timeout_ms = 60000;
 	cfg->max_body = 64ULL << 20;
+	cfg->ticket_source = QS_TICKETS_AUTO;
+	cfg->ticket_rotate_s = 12 * 3600;
+	cfg->ticket_lifetime_s = 24 * 3600;
+	cfg->early_data = true;
 }
 
 void qs_usage(FILE *out)
@@ -91,6 +95,23 @@ void qs_usage(FILE *out)
 "      --max-body BYTES    largest request body for PHP, 413 above (default 64M)\n"
 "      --fastcgi-timeout SEC  no byte from the pool this long: 504, or a reset\n"
 "                          once the response started (default 60)\n"
+"      --ticket-keys SRC   session ticket keys, shared by every worker:\n"
+"                          auto (random, rotated every --ticket-rotate),\n"
+"                          file:PATH[,PATH...] (nginx-format 80-byte key files;\n"
+"                          the first encrypts, the others only decrypt; re-read\n"
+"                          on SIGHUP and quicsteerctl reload-keys), or\n"
+"                          fleet:PATH (a secret of 32+ bytes every host of a\n"
+"                          fleet shares; each derives the key of every\n"
+"                          --ticket-rotate epoch with HKDF) (default auto)\n"
+"      --ticket-rotate DUR a new encrypt key this often, auto and fleet\n"
+"                          (DUR: seconds, or with s, m, h, d; default 12h)\n"
+"      --ticket-lifetime DUR  tickets are valid this long, and retired keys\n"
+"                          still decrypt this long (default 24h, at most 7d)\n"
+"      --early-data on|off accept 0-RTT requests from resumed clients, with a\n"
+"                          host-wide anti-replay register (default on)\n"
+"      --early-data-unsafe defer|reject  methods other than GET, HEAD and\n"
+"                          OPTIONS received in 0-RTT: run once the handshake\n"
+"                          completes (defer, default) or answer 425 Too Early\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
 "      --log-file FILE     log here (default: stderr in the foreground,\n"
 "                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
@@ -99,7 +120,8 @@ void qs_usage(FILE *out)
 "  -V, --version           print the version\n"
 "\n"
 "Signals: SIGTERM/SIGINT: GOAWAY, drain, stop everything, remove the pins.\n"
-"SIGHUP (reload) is not implemented yet: it is logged and changes nothing.\n"
+"SIGHUP: re-read the ticket key files (file:); reloading the workers is not\n"
+"implemented yet.\n"
 "Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
 "/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n",
 		QS_MAX_LISTENERS, QS_MAX_WORKERS);
@@ -193,6 +215,76 @@ static int parse_bool(const char *v, bool *out)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+/* "90", "90s", "15m", "12h", "7d" -> seconds */
+static int parse_duration(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long long n, mul = 1;
+	char *end;
+
+	errno = 0;
+	if (!*v || *v == '-')
+		return -EINVAL;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v)
+		return -EINVAL;
+	if (*end) {
+		if (end[1])
+			return -EINVAL;
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		default: return -EINVAL;
+		}
+	}
+	if (n > max / mul || n * mul < min)
+		return -EINVAL;
+	*out = (unsigned)(n * mul);
+	return 0;
+}
+
+static int set_ticket_keys(struct qs_config *cfg, const char *value, char *err, size_t errlen)
+{
+	char buf[QS_TICKET_PATHS_MAX * 256];
+	char *save = NULL, *tok;
+
+	cfg->n_ticket_paths = 0;
+	if (!strcmp(value, "auto")) {
+		cfg->ticket_source = QS_TICKETS_AUTO;
+		return 0;
+	}
+	if (!strncmp(value, "file:", 5)) {
+		cfg->ticket_source = QS_TICKETS_FILE;
+		value += 5;
+	} else if (!strncmp(value, "fleet:", 6)) {
+		cfg->ticket_source = QS_TICKETS_FLEET;
+		value += 6;
+	} else {
+		snprintf(err, errlen, "ticket-keys '%s': expected auto, file:PATH[,PATH...] "
+			 "or fleet:PATH", value);
+		return -EINVAL;
+	}
+	if (strlen(value) >= sizeof(buf))
+		goto bad;
+	snprintf(buf, sizeof(buf), "%s", value);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (cfg->n_ticket_paths == QS_TICKET_PATHS_MAX || tok[0] != '/' ||
+		    strlen(tok) >= sizeof(cfg->ticket_paths[0]))
+			goto bad;
+		snprintf(cfg->ticket_paths[cfg->n_ticket_paths++], sizeof(cfg->ticket_paths[0]),
+			 "%s", tok);
+	}
+	if (!cfg->n_ticket_paths ||
+	    (cfg->ticket_source == QS_TICKETS_FLEET && cfg->n_ticket_paths != 1))
+		goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "ticket-keys: expected file:/abs/path[,/abs/path...] (at most %d "
+		 "files) or fleet:/abs/path (one secret file)", QS_TICKET_PATHS_MAX);
+	return -EINVAL;
 }
 
 static int hexval(int c)
@@ -416,6 +508,36 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			snprintf(err, errlen, "max-header-bytes '%s': expected 1024..16777216", value);
 			return -EINVAL;
 		}
+	} else if (!strcmp(name, "ticket_keys") || !strcmp(name, "ticket-keys")) {
+		return set_ticket_keys(cfg, value, err, errlen);
+	} else if (!strcmp(name, "ticket_rotate") || !strcmp(name, "ticket-rotate")) {
+		if (parse_duration(value, 1, 365 * 86400, &cfg->ticket_rotate_s)) {
+			snprintf(err, errlen, "ticket-rotate '%s': expected a duration of 1s..365d "
+				 "(like 3600, 30m, 12h)", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "ticket_lifetime") || !strcmp(name, "ticket-lifetime")) {
+		/* TLS 1.3 caps a ticket's lifetime at 7 days (RFC 8446 4.6.1) */
+		if (parse_duration(value, 1, 7 * 86400, &cfg->ticket_lifetime_s)) {
+			snprintf(err, errlen, "ticket-lifetime '%s': expected a duration of 1s..7d "
+				 "(TLS 1.3's limit)", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "early_data") || !strcmp(name, "early-data")) {
+		if (parse_bool(value, &cfg->early_data)) {
+			snprintf(err, errlen, "early-data '%s': expected on or off", value);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "early_data_unsafe") || !strcmp(name, "early-data-unsafe")) {
+		if (!strcmp(value, "defer"))
+			cfg->early_unsafe_reject = false;
+		else if (!strcmp(value, "reject"))
+			cfg->early_unsafe_reject = true;
+		else {
+			snprintf(err, errlen, "early-data-unsafe '%s': expected defer or reject",
+				 value);
+			return -EINVAL;
+		}
 	} else if (!strcmp(name, "drain_timeout") || !strcmp(name, "drain-timeout")) {
 		unsigned s;
 
@@ -509,6 +631,11 @@ static const struct option long_opts[] = {
 	{ "fastcgi-timeout", required_argument, NULL, 'O' },
 	{ "index",      required_argument, NULL, 'X' },
 	{ "max-body",   required_argument, NULL, 'B' },
+	{ "ticket-keys", required_argument, NULL, 0x100 },
+	{ "ticket-rotate", required_argument, NULL, 0x101 },
+	{ "ticket-lifetime", required_argument, NULL, 0x102 },
+	{ "early-data", required_argument, NULL, 0x103 },
+	{ "early-data-unsafe", required_argument, NULL, 0x104 },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -585,6 +712,11 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'O': name = "fastcgi_timeout"; break;
 		case 'X': name = "index"; break;
 		case 'B': name = "max_body"; break;
+		case 0x100: name = "ticket_keys"; break;
+		case 0x101: name = "ticket_rotate"; break;
+		case 0x102: name = "ticket_lifetime"; break;
+		case 0x103: name = "early_data"; break;
+		case 0x104: name = "early_data_unsafe"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;
@@ -612,6 +744,20 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 		cfg->workers = n < 1 ? 1 : n > QS_MAX_WORKERS ? QS_MAX_WORKERS : (unsigned)n;
+	}
+	if (cfg->ticket_source != QS_TICKETS_FILE) {
+		/* one encrypt key, the retired ones for a lifetime, the next epoch's */
+		unsigned need = 2 + (cfg->ticket_lifetime_s + cfg->ticket_rotate_s - 1) /
+				    cfg->ticket_rotate_s;
+
+		if (need > QS_TKEY_MAX) {
+			fprintf(stderr, "quicsteerd: --ticket-rotate %us is too short for "
+				"--ticket-lifetime %us: that keeps %u keys, at most %d; rotate at "
+				"least every %us\n", cfg->ticket_rotate_s, cfg->ticket_lifetime_s,
+				need, QS_TKEY_MAX,
+				(cfg->ticket_lifetime_s + QS_TKEY_MAX - 3) / (QS_TKEY_MAX - 2));
+			return -EINVAL;
+		}
 	}
 	if (cfg->php_max_children == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "quicsteer/cid.h"
+#include "common/tickets.h"
 
 #define QS_DEFAULT_CONFIG   "/etc/quicsteer/quicsteer.conf"
 #define QS_DEFAULT_INSTANCE "default"
@@ -48,6 +49,14 @@ enum qs_cc {
 	QS_CC_CUBIC,
 	QS_CC_RENO,
 };
+
+enum qs_ticket_source {
+	QS_TICKETS_AUTO,     /* random keys, rotated by the loader */
+	QS_TICKETS_FILE,     /* nginx-format 80-byte key files */
+	QS_TICKETS_FLEET,    /* per-epoch keys derived from a fleet secret (HKDF) */
+};
+
+#define QS_TICKET_PATHS_MAX 8
 
 enum qs_retry {
 	QS_RETRY_AUTO,       /* Retry when the handshake rate exceeds retry_threshold */
@@ -88,7 +97,16 @@ struct qs_config {
 	unsigned fastcgi_timeout_ms; /* no byte from php-fpm this long: 504 */
 	char index[128];            /* front controller ("index.php"), "" = none */
 	uint64_t max_body;          /* request body limit for PHP: 413 above */
+	/* session tickets and 0-RTT */
+	enum qs_ticket_source ticket_source;
+	char ticket_paths[QS_TICKET_PATHS_MAX][256]; /* file: the key files; fleet: [0] */
+	unsigned n_ticket_paths;
+	unsigned ticket_rotate_s;   /* auto, fleet: a new encrypt key this often */
+	unsigned ticket_lifetime_s; /* ticket lifetime; decrypt keys live this long */
+	bool early_data;            /* accept 0-RTT */
+	bool early_unsafe_reject;   /* unsafe methods in 0-RTT: 425 (else wait) */
 };
+
 
 void qs_config_defaults(struct qs_config *cfg);
 

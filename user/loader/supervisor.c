@@ -64,6 +64,8 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		ctx.n_fds = slot->n_fds;
 		ctx.stats = stats_of(sv, slot);
 		ctx.shared = sv->shared;
+		ctx.tickets = sv->tickets;
+		ctx.strike = sv->strike;
 		ctx.uid = sv->uid;
 		ctx.gid = sv->gid;
 		ctx.user = sv->user;

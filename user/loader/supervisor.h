@@ -16,6 +16,8 @@
 
 struct qs_config;
 struct qs_docroot;
+struct qs_strike;
+struct qs_tickets;
 
 struct qs_worker_slot {
 	bool used;
@@ -33,6 +35,8 @@ struct qs_supervisor {
 	struct qs_worker_slot slots[QS_WORKER_SLOTS];
 	struct qs_worker_stats *stats;   /* mmap of qs_worker_stats */
 	const struct qs_shared *shared;
+	const struct qs_tickets *tickets;
+	struct qs_strike *strike;
 	uid_t uid;
 	gid_t gid;
 	const char *user;

@@ -52,6 +52,7 @@ static void stream_free(struct qs_stream *st)
 	free(st->hdrs);
 	free(st->content_type);
 	free(st->body);
+	free(st->early_body);
 	free(st);
 }
 
@@ -233,6 +234,7 @@ static const char *reason(int status)
 	case 405: return "Method Not Allowed";
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
+	case 425: return "Too Early";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
@@ -509,7 +511,27 @@ static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 	struct qs_stream *st = stream_ud;
 
 	(void)h3;
-	(void)data;
+	if (st && st->deferred) {
+		/*
+		 * Held, and not credited: the stream's flow-control window (what
+		 * the client may send before the handshake) bounds it.
+		 */
+		if (st->early_len + datalen > st->early_cap) {
+			size_t cap = st->early_cap ? st->early_cap : 4096;
+			uint8_t *b;
+
+			while (cap < st->early_len + datalen)
+				cap *= 2;
+			b = realloc(st->early_body, cap);
+			if (!b)
+				return NGHTTP3_ERR_CALLBACK_FAILURE;
+			st->early_body = b;
+			st->early_cap = cap;
+		}
+		memcpy(st->early_body + st->early_len, data, datalen);
+		st->early_len += datalen;
+		return 0;
+	}
 	if (st)
 		st->body_bytes += datalen;
 	if (st && st->php_stream_body) {
@@ -666,16 +688,55 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 	return 0;
 }
 
+static bool safe_method(const char *m)
+{
+	return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS");
+}
+
+static int dispatch(struct qs_conn *c, struct qs_stream *st, int64_t stream_id, int fin);
+
 static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *conn_ud,
 			  void *stream_ud)
 {
 	struct qs_conn *c = conn_ud;
 	struct qs_stream *st = stream_ud;
-	int ret = 0;
 
 	(void)h3;
 	if (!st || st->responded)
 		return 0;
+	if (!c->handshake_done && !st->too_large && !st->bad) {
+		/*
+		 * Arrived in 0-RTT, so it may be a replay (RFC 8470): safe methods
+		 * run now, marked; others wait for the handshake, or get 425.
+		 */
+		if (safe_method(st->method)) {
+			st->early = true;
+			count(&c->srv->stats->req_early, 1);
+		} else if (c->srv->cfg->early_unsafe_reject) {
+			int ret = respond_error(st, 425, NULL, NULL);
+
+			count(&c->srv->stats->req_too_early, 1);
+			if (!fin)
+				ngtcp2_conn_shutdown_stream_read(c->qc, 0, stream_id,
+								 NGHTTP3_H3_NO_ERROR);
+			qs_conn_schedule_write(c);
+			return ret ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
+		} else {
+			st->deferred = true;
+			st->deferred_hfin = fin;
+			st->deferred_fin = fin;
+			count(&c->srv->stats->req_deferred, 1);
+			return 0;
+		}
+	}
+	return dispatch(c, st, stream_id, fin);
+}
+
+/* The header block is in and the request may run: where it goes. */
+static int dispatch(struct qs_conn *c, struct qs_stream *st, int64_t stream_id, int fin)
+{
+	int ret = 0;
+
 	st->php = !st->too_large && !st->bad && qs_php_wants(c->srv, st->path, st->pathlen);
 	if (!st->php && !st->too_large && !st->bad && st->path && c->srv->cfg->index[0] &&
 	    c->srv->cfg->fastcgi != QS_FASTCGI_OFF) {
@@ -720,6 +781,10 @@ static int on_end_stream(nghttp3_conn *h3, int64_t stream_id, void *conn_ud, voi
 
 	(void)h3;
 	(void)stream_id;
+	if (st && st->deferred) {
+		st->deferred_fin = true;
+		return 0;
+	}
 	if (st && st->php_stream_body) {
 		qs_conn_schedule_write(c);
 		return qs_php_body(st, NULL, 0, true) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
@@ -767,6 +832,34 @@ static const nghttp3_callbacks h3_callbacks = {
 	.reset_stream = on_reset_stream,
 };
 
+void qs_h3_on_handshake(struct qs_conn *c)
+{
+	struct qs_stream *st, *next;
+
+	if (!c->h3)
+		return;
+	for (st = c->streams; st; st = next) {
+		next = st->next;
+		if (!st->deferred)
+			continue;
+		/* as if it had just arrived: headers, the held body, its end */
+		st->deferred = false;
+		if (dispatch(c, st, st->id, st->deferred_hfin))
+			goto fail;
+		if (st->early_len &&
+		    on_recv_data(c->h3, st->id, st->early_body, st->early_len, c, st))
+			goto fail;
+		free(st->early_body);
+		st->early_body = NULL;
+		st->early_len = st->early_cap = 0;
+		if (st->deferred_fin && on_end_stream(c->h3, st->id, c, st))
+			goto fail;
+		continue;
+fail:
+		qs_h3_abort(st);
+	}
+}
+
 int qs_conn_setup_h3(struct qs_conn *c)
 {
 	const ngtcp2_transport_params *params;
@@ -779,8 +872,8 @@ int qs_conn_setup_h3(struct qs_conn *c)
 		return -1;	/* the client must allow our 3 unidirectional streams */
 	nghttp3_settings_default(&settings);
 	settings.max_field_section_size = c->srv->cfg->max_header_bytes;
-	settings.qpack_max_dtable_capacity = 4096;
-	settings.qpack_blocked_streams = 100;
+	settings.qpack_max_dtable_capacity = QS_H3_QPACK_CAPACITY;
+	settings.qpack_blocked_streams = QS_H3_QPACK_BLOCKED;
 	if (nghttp3_conn_server_new(&c->h3, &h3_callbacks, &settings, nghttp3_mem_default(), c))
 		return -1;
 	params = ngtcp2_conn_get_local_transport_params(c->qc);

@@ -67,9 +67,18 @@ struct qs_stream {
 	struct qs_stream *php_qnext;
 	struct qs_chunk *pend_head, *pend_tail;  /* from php-fpm, not yet handed over */
 	size_t pend_bytes;
+	/* 0-RTT */
+	bool early;                         /* run before the handshake completed */
+	bool deferred;                      /* unsafe method in 0-RTT: waits for it */
+	bool deferred_hfin;                 /* the header block ended the stream */
+	bool deferred_fin;                  /* the request is complete */
+	uint8_t *early_body;                /* body received while deferred */
+	size_t early_len, early_cap;
 };
 
 int qs_conn_setup_h3(struct qs_conn *c);
+/* The handshake completed: run the requests that waited for it. */
+void qs_h3_on_handshake(struct qs_conn *c);
 void qs_h3_conn_free(struct qs_conn *c);
 
 /* For handlers that answer later (php.c) */

@@ -217,7 +217,10 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 		/* as nginx's $ssl_session_reused */
 		ret |= add(&p, "SSL_SESSION_REUSED", SSL_session_reused(c->ssl) ? "r" : ".", 1);
 	}
-	/* the client's current address: it changes when the client migrates */
+	/* RFC 8470 5.1: what an intermediary adds to a request it got in 0-RTT */
+	if (st->early)
+		ret |= add(&p, "HTTP_EARLY_DATA", "1", 1);
+		/* the client's current address: it changes when the client migrates */
 	ret |= add_addr(&p, "REMOTE_ADDR", "REMOTE_PORT", path->remote.addr);
 	ret |= add_addr(&p, "SERVER_ADDR", "SERVER_PORT", path->local.addr);
 	if (ret)

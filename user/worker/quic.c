@@ -16,6 +16,7 @@
 #include "worker/h3.h"
 #include "worker/quic.h"
 #include "worker/quic-int.h"
+#include "worker/tickets.h"
 #include "worker/php.h"
 
 #define MAX_WINDOW      (6u << 20)
@@ -514,6 +515,8 @@ static int on_handshake_completed(ngtcp2_conn *qc, void *user_data)
 
 	c->handshake_done = true;
 	count(&c->srv->stats->handshakes, 1);
+	qs_tickets_on_handshake(c);
+	qs_h3_on_handshake(c);
 	submit_new_token(c, ngtcp2_conn_get_path(qc));
 	return 0;
 }
@@ -733,14 +736,14 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 	settings.initial_pkt_num = pktnum & INT32_MAX;
 
 	ngtcp2_transport_params_default(&params);
-	params.initial_max_stream_data_bidi_local = 256 << 10;
-	params.initial_max_stream_data_bidi_remote = 256 << 10;
-	params.initial_max_stream_data_uni = 256 << 10;
-	params.initial_max_data = 1 << 20;
+	params.initial_max_stream_data_bidi_local = QS_TP_STREAM_WINDOW;
+	params.initial_max_stream_data_bidi_remote = QS_TP_STREAM_WINDOW;
+	params.initial_max_stream_data_uni = QS_TP_STREAM_WINDOW;
+	params.initial_max_data = QS_TP_CONN_WINDOW;
 	params.initial_max_streams_bidi = cfg->max_streams;
-	params.initial_max_streams_uni = 3;
+	params.initial_max_streams_uni = QS_TP_STREAMS_UNI;
 	params.max_idle_timeout = (ngtcp2_duration)cfg->idle_timeout_ms * NGTCP2_MILLISECONDS;
-	params.active_connection_id_limit = 7;
+	params.active_connection_id_limit = QS_TP_CID_LIMIT;
 	params.grease_quic_bit = 1;
 	params.stateless_reset_token_present = 1;
 	if (ocid) {
@@ -769,6 +772,7 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 	c->ref.user_data = c;
 	SSL_set_app_data(c->ssl, &c->ref);
 	SSL_set_accept_state(c->ssl);
+	qs_tickets_conn_init(c);
 	ngtcp2_conn_set_tls_native_handle(c->qc, c->ossl_ctx);
 
 	c->expiry = UINT64_MAX;

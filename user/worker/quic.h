@@ -11,6 +11,18 @@
 #ifndef QS_WORKER_QUIC_H
 #define QS_WORKER_QUIC_H
 
+/*
+ * What this server promises a client (transport parameters, HTTP/3
+ * SETTINGS); tickets remember them (worker/tickets.c) so 0-RTT is refused
+ * after a change that lowers them.
+ */
+#define QS_TP_STREAM_WINDOW  (256u << 10)   /* initial_max_stream_data_* */
+#define QS_TP_CONN_WINDOW    (1u << 20)     /* initial_max_data */
+#define QS_TP_STREAMS_UNI    3u
+#define QS_TP_CID_LIMIT      7u
+#define QS_H3_QPACK_CAPACITY 4096u
+#define QS_H3_QPACK_BLOCKED  100u
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -47,6 +59,9 @@ struct qs_conn {
 	ngtcp2_tstamp expiry;           /* heap key */
 	size_t heap_idx;
 	bool handshake_done;
+	/* session resumption and 0-RTT (worker/tickets.c) */
+	uint8_t tkt_unknown;            /* the ticket named a key we do not have */
+	uint8_t early_refused;          /* enum qs_early_refusal */
 	bool goaway_sent;
 	bool in_write_list;
 	struct qs_conn *next_write;
@@ -58,6 +73,12 @@ struct qs_conn {
 	struct qs_addr blocked_local, blocked_remote;
 	struct qs_endpoint *blocked_ep;
 	uint8_t blocked_ecn;
+};
+
+enum qs_early_refusal {
+	QS_EARLY_OK,
+	QS_EARLY_REPLAY,                /* seen before on this host (or register full) */
+	QS_EARLY_SETTINGS,              /* the ticket remembers larger limits */
 };
 
 struct qs_server {

@@ -17,6 +17,7 @@
 #include "worker/net.h"
 #include "worker/php.h"
 #include "worker/quic.h"
+#include "worker/tickets.h"
 #include "worker/worker.h"
 
 #define RX_BUDGET 64      /* datagrams per socket per wakeup, then flush */
@@ -198,6 +199,10 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	s->ssl_ctx = ctx->ssl_ctx;
 	s->docroot = ctx->docroot;
 	qs_shared_read(ctx->shared, &s->secrets);
+	if (qs_tickets_setup(s->ssl_ctx, ctx->cfg, ctx->tickets, ctx->strike, ctx->stats)) {
+		pr_warn("cannot install the session ticket callbacks");
+		goto out;
+	}
 	if (qs_server_init(s) || setup_endpoints(ctx, s)) {
 		pr_warn("cannot start the QUIC server: %s", strerror(errno));
 		goto out;

@@ -17,6 +17,8 @@
 
 struct qs_config;
 struct qs_docroot;
+struct qs_strike;
+struct qs_tickets;
 
 struct qs_worker_ctx {
 	unsigned gen, id;
@@ -24,6 +26,8 @@ struct qs_worker_ctx {
 	unsigned n_fds;
 	struct qs_worker_stats *stats;     /* this worker's slot, shared */
 	const struct qs_shared *shared;
+	const struct qs_tickets *tickets;  /* session ticket keys, shared */
+	struct qs_strike *strike;          /* 0-RTT anti-replay, shared */
 	uid_t uid;
 	gid_t gid;
 	const char *user;

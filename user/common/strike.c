@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+#include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/strike.h"
+
+#define EXP_BITS 24u
+#define EXP_MASK ((1u << EXP_BITS) - 1)
+
+struct qs_strike *qs_strike_create(uint64_t entries)
+{
+	uint64_t nb = 1;
+	struct qs_strike *r;
+
+	while (nb * QS_STRIKE_WAYS < entries)
+		nb <<= 1;
+	r = mmap(NULL, sizeof(*r) + nb * QS_STRIKE_WAYS * sizeof(uint64_t),
+		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		return NULL;
+	r->nbuckets = nb;	/* the rest is zero: empty slots */
+	return r;
+}
+
+uint64_t qs_strike_bytes(const struct qs_strike *r)
+{
+	return sizeof(*r) + r->nbuckets * QS_STRIKE_WAYS * sizeof(uint64_t);
+}
+
+void qs_strike_destroy(struct qs_strike *r)
+{
+	if (r)
+		munmap(r, qs_strike_bytes(r));
+}
+
+/* A slot holds a live entry while its expiry second is ahead of now (mod 2^24). */
+static bool live(uint64_t v, uint32_t now)
+{
+	uint32_t d = ((uint32_t)v - now) & EXP_MASK;
+
+	return v && d != 0 && d <= QS_STRIKE_TTL;
+}
+
+enum qs_strike_result qs_strike_check(struct qs_strike *r, uint64_t hash, uint32_t now_s)
+{
+	/* the bucket from the low bits, the tag from the high 40 (never 0) */
+	uint64_t *b = &r->slot[(hash & (r->nbuckets - 1)) * QS_STRIKE_WAYS];
+	uint64_t tag = (hash >> EXP_BITS) | 1;
+	uint64_t mine = tag << EXP_BITS | ((now_s + QS_STRIKE_TTL) & EXP_MASK);
+
+	for (;;) {
+		int free_slot = -1;
+		uint64_t seen = 0;
+
+		for (unsigned i = 0; i < QS_STRIKE_WAYS; i++) {
+			uint64_t v = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+
+			if (live(v, now_s)) {
+				if (v >> EXP_BITS == tag)
+					return QS_STRIKE_REPLAY;
+			} else if (free_slot < 0) {
+				free_slot = (int)i;
+				seen = v;
+			}
+		}
+		if (free_slot < 0)
+			return QS_STRIKE_FULL;
+		if (!__atomic_compare_exchange_n(&b[free_slot], &seen, mine, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;	/* someone took it: look again */
+		/* a racer with the same tag that got in first wins */
+		for (unsigned i = 0; i < QS_STRIKE_WAYS; i++) {
+			uint64_t v;
+
+			if ((int)i == free_slot)
+				continue;
+			v = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+			if (live(v, now_s) && v >> EXP_BITS == tag)
+				return QS_STRIKE_REPLAY;
+		}
+		return QS_STRIKE_FRESH;
+	}
+}

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <openssl/sha.h>
+
+#include "common/log.h"
+#include "common/tickets.h"
+
+struct qs_tickets *qs_tickets_create(void)
+{
+	struct qs_tickets *t;
+
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED)
+		return NULL;
+	if (madvise(t, sizeof(*t), MADV_DONTDUMP))
+		pr_warn("madvise(MADV_DONTDUMP) on the ticket keys failed: %s", strerror(errno));
+	if (mlock(t, sizeof(*t)))
+		pr_warn("mlock of the ticket keys failed: %s (keys may be swapped)",
+			strerror(errno));
+	memset(t, 0, sizeof(*t));
+	return t;
+}
+
+void qs_tickets_destroy(struct qs_tickets *t)
+{
+	if (!t)
+		return;
+	explicit_bzero(t, sizeof(*t));
+	munlock(t, sizeof(*t));
+	munmap(t, sizeof(*t));
+}
+
+void qs_tickets_publish(struct qs_tickets *t, const struct qs_tkeys *keys)
+{
+	uint32_t version = t->keys.version + 1;
+
+	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(&t->keys, keys, sizeof(*keys));
+	t->keys.version = version;
+	__atomic_store_n(&t->seq, t->seq + 1, __ATOMIC_RELEASE);
+}
+
+void qs_tickets_read(const struct qs_tickets *t, struct qs_tkeys *out)
+{
+	unsigned s1, s2;
+
+	do {
+		s1 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+		__builtin_memcpy(out, (const void *)&t->keys, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&t->seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) || s1 != s2);
+}
+
+void qs_tkey_name_hash(const unsigned char name[16], char out[17])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(name, 16, md);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
