@@ -47,11 +47,14 @@ COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 LOADER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
 WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
 
+.DEFAULT_GOAL := all
+
 include bench/load/load.mk
 
 BINS       := quicsteerd
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
-UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi
+UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
+              $(OUTPUT)/test_strike
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 
 .PHONY: all clean test run bench bench-steer bench-h3 bench-php setup check-setup unit fuzz
@@ -103,6 +106,10 @@ $(OUTPUT)/test_config: tests/unit/test_config.c $(OUTPUT)/user/loader/config.o $
 	$(Q)$(CC) $(CFLAGS) $^ $(INIH_LIBS) -o $@
 
 $(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/static.o $(OUTPUT)/user/common/log.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(OUTPUT)/test_strike: tests/unit/test_strike.c $(OUTPUT)/user/common/strike.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

@@ -4,8 +4,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <openssl/sha.h>
-
 #include "common/log.h"
 #include "common/tickets.h"
 
@@ -55,13 +53,4 @@ void qs_tickets_read(const struct qs_tickets *t, struct qs_tkeys *out)
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		s2 = __atomic_load_n(&t->seq, __ATOMIC_RELAXED);
 	} while ((s1 & 1) || s1 != s2);
-}
-
-void qs_tkey_name_hash(const unsigned char name[16], char out[17])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-
-	SHA256(name, 16, md);
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }

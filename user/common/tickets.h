@@ -52,7 +52,4 @@ void qs_tickets_publish(struct qs_tickets *t, const struct qs_tkeys *keys);
 /* Workers: a consistent copy (wipe it after use). */
 void qs_tickets_read(const struct qs_tickets *t, struct qs_tkeys *out);
 
-/* The key's public name hash (8 bytes of SHA-256 of the name) as 16 hex digits. */
-void qs_tkey_name_hash(const unsigned char name[16], char out[17]);
-
 #endif

@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <openssl/sha.h>
 
 #include "common/log.h"
 #include "loader/config.h"
@@ -294,6 +295,15 @@ static int fleet_derive(struct qs_keys *k, int64_t now_ms)
 }
 
 /* ---- interface ---------------------------------------------------------- */
+
+void qs_tkey_name_hash(const unsigned char name[16], char out[17])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(name, 16, md);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
 
 int qs_keys_init(struct qs_keys *k, const struct qs_config *cfg, const char *run_dir)
 {

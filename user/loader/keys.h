@@ -37,4 +37,7 @@ int qs_keys_tick(struct qs_keys *k);
 int qs_keys_reload(struct qs_keys *k);
 void qs_keys_destroy(struct qs_keys *k);
 
+/* A key's public name hash (8 bytes of SHA-256 of the name) as 16 hex digits. */
+void qs_tkey_name_hash(const unsigned char name[16], char out[17]);
+
 #endif
