@@ -57,7 +57,7 @@ UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(O
               $(OUTPUT)/test_strike
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 
-.PHONY: all clean test run bench bench-steer bench-h3 bench-php setup check-setup unit fuzz
+.PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume setup check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -152,7 +152,7 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer bench-h3 bench-php
+bench: bench-steer bench-h3 bench-php bench-resume
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -165,6 +165,10 @@ bench-h3: check-setup
 bench-php: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/php.sh
+
+bench-resume: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/resume.sh
 
 clean:
 	$(call msg,CLEAN,)

@@ -23,6 +23,11 @@ struct load_conn {
 	bool goaway;               /* server sent GOAWAY: no new requests here */
 	bool got_reset;            /* a stateless reset arrived */
 	bool gro;                  /* UDP_GRO enabled on the socket */
+	bool resumed;              /* the handshake resumed a session */
+	bool early;                /* requests were sent in 0-RTT */
+	bool recycle;              /* --reconnect: closed after its requests */
+	unsigned submitted;        /* requests submitted on this connection */
+	uint64_t ttfb;             /* 0 until the first response field */
 	ngtcp2_conn *qc;
 	nghttp3_conn *h3;
 	SSL *ssl;

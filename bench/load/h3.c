@@ -74,6 +74,20 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 	if (status >= 200) /* 1xx are interim: the final status follows */
 		r->status = status;
 	c->last_progress = load_now();
+	if (!c->ttfb) {
+		struct load_stats *st = &c->run->st;
+		int rv;
+
+		c->ttfb = c->last_progress - c->t_start;
+		if (c->resumed)
+			rv = load_stats_add(&st->ttfb_resumed, &st->nttfb_resumed,
+					    &st->capttfb_resumed, c->ttfb);
+		else
+			rv = load_stats_add(&st->ttfb_full, &st->nttfb_full, &st->capttfb_full,
+					    c->ttfb);
+		if (rv != 0)
+			load_err(c->run, "out of memory for first-byte times");
+	}
 	return 0;
 }
 
@@ -226,7 +240,8 @@ void conn_fill(struct load_conn *c)
 	const struct load_cfg *cfg = &run->cfg;
 
 	while (c->h3 && !c->goaway && !run->stopping && c->free_reqs &&
-	       (!cfg->requests || run->st.started < cfg->requests)) {
+	       (!cfg->requests || run->st.started < cfg->requests) &&
+	       (!cfg->reconnect || c->submitted < cfg->concurrency)) {
 		const char *path = cfg->paths[run->next_path % cfg->nurls];
 		const uint8_t nc = NGHTTP3_NV_FLAG_NO_COPY_NAME | NGHTTP3_NV_FLAG_NO_COPY_VALUE;
 #define NV(n, v) { (const uint8_t *)(n), (const uint8_t *)(v), sizeof(n) - 1, strlen(v), nc }
@@ -270,6 +285,7 @@ void conn_fill(struct load_conn *c)
 		}
 		run->next_path++;
 		run->st.started++;
+		c->submitted++;
 		c->last_progress = r->t_start;
 	}
 }

@@ -32,6 +32,7 @@ struct load_cfg {
 	char *port;
 	const char *sni;           /* TLS server name; NULL: host, or "localhost" for an address */
 	const char *cacert;        /* CA file for verification (without --insecure) */
+	const char *groups;        /* TLS key exchange groups; NULL: OpenSSL's default */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	unsigned connections;
@@ -48,6 +49,11 @@ struct load_cfg {
 	char *hdr_name[16], *hdr_value[16];
 	unsigned nhdrs;
 	const char *method;        /* default GET */
+	/* handshake benchmarks: every connection does its handshake, its K requests,
+	 * then closes, and a new one takes its slot */
+	bool reconnect;
+	bool resume;               /* new connections resume the newest session ticket */
+	bool early_data;           /* and send their requests in 0-RTT */
 };
 
 /* Everything the report prints.  Latencies in ns, one entry per completed request. */
@@ -66,10 +72,18 @@ struct load_stats {
 	uint64_t hs_ok, hs_failed;
 	uint64_t conns_failed;     /* connections that ended with an error */
 	uint64_t conns_goaway;     /* connections the server drained with GOAWAY */
+	uint64_t conns_done;       /* --reconnect: closed by us after their requests */
+	uint64_t hs_full, hs_resumed;
+	uint64_t early_offered, early_accepted, early_rejected;
+	uint64_t tickets;          /* session tickets received (--resume) */
 	uint64_t *lat;
 	size_t nlat, caplat;
 	uint64_t *hs_lat;          /* handshake times, one per completed handshake */
 	size_t nhs, caphs;
+	/* time to first byte (connection start to the first response field), one
+	 * per connection, apart for full and resumed handshakes */
+	uint64_t *ttfb_full, *ttfb_resumed;
+	size_t nttfb_full, capttfb_full, nttfb_resumed, capttfb_resumed;
 	uint64_t errors_logged, errors_suppressed;
 	char first_error[512];
 };
@@ -85,6 +99,9 @@ struct load_run {
 	unsigned active;           /* connections not closed yet */
 	uint64_t inflight;         /* requests in flight, all connections */
 	uint64_t next_path;        /* round-robin index into cfg.paths */
+	SSL_SESSION *session;      /* --resume: the newest ticket, for the next connections */
+	uint8_t tp[256];           /* the server's transport parameters 0-RTT needs, with it */
+	size_t tplen;
 	uint64_t t0, t_end;
 	double cpu0;               /* CPU seconds used before t0 (set-up) */
 	bool stopping;             /* no new requests */
@@ -105,6 +122,7 @@ struct load_conn *load_conn_new(struct load_run *run, unsigned id);
 void load_conn_on_events(struct load_conn *c, uint32_t events);
 void load_conn_on_timer(struct load_conn *c, uint64_t now);
 uint64_t load_conn_deadline(const struct load_conn *c);
+bool load_conn_recyclable(const struct load_conn *c); /* --reconnect: done, slot free */
 void load_conn_finish(struct load_conn *c);   /* close cleanly; in-flight requests count as cancelled */
 void load_conn_free(struct load_conn *c);
 

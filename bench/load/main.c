@@ -6,6 +6,8 @@
  *
  * C connections, each from its own UDP socket, keep up to K GETs in flight
  * (round robin over the URLs) until N requests are done or the duration ends.
+ * With --reconnect each connection does its handshake and K requests, then
+ * closes and a new one takes its slot: C loops of handshakes, full or resumed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +48,8 @@ static void usage(FILE *f)
 "  -k, --insecure         do not verify the server certificate (self-signed tests)\n"
 "      --cacert FILE      verify against the CA certificate(s) in FILE\n"
 "      --sni NAME         TLS server name (default: HOST, or \"localhost\" for an address)\n"
+"      --groups LIST      TLS key exchange groups, in OpenSSL's syntax (default:\n"
+"                         OpenSSL's, X25519MLKEM768 and X25519 key shares in 3.5)\n"
 "  -t, --timeout SEC      handshake and idle timeout, and the longest wait for\n"
 "                         response data while requests are in flight (default 10)\n"
 "      --expect-size BYTES  a response whose body has another length fails\n"
@@ -55,13 +59,23 @@ static void usage(FILE *f)
 "  -H, --header NAME:VALUE  send this request field too (repeatable, up to 16;\n"
 "                         VALUE \"@N\" is N bytes of 'a'), as given: no checks\n"
 "  -X, --method METHOD    request method (default GET; no body is sent)\n"
+"      --reconnect        handshake benchmark: every connection sends K requests,\n"
+"                         closes once they are answered, and a new connection\n"
+"                         (new source port) takes its place\n"
+"      --resume           with --reconnect: resume TLS sessions; the first\n"
+"                         connection runs alone and does a full handshake, every\n"
+"                         later one resumes the newest session ticket received\n"
+"      --early-data       with --resume: send the requests in 0-RTT (when the\n"
+"                         ticket allows it); first-byte times are reported apart\n"
+"                         for full and resumed handshakes\n"
 "  -h, --help\n"
 "\n"
 "Exit status 0 when every request completed with a 2xx/3xx status (and the\n"
 "expected size); 1 when any request failed, any handshake or connection\n"
 "failed, nothing completed, or on a signal; 2 on a usage error.\n"
 "Throughput: 1 MB = 10^6 bytes; latency from submitting a request to the end\n"
-"of its response.\n");
+"of its response; first byte (ttfb) from the start of a connection (before its\n"
+"Initial) to the first response field on it.\n");
 }
 
 static int parse_seconds(const char *s, uint64_t *ns)
@@ -144,7 +158,8 @@ static int parse_url(const char *url, char **authority, char **host, char **port
 
 static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
-	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON };
+	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
+	       OPT_RESUME, OPT_EARLY, OPT_GROUPS };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -159,6 +174,10 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "header", required_argument, NULL, 'H' },
 		{ "method", required_argument, NULL, 'X' },
+		{ "groups", required_argument, NULL, OPT_GROUPS },
+		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
+		{ "resume", no_argument, NULL, OPT_RESUME },
+		{ "early-data", no_argument, NULL, OPT_EARLY },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -241,6 +260,18 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		case OPT_JSON:
 			cfg->json = true;
 			break;
+		case OPT_GROUPS:
+			cfg->groups = optarg;
+			break;
+		case OPT_RECONNECT:
+			cfg->reconnect = true;
+			break;
+		case OPT_RESUME:
+			cfg->resume = true;
+			break;
+		case OPT_EARLY:
+			cfg->early_data = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -251,6 +282,11 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 	}
 	if (!have_requests && !cfg->duration_ns)
 		cfg->requests = 100;
+	if ((cfg->resume && !cfg->reconnect) || (cfg->early_data && !cfg->resume)) {
+		fprintf(stderr, "quicsteer-load: --resume needs --reconnect, --early-data needs "
+			"--resume\n");
+		return -1;
+	}
 	if (optind >= argc) {
 		fprintf(stderr, "quicsteer-load: no URL given\n");
 		usage(stderr);
@@ -309,6 +345,35 @@ static int resolve(struct load_cfg *cfg)
 	return 0;
 }
 
+/* --reconnect: new connections in the slots of those done.  With --resume the other
+ * slots wait for the first connection's ticket (or its end), so that all but one
+ * handshake resume. */
+static int refill(struct load_run *run)
+{
+	const struct load_cfg *cfg = &run->cfg;
+	bool may_start = !cfg->resume || run->session || load_conn_recyclable(run->conns[0]);
+
+	if (!cfg->reconnect || run->stopping)
+		return 0;
+	for (unsigned i = 0; i < cfg->connections; i++) {
+		struct load_conn *c = run->conns[i];
+
+		if (c ? !load_conn_recyclable(c) : !may_start)
+			continue;
+		if (cfg->requests && run->st.started >= cfg->requests)
+			return 0; /* no request left for a new connection */
+		if (cfg->duration_ns && load_now() - run->t0 >= cfg->duration_ns)
+			return 0;
+		load_conn_free(c);
+		run->conns[i] = load_conn_new(run, i);
+		if (!run->conns[i]) {
+			fprintf(stderr, "quicsteer-load: out of memory\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* True when the run is over: all requests done, time up, or no connection left. */
 static bool run_done(struct load_run *run, uint64_t now)
 {
@@ -335,6 +400,8 @@ static int run_loop(struct load_run *run, const sigset_t *waitmask)
 			load_err(run, "interrupted by signal %d", (int)got_signal);
 			return 0;
 		}
+		if (refill(run) != 0)
+			return -1;
 		if (run_done(run, now))
 			return 0;
 		for (unsigned i = 0; i < run->cfg.connections; i++) {
@@ -350,6 +417,14 @@ static int run_loop(struct load_run *run, const sigset_t *waitmask)
 		}
 		if (run->cfg.duration_ns && run->t0 + run->cfg.duration_ns < next)
 			next = run->t0 + run->cfg.duration_ns;
+		if (refill(run) != 0)
+			return -1;
+		for (unsigned i = 0; i < run->cfg.connections; i++) {
+			uint64_t d = load_conn_deadline(run->conns[i]);
+
+			if (d < next)
+				next = d; /* a connection just started */
+		}
 		if (run_done(run, now))
 			return 0;
 		now = load_now();
@@ -388,6 +463,9 @@ static void run_free(struct load_run *run)
 	free(cfg->port);
 	free(run->st.lat);
 	free(run->st.hs_lat);
+	free(run->st.ttfb_full);
+	free(run->st.ttfb_resumed);
+	SSL_SESSION_free(run->session);
 }
 
 int main(int argc, char **argv)
@@ -429,6 +507,8 @@ int main(int argc, char **argv)
 	run.cpu0 = load_cpu_seconds();
 	run.t0 = load_now();
 	for (unsigned i = 0; i < run.cfg.connections; i++) {
+		if (i > 0 && run.cfg.resume)
+			break; /* the others start once a ticket is there (refill) */
 		run.conns[i] = load_conn_new(&run, i);
 		if (!run.conns[i]) {
 			fprintf(stderr, "quicsteer-load: out of memory\n");

@@ -125,6 +125,21 @@ static int cb_handshake_completed(ngtcp2_conn *qc, void *user_data)
 	}
 	c->hs_done = true;
 	st->hs_ok++;
+	c->resumed = SSL_session_reused(c->ssl);
+	if (c->resumed)
+		st->hs_resumed++;
+	else
+		st->hs_full++;
+	if (c->early) {
+		st->early_offered++;
+		if (SSL_get_early_data_status(c->ssl) == SSL_EARLY_DATA_ACCEPTED)
+			st->early_accepted++;
+		else
+			st->early_rejected++;
+	}
+	/* after a refused 0-RTT, HTTP/3 starts again in 1-RTT */
+	if (conn_setup_h3(c) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
 	if (load_stats_add(&st->hs_lat, &st->nhs, &st->caphs, load_now() - c->t_start) != 0)
 		load_err(c->run, "out of memory for handshake times");
 	return 0;
@@ -245,6 +260,26 @@ static int cb_recv_stateless_reset(ngtcp2_conn *qc, const ngtcp2_pkt_stateless_r
 	return 0;
 }
 
+/* The server refused our 0-RTT: ngtcp2 forgot its streams, so HTTP/3 starts over
+ * and the same requests go again in 1-RTT; they neither failed nor count twice. */
+static int cb_early_rejected(ngtcp2_conn *qc, void *user_data)
+{
+	struct load_conn *c = user_data;
+
+	(void)qc;
+	for (unsigned i = 0; i < c->run->cfg.concurrency; i++) {
+		if (!c->reqs[i].in_use)
+			continue;
+		conn_req_put(c, &c->reqs[i]);
+		c->run->st.started--;
+		c->submitted--;
+	}
+	if (c->h3)
+		nghttp3_conn_del(c->h3);
+	c->h3 = NULL;
+	return 0;
+}
+
 static const ngtcp2_callbacks quic_callbacks = {
 	.client_initial = ngtcp2_crypto_client_initial_cb,
 	.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
@@ -268,6 +303,7 @@ static const ngtcp2_callbacks quic_callbacks = {
 	.recv_stateless_reset2 = cb_recv_stateless_reset,
 	.get_new_connection_id2 = cb_new_cid,
 	.get_path_challenge_data2 = ngtcp2_crypto_get_path_challenge_data2_cb,
+	.tls_early_data_rejected = cb_early_rejected,
 };
 
 /* ---------------------------------------------------------------- socket */
@@ -714,6 +750,29 @@ static void conn_read(struct load_conn *c)
 	conn_write(c);
 }
 
+/* --reconnect: a connection whose requests are all answered closes (CONNECTION_CLOSE
+ * with H3_NO_ERROR, as a browser leaving a site) and frees its slot for a new one. */
+static void conn_maybe_done(struct load_conn *c)
+{
+	struct load_run *run = c->run;
+	ngtcp2_ccerr ce;
+
+	if (!run->cfg.reconnect || c->closed || !c->hs_done || c->inflight ||
+	    c->submitted < run->cfg.concurrency)
+		return;
+	ngtcp2_ccerr_default(&ce);
+	ngtcp2_ccerr_set_application_error(&ce, NGHTTP3_H3_NO_ERROR, NULL, 0);
+	conn_send_close(c, &ce);
+	run->st.conns_done++;
+	conn_release(c);
+	c->recycle = true;
+}
+
+bool load_conn_recyclable(const struct load_conn *c)
+{
+	return c && c->closed && c->recycle;
+}
+
 void load_conn_on_events(struct load_conn *c, uint32_t events)
 {
 	if (c->closed)
@@ -722,6 +781,7 @@ void load_conn_on_events(struct load_conn *c, uint32_t events)
 		conn_read(c);
 	if (!c->closed && (events & EPOLLOUT))
 		conn_write(c);
+	conn_maybe_done(c);
 }
 
 void load_conn_on_timer(struct load_conn *c, uint64_t now)
@@ -760,6 +820,7 @@ void load_conn_on_timer(struct load_conn *c, uint64_t now)
 		return;
 	}
 	conn_write(c);
+	conn_maybe_done(c);
 }
 
 uint64_t load_conn_deadline(const struct load_conn *c)
@@ -841,6 +902,11 @@ struct load_conn *load_conn_new(struct load_run *run, unsigned id)
 			  ERR_reason_error_string(ERR_get_error()) ?: "failed");
 		return c;
 	}
-	conn_write(c); /* the Initial */
+	/* 0-RTT: HTTP/3 and the requests go out with the Initial, on the remembered limits */
+	if (c->early && conn_setup_h3(c) != 0) {
+		conn_fail(c, FAIL_CONN, "HTTP/3 set-up for 0-RTT: %s", c->why);
+		return c;
+	}
+	conn_write(c); /* the Initial (and the 0-RTT requests) */
 	return c;
 }

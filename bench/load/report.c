@@ -114,6 +114,9 @@ void load_report(const struct load_run *run)
 	double cpu = load_cpu_seconds() - run->cpu0;
 	struct dist lat = distribution(st->lat, st->nlat);
 	struct dist hs = distribution(st->hs_lat, st->nhs);
+	struct dist tf = distribution(st->ttfb_full, st->nttfb_full);
+	struct dist tr = distribution(st->ttfb_resumed, st->nttfb_resumed);
+	double hps = secs > 0 ? (double)st->hs_ok / secs : 0;
 	int status = load_exit_status(run);
 
 	if (cfg->json) {
@@ -132,6 +135,16 @@ void load_report(const struct load_run *run)
 		       ",\"handshake_ms\":{\"p50\":%.3f,\"max\":%.3f},",
 		       secs, st->hs_ok, st->hs_failed, st->conns_failed, st->conns_goaway,
 		       hs.p50, hs.max);
+		printf("\"handshakes_full\":%" PRIu64 ",\"handshakes_resumed\":%" PRIu64
+		       ",\"handshakes_per_s\":%.1f,\"connections_done\":%" PRIu64
+		       ",\"tickets\":%" PRIu64 ",\"early_data\":{\"offered\":%" PRIu64
+		       ",\"accepted\":%" PRIu64 ",\"rejected\":%" PRIu64 "},",
+		       st->hs_full, st->hs_resumed, hps, st->conns_done, st->tickets,
+		       st->early_offered, st->early_accepted, st->early_rejected);
+		printf("\"ttfb_full_ms\":{\"n\":%zu,\"min\":%.3f,\"p50\":%.3f,\"max\":%.3f},"
+		       "\"ttfb_resumed_ms\":{\"n\":%zu,\"min\":%.3f,\"p50\":%.3f,\"max\":%.3f},",
+		       st->nttfb_full, tf.min, tf.p50, tf.max, st->nttfb_resumed, tr.min, tr.p50,
+		       tr.max);
 		printf("\"requests_started\":%" PRIu64 ",\"requests_completed\":%" PRIu64
 		       ",\"status_1xx\":%" PRIu64 ",\"status_2xx\":%" PRIu64 ",\"status_3xx\":%" PRIu64
 		       ",\"status_4xx\":%" PRIu64 ",\"status_5xx\":%" PRIu64 ",\"status_other\":%" PRIu64
@@ -170,6 +183,18 @@ void load_report(const struct load_run *run)
 	       secs > 0 ? 100 * cpu / secs : 0);
 	printf("  handshakes  %" PRIu64 " ok, %" PRIu64 " failed (p50 %.2f ms, max %.2f ms)\n",
 	       st->hs_ok, st->hs_failed, hs.p50, hs.max);
+	if (cfg->reconnect)
+		printf("  reconnect   %.1f handshakes/s: %" PRIu64 " full, %" PRIu64 " resumed; "
+		       "%" PRIu64 " tickets received; 0-RTT %" PRIu64 " offered, %" PRIu64
+		       " accepted, %" PRIu64 " rejected\n", hps, st->hs_full, st->hs_resumed,
+		       st->tickets, st->early_offered, st->early_accepted, st->early_rejected);
+	if (st->nttfb_full)
+		printf("  first byte  full handshake: p50 %.3f ms (min %.3f, max %.3f, %zu)\n",
+		       tf.p50, tf.min, tf.max, st->nttfb_full);
+	if (st->nttfb_resumed)
+		printf("  first byte  resumed%s: p50 %.3f ms (min %.3f, max %.3f, %zu)\n",
+		       st->early_accepted ? " (0-RTT)" : "", tr.p50, tr.min, tr.max,
+		       st->nttfb_resumed);
 	printf("  requests    %" PRIu64 " completed (2xx %" PRIu64 ", 3xx %" PRIu64 ", 4xx %" PRIu64
 	       ", 5xx %" PRIu64 "%s), %" PRIu64 " failed, %" PRIu64 " cancelled\n",
 	       st->completed, st->status[2], st->status[3], st->status[4], st->status[5],

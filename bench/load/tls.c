@@ -85,6 +85,38 @@ void conn_describe_ccerr(const ngtcp2_ccerr *ce, char *buf, size_t len)
 			 (const char *)ce->reason);
 }
 
+/* A session ticket arrived: it replaces the one new connections resume, and the
+ * server's transport parameters go with it (0-RTT must respect what it announced). */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	ngtcp2_crypto_conn_ref *ref = SSL_get_app_data(ssl);
+	struct load_conn *c = ref->user_data;
+	struct load_run *run = c->run;
+	SSL_SESSION *dup;
+	ngtcp2_ssize n;
+
+	run->st.tickets++;
+	if (!SSL_SESSION_is_resumable(sess))
+		return 0;
+	n = ngtcp2_conn_encode_0rtt_transport_params2(c->qc, run->tp, sizeof(run->tp));
+	if (n < 0) {
+		load_err(run, "connection %u: cannot keep the transport parameters for 0-RTT: %s",
+			 c->id, ngtcp2_strerror((int)n));
+		return 0;
+	}
+	/* A copy: OpenSSL marks an SSL's own session not resumable when that SSL is freed
+	 * without a TLS close_notify (QUIC never sends one) */
+	dup = SSL_SESSION_dup(sess);
+	if (!dup) {
+		load_err(run, "connection %u: out of memory for a session ticket", c->id);
+		return 0;
+	}
+	run->tplen = (size_t)n;
+	SSL_SESSION_free(run->session);
+	run->session = dup;
+	return 0;
+}
+
 SSL_CTX *load_tls_ctx_new(const struct load_cfg *cfg)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -94,6 +126,19 @@ SSL_CTX *load_tls_ctx_new(const struct load_cfg *cfg)
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
 		goto err;
+	if (cfg->groups && SSL_CTX_set1_groups_list(ctx, cfg->groups) != 1) {
+		fprintf(stderr, "quicsteer-load: --groups %s: not a group list this OpenSSL "
+			"knows\n", cfg->groups);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (cfg->resume) {
+		/* OpenSSL hands client sessions to the callback only with client caching on;
+		 * the run keeps the one it wants itself */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+						     SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+	}
 	if (cfg->insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return ctx;
@@ -149,6 +194,26 @@ int conn_tls_init(struct load_conn *c)
 				return -1;
 		} else if (SSL_set1_host(c->ssl, sni) != 1) {
 			return -1;
+		}
+	}
+	if (c->run->session) {
+		/* each connection its own copy: OpenSSL marks the session an SSL used as
+		 * spent once it resumed it (TLS 1.3 tickets are meant for one use) or when
+		 * the SSL is freed without close_notify, and here every connection resumes
+		 * the same ticket (a server need not send a new one) */
+		SSL_SESSION *sess = SSL_SESSION_dup(c->run->session);
+		int ok = sess && SSL_set_session(c->ssl, sess) == 1;
+
+		SSL_SESSION_free(sess);
+		if (!ok)
+			return -1;
+		/* 0-RTT needs a ticket that allows it and the parameters it was issued with */
+		if (cfg->early_data && c->run->tplen &&
+		    SSL_SESSION_get_max_early_data(c->run->session) &&
+		    ngtcp2_conn_decode_and_set_0rtt_transport_params(c->qc, c->run->tp,
+								     c->run->tplen) == 0) {
+			SSL_set_quic_tls_early_data_enabled(c->ssl, 1);
+			c->early = true;
 		}
 	}
 	if (ngtcp2_crypto_ossl_ctx_new(&c->ossl, c->ssl) != 0)
