@@ -51,7 +51,7 @@ WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
 
 include bench/load/load.mk
 
-BINS       := quicsteerd
+BINS       := quicsteerd quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike
@@ -95,6 +95,10 @@ $(OUTPUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/quicsteer
 quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(INIH_LIBS) $(QUIC_LIBS) -o $@
+
+quicsteerctl: user/ctl/quicsteerctl.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # ---- tests and tools ------------------------------------------------------
 $(OUTPUT)/test_cid: tests/unit/test_cid.c $(wildcard include/quicsteer/*.h) | $(OUTPUT)
@@ -172,4 +176,4 @@ bench-resume: check-setup
 
 clean:
 	$(call msg,CLEAN,)
-	$(Q)rm -rf $(OUTPUT) quicsteerd
+	$(Q)rm -rf $(OUTPUT) quicsteerd quicsteerctl

@@ -188,8 +188,12 @@ static SSL_TICKET_RETURN dec_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char
 		if (lowered(&then, &now))
 			c->early_refused = QS_EARLY_SETTINGS;
 	}
-	return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE :
-					      SSL_TICKET_RETURN_USE_RENEW;
+	/*
+	 * Always a fresh ticket for the next connection: a client that reuses
+	 * one is linkable across connections (RFC 8446 C.4), and a ticket
+	 * opened with a decrypt-only key must move to the encrypt key.
+	 */
+	return SSL_TICKET_RETURN_USE_RENEW;
 }
 
 /* A keyed hash of all 32 bytes of the ClientHello random. */
