@@ -235,3 +235,212 @@ test_tickets_fleet_secret_shared_and_foreign() {
 	assert_eq "unknown key counted" 1 "$(tk_stat "$QS_PIN" ticket_unknown_key)"
 	assert_eq "not resumed" 0 "$(tk_stat "$QS_PIN" hs_resumed)"
 }
+
+tk_need_php() {
+	compgen -G "/usr/sbin/php-fpm*" >/dev/null || { need "php-fpm"; return; }
+	return 0
+}
+
+# scripts that leave a line in $TK/w/runs for every run: "early=<HTTP_EARLY_DATA>"
+tk_php_docroot() {
+	make_docroot
+	chmod 711 "$TK"
+	install -d -m 0777 "$TK/w"
+	cat >"$QS_DOCROOT/count.php" <<PHP
+<?php
+\$e = \$_SERVER['HTTP_EARLY_DATA'] ?? '-';
+file_put_contents('$TK/w/runs', "early=\$e " . \$_SERVER['REQUEST_METHOD'] . " " .
+	strlen(file_get_contents('php://input')) . "\n", FILE_APPEND | LOCK_EX);
+echo "early=\$e\n";
+PHP
+	chmod -R a+rX "$QS_DOCROOT"
+}
+
+# A UDP relay that forwards a client's datagrams to the server and back and
+# records its first flight (what it sent before any answer came): the
+# Initial with the ClientHello and the 0-RTT packets.  `replay` sends that
+# flight again from COPIES fresh source ports (so it lands on several
+# workers), as an attacker on the path would.
+tk_relay_py() {
+	cat >"$TK/relay.py" <<'PY'
+import socket, select, struct, sys, time
+mode, port = sys.argv[1], int(sys.argv[2])
+srv = ("127.0.0.1", port)
+if mode == "relay":
+    cap, portfile = sys.argv[3], sys.argv[4]
+    cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    cli.bind(("127.0.0.1", 0))
+    up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    up.connect(srv)
+    open(portfile, "w").write("%d\n" % cli.getsockname()[1])
+    peer, answered, end = None, False, time.time() + 30
+    with open(cap, "wb") as f:
+        while time.time() < end:
+            r, _, _ = select.select([cli, up], [], [], 0.5)
+            for s in r:
+                if s is cli:
+                    d, peer = cli.recvfrom(65535)
+                    if not answered:
+                        f.write(struct.pack("!I", len(d)) + d)
+                        f.flush()
+                    up.send(d)
+                else:
+                    d = up.recv(65535)
+                    answered = True
+                    if peer:
+                        cli.sendto(d, peer)
+else:
+    cap, copies = sys.argv[3], int(sys.argv[4])
+    data = open(cap, "rb").read()
+    flight, i = [], 0
+    while i + 4 <= len(data):
+        n = struct.unpack("!I", data[i:i + 4])[0]
+        flight.append(data[i + 4:i + 4 + n])
+        i += 4 + n
+    socks = []
+    for _ in range(copies):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect(srv)
+        for d in flight:
+            s.send(d)
+        socks.append(s)
+    time.sleep(1)
+    print(len(flight))
+PY
+}
+
+test_tickets_replayed_0rtt_request_runs_once() {
+	local out relay rport n
+	tk_need || return
+	tk_need_php || return
+	tk_php_docroot
+	tk_relay_py
+	qs_start tkrep 4 --fastcgi managed --php-max-children 2
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	# the resumed connection goes through the relay, its GET in 0-RTT
+	/usr/bin/python3 "$TK/relay.py" relay "$QS_PORT" "$TK/flight" "$TK/rport" &
+	relay=$!
+	defer "kill $relay 2>/dev/null; wait $relay 2>/dev/null || true"
+	wait_until 5 test -s "$TK/rport" || fail "relay did not start"
+	rport=$(cat "$TK/rport")
+	out=$(tk_get "$TK/c" "$rport" /count.php)
+	tk_expect "$out" 200
+	grep -q "early=1" "$TK/dl/count.php" || fail "the 0-RTT GET was not marked: $(cat "$TK/dl/count.php")"
+	assert_eq "runs after the real request" 1 "$(wc -l <"$TK/w/runs")"
+	assert_eq "0-RTT accepted" 1 "$(workers_sum early_accepted)"
+	# the attacker replays the first flight from 16 source ports, twice
+	n=$(/usr/bin/python3 "$TK/relay.py" replay "$QS_PORT" "$TK/flight" 16)
+	((n >= 1)) || fail "no first flight captured"
+	/usr/bin/python3 "$TK/relay.py" replay "$QS_PORT" "$TK/flight" 16 >/dev/null
+	sleep 1
+	info "replayed a $n-datagram first flight 32 times: early data refused as replays: $(workers_sum early_rej_replay) (per worker: $(per_worker early_rej_replay))"
+	assert_eq "the script ran" 1 "$(wc -l <"$TK/w/runs")"
+	assert_ge "replays refused by the register" 1 "$(workers_sum early_rej_replay)"
+	assert_eq "0-RTT accepted, all told" 1 "$(workers_sum early_accepted)"
+}
+
+test_tickets_unsafe_0rtt_methods_wait_or_get_425() {
+	local out
+	tk_need || return
+	tk_need_php || return
+	tk_php_docroot
+	head -c 3000 /dev/urandom >"$TK/body"
+	qs_start tkpost 2 --fastcgi managed --php-max-children 2
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	# a POST in 0-RTT: held until the handshake completes, then run unmarked
+	out=$(tk_get "$TK/c" "$QS_PORT" /count.php -m POST -d "$TK/body")
+	tk_expect "$out" 200
+	assert_eq "0-RTT accepted" 1 "$(workers_sum early_accepted)"
+	assert_eq "deferred" 1 "$(workers_sum req_deferred)"
+	assert_eq "run early" 0 "$(workers_sum req_early)"
+	assert_eq "what PHP saw" "early=- POST 3000" "$(cat "$TK/w/runs")"
+	# --early-data-unsafe reject: 425 Too Early, PHP never runs
+	qs_start tkpost425 2 --fastcgi managed --php-max-children 2 --early-data-unsafe reject
+	out=$(tk_get "$TK/d" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	out=$(tk_get "$TK/d" "$QS_PORT" /count.php -m POST -d "$TK/body")
+	tk_expect "$out" 425
+	assert_eq "answered 425" 1 "$(workers_sum req_too_early)"
+	assert_eq "PHP runs" 1 "$(wc -l <"$TK/w/runs")"
+	# a GET in 0-RTT still runs at once, marked for the application
+	out=$(tk_get "$TK/d" "$QS_PORT" /count.php)
+	tk_expect "$out" 200
+	assert_eq "the GET, marked" "early=1 GET 0" "$(tail -1 "$TK/w/runs")"
+}
+
+test_tickets_settings_lowered_or_early_data_off_refuse_0rtt() {
+	local out
+	tk_need || return
+	make_docroot
+	tk_keyfile "$TK/k1"
+	qs_start tkset 2 --ticket-keys "file:$TK/k1" --max-streams 100
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	qs_kill "$QS_PID"
+	# fewer streams than the ticket promised: resumed, but no 0-RTT
+	qs_start tkset2 2 --ticket-keys "file:$TK/k1" --max-streams 50
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	assert_eq "resumed" 1 "$(workers_sum hs_resumed)"
+	assert_eq "0-RTT refused: settings" 1 "$(workers_sum early_rej_settings)"
+	assert_eq "0-RTT accepted" 0 "$(workers_sum early_accepted)"
+	# the renewed ticket remembers 50: 0-RTT again
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	assert_eq "0-RTT accepted with the new ticket" 1 "$(workers_sum early_accepted)"
+	cp "$TK/c.sess" "$TK/d.sess"
+	cp "$TK/c.tp" "$TK/d.tp"
+	qs_kill "$QS_PID"
+	# --early-data off: resumption still, 0-RTT refused by policy
+	qs_start tkset3 2 --ticket-keys "file:$TK/k1" --max-streams 50 --early-data off
+	out=$(tk_get "$TK/d" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	assert_eq "resumed (early data off)" 1 "$(workers_sum hs_resumed)"
+	assert_eq "0-RTT refused: policy" 1 "$(workers_sum early_rej_policy)"
+	assert_eq "0-RTT accepted (early data off)" 0 "$(workers_sum early_accepted)"
+}
+
+# every byte sequence of 8+ bytes of the key files, as hex
+tk_secret_hex() { for f in "$@"; do xxd -p -c 200 "$f"; done; }
+
+test_tickets_key_material_never_exposed() {
+	local out dump hex f w pin
+	tk_need || return
+	make_docroot
+	tk_keyfile "$TK/k1"
+	tk_keyfile "$TK/k2"
+	qs_start tkmat 2 --ticket-keys "file:$TK/k1,$TK/k2" --log-level debug
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	kill -HUP "$QS_PID"
+	./quicsteerctl -i "$QS_INST" reload-keys >/dev/null
+	# everything an operator can read, as one hex string
+	dump=$( {
+		cat "$QS_LOG" /run/quicsteer/"$QS_INST"/* 2>/dev/null
+		scripts/inspect.sh "$QS_INST"
+		scripts/inspect.sh --json "$QS_INST"
+		./quicsteerctl -i "$QS_INST" keys
+		for pin in "$QS_PIN"/*; do bpftool -j map dump pinned "$pin" 2>/dev/null || true; done
+	} | xxd -p | tr -d '\n')
+	# the bpftool dumps write bytes as "0x12" tokens: join those too
+	dump+=$(for pin in "$QS_PIN"/*; do bpftool -j map dump pinned "$pin" 2>/dev/null || true; done |
+		grep -o '0x[0-9a-f][0-9a-f]\b' | sed 's/0x//' | tr -d '\n')
+	for f in k1 k2; do
+		hex=$(xxd -p -c 200 "$TK/$f")
+		# any 8 bytes of the name, the HMAC key or the AES key
+		for off in $(seq 0 16 144); do
+			grep -q "${hex:off:16}" <<<"$dump" && fail "bytes $((off / 2))..$((off / 2 + 7)) of $f found"
+		done
+	done
+	# the mappings that hold keys are locked and left out of core dumps
+	assert_ge "locked, undumpable mappings of the loader" 2 \
+		"$(awk '/^VmFlags:/ && / lo / && / dd /' "/proc/$QS_PID/smaps" | wc -l)"
+	for w in $(worker_stats_json | jq -r '.[].value.pid'); do
+		assert_ge "undumpable mappings of worker $w" 2 \
+			"$(awk '/^VmFlags:/ && / dd /' "/proc/$w/smaps" | wc -l)"
+	done
+	grep -q "^key $(tk_hash "$TK/k1") encrypt" "/run/quicsteer/$QS_INST/ticket-keys" ||
+		fail "key names not listed"
+}

@@ -62,6 +62,7 @@ struct qs_conn {
 	/* session resumption and 0-RTT (worker/tickets.c) */
 	uint8_t tkt_unknown;            /* the ticket named a key we do not have */
 	uint8_t early_refused;          /* enum qs_early_refusal */
+	uint8_t early_counted;          /* 0-RTT counters done for this handshake */
 	bool goaway_sent;
 	bool in_write_list;
 	struct qs_conn *next_write;

@@ -221,15 +221,27 @@ static int allow_early_cb(SSL *ssl, void *arg)
 	(void)arg;
 	if (!c)
 		return 0;
-	if (c->early_refused)
+	/*
+	 * Counted here, not when the handshake completes: a replayed first
+	 * flight never completes one.
+	 */
+	c->early_counted = 1;
+	count(&T.stats->early_offered, 1);
+	if (c->early_refused == QS_EARLY_SETTINGS) {
+		count(&T.stats->early_rej_settings, 1);
 		return 0;
-	if (SSL_get_client_random(ssl, rnd, sizeof(rnd)) != sizeof(rnd))
+	}
+	if (SSL_get_client_random(ssl, rnd, sizeof(rnd)) != sizeof(rnd)) {
+		count(&T.stats->early_rej_other, 1);
 		return 0;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (qs_strike_check(T.strike, random_hash(rnd), (uint32_t)ts.tv_sec) != QS_STRIKE_FRESH) {
 		c->early_refused = QS_EARLY_REPLAY;
+		count(&T.stats->early_rej_replay, 1);
 		return 0;
 	}
+	count(&T.stats->early_accepted, 1);
 	return 1;
 }
 
@@ -269,17 +281,9 @@ void qs_tickets_on_handshake(struct qs_conn *c)
 	int early = SSL_get_early_data_status(c->ssl);
 
 	count(SSL_session_reused(c->ssl) ? &st->hs_resumed : &st->hs_full, 1);
-	if (early == SSL_EARLY_DATA_NOT_SENT)
+	if (early == SSL_EARLY_DATA_NOT_SENT || c->early_counted)
 		return;
+	/* refused before our callback was asked */
 	count(&st->early_offered, 1);
-	if (early == SSL_EARLY_DATA_ACCEPTED)
-		count(&st->early_accepted, 1);
-	else if (!T.cfg->early_data)
-		count(&st->early_rej_policy, 1);
-	else if (c->early_refused == QS_EARLY_REPLAY)
-		count(&st->early_rej_replay, 1);
-	else if (c->early_refused == QS_EARLY_SETTINGS)
-		count(&st->early_rej_settings, 1);
-	else
-		count(&st->early_rej_other, 1);
+	count(!T.cfg->early_data ? &st->early_rej_policy : &st->early_rej_other, 1);
 }
