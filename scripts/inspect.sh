@@ -45,6 +45,18 @@ slots=$(bpftool -j map dump pinned "$pin/qs_socks" 2>/dev/null | jq '[.[] | .for
 	 worker: (.key % 64), cookie: .value}]')
 workers=$(dump qs_worker_stats | jq '[.[] | .formatted | select(.value.starts > 0) |
 	{slot: .key, gen: (.key / 64 | floor), worker: (.key % 64)} + .value]')
+# session ticket keys: the loader's runtime file lists name hashes and roles only
+tkfile=/run/quicsteer/$inst/ticket-keys
+tickets=$(if [[ -r $tkfile ]]; then
+	awk '$1 == "key" {printf "{\"name_hash\":\"%s\",\"role\":\"%s\",\"not_after\":%s}\n", $2, $3, $4}' "$tkfile" |
+		jq -s --arg src "$(awk '$1 == "source" {print $2}' "$tkfile")" \
+			--arg reload "$(sed -n 's/^last_reload //p' "$tkfile")" \
+			--argjson version "$(awk '$1 == "version" {print $2}' "$tkfile")" \
+			--argjson lifetime "$(awk '$1 == "lifetime" {print $2}' "$tkfile")" \
+			'{source: $src, version: $version, lifetime_s: $lifetime, last_reload: $reload, keys: .}'
+else
+	echo null
+fi)
 progs=$(for p in "$pin"/qs_steer_l* "$pin"/qs_baseline_l*; do
 	if [[ -e $p ]]; then bpftool -j prog show pinned "$p"; fi
 done | jq -s '.')
@@ -52,7 +64,7 @@ done | jq -s '.')
 if ((json)); then
 	jq -n --arg instance "$inst" --argjson state "$state" --argjson steer_stats "$stats" \
 		--argjson cid_configs "$keys" --argjson slots "$slots" --argjson workers "$workers" \
-		--argjson programs "$progs" '$ARGS.named'
+		--argjson programs "$progs" --argjson ticket_keys "$tickets" '$ARGS.named'
 	exit 0
 fi
 
@@ -85,6 +97,20 @@ jq -r '.[] | "\(.gen)/\(.worker) \(.conn_accepted) \(.conn_active) \(.handshakes
 		printf '  %-8s %-9s %-7s %-10s %-10s %-7s %-7s %-9s %-9s %-9s %-9s %-12s\n' \
 			"$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k" "$l"
 	done
+echo
+echo "session tickets and 0-RTT per worker:"
+printf '  %-8s %-8s %-8s %-8s %-9s %-9s %-9s %-9s %-9s %-9s %-9s %-9s\n' \
+	gen/id full resumed tickets tkt_fail 0rtt_ok replay settings rej_other early_req deferred 425
+jq -r '.[] | "\(.gen)/\(.worker) \(.hs_full) \(.hs_resumed) \(.tickets_issued) \(.ticket_unknown_key + .ticket_expired + .ticket_corrupt) \(.early_accepted) \(.early_rej_replay) \(.early_rej_settings) \(.early_rej_policy + .early_rej_other) \(.req_early) \(.req_deferred) \(.req_too_early)"' <<<"$workers" |
+	while read -r a b c d e f g h i j k l; do
+		printf '  %-8s %-8s %-8s %-8s %-9s %-9s %-9s %-9s %-9s %-9s %-9s %-9s\n' \
+			"$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k" "$l"
+	done
+if [[ $tickets != null ]]; then
+	echo "ticket keys ($(jq -r .source <<<"$tickets"), lifetime $(jq .lifetime_s <<<"$tickets") s," \
+		"last re-read: $(jq -r .last_reload <<<"$tickets"); names hashed, material never shown):"
+	jq -r '.keys[] | "  \(.name_hash)  \(.role)\(if .not_after > 0 then "  until \(.not_after | todate)" else "" end)"' <<<"$tickets"
+fi
 echo
 echo "programs:"
 jq -r '.[] | "  id \(.id) \(.name) \(.type), \(.run_cnt // "-") runs, \(if .run_cnt and .run_cnt > 0 then "\(.run_time_ns / .run_cnt | floor) ns/run" else "run time needs sysctl kernel.bpf_stats_enabled=1" end)"' <<<"$progs"
