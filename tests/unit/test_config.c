@@ -131,6 +131,52 @@ static int test_errors(void)
 	return 0;
 }
 
+/* Session tickets: sources, durations, the key budget, 0-RTT policy. */
+static int test_tickets(void)
+{
+	struct qs_config cfg;
+	const char *conf = write_conf("t0.conf", "ticket_keys = fleet:/etc/q/fleet.key\n"
+				      "ticket_rotate = 12h\nticket_lifetime = 2d\n"
+				      "early_data = off\n");
+	const char *file_keys[] = { "quicsteerd", "-c", conf, "--ticket-keys",
+				    "file:/k/a.key,/k/b.key,/k/c.key", "--early-data-unsafe",
+				    "reject", NULL };
+	const char *fleet[] = { "quicsteerd", "-c", conf, NULL };
+	const char *defaults[] = { "quicsteerd", "-c", write_conf("t1.conf", ""), NULL };
+	const char *too_many[] = { "quicsteerd", "-c", write_conf("t2.conf", ""),
+				   "--ticket-rotate", "1h", "--ticket-lifetime", "1d", NULL };
+	const char *week[] = { "quicsteerd", "-c", write_conf("t3.conf", ""),
+			       "--ticket-lifetime", "8d", NULL };
+	const char *relative[] = { "quicsteerd", "-c", write_conf("t4.conf", ""),
+				   "--ticket-keys", "file:keys/a.key", NULL };
+	const char *two_fleets[] = { "quicsteerd", "-c", write_conf("t5.conf", ""),
+				     "--ticket-keys", "fleet:/a,/b", NULL };
+	const char *unit[] = { "quicsteerd", "-c", write_conf("t6.conf", ""),
+			       "--ticket-rotate", "5x", NULL };
+	const char *unsafe[] = { "quicsteerd", "-c", write_conf("t7.conf", ""),
+				 "--early-data-unsafe", "run", NULL };
+
+	CHECK(parse(&cfg, 3, defaults) == 0, "defaults");
+	CHECK(cfg.ticket_source == QS_TICKETS_AUTO && cfg.ticket_rotate_s == 43200 &&
+	      cfg.ticket_lifetime_s == 86400 && cfg.early_data && !cfg.early_unsafe_reject,
+	      "auto, 12h, 24h, 0-RTT on, defer");
+	CHECK(parse(&cfg, 3, fleet) == 0, "fleet from the file");
+	CHECK(cfg.ticket_source == QS_TICKETS_FLEET && cfg.n_ticket_paths == 1 &&
+	      !strcmp(cfg.ticket_paths[0], "/etc/q/fleet.key") && cfg.ticket_rotate_s == 43200 &&
+	      cfg.ticket_lifetime_s == 2 * 86400 && !cfg.early_data, "fleet settings");
+	CHECK(parse(&cfg, 7, file_keys) == 0, "file keys override the file");
+	CHECK(cfg.ticket_source == QS_TICKETS_FILE && cfg.n_ticket_paths == 3 &&
+	      !strcmp(cfg.ticket_paths[2], "/k/c.key") && cfg.early_unsafe_reject, "three files");
+	fprintf(stderr, "  (the error messages below are expected)\n");
+	CHECK(parse(&cfg, 7, too_many) < 0, "1h rotation keeps 26 keys for 1d tickets");
+	CHECK(parse(&cfg, 5, week) < 0, "lifetime over 7 days");
+	CHECK(parse(&cfg, 5, relative) < 0, "relative key path");
+	CHECK(parse(&cfg, 5, two_fleets) < 0, "two fleet secrets");
+	CHECK(parse(&cfg, 5, unit) < 0, "unknown unit");
+	CHECK(parse(&cfg, 5, unsafe) < 0, "unknown unsafe policy");
+	return 0;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -141,6 +187,7 @@ int main(void)
 	RUN(test_file_and_flags);
 	RUN(test_defaults);
 	RUN(test_errors);
+	RUN(test_tickets);
 	char cmd[300];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
