@@ -71,6 +71,16 @@ SSL_CTX *qs_tls_ctx_new(const char *cert, const char *key)
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+	/*
+	 * AES-128-GCM with SHA-256 first (OpenSSL's default puts AES-256 with
+	 * SHA-384 first): SHA-256 runs on the CPU's SHA extensions where
+	 * SHA-384 is software, which measured 10 % of a resumed handshake.
+	 */
+	if (SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+				     "TLS_CHACHA20_POLY1305_SHA256") != 1) {
+		pr_warn("SSL_CTX_set_ciphersuites: %s", ssl_error());
+		goto fail;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		pr_warn("cannot load the certificate %s: %s (expected a PEM certificate "
 			"chain)", cert, ssl_error());
