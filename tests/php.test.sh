@@ -65,6 +65,9 @@ echo "remote=", $_SERVER["REMOTE_ADDR"], "\n";
 echo "method=", $_SERVER["REQUEST_METHOD"], "\n";
 echo "query=", $_SERVER["QUERY_STRING"], "\n";
 echo "script=", $_SERVER["SCRIPT_NAME"], "\n";
+echo "path_info=", $_SERVER["PATH_INFO"] ?? "unset", "\n";
+echo "doc_uri=", $_SERVER["DOCUMENT_URI"], "\n";
+echo "filename=", $_SERVER["SCRIPT_FILENAME"], "\n";
 $in = file_get_contents("php://input");
 echo "len=", strlen($in), "\n";
 echo "sha=", hash("sha256", $in), "\n";
@@ -73,9 +76,15 @@ PHP
 	printf '<?php http_response_code(418); echo "teapot";' >"$QS_DOCROOT/teapot.php"
 	printf '<?php echo str_repeat("0123456789", 3000000);' >"$QS_DOCROOT/big.php"
 	printf '<?php this is not php' >"$QS_DOCROOT/broken.php"
+	mkdir -p "$QS_DOCROOT/dir.php"
 	chmod -R a+rX "$QS_DOCROOT"
 	DL=$(mktemp -d /tmp/qs-test-dl.XXXXXX)
 	defer "rm -rf $DL"
+}
+
+fetch_php() { # DIR PATH: GET into DIR
+	(cd "$1" && timeout 20 gtlsclient -q --exit-on-all-streams-close --timeout=5s \
+		--download="$1" 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT$2")
 }
 
 php_status() { # URL...: statuses in order
@@ -102,6 +111,16 @@ test_php_get_post_redirect_status_errors() {
 		grep -qx "$want" <<<"$body" || fail "script saw no '$want': $body"
 	done
 	grep -qE '^worker=0/[01]$' <<<"$body" || fail "QUICSTEER_WORKER: $body"
+	# PATH_INFO: what follows the script, split as nginx's fastcgi_split_path_info
+	rm -f "$DL"/info.php*
+	fetch_php "$DL" "/info.php/archive/2026/x.html?a=1" || fail "PATH_INFO request failed"
+	body=$(cat "$DL"/x.html*)
+	for want in "script=/info.php" "path_info=/archive/2026/x.html" "query=a=1" \
+		"doc_uri=/info.php/archive/2026/x.html" "filename=$QS_DOCROOT/info.php"; do
+		grep -qx "$want" <<<"$body" || fail "PATH_INFO request: no '$want': $body"
+	done
+	assert_eq "a .php that is a directory" 404 "$(php_status "https://127.0.0.1:$QS_PORT/dir.php/x")"
+	assert_eq "not a script (.phpx)" 404 "$(php_status "https://127.0.0.1:$QS_PORT/info.phpx")"
 	# POST: the script hashes the body it got
 	head -c 300000 /dev/urandom >"$DL/up.bin"
 	rm -f "$DL"/info.php*
@@ -352,4 +371,63 @@ echo "len=$n\\nsha=", hash_final($h), "\\n";' >"$QS_DOCROOT/upload.php"
 		-m POST -d "$DL/over.bin" --timeout=10s 127.0.0.1 "$QS_PORT" \
 		"https://127.0.0.1:$QS_PORT/upload.php" 2>&1)
 	grep -q '\[:status: 413\]' <<<"$out" || fail "over --max-body: $(grep status <<<"$out")"
+}
+
+test_php_multipart_form_upload() {
+	local load=.output/quicsteer-load boundary=qsBoundary7MA4YWxk
+	need_root_bpf || return
+	need_phpfpm || return
+	[[ -x $load ]] || { need "$load (make)"; return; }
+	php_docroot
+	install -d -m 0777 "$DL/w"
+	chmod 711 "$DL"
+	cat >"$QS_DOCROOT/form.php" <<PHP
+<?php
+\$f = \$_FILES["photo"] ?? null;
+file_put_contents("$DL/w/form.out", "name=" . (\$_POST["name"] ?? "-") . "\\n" .
+	"file=" . (\$f ? \$f["name"] . " " . \$f["type"] . " " . \$f["size"] . " " .
+	hash_file("sha256", \$f["tmp_name"]) : "-") . "\\nerror=" . (\$f ? \$f["error"] : "-") . "\\n");
+echo "ok\\n";
+PHP
+	chmod a+r "$QS_DOCROOT/form.php"
+	head -c 200000 /dev/urandom >"$DL/photo.bin"
+	{
+		printf -- '--%s\r\nContent-Disposition: form-data; name="name"\r\n\r\nAda Lovelace\r\n' "$boundary"
+		printf -- '--%s\r\nContent-Disposition: form-data; name="photo"; filename="me.bin"\r\n' "$boundary"
+		printf 'Content-Type: application/octet-stream\r\n\r\n'
+		cat "$DL/photo.bin"
+		printf '\r\n--%s--\r\n' "$boundary"
+	} >"$DL/form.body"
+	qs_start phpform 2 --fastcgi managed --php-max-children 2
+	"$load" -k -n 1 --data "$DL/form.body" \
+		-H "content-type:multipart/form-data; boundary=$boundary" \
+		"https://127.0.0.1:$QS_PORT/form.php" >/dev/null || fail "form POST failed"
+	assert_eq "text field" "name=Ada Lovelace" "$(sed -n 1p "$DL/w/form.out")"
+	assert_eq "file part" "file=me.bin application/octet-stream 200000 $(sha256sum "$DL/photo.bin" | cut -d' ' -f1)" \
+		"$(sed -n 2p "$DL/w/form.out")"
+	assert_eq "upload error code" "error=0" "$(sed -n 3p "$DL/w/form.out")"
+}
+
+test_php_response_survives_client_migration() {
+	local d
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	# 2 MB in 40 flushed pieces over about 0.4 s: the client moves meanwhile
+	printf '<?php for ($i = 0; $i < 40; $i++) { echo str_repeat(chr(65 + $i %% 26), 52428); flush(); usleep(10000); }
+echo "\nremote_port=", $_SERVER["REMOTE_PORT"], "\n";' >"$QS_DOCROOT/slow.php"
+	chmod a+r "$QS_DOCROOT/slow.php"
+	qs_start phpmig 4 --fastcgi managed --php-max-children 4
+	for i in 1 2 3 4 5; do
+		d=$DL/m$i
+		mkdir -p "$d"
+		(cd "$d" && timeout 20 gtlsclient -q --exit-on-all-streams-close --timeout=5s \
+			--change-local-addr=100ms --download="$d" 127.0.0.1 "$QS_PORT" \
+			"https://127.0.0.1:$QS_PORT/slow.php") || fail "run $i: client failed"
+		assert_eq "run $i: bytes" $((40 * 52428 + 1)) "$(head -c $((40 * 52428 + 1)) "$d/slow.php" | wc -c)"
+		grep -q '^remote_port=[0-9]' "$d/slow.php" || fail "run $i: the end of the response is missing"
+	done
+	assert_ge "migrations seen" 5 "$(workers_sum migrations)"
+	assert_eq "datagrams on a worker that did not mint their CID" 0 "$(workers_sum rx_cid_foreign)"
 }

@@ -233,6 +233,22 @@ int conn_setup_h3(struct load_conn *c)
 	return 0;
 }
 
+/* --data: the whole body at once; it lives as long as the run */
+static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec *vec,
+			       size_t veccnt, uint32_t *pflags, void *conn_ud, void *stream_ud)
+{
+	struct load_conn *c = conn_ud;
+
+	(void)h3;
+	(void)stream_id;
+	(void)veccnt;
+	(void)stream_ud;
+	vec[0].base = c->run->cfg.body;
+	vec[0].len = c->run->cfg.body_len;
+	*pflags |= NGHTTP3_DATA_FLAG_EOF;
+	return 1;
+}
+
 /* Open streams for new requests while this connection has room for them. */
 void conn_fill(struct load_conn *c)
 {
@@ -245,7 +261,7 @@ void conn_fill(struct load_conn *c)
 		const char *path = cfg->paths[run->next_path % cfg->nurls];
 		const uint8_t nc = NGHTTP3_NV_FLAG_NO_COPY_NAME | NGHTTP3_NV_FLAG_NO_COPY_VALUE;
 #define NV(n, v) { (const uint8_t *)(n), (const uint8_t *)(v), sizeof(n) - 1, strlen(v), nc }
-		nghttp3_nv nva[5 + 16] = {
+		nghttp3_nv nva[6 + 16] = {
 			NV(":method", cfg->method ? cfg->method : "GET"),
 			NV(":scheme", "https"),
 			NV(":authority", cfg->authority),
@@ -253,6 +269,9 @@ void conn_fill(struct load_conn *c)
 			NV("user-agent", "quicsteer-load"),
 		};
 		size_t nnv = 5;
+
+		if (cfg->body)
+			nva[nnv++] = (nghttp3_nv)NV("content-length", cfg->body_len_s);
 #undef NV
 		for (unsigned h = 0; h < cfg->nhdrs; h++)
 			nva[nnv++] = (nghttp3_nv){ (const uint8_t *)cfg->hdr_name[h],
@@ -273,7 +292,10 @@ void conn_fill(struct load_conn *c)
 		r = req_get(c);
 		r->stream_id = sid;
 		r->t_start = load_now();
-		rv = nghttp3_conn_submit_request(c->h3, sid, nva, nnv, NULL, r);
+		static const nghttp3_data_reader body_reader = { .read_data = read_body };
+
+		rv = nghttp3_conn_submit_request(c->h3, sid, nva, nnv,
+						 cfg->body ? &body_reader : NULL, r);
 		if (rv != 0) {
 			conn_req_put(c, r);
 			ngtcp2_conn_shutdown_stream(c->qc, 0, sid, NGHTTP3_H3_REQUEST_CANCELLED);

@@ -49,6 +49,9 @@ struct load_cfg {
 	char *hdr_name[16], *hdr_value[16];
 	unsigned nhdrs;
 	const char *method;        /* default GET */
+	uint8_t *body;             /* --data FILE: every request sends it */
+	size_t body_len;
+	char body_len_s[24];       /* its content-length */
 	/* handshake benchmarks: every connection does its handshake, its K requests,
 	 * then closes, and a new one takes its slot */
 	bool reconnect;

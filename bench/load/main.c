@@ -58,7 +58,9 @@ static void usage(FILE *f)
 "      --json             print one JSON object with all figures on stdout\n"
 "  -H, --header NAME:VALUE  send this request field too (repeatable, up to 16;\n"
 "                         VALUE \"@N\" is N bytes of 'a'), as given: no checks\n"
-"  -X, --method METHOD    request method (default GET; no body is sent)\n"
+"  -X, --method METHOD    request method (default GET, POST with --data)\n"
+"      --data FILE        send FILE as every request's body, with its\n"
+"                         content-length (set content-type with -H)\n"
 "      --reconnect        handshake benchmark: every connection sends K requests,\n"
 "                         closes once they are answered, and a new connection\n"
 "                         (new source port) takes its place\n"
@@ -159,7 +161,7 @@ static int parse_url(const char *url, char **authority, char **host, char **port
 static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
-	       OPT_RESUME, OPT_EARLY, OPT_GROUPS };
+	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -174,6 +176,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "header", required_argument, NULL, 'H' },
 		{ "method", required_argument, NULL, 'X' },
+		{ "data", required_argument, NULL, OPT_DATA },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
 		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
 		{ "resume", no_argument, NULL, OPT_RESUME },
@@ -216,6 +219,29 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		case 'X':
 			cfg->method = optarg;
 			break;
+		case OPT_DATA: {
+			FILE *f = fopen(optarg, "rb");
+			long n;
+
+			if (!f) {
+				fprintf(stderr, "quicsteer-load: --data %s: %s\n", optarg,
+					strerror(errno));
+				return -1;
+			}
+			if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) ||
+			    !(cfg->body = malloc((size_t)n + 1)) ||
+			    fread(cfg->body, 1, (size_t)n, f) != (size_t)n) {
+				fprintf(stderr, "quicsteer-load: --data %s: cannot read it\n", optarg);
+				fclose(f);
+				return -1;
+			}
+			fclose(f);
+			cfg->body_len = (size_t)n;
+			snprintf(cfg->body_len_s, sizeof(cfg->body_len_s), "%zu", cfg->body_len);
+			if (!cfg->method)
+				cfg->method = "POST";
+			break;
+		}
 		case 'c':
 			if (parse_u64(optarg, 10000, &v) || !v)
 				goto bad;

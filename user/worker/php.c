@@ -80,21 +80,35 @@ static void touch(struct qs_php_conn *pc)
 	pc->deadline = qs_now() + (uint64_t)pc->srv->cfg->fastcgi_timeout_ms * NGTCP2_MILLISECONDS;
 }
 
-static size_t script_len(const char *path, size_t pathlen)
+/* The path without its query. */
+static size_t uri_len(const char *path, size_t pathlen)
 {
 	const char *q = memchr(path, '?', pathlen);
 
 	return q ? (size_t)(q - path) : pathlen;
 }
 
+/*
+ * The script part of a path: up to and including the first ".php" that
+ * ends the path or is followed by '/'; what follows (before the query) is
+ * PATH_INFO, as nginx's fastcgi_split_path_info ^(.+?\.php)(/.*)$ splits
+ * it.  0 when the path names no script.
+ */
+static size_t script_len(const char *path, size_t pathlen)
+{
+	size_t n = uri_len(path, pathlen);
+
+	for (size_t i = 1; i + 4 <= n; i++)
+		if (!memcmp(path + i, ".php", 4) && (i + 4 == n || path[i + 4] == '/'))
+			return i + 4;
+	return 0;
+}
+
 bool qs_php_wants(const struct qs_server *s, const char *path, size_t pathlen)
 {
-	size_t n;
-
 	if (s->cfg->fastcgi == QS_FASTCGI_OFF || !path)
 		return false;
-	n = script_len(path, pathlen);
-	return n > 4 && memcmp(path + n - 4, ".php", 4) == 0;
+	return script_len(path, pathlen) > 0;
 }
 
 /*
@@ -167,16 +181,19 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 	struct qs_conn *c = st->conn;
 	struct qs_server *s = c->srv;
 	const ngtcp2_path *path = ngtcp2_conn_get_path(c->qc);
-	size_t n = script_len(st->path, st->pathlen);
+	size_t n = uri_len(st->path, st->pathlen);
 	const char *query = n < st->pathlen ? st->path + n + 1 : "";
 	size_t qlen = n < st->pathlen ? st->pathlen - n - 1 : 0;
+	size_t sn = st->front ? n : script_len(st->path, st->pathlen);
+	const char *info = st->path + sn;
+	size_t ilen = n - sn;
 	const char *root = s->docroot->path;
 	char script[QS_STATIC_PATH_MAX + 4096], len_s[24], worker[16];
 	struct qs_fcgi_params p;
 	const char *authority = st->authority ? st->authority : "";
 	char front[sizeof(s->cfg->index) + 1];
 	const char *sname = st->path;
-	size_t slen = n;
+	size_t slen = sn;
 	size_t hostlen = strcspn(authority, ":");
 	bool cookie_seen = false;
 	int ret = 0;
@@ -193,7 +210,9 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 	snprintf(worker, sizeof(worker), "%u/%u", s->gen, s->id);
 	ret |= add(&p, "SCRIPT_FILENAME", script, strlen(script));
 	ret |= add(&p, "SCRIPT_NAME", sname, slen);
-	ret |= add(&p, "DOCUMENT_URI", sname, slen);
+	ret |= add(&p, "PATH_INFO", info, ilen);
+	/* as nginx's $document_uri: the path, or the index script it went to */
+	ret |= add(&p, "DOCUMENT_URI", st->front ? sname : st->path, st->front ? slen : n);
 	ret |= add(&p, "DOCUMENT_ROOT", root, strlen(root));
 	ret |= add(&p, "REQUEST_URI", st->path, st->pathlen);
 	ret |= add(&p, "QUERY_STRING", query, qlen);
