@@ -75,7 +75,7 @@ fi
 QS_SKIP=
 if [[ ! -x $QS ]]; then
 	QS_SKIP="$QS is not built (make)"
-elif ! "$QS" --help 2>&1 | grep -q -- --docroot; then
+elif ! grep -q -- --docroot <<<"$("$QS" --help 2>&1)"; then
 	QS_SKIP="'$QS --help' does not mention --docroot yet (the HTTP/3 worker is not there yet)"
 fi
 CONFIGS=(gtls)
