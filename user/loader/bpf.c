@@ -298,6 +298,14 @@ int qs_bpf_set_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
 	return 0;
 }
 
+void qs_bpf_clear_socket(struct qs_bpf *b, unsigned listener, unsigned gen, unsigned worker)
+{
+	__u32 key = qs_slot(listener, gen, worker);
+
+	if (b->socks_fd >= 0 && bpf_map_delete_elem(b->socks_fd, &key) && errno != ENOENT)
+		pr_warn("cannot clear %s slot %u: %s", QS_PIN_SOCKS, key, strerror(errno));
+}
+
 int qs_bpf_set_state(struct qs_bpf *b, const struct qs_steer_state *st)
 {
 	__u32 zero = 0;

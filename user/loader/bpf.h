@@ -46,6 +46,8 @@ int qs_bpf_pin(struct qs_bpf *b, const char *instance);
 int qs_bpf_attach(struct qs_bpf *b, unsigned listener, int sock_fd, const char *what);
 int qs_bpf_set_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
 		      unsigned worker, int sock_fd, const char *what);
+/* The worker's socket leaves the array (its generation retired). */
+void qs_bpf_clear_socket(struct qs_bpf *b, unsigned listener, unsigned gen, unsigned worker);
 int qs_bpf_set_state(struct qs_bpf *b, const struct qs_steer_state *st);
 int qs_bpf_set_key(struct qs_bpf *b, unsigned config, const struct qs_cid_key *key);
 /* In a forked worker: close every map and program fd (nothing else). */

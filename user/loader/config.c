@@ -120,8 +120,12 @@ void qs_usage(FILE *out)
 "  -V, --version           print the version\n"
 "\n"
 "Signals: SIGTERM/SIGINT: GOAWAY, drain, stop everything, remove the pins.\n"
-"SIGHUP: re-read the ticket key files (file:); reloading the workers is not\n"
-"implemented yet.\n"
+"SIGHUP: reload: a new generation of workers with the certificate, key and\n"
+"docroot read again (other settings need a restart) takes new connections;\n"
+"the old one keeps its connections, sends GOAWAY, drains (--drain-timeout)\n"
+"and exits.  Refused, with the reason logged, while a previous generation\n"
+"drains or when the certificate is unusable.  Also re-reads the ticket keys\n"
+"(also: quicsteerctl reload-keys).\n"
 "Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
 "/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n",
 		QS_MAX_LISTENERS, QS_MAX_WORKERS);

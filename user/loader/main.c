@@ -42,6 +42,7 @@ struct loader {
 	SSL_CTX *ssl_ctx;
 	struct qs_docroot docroot;
 	struct qs_phpfpm phpfpm;
+	unsigned gen;                /* the generation that takes new connections */
 	char run_dir[128];
 	char pid_file[160];
 	int ready_fd;                /* daemon mode: tells the parent we are up */
@@ -210,12 +211,13 @@ static int install_cid_key(struct loader *ld)
 	return ret;
 }
 
-static int open_sockets(struct loader *ld, unsigned gen)
+/* On reload (gen > 0 or not the first): the group exists, the program is on it. */
+static int open_sockets(struct loader *ld, unsigned gen, bool reload)
 {
 	struct qs_config *cfg = &ld->cfg;
 	int ret;
 
-	for (unsigned l = 0; l < cfg->n_listen; l++) {
+	for (unsigned l = 0; l < cfg->n_listen && !reload; l++) {
 		ret = qs_socket_check_free(&cfg->listen[l]);
 		if (ret)
 			return ret;
@@ -234,8 +236,8 @@ static int open_sockets(struct loader *ld, unsigned gen)
 			s->fds[l] = fd;
 			s->n_fds = l + 1;
 			if (cfg->steering) {
-				if (w == 0 && (ret = qs_bpf_attach(&ld->bpf, l, fd,
-								   cfg->listen[l].text)))
+				if (w == 0 && !reload &&
+				    (ret = qs_bpf_attach(&ld->bpf, l, fd, cfg->listen[l].text)))
 					return ret;
 				ret = qs_bpf_set_socket(&ld->bpf, l, gen, w, fd,
 							cfg->listen[l].text);
@@ -245,6 +247,20 @@ static int open_sockets(struct loader *ld, unsigned gen)
 		}
 	}
 	return 0;
+}
+
+/* A worker of a retired generation is gone: its sockets leave the group. */
+static void retired(void *arg, struct qs_worker_slot *s)
+{
+	struct loader *ld = arg;
+
+	for (unsigned l = 0; l < s->n_fds; l++) {
+		if (ld->cfg.steering)
+			qs_bpf_clear_socket(&ld->bpf, l, s->gen, s->id);
+		close(s->fds[l]);
+	}
+	s->n_fds = 0;
+	s->used = false;
 }
 
 static void close_sockets(struct loader *ld)
@@ -315,6 +331,94 @@ static void report_ready(struct loader *ld, char status)
 	ld->ready_fd = -1;
 }
 
+/*
+ * SIGHUP: a new generation of workers, with the certificate, key and
+ * docroot read again, on new sockets in the same reuseport groups; once
+ * they run, new connections go to them, every CID of the old generation
+ * still reaches its worker, and the old workers send GOAWAY, drain (up to
+ * --drain-timeout) and exit.  Anything that fails leaves the running
+ * generation as it was.
+ */
+static int reload(struct loader *ld)
+{
+	struct qs_config *cfg = &ld->cfg;
+	unsigned old = ld->gen, gen = (old + 1) % QS_MAX_GENS;
+	struct qs_docroot docroot = QS_DOCROOT_INIT, prev_docroot;
+	struct qs_steer_state st = { 0 };
+	SSL_CTX *ctx, *prev_ctx;
+	int ret;
+
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
+		if (ld->sv.slots[i].used && ld->sv.slots[i].gen != old) {
+			pr_warn("reload refused: generation %u is still draining (at most %u s); "
+				"send SIGHUP again when it is gone", ld->sv.slots[i].gen,
+				cfg->drain_timeout_ms / 1000 + 5);
+			return -EBUSY;
+		}
+	ctx = qs_tls_ctx_new(cfg->cert, cfg->key);
+	if (!ctx) {
+		pr_warn("reload refused: the certificate or key is unusable (above); "
+			"generation %u keeps serving", old);
+		return -EINVAL;
+	}
+	ret = qs_docroot_open(&docroot, cfg->docroot);
+	if (ret) {
+		SSL_CTX_free(ctx);
+		pr_warn("reload refused: generation %u keeps serving", old);
+		return ret;
+	}
+	ret = open_sockets(ld, gen, true);
+	if (ret)
+		goto undo;
+	prev_ctx = ld->ssl_ctx;
+	prev_docroot = ld->docroot;
+	ld->ssl_ctx = ld->sv.ssl_ctx = ctx;
+	ld->docroot = docroot;
+	for (unsigned w = 0; w < cfg->workers && !ret; w++)
+		ret = qs_supervisor_start(&ld->sv, &ld->sv.slots[gen * QS_MAX_WORKERS + w]);
+	if (ret) {
+		ld->ssl_ctx = ld->sv.ssl_ctx = prev_ctx;
+		ld->docroot = prev_docroot;
+		ctx = NULL;
+		for (unsigned w = 0; w < cfg->workers; w++)
+			qs_supervisor_retire(&ld->sv, &ld->sv.slots[gen * QS_MAX_WORKERS + w], 0);
+		goto undo;
+	}
+	/* the workers have their copies: the loader keeps only the new ones */
+	SSL_CTX_free(prev_ctx);
+	qs_docroot_close(&prev_docroot);
+	st.cur_gen = gen;
+	st.cur_config = 0;
+	st.live[gen] = cfg->workers;
+	ret = qs_bpf_set_state(&ld->bpf, &st);
+	if (ret)
+		return ret;	/* new flows still go to the old generation: it keeps serving */
+	ld->gen = gen;
+	for (unsigned w = 0; w < QS_MAX_WORKERS; w++) {
+		struct qs_worker_slot *s = &ld->sv.slots[old * QS_MAX_WORKERS + w];
+
+		if (s->used)
+			qs_supervisor_retire(&ld->sv, s, (int)cfg->drain_timeout_ms + 5000);
+	}
+	pr_info("reload: generation %u (%u workers) takes new connections; generation %u "
+		"drains (GOAWAY, up to %u s)", gen, cfg->workers, old,
+		cfg->drain_timeout_ms / 1000);
+	return 0;
+undo:
+	for (unsigned w = 0; w < QS_MAX_WORKERS; w++) {
+		struct qs_worker_slot *s = &ld->sv.slots[gen * QS_MAX_WORKERS + w];
+
+		if (s->used && !s->pid && !s->retiring)
+			retired(ld, s);
+	}
+	if (ctx)
+		SSL_CTX_free(ctx);
+	if (ld->docroot.dirfd != docroot.dirfd)
+		qs_docroot_close(&docroot);
+	pr_warn("reload failed: generation %u keeps serving", old);
+	return ret;
+}
+
 static void other_child(void *arg, pid_t pid, int status, bool stopping)
 {
 	struct loader *ld = arg;
@@ -361,8 +465,7 @@ static int serve(struct loader *ld)
 				break;
 			case SIGHUP:
 				qs_keys_reload(&ld->keys);
-				pr_warn("SIGHUP: ticket keys re-read; reloading the workers is "
-					"not implemented in this version");
+				reload(ld);
 				break;
 			case SIGUSR1:	/* quicsteerctl reload-keys */
 				qs_keys_reload(&ld->keys);
@@ -467,7 +570,7 @@ int main(int argc, char **argv)
 		pr_warn("cannot map the 0-RTT anti-replay register: %s", strerror(errno));
 		goto out;
 	}
-	ret = open_sockets(&ld, 0);
+	ret = open_sockets(&ld, 0, false);
 	if (ret)
 		goto out;
 	st.cur_gen = 0;
@@ -494,6 +597,7 @@ int main(int argc, char **argv)
 	ld.sv.user = cfg->user;
 	ld.sv.close_in_child = close_in_child;
 	ld.sv.other_child = other_child;
+	ld.sv.retired = retired;
 	ld.sv.cfg = cfg;
 	ld.sv.ssl_ctx = ld.ssl_ctx;
 	ld.sv.docroot = &ld.docroot;

@@ -107,6 +107,20 @@ void qs_supervisor_reap(struct qs_supervisor *sv, bool stopping)
 		}
 		s->pid = 0;
 		__atomic_store_n(&stats_of(sv, s)->pid, 0, __ATOMIC_RELAXED);
+		if (s->retiring) {
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				pr_info("worker %u/%u of the previous generation drained and exited",
+					s->gen, s->id);
+			else
+				pr_warn("worker %u/%u of the previous generation ended with %s %d",
+					s->gen, s->id, WIFSIGNALED(status) ? "signal" : "status",
+					WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			s->retiring = false;
+			s->restart_at_ms = 0;
+			if (sv->retired)
+				sv->retired(sv->cb_arg, s);
+			continue;
+		}
 		if (stopping) {
 			pr_debug("worker %u/%u (pid %d) stopped", s->gen, s->id, (int)pid);
 			continue;
@@ -145,6 +159,17 @@ int qs_supervisor_tick(struct qs_supervisor *sv)
 	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
 		struct qs_worker_slot *s = &sv->slots[i];
 
+		if (s->used && s->retiring && s->pid) {
+			if (s->kill_at_ms <= now) {
+				pr_warn("worker %u/%u of the previous generation still runs after "
+					"its drain: killing it", s->gen, s->id);
+				kill(s->pid, SIGKILL);
+				s->kill_at_ms = now + 1000;
+			}
+			if (next < 0 || s->kill_at_ms - now < next)
+				next = s->kill_at_ms - now;
+			continue;
+		}
 		if (!s->used || s->pid || !s->restart_at_ms)
 			continue;
 		if (s->restart_at_ms <= now) {
@@ -157,6 +182,17 @@ int qs_supervisor_tick(struct qs_supervisor *sv)
 			next = s->restart_at_ms - now;
 	}
 	return (int)next;
+}
+
+void qs_supervisor_retire(struct qs_supervisor *sv, struct qs_worker_slot *slot, int grace_ms)
+{
+	slot->retiring = true;
+	slot->restart_at_ms = 0;
+	slot->kill_at_ms = qs_now_ms() + grace_ms;
+	if (slot->pid)
+		kill(slot->pid, SIGTERM);
+	else if (sv->retired)
+		sv->retired(sv->cb_arg, slot);	/* was down, waiting for a restart */
 }
 
 unsigned qs_supervisor_running(const struct qs_supervisor *sv)

@@ -29,6 +29,8 @@ struct qs_worker_slot {
 	long long window_start_ms;   /* crash-loop detection */
 	unsigned crashes_in_window;
 	unsigned backoff_ms;
+	bool retiring;               /* old generation: draining, never restarted */
+	long long kill_at_ms;        /* ... SIGKILL if still there then */
 };
 
 struct qs_supervisor {
@@ -48,6 +50,8 @@ struct qs_supervisor {
 	void *cb_arg;
 	/* a child that is not a worker (php-fpm) exited; both get cb_arg */
 	void (*other_child)(void *arg, pid_t pid, int status, bool stopping);
+	/* a retiring worker is gone: its sockets can go (gets cb_arg) */
+	void (*retired)(void *arg, struct qs_worker_slot *slot);
 };
 
 int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot);
@@ -58,6 +62,8 @@ int qs_supervisor_tick(struct qs_supervisor *sv);
 /* SIGTERM all, wait up to timeout_ms, then SIGKILL; returns when all are gone. */
 void qs_supervisor_stop_all(struct qs_supervisor *sv, int timeout_ms);
 unsigned qs_supervisor_running(const struct qs_supervisor *sv);
+/* Old generation: SIGTERM (GOAWAY, drain), SIGKILL after grace_ms; no restarts. */
+void qs_supervisor_retire(struct qs_supervisor *sv, struct qs_worker_slot *slot, int grace_ms);
 
 long long qs_now_ms(void);
 
