@@ -20,8 +20,8 @@ function h($v) { return htmlspecialchars((string)$v, ENT_QUOTES); }
 <tr><th>protocol</th><td><?= h($s['SERVER_PROTOCOL'] ?? '') ?></td></tr>
 <tr><th>worker</th><td><?= h($s['QUICSTEER_WORKER'] ?? '') ?></td></tr>
 <tr><th>your address now</th><td><?= h(($s['REMOTE_ADDR'] ?? '') . ' port ' . ($s['REMOTE_PORT'] ?? '')) ?></td></tr>
-<tr><th>TLS session resumed</th><td><?= h($s['SSL_SESSION_REUSED'] ?? 'not reported yet') ?></td></tr>
-<tr><th>0-RTT</th><td><?= isset($s['HTTP_EARLY_DATA']) ? 'yes' : 'no' ?></td></tr>
+<tr><th>TLS session resumed</th><td><?= ($s['SSL_SESSION_REUSED'] ?? '.') === 'r' ? 'yes (a ticket; any worker opens it)' : 'no (full handshake)' ?></td></tr>
+<tr><th>0-RTT</th><td><?= ($s['HTTP_EARLY_DATA'] ?? '') === '1' ? 'yes: this request came in early data' : 'no' ?></td></tr>
 <tr><th>method</th><td><?= h($s['REQUEST_METHOD']) ?></td></tr>
 </table>
 <?php if ($s['REQUEST_METHOD'] === 'POST'): ?>
