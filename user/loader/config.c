@@ -38,6 +38,10 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->fastcgi = QS_FASTCGI_OFF;
 	cfg->fastcgi_timeout_ms = 60000;
 	cfg->max_body = 64ULL << 20;
+	cfg->guard_rate = 100;
+	cfg->guard_burst = 200;
+	cfg->guard_vn_rate = 5;
+	cfg->guard_vn_burst = 10;
 }
 
 void qs_usage(FILE *out)
@@ -91,6 +95,17 @@ void qs_usage(FILE *out)
 "      --max-body BYTES    largest request body for PHP, 413 above (default 64M)\n"
 "      --fastcgi-timeout SEC  no byte from the pool this long: 504, or a reset\n"
 "                          once the response started (default 60)\n"
+"      --xdp-guard IFACE[,IFACE...]  attach the XDP guard (libxdp) to these\n"
+"                          interfaces: drops datagrams to the listen addresses\n"
+"                          that cannot be QUIC, rate-limits Initials per source,\n"
+"                          applies the qs_guard_block blocklist (default off;\n"
+"                          'off' turns off what the config file set)\n"
+"      --xdp-guard-rate N  Initials per second per source (IPv4 /32, IPv6 /64)\n"
+"                          (default 100)\n"
+"      --xdp-guard-burst N bucket size for those (default 200; 0: no limit)\n"
+"      --xdp-guard-vn-rate N  unknown-version packets per second per source,\n"
+"                          answered with Version Negotiation (default 5)\n"
+"      --xdp-guard-vn-burst N  (default 10; 0: no limit)\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
 "      --log-file FILE     log here (default: stderr in the foreground,\n"
 "                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
@@ -203,6 +218,47 @@ static int hexval(int c)
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
+}
+
+/* "eth0,eth1" or "off"; a name is checked here, its existence at start */
+static int set_xdp_guard(struct qs_config *cfg, const char *value, char *err, size_t errlen)
+{
+	const char *p = value;
+
+	cfg->n_xdp_guard = 0;
+	if (!strcmp(value, "off"))
+		return 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= sizeof(cfg->xdp_guard[0]) || memchr(p, '/', n) ||
+		    memchr(p, ' ', n)) {
+			snprintf(err, errlen, "xdp-guard '%s': expected interface names "
+				 "(1..15 characters) separated by commas", value);
+			return -EINVAL;
+		}
+		if (cfg->n_xdp_guard == QS_GUARD_MAX_IFACES) {
+			snprintf(err, errlen, "xdp-guard '%s': at most %d interfaces", value,
+				 QS_GUARD_MAX_IFACES);
+			return -EINVAL;
+		}
+		memcpy(cfg->xdp_guard[cfg->n_xdp_guard], p, n);
+		cfg->xdp_guard[cfg->n_xdp_guard][n] = '\0';
+		for (unsigned i = 0; i < cfg->n_xdp_guard; i++)
+			if (!strcmp(cfg->xdp_guard[i], cfg->xdp_guard[cfg->n_xdp_guard])) {
+				snprintf(err, errlen, "xdp-guard '%s': interface given twice", value);
+				return -EINVAL;
+			}
+		cfg->n_xdp_guard++;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (!cfg->n_xdp_guard) {
+		snprintf(err, errlen, "xdp-guard '%s': no interface", value);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
@@ -424,6 +480,27 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			return -EINVAL;
 		}
 		cfg->drain_timeout_ms = s * 1000;
+	} else if (!strcmp(name, "xdp_guard") || !strcmp(name, "xdp-guard")) {
+		return set_xdp_guard(cfg, value, err, errlen);
+	} else if (!strncmp(name, "xdp_guard_", 10) || !strncmp(name, "xdp-guard-", 10)) {
+		const char *what = name + 10;
+		unsigned *dst = !strcmp(what, "rate") ? &cfg->guard_rate :
+				!strcmp(what, "burst") ? &cfg->guard_burst :
+				!strcmp(what, "vn_rate") || !strcmp(what, "vn-rate") ? &cfg->guard_vn_rate :
+				!strcmp(what, "vn_burst") || !strcmp(what, "vn-burst") ? &cfg->guard_vn_burst :
+				NULL;
+		bool is_rate = dst == &cfg->guard_rate || dst == &cfg->guard_vn_rate;
+
+		if (!dst) {
+			snprintf(err, errlen, "unknown option '%s'", name);
+			return -ENOENT;
+		}
+		/* a rate must refill; bursts up to 1e6 keep burst * interval in 64 bits */
+		if (parse_uint(value, is_rate ? 1 : 0, is_rate ? 10000000 : 1000000, dst)) {
+			snprintf(err, errlen, "xdp-guard-%s '%s': expected %s", what, value,
+				 is_rate ? "1..10000000 per second" : "0..1000000 (0: no limit)");
+			return -EINVAL;
+		}
 	} else {
 		snprintf(err, errlen, "unknown option '%s'", name);
 		return -ENOENT;
@@ -509,6 +586,11 @@ static const struct option long_opts[] = {
 	{ "fastcgi-timeout", required_argument, NULL, 'O' },
 	{ "index",      required_argument, NULL, 'X' },
 	{ "max-body",   required_argument, NULL, 'B' },
+	{ "xdp-guard",  required_argument, NULL, 0x100 },
+	{ "xdp-guard-rate", required_argument, NULL, 0x101 },
+	{ "xdp-guard-burst", required_argument, NULL, 0x102 },
+	{ "xdp-guard-vn-rate", required_argument, NULL, 0x103 },
+	{ "xdp-guard-vn-burst", required_argument, NULL, 0x104 },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -585,6 +667,11 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'O': name = "fastcgi_timeout"; break;
 		case 'X': name = "index"; break;
 		case 'B': name = "max_body"; break;
+		case 0x100: name = "xdp_guard"; break;
+		case 0x101: name = "xdp_guard_rate"; break;
+		case 0x102: name = "xdp_guard_burst"; break;
+		case 0x103: name = "xdp_guard_vn_rate"; break;
+		case 0x104: name = "xdp_guard_vn_burst"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;

@@ -23,6 +23,7 @@
 #define QS_DEFAULT_CERT     "/etc/quicsteer/server.crt"
 #define QS_DEFAULT_KEY      "/etc/quicsteer/server.key"
 #define QS_DEFAULT_DOCROOT  "/var/www/html"
+#define QS_GUARD_MAX_IFACES 8
 
 struct qs_listen {
 	struct sockaddr_storage addr;
@@ -88,6 +89,11 @@ struct qs_config {
 	unsigned fastcgi_timeout_ms; /* no byte from php-fpm this long: 504 */
 	char index[128];            /* front controller ("index.php"), "" = none */
 	uint64_t max_body;          /* request body limit for PHP: 413 above */
+	/* XDP guard (user/loader/guard.c): off when no interface is given */
+	char xdp_guard[QS_GUARD_MAX_IFACES][16];   /* interface names (IF_NAMESIZE) */
+	unsigned n_xdp_guard;
+	unsigned guard_rate, guard_burst;          /* Initials per second and source */
+	unsigned guard_vn_rate, guard_vn_burst;    /* unknown-version long headers */
 };
 
 void qs_config_defaults(struct qs_config *cfg);
