@@ -18,7 +18,7 @@ trap 'rm -rf "$logdir"' EXIT
 report() { # NAME STATUS LOG
 	case $2 in
 	0) echo "PASS $1"; passed=$((passed + 1)) ;;
-	77) echo "SKIP $1: $(tail -1 "$3")"; skipped=$((skipped + 1)) ;;
+	77) echo "SKIP $1: $(grep -m1 "^skipped: " "$3" || tail -1 "$3")"; skipped=$((skipped + 1)) ;;
 	*) echo "FAIL $1"; sed 's/^/    | /' "$3"; failed=$((failed + 1)); failed_names+=("$1") ;;
 	esac
 }

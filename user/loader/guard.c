@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -83,8 +84,46 @@ out:
 	return ours;
 }
 
+/*
+ * Close our fds that still refer to program prog_id.  libxdp 1.3 keeps
+ * descriptors of the programs it read off an interface after they are
+ * closed and detached: they would keep a detached stale guard in memory
+ * for as long as this loader (and its workers) live.
+ */
+static void close_fds_of_prog(__u32 prog_id)
+{
+	char path[64], line[128];
+	DIR *d = opendir("/proc/self/fdinfo");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		unsigned id = 0;
+		FILE *f;
+
+		if (de->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "prog_id: %u", &id) == 1)
+				break;
+		fclose(f);
+		if (id == prog_id)
+			close(fd);
+	}
+	closedir(d);
+}
+
 int qs_guard_remove_stale(const char *instance)
 {
+	__u32 stale[QS_GUARD_MAX_IFACES * 4];
+	unsigned n_stale = 0;
+
 	struct if_nameindex *ifs = if_nameindex(), *it;
 	int removed = 0;
 
@@ -116,11 +155,15 @@ int qs_guard_remove_stale(const char *instance)
 				"from %s, left by a run that did not stop cleanly", id, instance,
 				it->if_name);
 			removed++;
+			if (n_stale < sizeof(stale) / sizeof(stale[0]))
+				stale[n_stale++] = id;
 			break;	/* the multiprog changed under us: one per interface */
 		}
 		xdp_multiprog__close(mp);
 	}
 	if_freenameindex(ifs);
+	for (unsigned i = 0; i < n_stale; i++)
+		close_fds_of_prog(stale[i]);
 	return removed;
 }
 
@@ -304,23 +347,36 @@ cleanup:
 	return ret;
 }
 
+/*
+ * Every BPF fd, not only the skeleton's: libxdp opens descriptors of its
+ * own (dispatcher probes, programs read off interfaces) that we cannot
+ * name.  A worker needs none: its counters are an mmap, which outlives
+ * the map's fd.
+ */
 void qs_guard_close_fds(struct qs_guard *g)
 {
-	struct bpf_program *prog;
-	struct bpf_map *map;
+	DIR *d = opendir("/proc/self/fd");
+	char path[64], target[64];
+	struct dirent *de;
 
-	if (!g->skel)
+	(void)g;
+	if (!d)
 		return;
-	bpf_object__for_each_map(map, g->skel->obj)
-		if (bpf_map__fd(map) >= 0)
-			close(bpf_map__fd(map));
-	bpf_object__for_each_program(prog, g->skel->obj)
-		if (bpf_program__fd(prog) >= 0)
-			close(bpf_program__fd(prog));
-	if (g->prog && xdp_program__fd(g->prog) >= 0)
-		close(xdp_program__fd(g->prog));
-	if (bpf_object__btf(g->skel->obj))
-		close(btf__fd(bpf_object__btf(g->skel->obj)));
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		ssize_t n;
+
+		if (de->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strncmp(target, "anon_inode:bpf", 14) || !strcmp(target, "anon_inode:btf"))
+			close(fd);
+	}
+	closedir(d);
 }
 
 void qs_guard_stop(struct qs_guard *g)
