@@ -194,17 +194,21 @@ test_guard_blocklist_with_bpftool() {
 	assert_eq "datagrams on the workers" 0 "$(workers_sum rx_datagrams)"
 	hits=$(bpftool -j map dump pinned "$QS_PIN/qs_guard_block" | jq '.[0].formatted.value.hits')
 	assert_eq "the prefix's hits" "$(guard_stat blocked)" "$hits"
-	# other prefixes still pass: the attacker's namespace is on another veth
+	# other prefixes still pass (the attacker's namespace, on the other veth),
+	# within the limits the README's tuning command sets: 1/s, burst 3
+	bpftool map update pinned "$QS_PIN/qs_guard_cfg" key 0 0 0 0 \
+		value hex 01 00 00 00 03 00 00 00 05 00 00 00 0a 00 00 00
 	in_ns "$NS_A" "$QS_SEND" --instance "$QS_INST" --to "198.18.1.1:$QS_PORT" --kind initial \
 		--from 198.18.1.2 --count 5 >/dev/null
-	wait_until 5 bash -c "[[ \$(source $ROOT/tests/lib.sh; QS_PIN=$QS_PIN workers_sum rx_long) == 5 ]]" ||
-		fail "another prefix: $(workers_sum rx_long) of 5 Initials reached the workers"
-	assert_eq "another prefix's Initials passed" 5 "$(guard_stat passed_initial)"
+	wait_until 5 bash -c "[[ \$(source $ROOT/tests/lib.sh; QS_PIN=$QS_PIN workers_sum rx_long) == 3 ]]" ||
+		fail "another prefix: $(workers_sum rx_long) of 3 Initials reached the workers"
+	assert_eq "another prefix's Initials passed" 3 "$(guard_stat passed_initial)"
+	assert_eq "over the tuned burst" 2 "$(guard_stat rate_limited)"
 	unblock_198_18_2_0_24
 	fetch_from "$NS_C" 198.18.2.1 "https://198.18.2.1:$QS_PORT/index.html" ||
 		fail "not served after the prefix was removed"
 	assert_eq "index.html" "$(cat "$QS_DOCROOT/index.html")" "$(cat "$DL/index.html")"
-	assert_ge "passed after removal" 6 "$(guard_stat passed)"
+	assert_ge "passed after removal" 4 "$(guard_stat passed)"
 	assert_eq "one handshake" 1 "$(workers_sum handshakes)"
 }
 
