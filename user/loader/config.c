@@ -586,11 +586,11 @@ static const struct option long_opts[] = {
 	{ "fastcgi-timeout", required_argument, NULL, 'O' },
 	{ "index",      required_argument, NULL, 'X' },
 	{ "max-body",   required_argument, NULL, 'B' },
-	{ "xdp-guard",  required_argument, NULL, 0x100 },
-	{ "xdp-guard-rate", required_argument, NULL, 0x101 },
-	{ "xdp-guard-burst", required_argument, NULL, 0x102 },
-	{ "xdp-guard-vn-rate", required_argument, NULL, 0x103 },
-	{ "xdp-guard-vn-burst", required_argument, NULL, 0x104 },
+	{ "xdp-guard",  required_argument, NULL, 0x200 },
+	{ "xdp-guard-rate", required_argument, NULL, 0x201 },
+	{ "xdp-guard-burst", required_argument, NULL, 0x202 },
+	{ "xdp-guard-vn-rate", required_argument, NULL, 0x203 },
+	{ "xdp-guard-vn-burst", required_argument, NULL, 0x204 },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -667,11 +667,11 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 'O': name = "fastcgi_timeout"; break;
 		case 'X': name = "index"; break;
 		case 'B': name = "max_body"; break;
-		case 0x100: name = "xdp_guard"; break;
-		case 0x101: name = "xdp_guard_rate"; break;
-		case 0x102: name = "xdp_guard_burst"; break;
-		case 0x103: name = "xdp_guard_vn_rate"; break;
-		case 0x104: name = "xdp_guard_vn_burst"; break;
+		case 0x200: name = "xdp_guard"; break;
+		case 0x201: name = "xdp_guard_rate"; break;
+		case 0x202: name = "xdp_guard_burst"; break;
+		case 0x203: name = "xdp_guard_vn_rate"; break;
+		case 0x204: name = "xdp_guard_vn_burst"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;
