@@ -210,6 +210,14 @@ test_guard_blocklist_with_bpftool() {
 	assert_eq "index.html" "$(cat "$QS_DOCROOT/index.html")" "$(cat "$DL/index.html")"
 	assert_ge "passed after removal" 4 "$(guard_stat passed)"
 	assert_eq "one handshake" 1 "$(workers_sum handshakes)"
+	# scripts/guard-block.sh writes the same keys
+	assert_eq "helper's key" "bpftool map update pinned $QS_PIN/qs_guard_block key hex 78 00 00 00 00 00 00 00 00 00 00 00 00 00 ff ff c6 12 02 00 value hex 00 00 00 00 00 00 00 00" \
+		"$("$ROOT/scripts/guard-block.sh" -n "$QS_INST" add 198.18.2.0/24)"
+	"$ROOT/scripts/guard-block.sh" "$QS_INST" add 2001:db8:bad::/48 >/dev/null
+	assert_eq "helper add, list" "2001:db8:bad:0:0:0:0:0/48 hits 0" \
+		"$("$ROOT/scripts/guard-block.sh" "$QS_INST" list | tr '\t' ' ')"
+	"$ROOT/scripts/guard-block.sh" "$QS_INST" del 2001:db8:bad::/48 >/dev/null
+	assert_eq "helper del" "" "$("$ROOT/scripts/guard-block.sh" "$QS_INST" list)"
 }
 
 # kill -9 leaves the guard attached (XDP outlives the process); the next
