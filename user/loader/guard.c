@@ -33,6 +33,20 @@ void qs_guard_setup_logging(void)
 	libxdp_set_print(libxdp_print);
 }
 
+/*
+ * While libxdp probes its dispatcher, libbpf's warnings are expected noise
+ * on kernels without it (a page of "failed to load xdp_pass"): keep them
+ * for --log-level debug; attach_one says the outcome in one line.
+ */
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (qs_log_get_level() < QS_LOG_DEBUG)
+		return 0;
+	qs_vlog(QS_LOG_DEBUG, fmt, ap);
+	return 0;
+}
+
 static const char *mode_name(int mode)
 {
 	return mode == XDP_MODE_NATIVE ? "native" : mode == XDP_MODE_SKB ? "generic (skb)" :
@@ -196,6 +210,7 @@ static void set_listeners(struct qs_guard_ro *ro, const struct qs_config *cfg)
 
 static int attach_one(struct qs_guard *g, const char *ifname, int ifindex)
 {
+	libbpf_print_fn_t loud = libbpf_set_print(libbpf_quiet);
 	char why[320];
 	int ret, ret_skb;
 
@@ -209,12 +224,16 @@ static int attach_one(struct qs_guard *g, const char *ifname, int ifindex)
 		pr_debug("native XDP on %s failed (%s): trying generic (skb) mode", ifname,
 			 strerror(-ret));
 		ret_skb = xdp_program__attach(g->prog, ifindex, XDP_MODE_SKB, 0);
+		if (ret_skb)
+			pr_info("cannot attach the XDP guard to %s in native mode: %s", ifname,
+				strerror(-ret));
 		if (!ret_skb) {
 			g->mode[g->n_attached] = XDP_MODE_SKB;
 			goto attached;
 		}
 		ret = ret_skb;
 	}
+	libbpf_set_print(loud);
 	why[0] = '\0';
 	if (ret == -EEXIST || ret == -EBUSY) {
 		struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
@@ -234,6 +253,7 @@ static int attach_one(struct qs_guard *g, const char *ifname, int ifindex)
 		strerror(-ret), why);
 	return ret;
 attached:
+	libbpf_set_print(loud);
 	{
 		struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
 
