@@ -248,6 +248,10 @@ static int attach_one(struct qs_guard *g, const char *ifname, int ifindex)
 			xdp_multiprog__close(mp);
 	} else if (ret == -EPERM) {
 		snprintf(why, sizeof(why), " (needs CAP_NET_ADMIN and CAP_BPF)");
+	} else if (ret == -EINVAL || ret == -EACCES) {
+		/* most likely the verifier: BPF compare-and-swap needs Linux >= 5.12 */
+		snprintf(why, sizeof(why), " (the kernel refused the program: the guard needs "
+			 "Linux >= 5.12; run with --log-level debug for the verifier log)");
 	}
 	pr_warn("cannot attach the XDP guard to %s (--xdp-guard): %s%s", ifname,
 		strerror(-ret), why);
