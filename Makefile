@@ -35,6 +35,7 @@ QUIC_CFLAGS := $(shell $(PKGCONF) --cflags libngtcp2_crypto_ossl libnghttp3 2>/d
 QUIC_LIBS   := $(shell $(PKGCONF) --static --libs libngtcp2_crypto_ossl 2>/dev/null) \
                $(shell $(PKGCONF) --libs libnghttp3 2>/dev/null)
 INIH_LIBS   := $(shell $(PKGCONF) --libs inih 2>/dev/null || echo -linih)
+XDP_LIBS    := $(shell $(PKGCONF) --libs libxdp 2>/dev/null || echo -lxdp)
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -54,10 +55,11 @@ include bench/load/load.mk
 BINS       := quicsteerd quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
-              $(OUTPUT)/test_strike
+              $(OUTPUT)/test_strike $(OUTPUT)/test_guard
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 
-.PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume setup check-setup unit fuzz
+.PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume bench-guard setup \
+	check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -82,6 +84,9 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/quicsteer/*.
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# the guard's token buckets use compare-and-swap (BPF ISA v3, Linux >= 5.12)
+$(OUTPUT)/guard.bpf.o: BPF_CFLAGS += -mcpu=v3
+
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*) > $@
@@ -94,7 +99,7 @@ $(OUTPUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/quicsteer
 
 quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) $(INIH_LIBS) $(QUIC_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(QUIC_LIBS) -o $@
 
 quicsteerctl: user/ctl/quicsteerctl.c
 	$(call msg,CC,$@)
@@ -120,6 +125,11 @@ $(OUTPUT)/test_strike: tests/unit/test_strike.c $(OUTPUT)/user/common/strike.o |
 $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+# BPF_PROG_TEST_RUN over crafted frames: the guard program as the loader builds it
+$(OUTPUT)/test_guard: tests/unit/test_guard.c $(OUTPUT)/guard.skel.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIBBPF_LIBS) -o $@
 
 # libFuzzer targets for the parsers of untrusted bytes (clang, ASan, UBSan)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser
@@ -156,7 +166,7 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer bench-h3 bench-php bench-resume
+bench: bench-steer bench-h3 bench-php bench-resume bench-guard
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -173,6 +183,10 @@ bench-php: check-setup
 bench-resume: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/resume.sh
+
+bench-guard: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/guard.sh
 
 clean:
 	$(call msg,CLEAN,)

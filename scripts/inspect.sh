@@ -57,6 +57,30 @@ tickets=$(if [[ -r $tkfile ]]; then
 else
 	echo null
 fi)
+# the XDP guard, when the instance runs with --xdp-guard
+guard=null
+if [[ -e $pin/qs_guard_stats ]]; then
+	# blocklist keys: prefixlen (host order) + 16 address bytes; IPv4 as ::ffff:a.b.c.d
+	guard=$(jq -n --argjson stats "$(dump qs_guard_stats | jq '[.[0].formatted.values[].value] |
+		reduce .[] as $v ({}; . as $a | reduce ($v | keys_unsorted[]) as $k ($a; .[$k] += $v[$k]))')" \
+		--argjson limits "$(dump qs_guard_cfg | jq '.[0].formatted.value')" \
+		--argjson sources "$(bpftool -j map show pinned "$pin/qs_guard_src" | jq .max_entries)" \
+		--argjson blocklist "$(dump qs_guard_block | jq '
+			def hex4: . as $n | [range(0; 4)] | map(($n / pow(16; 3 - .) | floor) % 16 |
+				"0123456789abcdef"[.:. + 1]) | join("") | sub("^0{1,3}"; "");
+			[.[] | .formatted | (.key.addr | map(tonumber)) as $a | .key.prefixlen as $l |
+			{prefix: (if ($a[0:10] | all(. == 0)) and $a[10] == 255 and $a[11] == 255 and $l >= 96
+				then "\($a[12]).\($a[13]).\($a[14]).\($a[15])/\($l - 96)"
+				else ([range(0; 8)] | map($a[2 * .] * 256 + $a[2 * . + 1] | hex4) | join(":")) +
+					"/\($l)" end),
+			 hits: .value.hits}]')" \
+		'{stats: $stats, limits: $limits, sources_max: $sources, blocklist: $blocklist}')
+fi
+guard_progs=$(for i in $(ls /sys/class/net 2>/dev/null); do
+	ip -j -d link show dev "$i" 2>/dev/null | jq -c --arg i "$i" '.[0].xdp.prog // empty |
+		select(.name == "qs_guard" or .name == "xdp_dispatcher") | {interface: $i, id, name}'
+done | jq -s '.')
+
 progs=$(for p in "$pin"/qs_steer_l* "$pin"/qs_baseline_l*; do
 	if [[ -e $p ]]; then bpftool -j prog show pinned "$p"; fi
 done | jq -s '.')
@@ -64,7 +88,8 @@ done | jq -s '.')
 if ((json)); then
 	jq -n --arg instance "$inst" --argjson state "$state" --argjson steer_stats "$stats" \
 		--argjson cid_configs "$keys" --argjson slots "$slots" --argjson workers "$workers" \
-		--argjson programs "$progs" --argjson ticket_keys "$tickets" '$ARGS.named'
+		--argjson programs "$progs" --argjson ticket_keys "$tickets" \
+		--argjson xdp_guard "$guard" '$ARGS.named'
 	exit 0
 fi
 
@@ -97,6 +122,14 @@ jq -r '.[] | "\(.gen)/\(.worker) \(.conn_accepted) \(.conn_active) \(.handshakes
 		printf '  %-8s %-9s %-7s %-10s %-10s %-7s %-7s %-9s %-9s %-9s %-9s %-12s\n' \
 			"$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k" "$l"
 	done
+if [[ $guard != null ]]; then
+	echo
+	echo "XDP guard (this network namespace's interfaces: $(jq -r 'map("\(.interface) (\(.name) id \(.id))") | join(", ") | if . == "" then "none visible" else . end' <<<"$guard_progs")):"
+	echo "  limits per source: Initials $(jq -r '"\(.limits.initial_rate)/s burst \(.limits.initial_burst)"' <<<"$guard"), unknown versions $(jq -r '"\(.limits.unknown_rate)/s burst \(.limits.unknown_burst)"' <<<"$guard") (burst 0: off)"
+	jq -r '.stats | to_entries[] | "  \(.key | . + " " * (24 - length)) \(.value)"' <<<"$guard"
+	echo "  blocklist ($(jq '.blocklist | length' <<<"$guard") prefixes):"
+	jq -r '.blocklist[] | "    \(.prefix)\thits \(.hits)"' <<<"$guard"
+fi
 echo
 echo "session tickets and 0-RTT per worker:"
 printf '  %-8s %-8s %-8s %-8s %-9s %-9s %-9s %-9s %-9s %-9s %-9s %-9s\n' \

@@ -18,7 +18,7 @@ trap 'rm -rf "$logdir"' EXIT
 report() { # NAME STATUS LOG
 	case $2 in
 	0) echo "PASS $1"; passed=$((passed + 1)) ;;
-	77) echo "SKIP $1: $(tail -1 "$3")"; skipped=$((skipped + 1)) ;;
+	77) echo "SKIP $1: $(grep -m1 "^skipped: " "$3" || tail -1 "$3")"; skipped=$((skipped + 1)) ;;
 	*) echo "FAIL $1"; sed 's/^/    | /' "$3"; failed=$((failed + 1)); failed_names+=("$1") ;;
 	esac
 }
@@ -69,7 +69,12 @@ for file in tests/*.test.sh; do
 done
 
 # ---- leftovers: a test that leaves anything behind fails the run ----------
-left=$(ls /sys/fs/bpf/quicsteer 2>/dev/null | grep -E "^t$$-|^t[0-9]+-" || true)
+# (t<pid>- of another runner that is still running is its business, not a leftover)
+left=$(ls /sys/fs/bpf/quicsteer 2>/dev/null | grep -E "^t[0-9]+-" | while read -r d; do
+	p=${d#t}
+	p=${p%%-*}
+	[[ $p != "$$" ]] && kill -0 "$p" 2>/dev/null || echo "$d"
+done || true)
 if [[ -n $left ]]; then
 	echo "FAIL leftovers: pins left in /sys/fs/bpf/quicsteer: $left"
 	failed=$((failed + 1))

@@ -177,6 +177,44 @@ static int test_tickets(void)
 	return 0;
 }
 
+static int test_xdp_guard(void)
+{
+	struct qs_config cfg;
+	const char *path = write_conf("g.conf", "[quicsteer]\nxdp_guard = eth0,eth1\n"
+				      "xdp_guard_rate = 50\nxdp_guard_burst = 0\n"
+				      "xdp_guard_vn_rate = 2\nxdp_guard_vn_burst = 4\n");
+	const char *file[] = { "quicsteerd", "-c", path, NULL };
+	const char *off[] = { "quicsteerd", "-c", path, "--xdp-guard", "off", NULL };
+	const char *flags[] = { "quicsteerd", "-c", path, "--xdp-guard", "lo",
+				"--xdp-guard-rate", "7", "--xdp-guard-burst", "9", NULL };
+	const char *empty[] = { "quicsteerd", "-c", path, "--xdp-guard", "a,,b", NULL };
+	const char *twice[] = { "quicsteerd", "-c", path, "--xdp-guard", "lo,lo", NULL };
+	const char *longname[] = { "quicsteerd", "-c", path, "--xdp-guard", "abcdefghijklmnop", NULL };
+	const char *zero_rate[] = { "quicsteerd", "-c", path, "--xdp-guard-rate", "0", NULL };
+	const char *nine[] = { "quicsteerd", "-c", path, "--xdp-guard", "a,b,c,d,e,f,g,h,i", NULL };
+
+	const char *none[] = { "quicsteerd", "-c", write_conf("g0.conf", ""), NULL };
+
+	CHECK(parse(&cfg, 3, none) == 0 && cfg.n_xdp_guard == 0 && cfg.guard_rate == 100 &&
+	      cfg.guard_burst == 200 && cfg.guard_vn_rate == 5 && cfg.guard_vn_burst == 10,
+	      "off by default, default limits");
+	CHECK(parse(&cfg, 3, file) == 0, "file parses");
+	CHECK(cfg.n_xdp_guard == 2 && !strcmp(cfg.xdp_guard[0], "eth0") &&
+	      !strcmp(cfg.xdp_guard[1], "eth1"), "interfaces from the file");
+	CHECK(cfg.guard_rate == 50 && cfg.guard_burst == 0 && cfg.guard_vn_rate == 2 &&
+	      cfg.guard_vn_burst == 4, "limits from the file");
+	CHECK(parse(&cfg, 5, off) == 0 && cfg.n_xdp_guard == 0, "--xdp-guard off");
+	CHECK(parse(&cfg, 9, flags) == 0 && cfg.n_xdp_guard == 1 && !strcmp(cfg.xdp_guard[0], "lo") &&
+	      cfg.guard_rate == 7 && cfg.guard_burst == 9, "flags win");
+	fprintf(stderr, "  (the error messages below are expected)\n");
+	CHECK(parse(&cfg, 5, empty) < 0, "empty name");
+	CHECK(parse(&cfg, 5, twice) < 0, "interface twice");
+	CHECK(parse(&cfg, 5, longname) < 0, "16-character name");
+	CHECK(parse(&cfg, 5, zero_rate) < 0, "rate 0");
+	CHECK(parse(&cfg, 5, nine) < 0, "9 interfaces");
+	return 0;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -188,6 +226,7 @@ int main(void)
 	RUN(test_defaults);
 	RUN(test_errors);
 	RUN(test_tickets);
+	RUN(test_xdp_guard);
 	char cmd[300];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

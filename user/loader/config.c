@@ -42,6 +42,10 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->ticket_rotate_s = 12 * 3600;
 	cfg->ticket_lifetime_s = 24 * 3600;
 	cfg->early_data = true;
+	cfg->guard_rate = 100;
+	cfg->guard_burst = 200;
+	cfg->guard_vn_rate = 5;
+	cfg->guard_vn_burst = 10;
 }
 
 void qs_usage(FILE *out)
@@ -112,6 +116,17 @@ void qs_usage(FILE *out)
 "      --early-data-unsafe defer|reject  methods other than GET, HEAD and\n"
 "                          OPTIONS received in 0-RTT: run once the handshake\n"
 "                          completes (defer, default) or answer 425 Too Early\n"
+"      --xdp-guard IFACE[,IFACE...]  attach the XDP guard (libxdp) to these\n"
+"                          interfaces: drops datagrams to the listen addresses\n"
+"                          that cannot be QUIC, rate-limits Initials per source,\n"
+"                          applies the qs_guard_block blocklist (default off;\n"
+"                          'off' turns off what the config file set)\n"
+"      --xdp-guard-rate N  Initials per second per source (IPv4 /32, IPv6 /64)\n"
+"                          (default 100)\n"
+"      --xdp-guard-burst N bucket size for those (default 200; 0: no limit)\n"
+"      --xdp-guard-vn-rate N  unknown-version packets per second per source,\n"
+"                          answered with Version Negotiation (default 5)\n"
+"      --xdp-guard-vn-burst N  (default 10; 0: no limit)\n"
 "  -f, --foreground        stay in the foreground, log to stderr\n"
 "      --log-file FILE     log here (default: stderr in the foreground,\n"
 "                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
@@ -299,6 +314,47 @@ static int hexval(int c)
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
+}
+
+/* "eth0,eth1" or "off"; a name is checked here, its existence at start */
+static int set_xdp_guard(struct qs_config *cfg, const char *value, char *err, size_t errlen)
+{
+	const char *p = value;
+
+	cfg->n_xdp_guard = 0;
+	if (!strcmp(value, "off"))
+		return 0;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= sizeof(cfg->xdp_guard[0]) || memchr(p, '/', n) ||
+		    memchr(p, ' ', n)) {
+			snprintf(err, errlen, "xdp-guard '%s': expected interface names "
+				 "(1..15 characters) separated by commas", value);
+			return -EINVAL;
+		}
+		if (cfg->n_xdp_guard == QS_GUARD_MAX_IFACES) {
+			snprintf(err, errlen, "xdp-guard '%s': at most %d interfaces", value,
+				 QS_GUARD_MAX_IFACES);
+			return -EINVAL;
+		}
+		memcpy(cfg->xdp_guard[cfg->n_xdp_guard], p, n);
+		cfg->xdp_guard[cfg->n_xdp_guard][n] = '\0';
+		for (unsigned i = 0; i < cfg->n_xdp_guard; i++)
+			if (!strcmp(cfg->xdp_guard[i], cfg->xdp_guard[cfg->n_xdp_guard])) {
+				snprintf(err, errlen, "xdp-guard '%s': interface given twice", value);
+				return -EINVAL;
+			}
+		cfg->n_xdp_guard++;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (!cfg->n_xdp_guard) {
+		snprintf(err, errlen, "xdp-guard '%s': no interface", value);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
@@ -550,6 +606,27 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			return -EINVAL;
 		}
 		cfg->drain_timeout_ms = s * 1000;
+	} else if (!strcmp(name, "xdp_guard") || !strcmp(name, "xdp-guard")) {
+		return set_xdp_guard(cfg, value, err, errlen);
+	} else if (!strncmp(name, "xdp_guard_", 10) || !strncmp(name, "xdp-guard-", 10)) {
+		const char *what = name + 10;
+		unsigned *dst = !strcmp(what, "rate") ? &cfg->guard_rate :
+				!strcmp(what, "burst") ? &cfg->guard_burst :
+				!strcmp(what, "vn_rate") || !strcmp(what, "vn-rate") ? &cfg->guard_vn_rate :
+				!strcmp(what, "vn_burst") || !strcmp(what, "vn-burst") ? &cfg->guard_vn_burst :
+				NULL;
+		bool is_rate = dst == &cfg->guard_rate || dst == &cfg->guard_vn_rate;
+
+		if (!dst) {
+			snprintf(err, errlen, "unknown option '%s'", name);
+			return -ENOENT;
+		}
+		/* a rate must refill; bursts up to 1e6 keep burst * interval in 64 bits */
+		if (parse_uint(value, is_rate ? 1 : 0, is_rate ? 10000000 : 1000000, dst)) {
+			snprintf(err, errlen, "xdp-guard-%s '%s': expected %s", what, value,
+				 is_rate ? "1..10000000 per second" : "0..1000000 (0: no limit)");
+			return -EINVAL;
+		}
 	} else {
 		snprintf(err, errlen, "unknown option '%s'", name);
 		return -ENOENT;
@@ -640,6 +717,11 @@ static const struct option long_opts[] = {
 	{ "ticket-lifetime", required_argument, NULL, 0x102 },
 	{ "early-data", required_argument, NULL, 0x103 },
 	{ "early-data-unsafe", required_argument, NULL, 0x104 },
+	{ "xdp-guard",  required_argument, NULL, 0x200 },
+	{ "xdp-guard-rate", required_argument, NULL, 0x201 },
+	{ "xdp-guard-burst", required_argument, NULL, 0x202 },
+	{ "xdp-guard-vn-rate", required_argument, NULL, 0x203 },
+	{ "xdp-guard-vn-burst", required_argument, NULL, 0x204 },
 	{ "help",       no_argument,       NULL, 'h' },
 	{ "version",    no_argument,       NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -721,6 +803,11 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 0x102: name = "ticket_lifetime"; break;
 		case 0x103: name = "early_data"; break;
 		case 0x104: name = "early_data_unsafe"; break;
+		case 0x200: name = "xdp_guard"; break;
+		case 0x201: name = "xdp_guard_rate"; break;
+		case 0x202: name = "xdp_guard_burst"; break;
+		case 0x203: name = "xdp_guard_vn_rate"; break;
+		case 0x204: name = "xdp_guard_vn_burst"; break;
 		case 'f':
 			cfg->foreground = true;
 			continue;

@@ -24,6 +24,7 @@
 #define QS_DEFAULT_CERT     "/etc/quicsteer/server.crt"
 #define QS_DEFAULT_KEY      "/etc/quicsteer/server.key"
 #define QS_DEFAULT_DOCROOT  "/var/www/html"
+#define QS_GUARD_MAX_IFACES 8
 
 struct qs_listen {
 	struct sockaddr_storage addr;
@@ -105,6 +106,11 @@ struct qs_config {
 	unsigned ticket_lifetime_s; /* ticket lifetime; decrypt keys live this long */
 	bool early_data;            /* accept 0-RTT */
 	bool early_unsafe_reject;   /* unsafe methods in 0-RTT: 425 (else wait) */
+	/* XDP guard (user/loader/guard.c): off when no interface is given */
+	char xdp_guard[QS_GUARD_MAX_IFACES][16];   /* interface names (IF_NAMESIZE) */
+	unsigned n_xdp_guard;
+	unsigned guard_rate, guard_burst;          /* Initials per second and source */
+	unsigned guard_vn_rate, guard_vn_burst;    /* unknown-version long headers */
 };
 
 

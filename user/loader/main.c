@@ -24,6 +24,7 @@
 #include "loader/config.h"
 #include "loader/keys.h"
 #include "common/strike.h"
+#include "loader/guard.h"
 #include "loader/phpfpm.h"
 #include "loader/sockets.h"
 #include "loader/supervisor.h"
@@ -43,6 +44,7 @@ struct loader {
 	struct qs_docroot docroot;
 	struct qs_phpfpm phpfpm;
 	unsigned gen;                /* the generation that takes new connections */
+	struct qs_guard guard;       /* XDP guard, when --xdp-guard is given */
 	char run_dir[128];
 	char pid_file[160];
 	int ready_fd;                /* daemon mode: tells the parent we are up */
@@ -180,6 +182,7 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 	}
 	/* a worker never touches BPF objects: the counters mmap stays mapped */
 	qs_bpf_close_fds(&ld->bpf);
+	qs_guard_close_fds(&ld->guard);
 	if (ld->ready_fd >= 0)
 		close(ld->ready_fd);
 }
@@ -495,6 +498,7 @@ int main(int argc, char **argv)
 		return ret > 0 ? 0 : 2;
 	qs_log_set_level(cfg->log_level);
 	qs_bpf_setup_logging();
+	qs_guard_setup_logging();
 
 	if (check_privileges())
 		return 1;
@@ -579,6 +583,13 @@ int main(int argc, char **argv)
 	ret = qs_bpf_set_state(&ld.bpf, &st);
 	if (ret)
 		goto out;
+	/* after the sockets, so what it passes has somewhere to go */
+	if (cfg->n_xdp_guard)
+		ret = qs_guard_start(&ld.guard, cfg, ld.bpf.pin_dir);
+	else
+		qs_guard_remove_stale(cfg->instance);	/* a crashed run's guard */
+	if (ret)
+		goto out;
 
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED) {
 		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, pw->pw_uid, pw->pw_gid);
@@ -631,6 +642,7 @@ int main(int argc, char **argv)
 out:
 	if (ret)
 		report_ready(&ld, 1);
+	qs_guard_stop(&ld.guard);
 	qs_supervisor_stop_all(&ld.sv, STOP_TIMEOUT_MS);
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED)
 		qs_phpfpm_stop(&ld.phpfpm, STOP_TIMEOUT_MS);

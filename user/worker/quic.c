@@ -744,7 +744,8 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 	params.initial_max_streams_uni = QS_TP_STREAMS_UNI;
 	params.max_idle_timeout = (ngtcp2_duration)cfg->idle_timeout_ms * NGTCP2_MILLISECONDS;
 	params.active_connection_id_limit = QS_TP_CID_LIMIT;
-	params.grease_quic_bit = 1;
+	/* the XDP guard drops packets with the fixed bit clear: no greasing then */
+	params.grease_quic_bit = cfg->n_xdp_guard == 0;
 	params.stateless_reset_token_present = 1;
 	if (ocid) {
 		params.original_dcid = *ocid;
