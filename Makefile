@@ -55,7 +55,8 @@ include bench/load/load.mk
 BINS       := quicsteerd quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
-              $(OUTPUT)/test_strike $(OUTPUT)/test_guard
+              $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
+              $(OUTPUT)/test_mem
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 
 .PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume bench-guard setup \
@@ -115,6 +116,10 @@ $(OUTPUT)/test_config: tests/unit/test_config.c $(OUTPUT)/user/loader/config.o $
 	$(Q)$(CC) $(CFLAGS) $^ $(INIH_LIBS) -o $@
 
 $(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/static.o $(OUTPUT)/user/common/log.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(OUTPUT)/test_mem: tests/unit/test_mem.c $(OUTPUT)/user/worker/mem.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

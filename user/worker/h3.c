@@ -11,6 +11,7 @@
 #include "loader/config.h"
 #include "quicsteer/steer.h"
 #include "worker/h3.h"
+#include "worker/mem.h"
 #include "worker/php.h"
 #include "worker/quic.h"
 #include "worker/static.h"
@@ -881,7 +882,7 @@ int qs_conn_setup_h3(struct qs_conn *c)
 	 * dozen bytes more per response header block.
 	 */
 	settings.qpack_encoder_max_dtable_capacity = 0;
-	if (nghttp3_conn_server_new(&c->h3, &h3_callbacks, &settings, nghttp3_mem_default(), c))
+	if (nghttp3_conn_server_new(&c->h3, &h3_callbacks, &settings, &qs_nghttp3_mem, c))
 		return -1;
 	params = ngtcp2_conn_get_local_transport_params(c->qc);
 	nghttp3_conn_set_max_client_streams_bidi(c->h3, params->initial_max_streams_bidi);

@@ -14,6 +14,7 @@
 #include "loader/config.h"
 #include "quicsteer/steer.h"
 #include "worker/h3.h"
+#include "worker/mem.h"
 #include "worker/quic.h"
 #include "worker/quic-int.h"
 #include "worker/tickets.h"
@@ -761,7 +762,7 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 		goto fail;
 
 	if (ngtcp2_conn_server_new(&c->qc, &hd->scid, &scid, &path, hd->version, &callbacks,
-				   &settings, &params, NULL, c))
+				   &settings, &params, &qs_ngtcp2_mem, c))
 		goto fail;
 
 	c->ssl = SSL_new(s->ssl_ctx);
