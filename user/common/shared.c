@@ -6,28 +6,36 @@
 #include "common/log.h"
 #include "common/shared.h"
 
-struct qs_shared *qs_shared_create(void)
+void *qs_secret_map(size_t len, const char *what)
 {
-	struct qs_shared *sh;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
+	if (p == MAP_FAILED)
 		return NULL;
 	/* secrets: never in a core dump, never swapped out */
-	if (madvise(sh, sizeof(*sh), MADV_DONTDUMP))
-		pr_warn("madvise(MADV_DONTDUMP) on the key area failed: %s", strerror(errno));
-	if (mlock(sh, sizeof(*sh)))
-		pr_warn("mlock of the key area failed: %s (keys may be swapped)", strerror(errno));
-	memset(sh, 0, sizeof(*sh));
-	return sh;
+	if (madvise(p, len, MADV_DONTDUMP))
+		pr_warn("madvise(MADV_DONTDUMP) on %s failed: %s", what, strerror(errno));
+	if (mlock(p, len))
+		pr_warn("mlock of %s failed: %s (keys may be swapped)", what, strerror(errno));
+	memset(p, 0, len);
+	return p;
+}
+
+void qs_secret_unmap(void *p, size_t len)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, len);
+	munlock(p, len);
+	munmap(p, len);
+}
+
+struct qs_shared *qs_shared_create(void)
+{
+	return qs_secret_map(sizeof(struct qs_shared), "the key area");
 }
 
 void qs_shared_destroy(struct qs_shared *sh)
 {
-	if (!sh)
-		return;
-	explicit_bzero(sh, sizeof(*sh));
-	munlock(sh, sizeof(*sh));
-	munmap(sh, sizeof(*sh));
+	qs_secret_unmap(sh, sizeof(*sh));
 }

@@ -23,6 +23,13 @@ struct qs_shared {
 	unsigned char static_secret[32];
 };
 
+/*
+ * Shared memory for secrets, created before the first fork: zeroed, locked,
+ * left out of core dumps; unmap wipes it.  NULL if mmap fails.
+ */
+void *qs_secret_map(size_t len, const char *what);
+void qs_secret_unmap(void *p, size_t len);
+
 struct qs_shared *qs_shared_create(void);
 void qs_shared_destroy(struct qs_shared *sh);
 

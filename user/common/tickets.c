@@ -4,32 +4,17 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "common/log.h"
+#include "common/shared.h"
 #include "common/tickets.h"
 
 struct qs_tickets *qs_tickets_create(void)
 {
-	struct qs_tickets *t;
-
-	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED)
-		return NULL;
-	if (madvise(t, sizeof(*t), MADV_DONTDUMP))
-		pr_warn("madvise(MADV_DONTDUMP) on the ticket keys failed: %s", strerror(errno));
-	if (mlock(t, sizeof(*t)))
-		pr_warn("mlock of the ticket keys failed: %s (keys may be swapped)",
-			strerror(errno));
-	memset(t, 0, sizeof(*t));
-	return t;
+	return qs_secret_map(sizeof(struct qs_tickets), "the ticket keys");
 }
 
 void qs_tickets_destroy(struct qs_tickets *t)
 {
-	if (!t)
-		return;
-	explicit_bzero(t, sizeof(*t));
-	munlock(t, sizeof(*t));
-	munmap(t, sizeof(*t));
+	qs_secret_unmap(t, sizeof(*t));
 }
 
 void qs_tickets_publish(struct qs_tickets *t, const struct qs_tkeys *keys)

@@ -505,6 +505,27 @@ static int on_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t app_err
 	return 0;
 }
 
+/* Append to a growing buffer (doubling from first_cap); 0 or -ENOMEM. */
+static int buf_append(uint8_t **buf, size_t *len, size_t *cap, size_t first_cap,
+		      const uint8_t *data, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t c = *cap ? *cap : first_cap;
+		uint8_t *b;
+
+		while (c < *len + n)
+			c *= 2;
+		b = realloc(*buf, c);
+		if (!b)
+			return -ENOMEM;
+		*buf = b;
+		*cap = c;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	return 0;
+}
+
 static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data,
 			size_t datalen, void *conn_ud, void *stream_ud)
 {
@@ -517,21 +538,8 @@ static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 		 * Held, and not credited: the stream's flow-control window (what
 		 * the client may send before the handshake) bounds it.
 		 */
-		if (st->early_len + datalen > st->early_cap) {
-			size_t cap = st->early_cap ? st->early_cap : 4096;
-			uint8_t *b;
-
-			while (cap < st->early_len + datalen)
-				cap *= 2;
-			b = realloc(st->early_body, cap);
-			if (!b)
-				return NGHTTP3_ERR_CALLBACK_FAILURE;
-			st->early_body = b;
-			st->early_cap = cap;
-		}
-		memcpy(st->early_body + st->early_len, data, datalen);
-		st->early_len += datalen;
-		return 0;
+		return buf_append(&st->early_body, &st->early_len, &st->early_cap, 4096, data,
+				  datalen) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
 	}
 	if (st)
 		st->body_bytes += datalen;
@@ -545,21 +553,9 @@ static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 			st->body_too_large = true;	/* answered 413 at the end */
 			free(st->body);
 			st->body = NULL;
-		} else {
-			if (st->body_len + datalen > st->body_cap) {
-				size_t cap = st->body_cap ? st->body_cap : 16384;
-				uint8_t *b;
-
-				while (cap < st->body_len + datalen)
-					cap *= 2;
-				b = realloc(st->body, cap);
-				if (!b)
-					return NGHTTP3_ERR_CALLBACK_FAILURE;
-				st->body = b;
-				st->body_cap = cap;
-			}
-			memcpy(st->body + st->body_len, data, datalen);
-			st->body_len += datalen;
+		} else if (buf_append(&st->body, &st->body_len, &st->body_cap, 16384, data,
+				      datalen)) {
+			return NGHTTP3_ERR_CALLBACK_FAILURE;
 		}
 	}
 	/* static files take no body: discard it and give the credit back */
