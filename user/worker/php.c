@@ -58,6 +58,7 @@ struct qs_php_conn {
  */
 static unsigned n_conns;
 static struct qs_php_conn *all_conns;
+static bool draining;           /* SIGTERM/reload: keep no connection idle */
 static struct qs_stream *queue_head, *queue_tail;
 static unsigned n_queued;
 /*
@@ -305,6 +306,18 @@ static void conn_free(struct qs_php_conn *pc)
 	graveyard = pc;
 	n_conns--;
 	dispatch_queue(pc->srv);	/* a slot is free */
+}
+
+void qs_php_drain(void)
+{
+	struct qs_php_conn *pc, *next;
+
+	draining = true;
+	for (pc = all_conns; pc; pc = next) {
+		next = pc->next;
+		if (pc->idle)
+			conn_free(pc);
+	}
 }
 
 void qs_php_reap(void)
@@ -576,6 +589,10 @@ static void release(struct qs_php_conn *pc)
 	pc->idle = true;
 	free(pc->out);
 	pc->out = NULL;
+	if (draining && !queue_head) {
+		conn_free(pc);	/* its php-fpm child goes back to the pool at once */
+		return;
+	}
 	/* watch for php-fpm closing it while idle */
 	watch(pc, EPOLLIN);
 	dispatch_queue(pc->srv);

@@ -48,6 +48,13 @@ uint64_t qs_php_next_deadline(void);
 /* Answer 504 (or reset) what waited too long for php-fpm. */
 void qs_php_on_timer(uint64_t now);
 
+/*
+ * The worker drains (SIGTERM, or a reload's new generation took over):
+ * close the idle kept-alive connections now and each busy one when its
+ * request ends, so the pool's children serve the next generation at once.
+ */
+void qs_php_drain(void);
+
 /* Free the FastCGI connections closed during this batch of events. */
 void qs_php_reap(void);
 

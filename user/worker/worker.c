@@ -254,8 +254,10 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 				struct signalfd_siginfo si;
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si))
-					if (si.ssi_signo != SIGHUP)
+					if (si.ssi_signo != SIGHUP) {
 						qs_server_start_drain(s);
+						qs_php_drain();
+					}
 			} else if (what < s->n_eps) {
 				if (events[i].events & EPOLLOUT)
 					qs_server_on_writable(s);
