@@ -74,7 +74,7 @@ echo "sha=", hash("sha256", $in), "\n";
 PHP
 	printf '<?php header("Location: /elsewhere"); ' >"$QS_DOCROOT/redir.php"
 	printf '<?php http_response_code(418); echo "teapot";' >"$QS_DOCROOT/teapot.php"
-	printf '<?php echo str_repeat("0123456789", 3000000);' >"$QS_DOCROOT/big.php"
+	printf '<?php echo str_repeat("0123456789", 5000000);' >"$QS_DOCROOT/big.php"
 	printf '<?php this is not php' >"$QS_DOCROOT/broken.php"
 	mkdir -p "$QS_DOCROOT/dir.php"
 	chmod -R a+rX "$QS_DOCROOT"
@@ -153,10 +153,10 @@ test_php_big_response_streams_with_bounded_memory() {
 	timeout 30 gtlsclient -q --exit-on-all-streams-close --download="$DL" --timeout=5s \
 		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/big.php" || fail "download failed"
 	after=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
-	assert_eq "30 MB from PHP" 30000000 "$(stat -c %s "$DL/big.php")"
-	assert_eq "content" "$(python3 -c 'import hashlib; print(hashlib.sha256(b"0123456789" * 3000000).hexdigest())')" \
+	assert_eq "50 MB from PHP" 50000000 "$(stat -c %s "$DL/big.php")"
+	assert_eq "content" "$(python3 -c 'import hashlib; print(hashlib.sha256(b"0123456789" * 5000000).hexdigest())')" \
 		"$(sha256sum "$DL/big.php" | cut -d' ' -f1)"
-	info "worker RSS $before kB -> $after kB for a 30 MB PHP response"
+	info "worker RSS $before kB -> $after kB for a 50 MB PHP response"
 	(( after - before < 8192 )) || fail "worker RSS grew by $((after - before)) kB"
 
 }
@@ -390,7 +390,7 @@ file_put_contents("$DL/w/form.out", "name=" . (\$_POST["name"] ?? "-") . "\\n" .
 echo "ok\\n";
 PHP
 	chmod a+r "$QS_DOCROOT/form.php"
-	head -c 200000 /dev/urandom >"$DL/photo.bin"
+	head -c 5000000 /dev/urandom >"$DL/photo.bin"
 	{
 		printf -- '--%s\r\nContent-Disposition: form-data; name="name"\r\n\r\nAda Lovelace\r\n' "$boundary"
 		printf -- '--%s\r\nContent-Disposition: form-data; name="photo"; filename="me.bin"\r\n' "$boundary"
@@ -403,9 +403,60 @@ PHP
 		-H "content-type:multipart/form-data; boundary=$boundary" \
 		"https://127.0.0.1:$QS_PORT/form.php" >/dev/null || fail "form POST failed"
 	assert_eq "text field" "name=Ada Lovelace" "$(sed -n 1p "$DL/w/form.out")"
-	assert_eq "file part" "file=me.bin application/octet-stream 200000 $(sha256sum "$DL/photo.bin" | cut -d' ' -f1)" \
+	assert_eq "file part" "file=me.bin application/octet-stream 5000000 $(sha256sum "$DL/photo.bin" | cut -d' ' -f1)" \
 		"$(sed -n 2p "$DL/w/form.out")"
 	assert_eq "upload error code" "error=0" "$(sed -n 3p "$DL/w/form.out")"
+	# an urlencoded form
+	printf 'name=Grace+Hopper&lang=COBOL%%26more' >"$DL/url.body"
+	"$load" -k -n 1 --data "$DL/url.body" -H "content-type:application/x-www-form-urlencoded" \
+		"https://127.0.0.1:$QS_PORT/form.php" >/dev/null || fail "urlencoded POST failed"
+	assert_eq "urlencoded field" "name=Grace Hopper" "$(sed -n 1p "$DL/w/form.out")"
+}
+
+migrated() { (( $(workers_sum migrations) >= 1 )); }
+
+test_php_cookies_head_and_address_after_migration() {
+	local load=.output/quicsteer-load out p1 p2 conns
+	need_root_bpf || return
+	need_phpfpm || return
+	[[ -x $load ]] || { need "$load (make)"; return; }
+	php_docroot
+	install -d -m 0777 "$DL/w"
+	chmod 711 "$DL"
+	cat >"$QS_DOCROOT/who.php" <<PHP
+<?php
+file_put_contents("$DL/w/who.out", \$_SERVER["REQUEST_METHOD"] . " " . \$_SERVER["REMOTE_ADDR"] . " " .
+	\$_SERVER["REMOTE_PORT"] . " cookie=" . (\$_SERVER["HTTP_COOKIE"] ?? "-") . " a=" .
+	(\$_COOKIE["a"] ?? "-") . " b=" . (\$_COOKIE["b"] ?? "-") . "\\n", FILE_APPEND | LOCK_EX);
+header("X-Script: who");
+echo "hello\\n";
+PHP
+	chmod a+r "$QS_DOCROOT/who.php"
+	qs_start phpwho 2 --fastcgi managed --php-max-children 2
+	# two cookie fields arrive joined, as RFC 9114 4.2.1 wants
+	"$load" -k -n 1 -H "cookie:a=1" -H "cookie:b=2" \
+		"https://127.0.0.1:$QS_PORT/who.php" >/dev/null || fail "GET with cookies failed"
+	grep -q " cookie=a=1; b=2 a=1 b=2$" "$DL/w/who.out" || fail "cookies: $(cat "$DL/w/who.out")"
+	# HEAD runs the script, and no body comes back
+	out=$(timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump -m HEAD --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/who.php" 2>&1)
+	grep -q '\[:status: 200\]' <<<"$out" || fail "HEAD status: $out"
+	grep -q '\[x-script: who\]' <<<"$out" || fail "HEAD: the script's header is missing"
+	grep -q "^HEAD " "$DL/w/who.out" || fail "HEAD did not reach the script"
+	# one connection, two requests; the client moves to a new port in between
+	: >"$DL/w/who.out"
+	conns=$(workers_sum conn_accepted)
+	out=$("$load" -k -c 1 -n 2 -m 1 --migrate-after 1 --json "https://127.0.0.1:$QS_PORT/who.php") ||
+		fail "requests across the migration failed: $out"
+	assert_eq "client migrations" 1 "$(jq .migrations <<<"$out")"
+	assert_eq "connections" $((conns + 1)) "$(workers_sum conn_accepted)"
+	assert_eq "requests seen" 2 "$(wc -l <"$DL/w/who.out")"
+	p1=$(sed -n 1p "$DL/w/who.out" | cut -d' ' -f3)
+	p2=$(sed -n 2p "$DL/w/who.out" | cut -d' ' -f3)
+	[[ -n $p1 && -n $p2 && $p1 != "$p2" ]] ||
+		fail "REMOTE_PORT did not follow the client: $(cat "$DL/w/who.out")"
+	info "REMOTE_PORT $p1 before the migration, $p2 after, on one connection"
+	wait_until 3 migrated || fail "no validated migration counted by the server"
 }
 
 test_php_response_survives_client_migration() {

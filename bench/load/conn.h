@@ -27,6 +27,7 @@ struct load_conn {
 	bool early;                /* requests were sent in 0-RTT */
 	bool recycle;              /* --reconnect: closed after its requests */
 	unsigned submitted;        /* requests submitted on this connection */
+	unsigned answered;         /* responses completed on this connection */
 	uint64_t ttfb;             /* 0 until the first response field */
 	ngtcp2_conn *qc;
 	nghttp3_conn *h3;
@@ -49,6 +50,7 @@ struct load_conn {
 };
 
 /* quic.c */
+int conn_migrate(struct load_conn *c);
 void conn_set_why(struct load_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void conn_set_app_error(struct load_conn *c, uint64_t code);
 

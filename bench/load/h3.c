@@ -54,6 +54,8 @@ static void req_done(struct load_conn *c, struct load_req *r)
 	}
 	nghttp3_conn_set_stream_user_data(c->h3, r->stream_id, NULL);
 	conn_req_put(c, r);
+	if (++c->answered == run->cfg.migrate_after)
+		conn_migrate(c);
 }
 
 static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,

@@ -49,6 +49,7 @@ struct load_cfg {
 	char *hdr_name[16], *hdr_value[16];
 	unsigned nhdrs;
 	const char *method;        /* default GET */
+	unsigned migrate_after;    /* move each connection to a new port after N responses */
 	uint8_t *body;             /* --data FILE: every request sends it */
 	size_t body_len;
 	char body_len_s[24];       /* its content-length */
@@ -64,6 +65,7 @@ struct load_stats {
 	uint64_t started;          /* requests submitted */
 	uint64_t completed;        /* whole response received (any status) */
 	uint64_t status[6];        /* [1]..[5]: 1xx..5xx final status, [0]: other */
+	uint64_t migrations;       /* --migrate-after: connections moved to a new port */
 	uint64_t failed;           /* sum of the failed_* below */
 	uint64_t failed_reset;     /* stream closed before the end of the response */
 	uint64_t failed_conn;      /* in flight when its connection failed */

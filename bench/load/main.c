@@ -59,6 +59,8 @@ static void usage(FILE *f)
 "  -H, --header NAME:VALUE  send this request field too (repeatable, up to 16;\n"
 "                         VALUE \"@N\" is N bytes of 'a'), as given: no checks\n"
 "  -X, --method METHOD    request method (default GET, POST with --data)\n"
+"      --migrate-after N  move each connection to a new source port (a new\n"
+"                         socket; ngtcp2 validates the path) after N responses\n"
 "      --data FILE        send FILE as every request's body, with its\n"
 "                         content-length (set content-type with -H)\n"
 "      --reconnect        handshake benchmark: every connection sends K requests,\n"
@@ -161,7 +163,7 @@ static int parse_url(const char *url, char **authority, char **host, char **port
 static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
-	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA };
+	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -177,6 +179,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "header", required_argument, NULL, 'H' },
 		{ "method", required_argument, NULL, 'X' },
 		{ "data", required_argument, NULL, OPT_DATA },
+		{ "migrate-after", required_argument, NULL, OPT_MIGRATE },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
 		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
 		{ "resume", no_argument, NULL, OPT_RESUME },
@@ -218,6 +221,11 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		}
 		case 'X':
 			cfg->method = optarg;
+			break;
+		case OPT_MIGRATE:
+			if (parse_u64(optarg, UINT32_MAX, &v) || !v)
+				goto bad;
+			cfg->migrate_after = (unsigned)v;
 			break;
 		case OPT_DATA: {
 			FILE *f = fopen(optarg, "rb");

@@ -346,6 +346,36 @@ static int conn_socket(struct load_conn *c)
 	return 0;
 }
 
+static ngtcp2_path conn_path(struct load_conn *c);
+
+/*
+ * --migrate-after: the client moves, as a phone does when its address
+ * changes: a new socket (new source port), the old one closed, and ngtcp2
+ * validates the new path with a fresh connection ID.
+ */
+int conn_migrate(struct load_conn *c)
+{
+	ngtcp2_path path;
+	int rv;
+
+	epoll_ctl(c->run->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	rv = conn_socket(c);
+	if (rv) {
+		conn_set_why(c, "new socket for the migration: %s", strerror(-rv));
+		return -1;
+	}
+	path = conn_path(c);
+	rv = ngtcp2_conn_initiate_migration(c->qc, &path, load_now());
+	if (rv) {
+		conn_set_why(c, "ngtcp2_conn_initiate_migration: %s", ngtcp2_strerror(rv));
+		return -1;
+	}
+	c->run->st.migrations++;
+	return 0;
+}
+
 static ngtcp2_path conn_path(struct load_conn *c)
 {
 	ngtcp2_path path = {

@@ -150,6 +150,7 @@ void load_report(const struct load_run *run)
 		       ",\"status_4xx\":%" PRIu64 ",\"status_5xx\":%" PRIu64 ",\"status_other\":%" PRIu64
 		       ",", st->started, st->completed, st->status[1], st->status[2], st->status[3],
 		       st->status[4], st->status[5], st->status[0]);
+		printf("\"migrations\":%" PRIu64 ",", st->migrations);
 		printf("\"requests_failed\":%" PRIu64 ",\"failed_reset\":%" PRIu64
 		       ",\"failed_connection\":%" PRIu64 ",\"failed_timeout\":%" PRIu64
 		       ",\"failed_size\":%" PRIu64 ",\"requests_cancelled\":%" PRIu64 ",",

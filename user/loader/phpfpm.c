@@ -102,9 +102,13 @@ int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const ch
 		"catch_workers_output = yes\n"
 		"decorate_workers_output = no\n"
 		"clear_env = yes\n"
-		"security.limit_extensions = .php\n",
+		"security.limit_extensions = .php\n"
+		"; what --max-body lets through, PHP accepts (its defaults: 8M posts, 2M files)\n"
+		"php_value[post_max_size] = %llu\n"
+		"php_value[upload_max_filesize] = %llu\n",
 		cfg->instance, run_dir, p->log, pw ? pw->pw_name : cfg->user, gname, p->socket,
-		pw ? pw->pw_name : cfg->user, gname, cfg->php_max_children);
+		pw ? pw->pw_name : cfg->user, gname, cfg->php_max_children,
+		(unsigned long long)cfg->max_body, (unsigned long long)cfg->max_body);
 	if (fclose(f)) {
 		ret = -errno;
 		pr_warn("cannot write %s: %s", p->conf, strerror(errno));

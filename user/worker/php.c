@@ -181,7 +181,9 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 {
 	struct qs_conn *c = st->conn;
 	struct qs_server *s = c->srv;
-	const ngtcp2_path *path = ngtcp2_conn_get_path(c->qc);
+	/* the path the request arrived on, when it starts as it arrives */
+	const ngtcp2_path *path = s->rx_conn == c && s->rx_path ? s->rx_path :
+				  ngtcp2_conn_get_path(c->qc);
 	size_t n = uri_len(st->path, st->pathlen);
 	const char *query = n < st->pathlen ? st->path + n + 1 : "";
 	size_t qlen = n < st->pathlen ? st->pathlen - n - 1 : 0;

@@ -842,7 +842,17 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 		ngtcp2_path path = qs_rx_path(rx, ep);
 		ngtcp2_pkt_info pi = { .ecn = rx->ecn };
 
+		/*
+		 * The path of this packet, for requests that start while it is read:
+		 * ngtcp2 switches its own current path only after the packet's
+		 * frames, so a request that came from the client's new address
+		 * would otherwise be told the old one (REMOTE_ADDR/PORT).
+		 */
+		s->rx_conn = c;
+		s->rx_path = &path;
 		rv = ngtcp2_conn_read_pkt(c->qc, &path, &pi, data, len, qs_now());
+		s->rx_conn = NULL;
+		s->rx_path = NULL;
 	}
 	if (rv) {
 		switch (rv) {

@@ -95,6 +95,8 @@ struct qs_server {
 	struct qs_cidmap map;
 	struct qs_fcache fcache;
 	int epfd;                             /* the worker's epoll: FastCGI sockets join it */
+	struct qs_conn *rx_conn;              /* the connection reading a packet now */
+	const ngtcp2_path *rx_path;           /* ... and the path it came on */
 	struct qs_conn **heap;
 	size_t heap_len, heap_cap;
 	struct qs_conn *write_list;
