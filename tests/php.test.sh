@@ -307,7 +307,7 @@ test_php_hostile_requests() {
 # a client that vanishes mid-download: when its connection goes (idle
 # timeout), its FastCGI connection is closed and nothing is left behind
 test_php_client_gone_mid_download_frees_everything() {
-	local cpid conns sock
+	local cpid conns sock wpid
 	need_root_bpf || return
 	need_phpfpm || return
 	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
@@ -330,6 +330,27 @@ test_php_client_gone_mid_download_frees_everything() {
 		fail "FastCGI connections left: $(ss -x state connected | grep -c "$sock")"
 	assert_eq "connections closed" 1 "$(workers_sum conn_closed)"
 	assert_eq "still serving" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
+	# the same mid-upload: a 15 MB body to a script that reads slowly
+	printf '<?php $in = fopen("php://input", "rb"); while (!feof($in)) { fread($in, 65536); usleep(20000); } echo "done";' \
+		>"$QS_DOCROOT/slowread.php"
+	chmod a+r "$QS_DOCROOT/slowread.php"
+	head -c 15000000 /dev/urandom >"$DL/up.bin"
+	(cd "$DL" && exec gtlsclient -q --exit-on-all-streams-close --timeout=30s -m POST \
+		-d "$DL/up.bin" 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/slowread.php" \
+		>/dev/null 2>&1) &
+	cpid=$!
+	defer "kill -KILL $cpid"
+	# the script reads 3 MB/s: 15 MB take 5 s; vanish a second in
+	sleep 1
+	kill -0 "$cpid" 2>/dev/null || fail "the upload ended before the client vanished"
+	kill -KILL "$cpid"
+	# its request cannot finish: the worker closes the FastCGI connection it used
+	# (the script itself may spin on its broken input until PHP's time limit)
+	wpid=$(worker_stat 0 pid)
+	wait_until 8 bash -c "[[ \$(ss -xp state connected | grep -c 'pid=$wpid,') == 0 ]]" ||
+		fail "the worker still holds FastCGI connections: $(ss -xp state connected | grep "pid=$wpid,")"
+	assert_eq "QUIC connections closed" 3 "$(workers_sum conn_closed)"
+	assert_eq "still serving after" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
 }
 
 # a 15 MB upload to a script that waits 2 s before reading its body: the
