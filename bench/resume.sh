@@ -96,16 +96,8 @@ head -c 1024 /dev/urandom >"$WWW/1k.bin"
 chmod 755 "$TMP" "$WWW"
 chmod 644 "$WWW/1k.bin"
 
-if [[ -r $ROOT/certs/server.crt && -r $ROOT/certs/server.key ]]; then
-	CERT=$ROOT/certs/server.crt KEY=$ROOT/certs/server.key
-else
-	CERT=$TMP/server.crt KEY=$TMP/server.key
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-		-subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-		-keyout "$KEY" -out "$CERT" >"$TMP/openssl.log" 2>&1 ||
-		die "openssl could not make a temporary certificate: $(tail -n 3 "$TMP/openssl.log")"
-	chgrp www-data "$KEY" 2>/dev/null && chmod 640 "$KEY" # a throwaway key the workers can read
-fi
+[[ -s $ROOT/certs/server.crt ]] || "$ROOT/scripts/gen-certs.sh" >/dev/null
+CERT=$ROOT/certs/server.crt KEY=$ROOT/certs/server.key
 
 # in_ns NS CMD...: run CMD in network namespace NS only (same mounts: the pins
 # under /sys/fs/bpf stay visible; 'ip netns exec' would remount /sys)
