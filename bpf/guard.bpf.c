@@ -124,8 +124,7 @@ static __always_inline bool qs_conforms(__u64 *tat_p, __u32 rate, __u32 burst)
 {
 	__u64 now, interval, tolerance;
 
-	if (!burst || !rate)
-		return true;	/* that limit is off */
+	/* rate and burst are non-zero: qs_allow turned a zero limit off */
 	now = bpf_ktime_get_coarse_ns();
 	interval = 1000000000ULL / rate;
 	tolerance = (__u64)burst * interval;

@@ -54,8 +54,8 @@ struct qs_guard_stats {
 
 /*
  * One entry (key 0), tunable at run time with bpftool.  Rates are per
- * source (IPv4 /32, IPv6 /64) and second; a burst of 0 turns that limit
- * off; a rate of 0 with a burst gives the burst once and never refills.
+ * source (IPv4 /32, IPv6 /64) and second; a rate or a burst of 0 turns
+ * that limit off.
  */
 struct qs_guard_config {
 	__u32 initial_rate;

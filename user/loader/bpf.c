@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -219,6 +220,23 @@ cleanup:
 	return ret;
 }
 
+int qs_bpf_pin_maps(struct bpf_map **maps, size_t n, const char *dir)
+{
+	char path[256];
+
+	for (size_t i = 0; i < n; i++) {
+		int ret;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(maps[i]));
+		ret = bpf_map__pin(maps[i], path);
+		if (ret) {
+			pr_warn("cannot pin map at %s: %s", path, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int qs_bpf_pin(struct qs_bpf *b, const char *instance)
 {
 	struct bpf_map *maps[] = {
@@ -241,14 +259,9 @@ int qs_bpf_pin(struct qs_bpf *b, const char *instance)
 		return ret;
 	}
 	b->pinned = true;
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", b->pin_dir, bpf_map__name(maps[i]));
-		ret = bpf_map__pin(maps[i], path);
-		if (ret) {
-			pr_warn("cannot pin map at %s: %s", path, strerror(-ret));
-			return ret;
-		}
-	}
+	ret = qs_bpf_pin_maps(maps, sizeof(maps) / sizeof(maps[0]), b->pin_dir);
+	if (ret)
+		return ret;
 	if (!b->steering)
 		return 0;
 	for (unsigned l = 0; l < b->n_listeners; l++) {
@@ -332,23 +345,35 @@ int qs_bpf_set_key(struct qs_bpf *b, unsigned config, const struct qs_cid_key *k
 	return 0;
 }
 
-void qs_bpf_close_fds(struct qs_bpf *b)
+/*
+ * Every BPF fd, not only the skeleton's: libxdp opens descriptors of its
+ * own (dispatcher probes, programs read off interfaces) that we cannot
+ * name.  A worker needs none: its counters are an mmap, which outlives
+ * the map's fd.
+ */
+void qs_bpf_close_fds(void)
 {
-	for (unsigned l = 0; l < QS_MAX_LISTENERS; l++) {
-		struct bpf_program *prog;
-		struct bpf_map *map;
+	DIR *d = opendir("/proc/self/fd");
+	char path[64], target[64];
+	struct dirent *de;
 
-		if (!b->skel[l])
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		ssize_t n;
+
+		if (de->d_name[0] == '.' || fd == dirfd(d))
 			continue;
-		bpf_object__for_each_map(map, b->skel[l]->obj)
-			if (bpf_map__fd(map) >= 0)
-				close(bpf_map__fd(map));
-		bpf_object__for_each_program(prog, b->skel[l]->obj)
-			if (bpf_program__fd(prog) >= 0)
-				close(bpf_program__fd(prog));
-		if (bpf_object__btf(b->skel[l]->obj))
-			close(btf__fd(bpf_object__btf(b->skel[l]->obj)));
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (!strncmp(target, "anon_inode:bpf", 14) || !strcmp(target, "anon_inode:btf"))
+			close(fd);
 	}
+	closedir(d);
 }
 
 void qs_bpf_destroy(struct qs_bpf *b)

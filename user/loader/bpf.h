@@ -13,6 +13,7 @@
 #include "loader/config.h"
 
 struct steer;
+struct bpf_map;
 
 struct qs_bpf {
 	struct steer *skel[QS_MAX_LISTENERS];
@@ -50,8 +51,10 @@ int qs_bpf_set_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
 void qs_bpf_clear_socket(struct qs_bpf *b, unsigned listener, unsigned gen, unsigned worker);
 int qs_bpf_set_state(struct qs_bpf *b, const struct qs_steer_state *st);
 int qs_bpf_set_key(struct qs_bpf *b, unsigned config, const struct qs_cid_key *key);
-/* In a forked worker: close every map and program fd (nothing else). */
-void qs_bpf_close_fds(struct qs_bpf *b);
+/* Pin maps under dir, by their names; -errno after logging which failed. */
+int qs_bpf_pin_maps(struct bpf_map **maps, size_t n, const char *dir);
+/* In a forked worker: close every BPF fd of the process (nothing else). */
+void qs_bpf_close_fds(void);
 /* Unpin (if pinned) and free everything. */
 void qs_bpf_destroy(struct qs_bpf *b);
 

@@ -14,6 +14,7 @@
 #include <xdp/libxdp.h>
 
 #include "common/log.h"
+#include "loader/bpf.h"
 #include "loader/guard.h"
 #include "quicsteer/guard.h"
 #include "guard.skel.h"
@@ -284,19 +285,8 @@ static int pin_maps(struct qs_guard *g, const char *pin_dir)
 		g->skel->maps.qs_guard_stats, g->skel->maps.qs_guard_cfg,
 		g->skel->maps.qs_guard_block, g->skel->maps.qs_guard_src,
 	};
-	char path[256];
 
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		int ret;
-
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(maps[i]));
-		ret = bpf_map__pin(maps[i], path);
-		if (ret) {
-			pr_warn("cannot pin map at %s: %s", path, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
+	return qs_bpf_pin_maps(maps, sizeof(maps) / sizeof(maps[0]), pin_dir);
 }
 
 int qs_guard_start(struct qs_guard *g, const struct qs_config *cfg, const char *pin_dir)
@@ -369,38 +359,6 @@ int qs_guard_start(struct qs_guard *g, const struct qs_config *cfg, const char *
 cleanup:
 	qs_guard_stop(g);
 	return ret;
-}
-
-/*
- * Every BPF fd, not only the skeleton's: libxdp opens descriptors of its
- * own (dispatcher probes, programs read off interfaces) that we cannot
- * name.  A worker needs none: its counters are an mmap, which outlives
- * the map's fd.
- */
-void qs_guard_close_fds(struct qs_guard *g)
-{
-	DIR *d = opendir("/proc/self/fd");
-	char path[64], target[64];
-	struct dirent *de;
-
-	(void)g;
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-		ssize_t n;
-
-		if (de->d_name[0] == '.' || fd == dirfd(d))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = '\0';
-		if (!strncmp(target, "anon_inode:bpf", 14) || !strcmp(target, "anon_inode:btf"))
-			close(fd);
-	}
-	closedir(d);
 }
 
 void qs_guard_stop(struct qs_guard *g)

@@ -42,9 +42,6 @@ int qs_guard_remove_stale(const char *instance);
  */
 int qs_guard_start(struct qs_guard *g, const struct qs_config *cfg, const char *pin_dir);
 
-/* In a forked worker: close the guard's fds (nothing else). */
-void qs_guard_close_fds(struct qs_guard *g);
-
 /* Detach from every interface and free; the pins go with the pin dir. */
 void qs_guard_stop(struct qs_guard *g);
 

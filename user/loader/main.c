@@ -181,8 +181,7 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 			close(s->fds[l]);
 	}
 	/* a worker never touches BPF objects: the counters mmap stays mapped */
-	qs_bpf_close_fds(&ld->bpf);
-	qs_guard_close_fds(&ld->guard);
+	qs_bpf_close_fds();
 	if (ld->ready_fd >= 0)
 		close(ld->ready_fd);
 }
