@@ -30,6 +30,13 @@ static void stream_free(struct qs_stream *st)
 	struct qs_chunk *ch, *next;
 
 	qs_php_stream_closed(st);
+	/*
+	 * Body bytes received but never credited (held for php-fpm, or for a
+	 * 0-RTT request that never ran): the connection's window gets them
+	 * back, or a client that keeps abandoning uploads would shrink it.
+	 */
+	if (st->php_credit + st->early_len)
+		ngtcp2_conn_extend_max_offset(c->qc, st->php_credit + st->early_len);
 	for (ch = st->head; ch; ch = next) {
 		next = ch->next;
 		free(ch);
@@ -174,6 +181,8 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 	/* bounded memory: per stream (follows cwnd) and per connection */
 	if (st->unacked >= stream_window(st) || st->conn->tx_unacked >= CONN_TX_MAX) {
 		st->blocked = true;
+		if (st->conn->tx_unacked >= CONN_TX_MAX)
+			st->conn->budget_blocked = true;
 		return NGHTTP3_ERR_WOULDBLOCK;
 	}
 	n = st->file_left < CHUNK_SIZE ? (size_t)st->file_left : CHUNK_SIZE;
@@ -479,10 +488,15 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 	}
 	if (st->php_conn)
 		qs_php_on_acked(st);
-	/* streams held back by the connection budget may go on */
-	if (st->conn->tx_unacked < CONN_TX_MAX / 2) {
+	/*
+	 * Streams held back by the connection budget may go on (a stream held
+	 * by its own window resumes on its own acknowledgements, one waiting
+	 * for php-fpm when data comes): scan only after the budget blocked.
+	 */
+	if (st->conn->budget_blocked && st->conn->tx_unacked < CONN_TX_MAX / 2) {
+		st->conn->budget_blocked = false;
 		for (struct qs_stream *o = st->conn->streams; o; o = o->next)
-			if (o->blocked && o->unacked < stream_window(o)) {
+			if (o->blocked && !o->php && o->unacked < stream_window(o)) {
 				o->blocked = false;
 				nghttp3_conn_resume_stream(st->conn->h3, o->id);
 			}

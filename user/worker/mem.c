@@ -93,6 +93,17 @@ void *qs_realloc(void *p, size_t n)
 	have = h->cls ? h->cls * CLASS_SIZE : h->size;
 	if (h->cls && n <= have && n > have - CLASS_SIZE)
 		return p;	/* same class */
+	if (!h->cls && n > SMALL_MAX) {
+		if (n > SIZE_MAX - sizeof(*h))
+			return NULL;
+		/* large to large: let malloc move (or grow in place) */
+		struct hdr *nh = realloc(h, sizeof(*h) + n);
+
+		if (!nh)
+			return NULL;
+		nh->size = n;
+		return nh + 1;
+	}
 	q = qs_malloc(n);
 	if (!q)
 		return NULL;

@@ -283,14 +283,18 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 	return (ssize_t)p.len;
 }
 
+static void give_credit(struct qs_stream *st);
+
 static void conn_free(struct qs_php_conn *pc)
 {
 	if (pc->fd >= 0) {
 		epoll_ctl(pc->srv->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
 		close(pc->fd);
 	}
-	if (pc->st)
+	if (pc->st) {
+		give_credit(pc->st);	/* the stream lives on without its body's reader */
 		pc->st->php_conn = NULL;
+	}
 	if (pc->prev)
 		pc->prev->next = pc->next;
 	else
@@ -408,24 +412,21 @@ static int encode_request(struct qs_stream *st, uint8_t **pout, size_t *plen_out
 {
 	struct qs_server *s = st->conn->srv;
 	size_t psize = s->cfg->max_header_bytes + 16384, cap, len;
-	uint8_t *params, *out;
+	/* scratch for the params, reused: one worker, one request at a time here */
+	static uint8_t *params;
+	uint8_t *out;
 	ssize_t plen;
 
-	params = malloc(psize);
-	if (!params)
+	if (!params && !(params = malloc(psize)))
 		return 500;
 	plen = build_params(st, params, psize);
-	if (plen < 0) {
-		free(params);
+	if (plen < 0)
 		return 431;
-	}
 	cap = QS_FCGI_BEGIN_LEN + qs_fcgi_stream_size((size_t)plen) + QS_FCGI_STREAM_END_LEN +
 	      qs_fcgi_stream_size(st->body_len) + QS_FCGI_STREAM_END_LEN;
 	out = malloc(cap);
-	if (!out) {
-		free(params);
+	if (!out)
 		return 500;
-	}
 	len = (size_t)qs_fcgi_begin_request(out, cap, REQUEST_ID, true);
 	len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID,
 				      params, (size_t)plen);
@@ -438,7 +439,6 @@ static int encode_request(struct qs_stream *st, uint8_t **pout, size_t *plen_out
 		len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_STDIN, REQUEST_ID);
 		st->php_stdin_done = true;
 	}
-	free(params);
 	free(st->body);
 	st->body = NULL;
 	*pout = out;
@@ -453,8 +453,7 @@ static void assign(struct qs_php_conn *pc, struct qs_stream *st)
 	pc->st = st;
 	pc->idle = false;
 	st->php_conn = pc;
-	free(pc->out);	/* a kept-alive connection's old (empty) buffer */
-	pc->out = st->php_out;
+	pc->out = st->php_out;	/* release() and conn_new() leave pc->out NULL */
 	pc->out_len = st->php_out_len;
 	pc->out_cap = st->php_out_cap;
 	pc->out_off = 0;
@@ -916,6 +915,6 @@ int qs_php_body(struct qs_stream *st, const uint8_t *data, size_t len, bool end)
 	if (end)
 		st->php_stdin_done = true;
 	if (pc)
-		return flush_out(pc) ? 0 : 0;
+		flush_out(pc);	/* a failure is answered there */
 	return 0;
 }

@@ -65,6 +65,7 @@ struct qs_conn {
 	uint8_t early_counted;          /* 0-RTT counters done for this handshake */
 	bool goaway_sent;
 	bool in_write_list;
+	bool budget_blocked;            /* a stream waits for the connection's send budget */
 	struct qs_conn *next_write;
 	struct qs_stream *streams;      /* open request streams */
 	uint64_t tx_unacked;            /* response body bytes held until acked */
