@@ -504,29 +504,40 @@ static struct qs_php_conn *idle_conn(void)
 	return NULL;
 }
 
-/* Start st on an idle connection or a new one; false when the pool is full. */
-static bool try_start(struct qs_server *s, struct qs_stream *st)
+/* The backend is unreachable: 502, and the request is done with. */
+static void answer_502(struct qs_stream *st)
+{
+	free(st->php_out);
+	st->php_out = NULL;
+	qs_h3_respond_error(st, 502);
+	qs_conn_schedule_write(st->conn);
+}
+
+/*
+ * Start st on an idle connection or a new one: 1 started, 0 the pool is
+ * full (st waits), -1 php-fpm unreachable (st answered 502).
+ */
+static int try_start(struct qs_server *s, struct qs_stream *st)
 {
 	struct qs_php_conn *pc = idle_conn();
 
 	if (!pc) {
 		if (n_conns >= pool_share(s->cfg))
-			return false;
+			return 0;
 		pc = conn_new(s);
 		if (!pc) {
-			free(st->php_out);
-			st->php_out = NULL;
-			qs_h3_respond_error(st, 502);
-			qs_conn_schedule_write(st->conn);
-			return true;
+			answer_502(st);
+			return -1;
 		}
 	}
 	assign(pc, st);
-	return true;
+	return 1;
 }
 
 static void dispatch_queue(struct qs_server *s)
 {
+	bool down = false;
+
 	while (queue_head) {
 		struct qs_stream *st = queue_head;
 
@@ -538,7 +549,11 @@ static void dispatch_queue(struct qs_server *s)
 		st->php_qnext = NULL;
 		st->php_queued = false;
 		n_queued--;
-		try_start(s, st);
+		/* one failed connect says it for the whole queue (no 1024 retries) */
+		if (down)
+			answer_502(st);
+		else
+			down = try_start(s, st) < 0;
 	}
 }
 
@@ -563,7 +578,7 @@ int qs_php_start(struct qs_stream *st)
 	ret = encode_request(st, &st->php_out, &st->php_out_len);
 	if (ret)
 		return qs_h3_respond_error(st, ret);
-	if (try_start(s, st))
+	if (try_start(s, st) != 0)
 		return 0;
 	/* every connection of this worker's share is busy: wait, boundedly */
 	if (n_queued >= QS_PHP_QUEUE_MAX) {
