@@ -17,7 +17,7 @@
 #include <ngtcp2/ngtcp2.h>
 #include <nghttp3/nghttp3.h>
 
-#define QS_MEM_CACHE_MAX (16u << 20)
+#define QS_MEM_CACHE_MAX (2u << 20)
 
 extern const ngtcp2_mem qs_ngtcp2_mem;
 extern const nghttp3_mem qs_nghttp3_mem;
