@@ -150,6 +150,51 @@ static int check_script(const struct qs_docroot *d, const char *path, size_t n)
 	return 0;
 }
 
+/*
+ * Scripts found good in the last SCRIPT_TTL_MS: a hot script costs no
+ * openat2/fstat/close per request.  Only good answers are kept, so a new
+ * script is found at once; a removed one still reaches php-fpm for at
+ * most the TTL (php-fpm answers 404 itself), as a static file stays in
+ * the file cache (nginx's open_file_cache_valid).  256 slots, 64 KB.
+ */
+#define SCRIPT_SLOTS    256
+#define SCRIPT_PATH_MAX 240
+#define SCRIPT_TTL_MS   1000
+
+struct script_slot {
+	uint64_t expires_ns;
+	uint32_t len;
+	char path[SCRIPT_PATH_MAX];
+};
+
+static struct script_slot script_cache[SCRIPT_SLOTS];
+
+static struct script_slot *script_slot(const char *path, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)path[i]) * 0x100000001b3ull;
+	return &script_cache[h % SCRIPT_SLOTS];
+}
+
+static int check_script_cached(const struct qs_docroot *d, const char *path, size_t n)
+{
+	struct script_slot *slot = n < SCRIPT_PATH_MAX ? script_slot(path, n) : NULL;
+	uint64_t now = qs_now();
+	int ret;
+
+	if (slot && slot->len == n && slot->expires_ns > now && !memcmp(slot->path, path, n))
+		return 0;
+	ret = check_script(d, path, n);
+	if (!ret && slot) {
+		memcpy(slot->path, path, n);
+		slot->len = (uint32_t)n;
+		slot->expires_ns = now + (uint64_t)SCRIPT_TTL_MS * NGTCP2_MILLISECONDS;
+	}
+	return ret;
+}
+
 static int add(struct qs_fcgi_params *p, const char *name, const char *value, size_t vlen)
 {
 	return qs_fcgi_params_add(p, name, strlen(name), value, vlen);
@@ -464,7 +509,26 @@ static void assign(struct qs_php_conn *pc, struct qs_stream *st)
 	qs_cgi_init(&pc->cgi, pc->cgibuf, CGI_HDR_MAX);
 	qs_fcgi_parser_reset(&pc->parser, REQUEST_ID);
 	touch(pc);
-	watch(pc, EPOLLOUT | EPOLLIN);
+	/*
+	 * A request nearly always fits the socket buffer: write it now and
+	 * leave epoll watching EPOLLIN alone (no epoll_ctl per request).
+	 * What does not fit, or fails, goes through EPOLLOUT, where a
+	 * failure is answered outside our caller's loop over the queue.
+	 */
+	while (pc->out_off < pc->out_len) {
+		ssize_t n = write(pc->fd, pc->out + pc->out_off, pc->out_len - pc->out_off);
+
+		if (n <= 0)
+			break;
+		pc->out_off += (size_t)n;
+	}
+	if (pc->out_off < pc->out_len) {
+		watch(pc, EPOLLOUT | EPOLLIN);
+		return;
+	}
+	pc->out_off = pc->out_len = 0;
+	give_credit(st);
+	watch(pc, EPOLLIN);
 }
 
 /* A new connection to the pool, or NULL (the cause is logged). */
@@ -572,7 +636,7 @@ int qs_php_start(struct qs_stream *st)
 		script = front;
 		n = strlen(front);
 	}
-	ret = check_script(s->docroot, script, n);
+	ret = check_script_cached(s->docroot, script, n);
 	if (ret)
 		return qs_h3_respond_error(st, ret == -EINVAL ? 400 : 404);
 	ret = encode_request(st, &st->php_out, &st->php_out_len);
@@ -921,6 +985,12 @@ int qs_php_body(struct qs_stream *st, const uint8_t *data, size_t len, bool end)
 		ngtcp2_conn_extend_max_stream_offset(st->conn->qc, st->id, len);
 		ngtcp2_conn_extend_max_offset(st->conn->qc, len);
 		return 0;
+	}
+	if (pc && pc->out_off) {
+		/* what php-fpm took is gone: the queue never outgrows the window */
+		memmove(pc->out, pc->out + pc->out_off, pc->out_len - pc->out_off);
+		pc->out_len -= pc->out_off;
+		pc->out_off = 0;
 	}
 	ret = pc ? queue_stdin(&pc->out, &pc->out_len, &pc->out_cap, data, len, end)
 		 : queue_stdin(&st->php_out, &st->php_out_len, &st->php_out_cap, data, len, end);
