@@ -85,6 +85,80 @@ test_reload_new_generation_old_connections_finish() {
 		fail "generation 2: $(worker_stats_json | jq -c '[.[] | {key, pid: .value.pid}]')"
 }
 
+# A UDP relay between a client and the server that, once the server has
+# sent a Retry, holds the client's datagrams (its Initial with the token)
+# until the file GO exists; it writes HELD when it holds the first one.
+rl_retry_relay_py() {
+	cat >"$RL/relay.py" <<'PY'
+import os, select, socket, sys, time
+port, portfile, held_file, go_file = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+cli.bind(("127.0.0.1", 0))
+up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+up.connect(("127.0.0.1", port))
+open(portfile, "w").write("%d\n" % cli.getsockname()[1])
+peer, retried, held, end = None, False, [], time.time() + 30
+while time.time() < end:
+    if held and os.path.exists(go_file):
+        for d in held:
+            up.send(d)
+        held = None
+    r, _, _ = select.select([cli, up], [], [], 0.05)
+    for s in r:
+        if s is cli:
+            d, peer = cli.recvfrom(65535)
+            if retried and held is not None:
+                if not held:
+                    open(held_file, "w").write("1\n")
+                held.append(d)
+            else:
+                up.send(d)
+        else:
+            d = up.recv(65535)
+            # a QUIC v1 long header of type Retry
+            if d and d[0] & 0xf0 == 0xf0:
+                retried = True
+            if peer:
+                cli.sendto(d, peer)
+PY
+}
+
+test_reload_between_retry_and_token_initial() {
+	local cpid rpid rport out
+	rl_need || return
+	command -v python3 >/dev/null || { need python3; return; }
+	make_docroot
+	head -c 8000000 /dev/urandom >"$QS_DOCROOT/8m.bin"
+	chmod -R a+rX "$QS_DOCROOT"
+	qs_start reloadretry 1 --retry always --drain-timeout 20
+	# generation 0's worker stays busy (draining, not gone) across the test
+	(cd "$RL" && rl_get -n 100 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/8m.bin" \
+		>"$RL/long.out") &
+	cpid=$!
+	defer "kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true"
+	wait_until 5 tx_over 20000000 || fail "the long download did not start"
+	rl_retry_relay_py
+	/usr/bin/python3 "$RL/relay.py" "$QS_PORT" "$RL/rport" "$RL/held" "$RL/go" &
+	rpid=$!
+	defer "kill $rpid 2>/dev/null; wait $rpid 2>/dev/null || true"
+	wait_until 5 test -s "$RL/rport" || fail "relay did not start"
+	rport=$(cat "$RL/rport")
+	rl_get 127.0.0.1 "$rport" "https://127.0.0.1:$QS_PORT/index.html" >"$RL/retry.out" &
+	wait_until 5 test -e "$RL/held" || fail "no Retry reached the client"
+	assert_eq "Retry sent by generation 0" 2 "$(gen_sum 0 retries)"
+	kill -HUP "$QS_PID"
+	wait_until 5 gen_is 1 1 || fail "generation 1 not running"
+	assert_eq "generation 0 still running (draining)" 1 "$(gen_running 0)"
+	touch "$RL/go"
+	wait_until 10 test -s "$RL/retry.out" || fail "the client through the relay never finished"
+	assert_eq "GET whose token Initial came after the reload" "1x200" "$(cat "$RL/retry.out")"
+	assert_eq "accepted by generation 1 (token from generation 0)" 1 "$(gen_sum 1 handshakes)"
+	assert_eq "tokens rejected" 0 "$(workers_sum tokens_rejected)"
+	assert_eq "generation 1 sent no Retry of its own" 0 "$(gen_sum 1 retries)"
+	wait "$cpid" || true
+	assert_eq "the long connection's downloads" "100x200" "$(cat "$RL/long.out")"
+}
+
 test_reload_refused_without_certificate_or_while_draining() {
 	local out cpid
 	rl_need || return

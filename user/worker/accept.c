@@ -91,8 +91,17 @@ static void send_retry(struct qs_server *s, struct qs_endpoint *ep, const struct
 	ngtcp2_ssize tlen, n;
 	size_t max = pktlen * 3 < sizeof(buf) ? pktlen * 3 : sizeof(buf);
 
-	if (qs_mint_cid(s, &scid))
-		return;
+	/*
+	 * Not minted for this worker: config id 0b111 says "not ours" to the
+	 * steering program, so the client's next Initial (whose DCID this
+	 * becomes) is routed like a new flow, to the current generation.  The
+	 * token is valid at any worker; a reload between the Retry and that
+	 * Initial must not send it to a draining worker that takes no new
+	 * connections.
+	 */
+	qs_fill_random(scid.data, QS_CID_LEN);
+	scid.data[0] |= (uint8_t)(QS_CID_CONFIGS << 5);
+	scid.datalen = QS_CID_LEN;
 	tlen = ngtcp2_crypto_generate_retry_token2(token, s->secrets.static_secret,
 						   sizeof(s->secrets.static_secret), hd->version,
 						   (const ngtcp2_sockaddr *)&rx->remote.ss,
