@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "worker/mem.h"
 
 static struct load_req *req_get(struct load_conn *c)
 {
@@ -216,7 +217,7 @@ int conn_setup_h3(struct load_conn *c)
 	nghttp3_settings_default(&settings);
 	settings.qpack_max_dtable_capacity = 4096;
 	settings.qpack_blocked_streams = 100;
-	rv = nghttp3_conn_client_new(&c->h3, &cb, &settings, nghttp3_mem_default(), c);
+	rv = nghttp3_conn_client_new(&c->h3, &cb, &settings, &qs_nghttp3_mem, c);
 	if (rv != 0) {
 		conn_set_why(c, "nghttp3_conn_client_new: %s", nghttp3_strerror(rv));
 		return -1;

@@ -5,7 +5,9 @@
 # the set-up prefix, nghttp3 from pkg-config (scripts/setup.sh provides both).
 
 LOAD_DIR  := bench/load
-LOAD_SRCS := $(wildcard $(LOAD_DIR)/*.c)
+# the worker's allocator for ngtcp2/nghttp3: the client churns the same
+# small blocks (the load generator is single-threaded, as a worker is)
+LOAD_SRCS := $(wildcard $(LOAD_DIR)/*.c) user/worker/mem.c
 LOAD_HDRS := $(wildcard $(LOAD_DIR)/*.h)
 LOAD_BIN  := $(OUTPUT)/quicsteer-load
 
@@ -16,9 +18,9 @@ LOAD_CFLAGS = $(shell $(LOAD_PKG_CONFIG) --cflags libngtcp2_crypto_ossl libnghtt
 LOAD_LIBS   = $(shell $(LOAD_PKG_CONFIG) --static --libs libngtcp2_crypto_ossl) \
               $(shell $(LOAD_PKG_CONFIG) --libs libnghttp3)
 
-$(LOAD_BIN): $(LOAD_SRCS) $(LOAD_HDRS) $(LOAD_DIR)/load.mk
+$(LOAD_BIN): $(LOAD_SRCS) $(LOAD_HDRS) user/worker/mem.h $(LOAD_DIR)/load.mk
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(LOAD_PKG_CONFIG) --exists 'libngtcp2_crypto_ossl >= 1.12' 'libssl >= 3.5' libnghttp3 || \
 		{ echo "$@: needs ngtcp2 >= 1.12 with libngtcp2_crypto_ossl, OpenSSL >= 3.5 and nghttp3 (run scripts/setup.sh)" >&2; exit 1; }
-	$(Q)$(CC) $(LOAD_CFLAGS) $(CFLAGS) $(LOAD_SRCS) $(LOAD_LIBS) -o $@
+	$(Q)$(CC) $(LOAD_CFLAGS) $(CFLAGS) -Iuser $(LOAD_SRCS) $(LOAD_LIBS) -o $@

@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 
 #include "conn.h"
+#include "worker/mem.h"
 
 #define RX_BATCH      32          /* datagrams per recvmmsg */
 #define RX_BUFSZ      65536       /* loopback may carry large datagrams */
@@ -922,7 +923,7 @@ struct load_conn *load_conn_new(struct load_run *run, unsigned id)
 
 	path = conn_path(c);
 	rv = ngtcp2_conn_client_new(&c->qc, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1,
-				    &quic_callbacks, &settings, &params, NULL, c);
+				    &quic_callbacks, &settings, &params, &qs_ngtcp2_mem, c);
 	if (rv != 0) {
 		conn_fail(c, FAIL_CONN, "ngtcp2_conn_client_new: %s", ngtcp2_strerror(rv));
 		return c;
