@@ -751,14 +751,20 @@ static int dispatch(struct qs_conn *c, struct qs_stream *st, int64_t stream_id, 
 	st->php = !st->too_large && !st->bad && qs_php_wants(c->srv, st->path, st->pathlen);
 	if (!st->php && !st->too_large && !st->bad && st->path && c->srv->cfg->index[0] &&
 	    c->srv->cfg->fastcgi != QS_FASTCGI_OFF) {
-		/* front controller: what is not a static file goes to the index script */
+		/*
+		 * front controller: what is not a static file goes to the index
+		 * script; a file in the cache is one (no second resolution)
+		 */
 		struct qs_static_resp r;
 
-		qs_static_resolve(c->srv->docroot, "HEAD", st->path, st->pathlen, NULL, &r);
-		if (r.fd >= 0)
-			close(r.fd);
-		if (r.status == 404)
-			st->php = st->front = true;
+		if (!qs_fcache_get(&c->srv->fcache, st->path, st->pathlen,
+				   qs_now() / NGTCP2_MILLISECONDS)) {
+			qs_static_resolve(c->srv->docroot, "HEAD", st->path, st->pathlen, NULL, &r);
+			if (r.fd >= 0)
+				close(r.fd);
+			if (r.status == 404)
+				st->php = st->front = true;
+		}
 	}
 	if (st->php && !fin && st->req_content_length > 0) {
 		int ret2;
