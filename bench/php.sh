@@ -121,40 +121,82 @@ stop() { # NAME of the variable holding the PID
 	return 0
 }
 
-run_raw() {
+# CPU ticks (user + system) of a process and its children
+ticks() {
+	local p sum=0 t
+	[[ -n $1 ]] || { echo 0; return; }
+	for p in "$1" $(pgrep -P "$1" || true); do
+		t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+		sum=$((sum + t))
+	done
+	echo "$sum"
+}
+HZ=$(getconf CLK_TCK)
+TIMEFORMAT='%U %S'
+
+# measure SERVER_PID CLIENT...: the client's "req/s p50 p99" (from its
+# parser on stdout) followed by the CPU microseconds per request of the
+# server, of php-fpm and of the client, over the same interval.
+measure() {
+	local srv=$1 s0 f0 s1 f1 out cpu
+	shift
+	s0=$(ticks "$srv") f0=$(ticks "$fpid")
+	{ time "$@" >"$TMP/client.out"; } 2>"$TMP/client.time"
+	s1=$(ticks "$srv") f1=$(ticks "$fpid")
+	read -r out <"$TMP/client.out"
+	cpu=$(tail -1 "$TMP/client.time")
+	awk -v o="$out" -v s=$((s1 - s0)) -v f=$((f1 - f0)) -v c="$cpu" -v hz="$HZ" -v d="$DUR" 'BEGIN {
+		split(o, a, " "); split(c, u, " "); n = a[1] * d
+		if (n <= 0) n = 1
+		printf "%s %.1f %.1f %.1f\n", o, s / hz * 1e6 / n, f / hz * 1e6 / n, (u[1] + u[2]) * 1e6 / n
+	}'
+}
+
+raw_client() {
 	"$ROOT/.output/qs-fcgi-bench" "$SOCK" "$DOC/hello.php" "$CHILDREN" "$DUR" |
 		jq -r '"\(.req_per_s) \(.p50_ms) \(.p99_ms)"'
 }
-run_quic() {
-	start_quic
+quic_client() {
 	"$ROOT/.output/quicsteer-load" -k --json -c "$CONNS" -m "$DEPTH" -d "$DUR" \
 		--expect-size 14 "https://127.0.0.1:$QPORT/hello.php" |
 		jq -r '"\(.req_per_s) \(.latency_ms.p50) \(.latency_ms.p99)"'
-	stop qpid
 }
-run_nginx() { # wrk prints "Requests/sec: N" and, with --latency, percentiles
-	nginx -c "$TMP/nginx.conf" -p "$TMP" -g 'daemon off;' &
-	npid=$!
-	sleep 0.5
+nginx_client() { # wrk prints "Requests/sec: N" and, with --latency, percentiles
 	wrk -t 2 -c "$CONNS" -d "${DUR}s" --latency "https://127.0.0.1:$NPORT/hello.php" |
 		awk '/Requests\/sec/ {r = $2}
 		     / 50% / {p50 = $2} / 99% / {p99 = $2}
 		     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
 		     END { printf "%s %.3f %.3f\n", r, ms(p50), ms(p99) }'
+}
+run_raw() {
+	measure "" raw_client
+}
+run_quic() {
+	start_quic
+	measure "$qpid" quic_client
+	stop qpid
+}
+run_nginx() {
+	nginx -c "$TMP/nginx.conf" -p "$TMP" -g 'daemon off;' &
+	npid=$!
+	sleep 0.5
+	measure "$npid" nginx_client
 	stop npid
 }
 
-declare -A rps p50 p99
+declare -A rps p50 p99 us_srv us_fpm us_cli
 echo "bench-php: $ROUNDS rounds x {raw FastCGI, quicsteer HTTP/3, nginx HTTP/1.1+TLS}, ${DUR}s each,"
 echo "  hello.php, php-fpm pm=static $CHILDREN children (one pool for all), $WORKERS server workers,"
 echo "  $CONNS client connections (HTTP/3: $DEPTH requests in flight each; raw: $CHILDREN connections)"
 for ((r = 1; r <= ROUNDS; r++)); do
 	for what in raw quic nginx; do
-		read -r a b c < <(run_$what)
+		read -r a b c us uf uc < <(run_$what)
 		rps[$what]+="$a "
 		p50[$what]+="$b "
 		p99[$what]+="$c "
-		printf '  round %d %-6s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n' "$r" "$what" "$a" "$b" "$c"
+		us_srv[$what]+="$us " us_fpm[$what]+="$uf " us_cli[$what]+="$uc "
+		printf '  round %d %-6s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms   CPU us/req: server %5.1f php-fpm %5.1f client %5.1f\n' \
+			"$r" "$what" "$a" "$b" "$c" "$us" "$uf" "$uc"
 	done
 done
 med() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -171,3 +213,9 @@ awk -v r="$R" -v q="$Q" -v n="$N" -v rp="$(med "${p50[raw]}")" -v qp="$(med "${p
 	printf "(2 CPUs shared by php-fpm, the server and the load generator: figures are\n"
 	printf " bounded by the machine; the ratios are what this compares)\n"
 }'
+echo "CPU microseconds per request (medians; where the ceiling's CPU goes instead):"
+for what in raw quic nginx; do
+	printf '  %-22s server %6.1f   php-fpm %6.1f   client %6.1f\n' \
+		"$(case $what in raw) echo "raw FastCGI" ;; quic) echo "quicsteer HTTP/3" ;; nginx) echo "nginx HTTP/1.1 + TLS" ;; esac)" \
+		"$(med "${us_srv[$what]}")" "$(med "${us_fpm[$what]}")" "$(med "${us_cli[$what]}")"
+done
