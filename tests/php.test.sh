@@ -503,3 +503,33 @@ echo "\nremote_port=", $_SERVER["REMOTE_PORT"], "\n";' >"$QS_DOCROOT/slow.php"
 	assert_ge "migrations seen" 5 "$(workers_sum migrations)"
 	assert_eq "datagrams on a worker that did not mint their CID" 0 "$(workers_sum rx_cid_foreign)"
 }
+
+# HEAD to a script that flushes and runs on: php-fpm holds the headers of a
+# HEAD until the script ends (measured: the answer takes the script's time),
+# then the worker keeps the FastCGI connection (its child) for the next request
+test_php_head_keeps_fastcgi_connection() {
+	local wpid out ino t0 ms
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php header("X-Slow: 1"); echo "early\\n"; flush(); usleep(500000); echo "late body\\n";' \
+		>"$QS_DOCROOT/slowhead.php"
+	chmod a+r "$QS_DOCROOT/slowhead.php"
+	qs_start phphead 1 --fastcgi managed --php-max-children 1
+	wpid=$(worker_stat 0 pid)
+	t0=$(date +%s%N)
+	out=$(timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump -m HEAD --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/slowhead.php" 2>&1)
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	info "HEAD answered in $ms ms"
+	grep -q '\[x-slow: 1\]' <<<"$out" || fail "HEAD: $(grep 'http:' <<<"$out" | head -5)"
+	grep -q 'early\|late body' <<<"$out" && fail "HEAD got a body"
+	wait_until 5 bash -c "[[ \$(ss -xp state connected | grep -c 'pid=$wpid,') == 1 ]]" ||
+		fail "FastCGI connections held after the HEAD: $(ss -xp state connected | grep -c "pid=$wpid,")"
+	ino=$(ss -xp state connected | grep "pid=$wpid," | awk '{print $6}')
+	[[ $ino =~ ^[0-9]+$ ]] || fail "no socket inode in: $(ss -xp state connected | grep "pid=$wpid,")"
+	assert_eq "GET after the HEAD" 200 "$(php_status "https://127.0.0.1:$QS_PORT/slowhead.php")"
+	assert_eq "the same FastCGI connection served it" "$ino" \
+		"$(ss -xp state connected | grep "pid=$wpid," | awk '{print $6}')"
+}
