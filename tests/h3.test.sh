@@ -32,7 +32,7 @@ h3_docroot() {
 statuses() {
 	timeout 20 "$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump \
 		--timeout=5s 127.0.0.1 "$QS_PORT" "$@" 2>&1 |
-		sed -n 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' | tr '\n' ' ' |
+		gtls_statuses | tr '\n' ' ' |
 		sed 's/ $//'
 }
 

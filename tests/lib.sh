@@ -187,3 +187,11 @@ workers_running() {
 send() {
 	"$QS_SEND" --instance "$QS_INST" "$@"
 }
+
+# gtlsclient's output -> one ":status" per response, in order, and
+# "unfinished" when the client gave up on an idle connection: a response
+# whose headers came but whose stream never ended shows as such.
+gtls_statuses() {
+	sed -n -e 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' \
+		-e 's/^ngtcp2_conn_handle_expiry: ERR_IDLE_CLOSE$/unfinished/p'
+}

@@ -90,7 +90,7 @@ fetch_php() { # DIR PATH: GET into DIR
 php_status() { # URL...: statuses in order
 	timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump --no-http-dump \
 		--timeout=5s 127.0.0.1 "$QS_PORT" "$@" 2>&1 |
-		sed -n 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' | paste -sd' '
+		gtls_statuses | paste -sd' '
 }
 
 test_php_get_post_redirect_status_errors() {
@@ -262,7 +262,7 @@ test_php_pool_queue_more_requests_than_children() {
 	qs_start phpqueue 1 --fastcgi managed --php-max-children 2
 	st=$(timeout 30 gtlsclient --exit-on-all-streams-close --no-quic-dump --no-http-dump \
 		--timeout=10s -n 20 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/nap.php" 2>&1 |
-		sed -n 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' | sort | uniq -c |
+		gtls_statuses | sort | uniq -c |
 		awk '{print $2 "x" $1}' | paste -sd' ')
 	assert_eq "20 requests over a pool of 2" "200x20" "$st"
 	assert_eq "2xx" 20 "$(workers_sum req_2xx)"

@@ -28,7 +28,7 @@ gen_sum() { # GEN FIELD
 rl_get() { # URL...: statuses of one connection, in order
 	timeout 20 "$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump \
 		--timeout=5s "$@" 2>&1 |
-		sed -n 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' | sort | uniq -c |
+		gtls_statuses | sort | uniq -c |
 		awk '{printf "%s%sx%s", sep, $1, $2; sep=" "}'
 }
 

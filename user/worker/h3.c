@@ -277,7 +277,16 @@ static int respond_error(struct qs_stream *st, int status, const char *allow,
 		nva[n++] = (nghttp3_nv)NV("allow", allow, strlen(allow));
 	if (content_range && content_range[0])
 		nva[n++] = (nghttp3_nv)NV("content-range", content_range, strlen(content_range));
-	if (!head) {
+	if (st->php) {
+		/*
+		 * A PHP stream's reader takes its bytes from the pending list
+		 * and ends at php_done: the page goes there, and nothing follows
+		 * it (without this the headers went and the stream never ended).
+		 */
+		if (!head && qs_h3_body_append(st, (const uint8_t *)body, (size_t)blen))
+			return -ENOMEM;
+		st->php_done = true;
+	} else if (!head) {
 		struct qs_chunk *ch = chunk_append(st, (size_t)blen);
 
 		if (!ch)
