@@ -90,6 +90,8 @@ struct qs_worker_stats {
 	__u64 req_early;          /* requests run before the handshake completed */
 	__u64 req_deferred;       /* unsafe 0-RTT requests held until the handshake */
 	__u64 req_too_early;      /* unsafe 0-RTT requests answered 425 */
+	/* PHP */
+	__u64 php_retries;        /* requests sent again: a kept-alive FastCGI connection was gone */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

@@ -64,6 +64,7 @@ struct qs_stream {
 	bool php_stdin_done;                /* the empty STDIN record is queued */
 	uint64_t php_credit;                /* body bytes queued, flow control not yet returned */
 	bool php_queued;
+	bool php_retried;                   /* sent again once: a kept-alive connection was gone */
 	struct qs_stream *php_qnext;
 	struct qs_chunk *pend_head, *pend_tail;  /* from php-fpm, not yet handed over */
 	size_t pend_bytes;

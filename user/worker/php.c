@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "loader/config.h"
+#include "quicsteer/steer.h"
 #include "worker/counters.h"
 #include "worker/fcgi.h"
 #include "worker/h3.h"
@@ -46,6 +47,9 @@ struct qs_php_conn {
 	bool registered;
 	uint64_t deadline;          /* ns; pushed on at every byte from php-fpm */
 	bool idle;                  /* kept alive, waiting for the next request */
+	bool reused;                /* this request went on a kept-alive connection */
+	bool rx_any;                /* php-fpm sent something for this request */
+	size_t req_len;             /* the encoded request at the head of out */
 	bool dead;                  /* freed at the end of this loop iteration */
 	struct qs_php_conn *next, *prev;   /* all of this worker's */
 };
@@ -502,6 +506,8 @@ static void assign(struct qs_php_conn *pc, struct qs_stream *st)
 	pc->out_len = st->php_out_len;
 	pc->out_cap = st->php_out_cap;
 	pc->out_off = 0;
+	pc->req_len = pc->out_len;
+	pc->rx_any = false;
 	st->php_out = NULL;
 	st->php_out_len = st->php_out_cap = 0;
 	pc->headers_sent = false;
@@ -584,6 +590,7 @@ static void answer_502(struct qs_stream *st)
 static int try_start(struct qs_server *s, struct qs_stream *st)
 {
 	struct qs_php_conn *pc = idle_conn();
+	bool reused = pc != NULL;
 
 	if (!pc) {
 		if (n_conns >= pool_share(s->cfg))
@@ -594,6 +601,7 @@ static int try_start(struct qs_server *s, struct qs_stream *st)
 			return -1;
 		}
 	}
+	pc->reused = reused;
 	assign(pc, st);
 	return 1;
 }
@@ -694,6 +702,49 @@ static void give_credit(struct qs_stream *st)
 
 static int flush_out(struct qs_php_conn *pc);
 
+static bool idempotent(const char *method)
+{
+	static const char *const m[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (!strcmp(method, m[i]))
+			return true;
+	return false;
+}
+
+/*
+ * A kept-alive connection that fails before php-fpm sent a byte for this
+ * request was most likely closed by its child (pm.max_requests, an idle
+ * child stopped) as the request went out: send it again, once, on another
+ * connection, first in the queue.  Only when the whole request is still
+ * here (no streamed body) and, unless not one byte of it was written, only
+ * for an idempotent method: a child that died running a POST must not run it
+ * twice (nginx's rule for fastcgi_next_upstream).
+ */
+static bool retry(struct qs_php_conn *pc, bool unsent)
+{
+	struct qs_stream *st = pc->st;
+
+	if (!st || !pc->reused || pc->rx_any || st->php_retried || st->php_stream_body ||
+	    !pc->out || !pc->req_len || (!unsent && !idempotent(st->method)))
+		return false;
+	st->php_out = pc->out;
+	st->php_out_len = pc->req_len;
+	st->php_out_cap = pc->out_cap;
+	pc->out = NULL;
+	st->php_retried = true;
+	st->php_conn = NULL;
+	pc->st = NULL;
+	st->php_queued = true;
+	st->php_qnext = queue_head;
+	queue_head = st;
+	if (!queue_tail)
+		queue_tail = st;
+	n_queued++;
+	count(&pc->srv->stats->php_retries, 1);
+	return true;
+}
+
 /* php-fpm failed us: an error answer if nothing was sent yet, else a reset. */
 static void fail(struct qs_php_conn *pc, int status, const char *why)
 {
@@ -769,12 +820,22 @@ static void on_readable(struct qs_php_conn *pc)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
+			if (retry(pc, false)) {
+				conn_free(pc);	/* the queue starts it again */
+				return;
+			}
 			fail(pc, 502, strerror(errno));
 			return;
 		}
 		touch(pc);
+		if (n > 0)
+			pc->rx_any = true;
 		if (n == 0) {
 			if (qs_fcgi_parse_eof(&pc->parser)) {
+				if (retry(pc, false)) {
+					conn_free(pc);	/* the queue starts it again */
+					return;
+				}
 				fail(pc, 502, "php-fpm closed the connection before the end");
 				return;
 			}
@@ -933,6 +994,10 @@ static int flush_out(struct qs_php_conn *pc)
 			if (errno == EAGAIN) {
 				watch(pc, EPOLLOUT | (pc->reading_paused ? 0 : EPOLLIN));
 				return 0;
+			}
+			if (retry(pc, pc->out_off == 0)) {
+				conn_free(pc);	/* the queue starts it again */
+				return -1;
 			}
 			fail(pc, 502, strerror(errno));
 			return -1;
