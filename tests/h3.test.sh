@@ -92,6 +92,42 @@ test_h3_head_404_405_and_ranges() {
 	assert_eq "directory index" 200 "$(statuses "https://127.0.0.1:$QS_PORT/sub/")"
 }
 
+# conditional GET: 304 for a copy the client has (twice each: the second
+# answer comes from the file cache), 200 for an older one; If-Range
+# turns a Range for another version into the whole file
+test_h3_conditional_get_and_if_range() {
+	local load=.output/quicsteer-load out etag lm older i q
+	need_root_bpf || return
+	need_gtls || return
+	[[ -x $load ]] || { need "$load (make)"; return; }
+	h3_docroot
+	qs_start cond 1
+	out=$(timeout 20 "$GTLS" --exit-on-all-streams-close --no-quic-dump --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/small.txt" 2>&1)
+	etag=$(sed -n 's/^http: stream 0x0 \[etag: \(.*\)\]$/\1/p' <<<"$out")
+	lm=$(sed -n 's/^http: stream 0x0 \[last-modified: \(.*\)\]$/\1/p' <<<"$out")
+	[[ -n $etag && -n $lm ]] || fail "no validators: $(grep 'http:' <<<"$out")"
+	older=$(date -u -d "$lm - 1 second" '+%a, %d %b %Y %H:%M:%S GMT')
+	q='"\(.status_2xx) \(.status_3xx) \(.body_bytes)"'
+	for i in 1 2; do
+		assert_eq "If-None-Match ($i)" "0 1 0" "$("$load" -k --json -n 1 \
+			-H "if-none-match:$etag" "https://127.0.0.1:$QS_PORT/small.txt" | jq -r "$q")"
+		assert_eq "If-None-Match, another version ($i)" "1 0 11" "$("$load" -k --json -n 1 \
+			-H 'if-none-match:"other"' "https://127.0.0.1:$QS_PORT/small.txt" | jq -r "$q")"
+		assert_eq "If-Modified-Since its date ($i)" "0 1 0" "$("$load" -k --json -n 1 \
+			-H "if-modified-since:$lm" "https://127.0.0.1:$QS_PORT/small.txt" | jq -r "$q")"
+		assert_eq "If-Modified-Since a second before ($i)" "1 0 11" "$("$load" -k --json -n 1 \
+			-H "if-modified-since:$older" "https://127.0.0.1:$QS_PORT/small.txt" | jq -r "$q")"
+	done
+	assert_eq "Range with a matching If-Range" "1 0 5" "$("$load" -k --json -n 1 \
+		-H "range:bytes=0-4" -H "if-range:$etag" "https://127.0.0.1:$QS_PORT/small.txt" |
+		jq -r "$q")"
+	assert_eq "Range with another version's If-Range" "1 0 11" "$("$load" -k --json -n 1 \
+		-H "range:bytes=0-4" -H 'if-range:"other"' "https://127.0.0.1:$QS_PORT/small.txt" |
+		jq -r "$q")"
+	assert_eq "304s counted" 4 "$(workers_sum req_3xx)"
+}
+
 test_h3_path_traversal_never_leaks() {
 	local rel p st
 	need_root_bpf || return

@@ -790,6 +790,52 @@ static int test_fd_leak(void)
 	return 0;
 }
 
+/* RFC 9110 13: If-None-Match, If-Modified-Since, If-Range */
+static int test_conditional(void)
+{
+	struct qs_static_resp r;
+	char list[200], weak[80];
+
+	CHECK(resolve("GET", "/hello.txt", NULL, &r) == 0 && r.status == 200, "get");
+	/* If-None-Match: the ETag, in a list, weak or "*" */
+	CHECK(qs_not_modified(r.etag, NULL, &r), "own etag");
+	snprintf(list, sizeof(list), "\"x\", %s , \"y\"", r.etag);
+	CHECK(qs_not_modified(list, NULL, &r), "in a list: %s", list);
+	snprintf(weak, sizeof(weak), "W/%s", r.etag);
+	CHECK(qs_not_modified(weak, NULL, &r), "weak comparison: %s", weak);
+	CHECK(qs_not_modified("*", NULL, &r), "*");
+	CHECK(!qs_not_modified("\"other\"", NULL, &r), "another etag");
+	CHECK(!qs_not_modified("not-a-tag", NULL, &r), "garbage");
+	CHECK(!qs_not_modified("", NULL, &r), "empty");
+	/* If-None-Match given: If-Modified-Since is ignored (RFC 9110 13.1.3) */
+	CHECK(!qs_not_modified("\"other\"", HELLO_DATE, &r), "INM wins");
+	/* If-Modified-Since: not before Last-Modified, not in the future */
+	CHECK(qs_not_modified(NULL, HELLO_DATE, &r), "same date");
+	CHECK(qs_not_modified(NULL, "Mon, 07 Nov 1994 08:49:37 GMT", &r), "a day later");
+	CHECK(!qs_not_modified(NULL, "Sun, 06 Nov 1994 08:49:36 GMT", &r), "a second earlier");
+	CHECK(!qs_not_modified(NULL, "Fri, 01 Jan 2100 00:00:00 GMT", &r), "future");
+	CHECK(!qs_not_modified(NULL, "Sunday, 06-Nov-94 08:49:37 GMT", &r), "RFC 850 date");
+	CHECK(!qs_not_modified(NULL, "Sun, 06 Xyz 1994 08:49:37 GMT", &r), "bad month");
+	CHECK(!qs_not_modified(NULL, "Sun, 06 Nov 1994 08:49:37 UTC", &r), "not GMT");
+	CHECK(!qs_not_modified(NULL, "", &r), "empty date");
+	CHECK(!qs_not_modified(NULL, NULL, &r), "no condition");
+	/* If-Range: the strong ETag or the exact date */
+	CHECK(qs_if_range_matches(r.etag, &r), "if-range etag");
+	CHECK(!qs_if_range_matches(weak, &r), "if-range weak");
+	CHECK(!qs_if_range_matches("\"other\"", &r), "if-range other");
+	CHECK(qs_if_range_matches(HELLO_DATE, &r), "if-range date");
+	CHECK(!qs_if_range_matches("Mon, 07 Nov 1994 08:49:37 GMT", &r), "if-range other date");
+	done(&r);
+	/* only a 200 is ever not modified */
+	CHECK(resolve("GET", "/hello.txt", "bytes=0-9", &r) == 0 && r.status == 206, "range");
+	CHECK(!qs_not_modified(r.etag, NULL, &r), "206");
+	done(&r);
+	CHECK(resolve("GET", "/nope.txt", NULL, &r) == 0 && r.status == 404, "404");
+	CHECK(!qs_not_modified("*", NULL, &r), "404 with *");
+	done(&r);
+	return 0;
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -828,6 +874,7 @@ int main(void)
 	RUN(test_mime);
 	RUN(test_bad_arguments);
 	RUN(test_etag_changes);
+	RUN(test_conditional);
 	RUN(test_fd_leak);
 	remove_docroot();
 	return DONE();

@@ -57,6 +57,9 @@ static void stream_free(struct qs_stream *st)
 	free(st->path);
 	free(st->authority);
 	free(st->range);
+	free(st->if_none_match);
+	free(st->if_modified_since);
+	free(st->if_range);
 	free(st->hdrs);
 	free(st->content_type);
 	free(st->body);
@@ -383,6 +386,24 @@ static size_t file_headers(nghttp3_nv *nva, const struct qs_static_resp *r, char
 	return n;
 }
 
+/* 304: the validators again, no body (RFC 9110 15.4.5). */
+static int respond_not_modified(struct qs_stream *st, const struct qs_static_resp *r)
+{
+	nghttp3_nv nva[4];
+	size_t n = 0;
+
+	nva[n++] = (nghttp3_nv)NV(":status", "304", 3);
+	nva[n++] = (nghttp3_nv)NV("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
+	if (r->last_modified[0])
+		nva[n++] = (nghttp3_nv)NV("last-modified", r->last_modified, strlen(r->last_modified));
+	if (r->etag[0])
+		nva[n++] = (nghttp3_nv)NV("etag", r->etag, strlen(r->etag));
+	st->responded = true;
+	st->status = 304;
+	count_status(st->conn, 304);
+	return nghttp3_conn_submit_response(st->conn->h3, st->id, nva, n, NULL);
+}
+
 static int respond_static(struct qs_stream *st)
 {
 	struct qs_conn *c = st->conn;
@@ -400,6 +421,8 @@ static int respond_static(struct qs_stream *st)
 	/* a hot small file: no syscalls (Range is always resolved) */
 	if (!st->range && (head || strcmp(st->method, "GET") == 0) &&
 	    (e = qs_fcache_get(&s->fcache, st->path, st->pathlen, now_ms))) {
+		if (qs_not_modified(st->if_none_match, st->if_modified_since, &e->resp))
+			return respond_not_modified(st, &e->resp);
 		n = file_headers(nva, &e->resp, status_s, len_buf, sizeof(len_buf));
 		st->responded = true;
 		st->status = 200;
@@ -417,6 +440,18 @@ static int respond_static(struct qs_stream *st)
 	}
 
 	ret = qs_static_resolve(s->docroot, st->method, st->path, st->pathlen, st->range, &r);
+	if ((r.status == 206 || r.status == 416) && st->if_range &&
+	    !qs_if_range_matches(st->if_range, &r)) {
+		/* the client's copy is another version: the whole file, not a part */
+		if (r.fd >= 0)
+			close(r.fd);
+		ret = qs_static_resolve(s->docroot, st->method, st->path, st->pathlen, NULL, &r);
+	}
+	if (qs_not_modified(st->if_none_match, st->if_modified_since, &r)) {
+		if (r.fd >= 0)
+			close(r.fd);
+		return respond_not_modified(st, &r);
+	}
 	if (ret < 0 && r.status == 0)
 		r.status = 500;
 	if (ret < 0)
@@ -668,6 +703,18 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 	case NGHTTP3_QPACK_TOKEN_RANGE:
 		free(st->range);
 		st->range = dup_value(value, NULL);
+		break;
+	case NGHTTP3_QPACK_TOKEN_IF_NONE_MATCH:
+		free(st->if_none_match);
+		st->if_none_match = dup_value(value, NULL);
+		break;
+	case NGHTTP3_QPACK_TOKEN_IF_MODIFIED_SINCE:
+		free(st->if_modified_since);
+		st->if_modified_since = dup_value(value, NULL);
+		break;
+	case NGHTTP3_QPACK_TOKEN_IF_RANGE:
+		free(st->if_range);
+		st->if_range = dup_value(value, NULL);
 		break;
 	case NGHTTP3_QPACK_TOKEN_CONTENT_LENGTH: {
 		/* nghttp3 checked it is a number and will hold the body to it */

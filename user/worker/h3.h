@@ -32,6 +32,7 @@ struct qs_stream {
 	size_t pathlen;
 	char *authority;
 	char *range;
+	char *if_none_match, *if_modified_since, *if_range;  /* conditional GET */
 	size_t header_bytes;
 	bool too_large;                     /* header block over the limit: 431 */
 	bool bad;                           /* malformed pseudo-headers: 400 */

@@ -359,6 +359,86 @@ static void imf_fixdate(time_t t, char *buf, size_t size)
 		 tm.tm_min % 100, tm.tm_sec % 100);
 }
 
+/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") in seconds, or -1. */
+static int64_t parse_imf_fixdate(const char *s)
+{
+	static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm tm = { 0 };
+	char m[4], gmt[4];
+	int day, year, hh, mm, ss, used = 0;
+	const char *p;
+
+	if (strlen(s) != 29 || s[3] != ',' ||
+	    sscanf(s + 4, " %2d %3s %4d %2d:%2d:%2d %3s%n", &day, m, &year, &hh, &mm, &ss, gmt,
+		   &used) != 7 || used != 25 || strcmp(gmt, "GMT"))
+		return -1;
+	p = strstr(mon, m);
+	if (!p || (p - mon) % 3 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+		return -1;
+	tm.tm_mday = day;
+	tm.tm_mon = (int)((p - mon) / 3);
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	return (int64_t)timegm(&tm);
+}
+
+bool qs_etag_listed(const char *list, const char *etag)
+{
+	size_t elen;
+
+	if (!list || !etag || !etag[0])
+		return false;
+	if (!strncmp(etag, "W/", 2))
+		etag += 2;
+	elen = strlen(etag);
+	for (const char *p = list; *p;) {
+		const char *end;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		if (*p == '*')
+			return true;
+		if (!strncmp(p, "W/", 2))
+			p += 2;
+		if (*p != '"' || !(end = strchr(p + 1, '"')))
+			return false;	/* not an entity-tag: the field is ignored */
+		if ((size_t)(end + 1 - p) == elen && !memcmp(p, etag, elen))
+			return true;
+		p = end + 1;
+	}
+	return false;
+}
+
+bool qs_not_modified(const char *if_none_match, const char *if_modified_since,
+		     const struct qs_static_resp *r)
+{
+	int64_t since, mod;
+
+	if (r->status != 200)
+		return false;
+	if (if_none_match)
+		return qs_etag_listed(if_none_match, r->etag);
+	if (!if_modified_since || !r->last_modified[0])
+		return false;
+	since = parse_imf_fixdate(if_modified_since);
+	mod = parse_imf_fixdate(r->last_modified);
+	/* a date from the future is no validator (RFC 9110 13.1.3) */
+	return since >= 0 && mod >= 0 && mod <= since && since <= (int64_t)time(NULL);
+}
+
+bool qs_if_range_matches(const char *value, const struct qs_static_resp *r)
+{
+	if (value[0] == '"')
+		return r->etag[0] && !strcmp(value, r->etag);	/* strong comparison */
+	if (!strncmp(value, "W/", 2))
+		return false;
+	return r->last_modified[0] && !strcmp(value, r->last_modified);
+}
+
 static void reset(struct qs_static_resp *out)
 {
 	memset(out, 0, sizeof(*out));

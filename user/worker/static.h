@@ -37,6 +37,8 @@
  *    (the Content-Length a GET would have).  HEAD ignores Range, as
  *    RFC 9110 14.2 requires for every method but GET.
  *  - Range: one "bytes=" range; see qs_parse_range().
+ *  - Conditional GET/HEAD: If-None-Match, If-Modified-Since, If-Range
+ *    (see qs_not_modified(); the worker answers 304).
  *  - ETag: strong, "INODE-SIZE-MTIMENS" in hex; it changes whenever the
  *    file is replaced or written with a new mtime (an in-place rewrite to
  *    the same size within one mtime tick is not seen).
@@ -115,5 +117,21 @@ const char *qs_mime_type(const char *name);
  *       or more than one range (RFC 9110 lets a server ignore Range).
  */
 int qs_parse_range(const char *value, uint64_t size, uint64_t *off, uint64_t *len);
+
+/*
+ * Conditional requests (RFC 9110 13), for a GET or HEAD that resolved to
+ * 200.  qs_etag_listed: an If-None-Match value lists etag, by the weak
+ * comparison ("W/" ignored), or is "*"; a value that is not a list of
+ * entity-tags matches nothing.  qs_not_modified: answer 304, by
+ * If-None-Match when given (If-Modified-Since is then ignored), else by
+ * an If-Modified-Since IMF-fixdate not before Last-Modified and not in the
+ * future (other date formats are ignored).  qs_if_range_matches: an
+ * If-Range entity-tag equals the ETag (strong comparison) or its date
+ * equals Last-Modified exactly; if not, the Range is ignored (200).
+ */
+bool qs_etag_listed(const char *list, const char *etag);
+bool qs_not_modified(const char *if_none_match, const char *if_modified_since,
+		     const struct qs_static_resp *r);
+bool qs_if_range_matches(const char *value, const struct qs_static_resp *r);
 
 #endif
