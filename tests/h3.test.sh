@@ -128,6 +128,27 @@ test_h3_conditional_get_and_if_range() {
 	assert_eq "304s counted" 4 "$(workers_sum req_3xx)"
 }
 
+# --max-connections: a connection beyond the limit is refused at once
+# (CONNECTION_REFUSED, not a timeout), the others keep being served
+test_h3_max_connections_refuses_beyond() {
+	local load=.output/quicsteer-load out t0 ms
+	need_root_bpf || return
+	[[ -x $load ]] || { need "$load (make)"; return; }
+	h3_docroot
+	qs_start maxconn 1 --max-connections 2
+	t0=$(date +%s%N)
+	out=$("$load" -k --json -c 3 -d 2 --timeout 5 "https://127.0.0.1:$QS_PORT/small.txt" 2>/dev/null) || true
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	info "$(jq -c '{handshakes_ok, handshakes_failed, first_error}' <<<"$out") in $ms ms"
+	assert_eq "connections served" 2 "$(jq .handshakes_ok <<<"$out")"
+	assert_eq "connections refused" 1 "$(jq .handshakes_failed <<<"$out")"
+	grep -q CONNECTION_REFUSED <<<"$(jq -r .first_error <<<"$out")" ||
+		fail "the client was not told: $(jq -r .first_error <<<"$out")"
+	assert_ge "Initials refused by the worker" 1 "$(workers_sum conn_refused)"
+	assert_ge "requests served meanwhile" 100 "$(jq .status_2xx <<<"$out")"
+	assert_eq "accepted" 2 "$(workers_sum conn_accepted)"
+}
+
 test_h3_path_traversal_never_leaks() {
 	local rel p st
 	need_root_bpf || return

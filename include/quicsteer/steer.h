@@ -67,6 +67,7 @@ struct qs_worker_stats {
 	__u64 retries;        /* Retry packets sent */
 	__u64 version_negotiations;
 	__u64 tokens_rejected; /* Retry / NEW_TOKEN tokens that failed to verify */
+	__u64 conn_refused;   /* Initials refused (CONNECTION_CLOSE): --max-connections reached */
 	__u64 req_2xx;
 	__u64 req_3xx;
 	__u64 req_4xx;

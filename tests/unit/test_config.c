@@ -117,7 +117,14 @@ static int test_errors(void)
 	const char *unk[] = { "quicsteerd", "-c", p2, NULL };
 	const char *syn[] = { "quicsteerd", "-c", p3, NULL };
 
+	const char *conns[] = { "quicsteerd", "-c", write_conf("e6.conf", "max_connections = 7\n"),
+				NULL };
+	const char *conns0[] = { "quicsteerd", "-c", write_conf("e7.conf", ""),
+				 "--max-connections", "0", NULL };
+
+	CHECK(parse(&cfg, 3, conns) == 0 && cfg.max_conns == 7, "max_connections from the file");
 	fprintf(stderr, "  (the error messages below are expected)\n");
+	CHECK(parse(&cfg, 5, conns0) < 0, "0 connections");
 	CHECK(parse(&cfg, 3, missing) < 0, "explicit missing file");
 	CHECK(parse(&cfg, 5, bad_workers) < 0, "65 workers");
 	CHECK(parse(&cfg, 5, zero_workers) < 0, "0 workers");

@@ -32,6 +32,7 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->retry_threshold = 2000;
 	cfg->idle_timeout_ms = 30000;
 	cfg->max_streams = 100;
+	cfg->max_conns = 16384;
 	cfg->max_header_bytes = 65536;
 	cfg->drain_timeout_ms = 3000;
 	cfg->cc = QS_CC_BBR;
@@ -82,6 +83,8 @@ void qs_usage(FILE *out)
 "      --retry-threshold N handshakes per second per worker (default 2000)\n"
 "      --idle-timeout SEC  QUIC idle timeout (default 30)\n"
 "      --max-streams N     concurrent requests per connection (default 100)\n"
+"      --max-connections N QUIC connections per worker; a new one beyond is\n"
+"                          refused with CONNECTION_REFUSED (default 16384)\n"
 "      --max-header-bytes N  request header block limit, answered with 431\n"
 "                          (default 65536)\n"
 "      --drain-timeout SEC after GOAWAY on shutdown (default 3)\n"
@@ -563,6 +566,11 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			snprintf(err, errlen, "max-streams '%s': expected 1..10000", value);
 			return -EINVAL;
 		}
+	} else if (!strcmp(name, "max_connections") || !strcmp(name, "max-connections")) {
+		if (parse_uint(value, 1, 1000000, &cfg->max_conns)) {
+			snprintf(err, errlen, "max-connections '%s': expected 1..1000000", value);
+			return -EINVAL;
+		}
 	} else if (!strcmp(name, "max_header_bytes") || !strcmp(name, "max-header-bytes")) {
 		if (parse_uint(value, 1024, 1 << 24, &cfg->max_header_bytes)) {
 			snprintf(err, errlen, "max-header-bytes '%s': expected 1024..16777216", value);
@@ -704,6 +712,7 @@ static const struct option long_opts[] = {
 	{ "retry-threshold", required_argument, NULL, 'T' },
 	{ "idle-timeout", required_argument, NULL, 'I' },
 	{ "max-streams", required_argument, NULL, 'M' },
+	{ "max-connections", required_argument, NULL, 0x105 },
 	{ "max-header-bytes", required_argument, NULL, 'H' },
 	{ "drain-timeout", required_argument, NULL, 'G' },
 	{ "cc",         required_argument, NULL, 'A' },
@@ -803,6 +812,7 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 0x102: name = "ticket_lifetime"; break;
 		case 0x103: name = "early_data"; break;
 		case 0x104: name = "early_data_unsafe"; break;
+		case 0x105: name = "max_connections"; break;
 		case 0x200: name = "xdp_guard"; break;
 		case 0x201: name = "xdp_guard_rate"; break;
 		case 0x202: name = "xdp_guard_burst"; break;

@@ -88,6 +88,7 @@ struct qs_config {
 	unsigned retry_threshold;   /* new handshakes per second per worker (auto) */
 	unsigned idle_timeout_ms;
 	unsigned max_streams;       /* concurrent request streams per connection */
+	unsigned max_conns;         /* QUIC connections per worker; more are refused */
 	unsigned max_header_bytes;  /* request field section (names + values) */
 	unsigned drain_timeout_ms;  /* after GOAWAY, before closing what is left */
 	enum qs_cc cc;

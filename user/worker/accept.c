@@ -128,6 +128,20 @@ static void send_invalid_token_close(struct qs_server *s, struct qs_endpoint *ep
 		qs_send_stateless(s, ep, rx, buf, (size_t)n);
 }
 
+/* --max-connections reached: tell the client at once instead of a timeout. */
+static void send_refused(struct qs_server *s, struct qs_endpoint *ep, const struct qs_rx *rx,
+			 const ngtcp2_pkt_hd *hd)
+{
+	uint8_t buf[NGTCP2_MAX_UDP_PAYLOAD_SIZE];
+	ngtcp2_ssize n;
+
+	count(&s->stats->conn_refused, 1);
+	n = ngtcp2_crypto_write_connection_close(buf, sizeof(buf), hd->version, &hd->scid,
+						 &hd->dcid, NGTCP2_CONNECTION_REFUSED, NULL, 0);
+	if (n > 0)
+		qs_send_stateless(s, ep, rx, buf, (size_t)n);
+}
+
 static bool retry_needed(struct qs_server *s)
 {
 	ngtcp2_tstamp now = qs_now();
@@ -160,6 +174,11 @@ void qs_accept_initial(struct qs_server *s, struct qs_endpoint *ep, const struct
 	}
 	if (s->draining) {
 		count(&s->stats->rx_dropped, 1);
+		return;
+	}
+	/* bounded memory: every connection holds its TLS and QUIC state */
+	if (s->n_conns >= s->cfg->max_conns) {
+		send_refused(s, ep, rx, &hd);
 		return;
 	}
 	if (hd.tokenlen) {
