@@ -534,47 +534,70 @@ test_php_head_keeps_fastcgi_connection() {
 		"$(ss -xp state connected | grep "pid=$wpid," | awk '{print $6}')"
 }
 
+# own_pool LISTEN [CONF LINE...]: an operator's own php-fpm pool (not
+# managed by quicsteerd) listening on LISTEN (a unix path or host:port);
+# stopped by its PID when the test ends.  Sets POOL_DIR.
+own_pool() {
+	local listen=$1 fpm fpid
+	shift
+	POOL_DIR=$(mktemp -d /tmp/qs-test-fpm.XXXXXX)
+	defer "rm -rf $POOL_DIR"
+	chmod 755 "$POOL_DIR"
+	fpm=$(ls /usr/sbin/php-fpm* | sort | tail -1)
+	{
+		printf '[global]\npid = %s/fpm.pid\nerror_log = %s/fpm.log\ndaemonize = no\n' \
+			"$POOL_DIR" "$POOL_DIR"
+		printf '[own]\nuser = www-data\ngroup = www-data\nlisten = %s\n' "$listen"
+		printf 'listen.owner = www-data\nlisten.group = www-data\nlisten.mode = 0600\n'
+		printf 'pm = static\npm.max_children = 4\n'
+		printf '%s\n' "$@"
+	} >"$POOL_DIR/fpm.conf"
+	"$fpm" --nodaemonize --fpm-config "$POOL_DIR/fpm.conf" &
+	fpid=$!
+	defer "kill -QUIT $fpid 2>/dev/null; wait $fpid 2>/dev/null || true"
+	wait_until 10 grep -q "ready to handle connections" "$POOL_DIR/fpm.log" ||
+		fail "php-fpm did not start: $(cat "$POOL_DIR/fpm.log")"
+}
+
 # An operator's own pool whose children retire after 3 requests
 # (pm.max_requests): a child leaves right after answering, often as the
 # worker hands its kept-alive connection the next request.  Such a request
 # is sent again on a new connection, so no client sees a 502.
 test_php_pool_with_max_requests_no_502() {
-	local load=.output/quicsteer-load fpm dir fpid out
+	local load=.output/quicsteer-load out
 	need_root_bpf || return
 	need_phpfpm || return
 	[[ -x $load ]] || { need "$load (make)"; return; }
 	php_docroot
 	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
 	chmod a+r "$QS_DOCROOT/hi.php"
-	dir=$(mktemp -d /tmp/qs-test-fpm.XXXXXX)
-	defer "rm -rf $dir"
-	chmod 755 "$dir"
-	fpm=$(ls /usr/sbin/php-fpm* | sort | tail -1)
-	cat >"$dir/fpm.conf" <<CONF
-[global]
-pid = $dir/fpm.pid
-error_log = $dir/fpm.log
-daemonize = no
-[retire]
-user = www-data
-group = www-data
-listen = $dir/php.sock
-listen.owner = www-data
-listen.group = www-data
-listen.mode = 0600
-pm = static
-pm.max_children = 4
-pm.max_requests = 3
-CONF
-	"$fpm" --nodaemonize --fpm-config "$dir/fpm.conf" &
-	fpid=$!
-	defer "kill -QUIT $fpid 2>/dev/null; wait $fpid 2>/dev/null || true"
-	wait_until 10 test -S "$dir/php.sock" || fail "php-fpm did not start: $(cat "$dir/fpm.log")"
-	qs_start phpretire 2 --fastcgi "unix:$dir/php.sock" --php-max-children 4
+	own_pool /tmp/qs-test-fpm-retire.$$.sock "pm.max_requests = 3"
+	defer "rm -f /tmp/qs-test-fpm-retire.$$.sock"
+	qs_start phpretire 2 --fastcgi "unix:/tmp/qs-test-fpm-retire.$$.sock" --php-max-children 4
 	out=$("$load" -k --json -c 4 -m 4 -n 600 --timeout 5 "https://127.0.0.1:$QS_PORT/hi.php")
 	info "retried: $(workers_sum php_retries); $(jq -c '{status_2xx, status_5xx, requests_failed}' <<<"$out")"
 	assert_eq "answered 200" 600 "$(jq .status_2xx <<<"$out")"
 	assert_eq "5xx" 0 "$(jq .status_5xx <<<"$out")"
 	assert_eq "5xx counted by the workers" 0 "$(workers_sum req_5xx)"
 	assert_ge "requests sent again (the race happened)" 1 "$(workers_sum php_retries)"
+}
+
+# --fastcgi tcp:HOST:PORT, IPv4 and IPv6: an operator's pool on TCP
+test_php_pool_over_tcp() {
+	local load=.output/quicsteer-load out port addr
+	need_root_bpf || return
+	need_phpfpm || return
+	[[ -x $load ]] || { need "$load (make)"; return; }
+	php_docroot
+	for addr in 127.0.0.1 "[::1]"; do
+		port=$((20000 + RANDOM % 30000))
+		own_pool "$addr:$port"
+		qs_start "phptcp$port" 1 --fastcgi "tcp:$addr:$port" --php-max-children 4
+		out=$(php_status "https://127.0.0.1:$QS_PORT/info.php?via=tcp")
+		assert_eq "GET over tcp:$addr:$port" 200 "$out"
+		out=$("$load" -k --json -c 2 -m 4 -n 200 "https://127.0.0.1:$QS_PORT/info.php")
+		assert_eq "200 requests over tcp:$addr:$port" "200 0" \
+			"$(jq -r '"\(.status_2xx) \(.status_5xx)"' <<<"$out")"
+		qs_kill "$QS_PID"
+	done
 }

@@ -167,7 +167,12 @@ test_reload_refused_without_certificate_or_while_draining() {
 	cp certs/server.key "$RL/k.pem"
 	qs_start reloadbad 2 --cert "$RL/c.pem" --key "$RL/k.pem" --drain-timeout 10
 	rm "$RL/c.pem"
-	kill -HUP "$QS_PID"
+	# quicsteerctl reload: SIGHUP, and the loader's answer with its reason
+	if out=$(./quicsteerctl -i "$QS_INST" reload 2>&1); then
+		fail "quicsteerctl reload succeeded without a certificate: $out"
+	fi
+	grep -q "^refused: the certificate $RL/c.pem or key $RL/k.pem is unusable" <<<"$out" ||
+		fail "quicsteerctl reload: $out"
 	wait_until 5 grep -q "reload refused: the certificate or key is unusable" "$QS_LOG" ||
 		fail "no refusal: $(tail -3 "$QS_LOG")"
 	grep -q "cannot read the certificate $RL/c.pem" "$QS_LOG" || fail "the file is not named"
@@ -183,9 +188,15 @@ test_reload_refused_without_certificate_or_while_draining() {
 		>"$RL/long.out") &
 	cpid=$!
 	wait_until 5 tx_over 20000000 || fail "the long download did not start"
-	kill -HUP "$QS_PID"
+	out=$(./quicsteerctl -i "$QS_INST" reload 2>&1) || fail "quicsteerctl reload: $out"
+	grep -q "^ok: generation 1 (2 workers) takes new connections" <<<"$out" ||
+		fail "quicsteerctl reload said: $out"
 	wait_until 5 grep -q "reload: generation 1" "$QS_LOG" || fail "reload: $(tail -3 "$QS_LOG")"
-	kill -HUP "$QS_PID"
+	if out=$(./quicsteerctl -i "$QS_INST" reload 2>&1); then
+		fail "a reload while generation 0 drains succeeded: $out"
+	fi
+	grep -q "^refused: generation 0 is still draining" <<<"$out" ||
+		fail "quicsteerctl reload while draining: $out"
 	wait_until 5 grep -q "reload refused: generation 0 is still draining" "$QS_LOG" ||
 		fail "second SIGHUP while draining: $(tail -3 "$QS_LOG")"
 	wait "$cpid" || true

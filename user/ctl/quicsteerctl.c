@@ -26,6 +26,9 @@ static void usage(FILE *out)
 	fprintf(out,
 "Usage: quicsteerctl [-i NAME] COMMAND\n"
 "Commands for a running quicsteerd instance (default instance: default).\n"
+"  reload        SIGHUP: a new generation of workers (certificate, key and\n"
+"                docroot read again) takes new connections, the old one\n"
+"                drains; exits 1, with the loader's reason, if it refused\n"
 "  reload-keys   re-read the ticket key files (--ticket-keys file:...) or the\n"
 "                fleet secret; exits 1, with the loader's reason, if it kept\n"
 "                the keys in force\n"
@@ -90,6 +93,43 @@ static int print_keys(const char *info, bool only_reload)
 	return ret;
 }
 
+/*
+ * SIGHUP, then the loader's outcome from RUN_DIR/reload (a new file each
+ * time): 0 when the new generation took over, 1 with the reason if not.
+ */
+static int reload(const char *inst, int pid)
+{
+	char path[256], line[512] = "";
+	struct stat before, after;
+	bool had = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), RUN_ROOT "/%s/reload", inst);
+	had = stat(path, &before) == 0;
+	if (kill(pid, SIGHUP)) {
+		fprintf(stderr, "quicsteerctl: cannot signal quicsteerd (pid %d): %s\n", pid,
+			strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < 200; i++) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		if (!stat(path, &after) && (!had || after.st_ino != before.st_ino)) {
+			f = fopen(path, "re");
+			if (f && fgets(line, sizeof(line), f)) {
+				fclose(f);
+				fputs(line, strncmp(line, "ok", 2) ? stderr : stdout);
+				return strncmp(line, "ok", 2) ? 1 : 0;
+			}
+			if (f)
+				fclose(f);
+		}
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "quicsteerctl: quicsteerd (pid %d) did not answer within 10 s\n", pid);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -130,6 +170,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (!strcmp(cmd, "keys"))
 		return print_keys(info, false);
+	if (!strcmp(cmd, "reload"))
+		return reload(inst, pid);
 	if (strcmp(cmd, "reload-keys")) {
 		fprintf(stderr, "quicsteerctl: unknown command '%s'\n", cmd);
 		usage(stderr);

@@ -5,6 +5,7 @@
  * on SIGTERM stops everything and leaves nothing behind.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
@@ -161,8 +162,13 @@ static int write_pid_file(struct loader *ld)
 
 static void release_instance(struct loader *ld)
 {
-	if (read_pid_file(ld->pid_file) == getpid())
+	char path[192];
+
+	if (read_pid_file(ld->pid_file) == getpid()) {
 		unlink(ld->pid_file);
+		snprintf(path, sizeof(path), "%s/reload", ld->run_dir);
+		unlink(path);
+	}
 	rmdir(ld->run_dir);
 	rmdir(QS_RUN_ROOT);
 }
@@ -341,6 +347,31 @@ static void report_ready(struct loader *ld, char status)
  * --drain-timeout) and exit.  Anything that fails leaves the running
  * generation as it was.
  */
+/*
+ * RUN_DIR/reload: the outcome of the last SIGHUP, for quicsteerctl reload
+ * (written to a new file renamed into place, so a reader sees it whole).
+ */
+static void reload_status(struct loader *ld, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void reload_status(struct loader *ld, const char *fmt, ...)
+{
+	char path[192], tmp[200];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/reload", ld->run_dir);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	if (fclose(f) || rename(tmp, path))
+		unlink(tmp);
+}
+
 static int reload(struct loader *ld)
 {
 	struct qs_config *cfg = &ld->cfg;
@@ -355,18 +386,25 @@ static int reload(struct loader *ld)
 			pr_warn("reload refused: generation %u is still draining (at most %u s); "
 				"send SIGHUP again when it is gone", ld->sv.slots[i].gen,
 				cfg->drain_timeout_ms / 1000 + 5);
+			reload_status(ld, "refused: generation %u is still draining (at most %u s); "
+				      "try again when it is gone", ld->sv.slots[i].gen,
+				      cfg->drain_timeout_ms / 1000 + 5);
 			return -EBUSY;
 		}
 	ctx = qs_tls_ctx_new(cfg->cert, cfg->key);
 	if (!ctx) {
 		pr_warn("reload refused: the certificate or key is unusable (above); "
 			"generation %u keeps serving", old);
+		reload_status(ld, "refused: the certificate %s or key %s is unusable (see the "
+			      "log); generation %u keeps serving", cfg->cert, cfg->key, old);
 		return -EINVAL;
 	}
 	ret = qs_docroot_open(&docroot, cfg->docroot);
 	if (ret) {
 		SSL_CTX_free(ctx);
 		pr_warn("reload refused: generation %u keeps serving", old);
+		reload_status(ld, "refused: the docroot %s: %s; generation %u keeps serving",
+			      cfg->docroot, strerror(-ret), old);
 		return ret;
 	}
 	ret = open_sockets(ld, gen, true);
@@ -393,8 +431,12 @@ static int reload(struct loader *ld)
 	st.cur_config = 0;
 	st.live[gen] = cfg->workers;
 	ret = qs_bpf_set_state(&ld->bpf, &st);
-	if (ret)
-		return ret;	/* new flows still go to the old generation: it keeps serving */
+	if (ret) {
+		/* new flows still go to the old generation: it keeps serving */
+		reload_status(ld, "failed: cannot switch the steering state: %s; generation "
+			      "%u keeps serving", strerror(-ret), old);
+		return ret;
+	}
 	ld->gen = gen;
 	for (unsigned w = 0; w < QS_MAX_WORKERS; w++) {
 		struct qs_worker_slot *s = &ld->sv.slots[old * QS_MAX_WORKERS + w];
@@ -405,6 +447,9 @@ static int reload(struct loader *ld)
 	pr_info("reload: generation %u (%u workers) takes new connections; generation %u "
 		"drains (GOAWAY, up to %u s)", gen, cfg->workers, old,
 		cfg->drain_timeout_ms / 1000);
+	reload_status(ld, "ok: generation %u (%u workers) takes new connections; generation "
+		      "%u drains (up to %u s)", gen, cfg->workers, old,
+		      cfg->drain_timeout_ms / 1000);
 	return 0;
 undo:
 	for (unsigned w = 0; w < QS_MAX_WORKERS; w++) {
@@ -418,6 +463,8 @@ undo:
 	if (ld->docroot.dirfd != docroot.dirfd)
 		qs_docroot_close(&docroot);
 	pr_warn("reload failed: generation %u keeps serving", old);
+	reload_status(ld, "failed: %s (see the log); generation %u keeps serving",
+		      strerror(ret < 0 ? -ret : ret), old);
 	return ret;
 }
 
