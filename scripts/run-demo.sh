@@ -25,7 +25,7 @@ quicsteerd: starting instance '$INST' on udp [::]:$PORT serving $ROOT/www (Ctrl-
   migrate:      gtlsclient --change-local-addr=10ms --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php
   0-RTT:        run this twice; the second run resumes and sends its GET in 0-RTT (the page says so):
                 gtlsclient --session-file=/tmp/qs.sess --tp-file=/tmp/qs.tp --wait-for-ticket --exit-on-all-streams-close --no-quic-dump 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php
-  reload:       kill -HUP \$(cat /run/quicsteer/$INST/quicsteerd.pid)   (new workers; connections in flight finish)
+  reload:       sudo quicsteerctl -i $INST reload   (new workers; connections in flight finish)
   inspect:      sudo scripts/inspect.sh $INST
   PHP:          www/*.php through a php-fpm pool the server manages (--fastcgi managed)
 MSG
