@@ -149,6 +149,26 @@ test_h3_max_connections_refuses_beyond() {
 	assert_eq "accepted" 2 "$(workers_sum conn_accepted)"
 }
 
+# a host with several addresses: listening on 0.0.0.0, every answer leaves
+# from the address the client used (IP_PKTINFO), ECN-capable (ECT(0))
+test_h3_answers_from_the_address_used_with_ecn() {
+	local out a n bad
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start anyaddr 2 --listen "0.0.0.0:@PORT@"
+	for a in 127.0.0.2 127.0.0.3; do
+		out=$(timeout 20 "$GTLS" --exit-on-all-streams-close --no-quic-dump --timeout=5s \
+			"$a" "$QS_PORT" "https://$a:$QS_PORT/small.txt" 2>&1)
+		grep -q '\[:status: 200\]' <<<"$out" || fail "GET via $a: $(tail -3 <<<"$out")"
+		n=$(grep -c '^Received packet: ' <<<"$out")
+		bad=$(grep '^Received packet: ' <<<"$out" | grep -vc "remote=\[$a\]:$QS_PORT ecn=0x2 ") || true
+		info "via $a: $n datagrams received, $bad from another address or without ECT(0)"
+		assert_ge "datagrams the client received via $a" 2 "$n"
+		assert_eq "answers not from $a or not ECT(0)" 0 "$bad"
+	done
+}
+
 test_h3_path_traversal_never_leaks() {
 	local rel p st
 	need_root_bpf || return
