@@ -171,3 +171,78 @@ test_inspect_prints_names() {
 	out=$("$ROOT/scripts/inspect.sh" no-such-instance 2>&1) && fail "unknown instance: exit 0"
 	grep -q "no instance 'no-such-instance'" <<<"$out" || fail "unknown instance: $out"
 }
+
+# http_get PORT PATH: status line and body of GET PATH on 127.0.0.1:PORT
+# (bash's /dev/tcp: no client to install), within 5 s
+http_get() {
+	timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 || exit 1
+		printf "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" "$2" >&3
+		cat <&3' _ "$1" "$2" | tr -d '\r' | sed -n '1p; /^$/,$p' | sed '/^$/d'
+}
+
+port_closed() { ! timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1' _ "$1" 2>/dev/null; }
+health_ok() { [[ $(http_get "$1" /health) == *$'\nok' ]]; } # PORT
+restarted() { # WORKER OLD_PID: running again under a new pid
+	local p
+	p=$(worker_stat "$1" pid)
+	[[ $p != "$2" && $p != 0 ]]
+}
+
+# --metrics: Prometheus text of the workers' counters and the steering
+# program, /health that says which worker is down; a port in use refuses
+# the start; the port is closed after SIGTERM
+test_metrics_and_health_endpoint() {
+	local mport out wpid n seen
+	need_root_bpf || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	mport=$((20000 + RANDOM % 30000))
+	make_docroot
+	echo hello >"$QS_DOCROOT/m.txt"
+	chmod a+r "$QS_DOCROOT/m.txt"
+	qs_start metrics 2 --metrics "127.0.0.1:$mport"
+	assert_eq "health" "HTTP/1.1 200 OK
+ok" "$(http_get "$mport" /health)"
+	for n in 1 2 3; do
+		timeout 10 gtlsclient -q --exit-on-all-streams-close --timeout=5s 127.0.0.1 "$QS_PORT" \
+			"https://127.0.0.1:$QS_PORT/m.txt" >/dev/null 2>&1 || fail "GET $n"
+	done
+	out=$(http_get "$mport" /metrics)
+	head -1 <<<"$out" | grep -q "^HTTP/1.1 200 OK" || fail "metrics: $(head -3 <<<"$out")"
+	assert_eq "worker_up lines" 2 "$(grep -c '^quicsteer_worker_up{gen="0",worker="[01]"} 1$' <<<"$out")"
+	assert_eq "2xx in the metrics = the workers' counters" "$(workers_sum req_2xx)" \
+		"$(awk '/^quicsteer_worker_req_2xx_total/ {s += $2} END {print s}' <<<"$out")"
+	assert_eq "2xx" 3 "$(awk '/^quicsteer_worker_req_2xx_total/ {s += $2} END {print s}' <<<"$out")"
+	assert_eq "steering: CID-routed = the BPF counter" "$(steer_stat cid_routed)" \
+		"$(awk '/^quicsteer_steer_cid_routed_total/ {print $2}' <<<"$out")"
+	grep -q '^# TYPE quicsteer_worker_conn_active gauge$' <<<"$out" || fail "conn_active type"
+	assert_eq "unknown path" "HTTP/1.1 404 Not Found" "$(http_get "$mport" /nope | sed -n 1p)"
+	# a worker down: /health says which.  A worker that keeps crashing is
+	# restarted after a growing backoff (250 ms after the 4th crash), so
+	# kill it until a health check lands in that window.
+	seen=
+	for n in $(seq 8); do
+		wpid=$(worker_stat 1 pid)
+		[[ $wpid != 0 ]] || { wait_until 5 restarted 1 0 || fail "worker 1 gone for good"; continue; }
+		kill -KILL "$wpid"
+		wait_until 5 is_dead "$wpid" || fail "worker did not die"
+		out=$(http_get "$mport" /health)
+		if [[ $out == "HTTP/1.1 503 Service Unavailable"* ]]; then
+			seen=$out
+			break
+		fi
+		wait_until 5 restarted 1 "$wpid" || fail "worker not restarted"
+	done
+	assert_eq "health with a worker down (after $n crashes)" "HTTP/1.1 503 Service Unavailable
+worker 0/1 is not running" "$seen"
+	wait_until 40 health_ok "$mport" || fail "health after the restart: $(http_get "$mport" /health)"
+	# the port in use: a second instance refuses to start and says why
+	out=$(timeout 10 ./quicsteerd --foreground --instance "t$$-metrics2" --workers 1 "${QS_ARGS[@]}" \
+		--listen "127.0.0.1:$((QS_PORT + 1))" --metrics "127.0.0.1:$mport" 2>&1) &&
+		fail "started with the metrics port in use"
+	defer_instance_cleanup "t$$-metrics2"
+	grep -q "metrics endpoint 127.0.0.1:$mport: Address already in use" <<<"$out" ||
+		fail "no reason given: $(tail -3 <<<"$out")"
+	qs_kill "$QS_PID"
+	wait_until 5 port_closed "$mport" || fail "the port is still open after SIGTERM"
+	return 0
+}

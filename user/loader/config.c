@@ -83,6 +83,9 @@ void qs_usage(FILE *out)
 "      --retry-threshold N handshakes per second per worker (default 2000)\n"
 "      --idle-timeout SEC  QUIC idle timeout (default 30)\n"
 "      --max-streams N     concurrent requests per connection (default 100)\n"
+"      --metrics ADDR:PORT  Prometheus metrics (/metrics) and health (/health)\n"
+"                          over HTTP on this TCP address, e.g. 127.0.0.1:9473\n"
+"                          (default off; 'off' turns off what the file set)\n"
 "      --max-connections N QUIC connections per worker; a new one beyond is\n"
 "                          refused with CONNECTION_REFUSED (default 16384)\n"
 "      --max-header-bytes N  request header block limit, answered with 431\n"
@@ -566,6 +569,21 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			snprintf(err, errlen, "max-streams '%s': expected 1..10000", value);
 			return -EINVAL;
 		}
+	} else if (!strcmp(name, "metrics")) {
+		const char *colon = strrchr(value, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+		if (!strcmp(value, "off") || !*value) {
+			cfg->metrics[0] = '\0';
+		} else if (!colon || *end || port < 1 || port > 65535 ||
+			   strlen(value) >= sizeof(cfg->metrics)) {
+			snprintf(err, errlen, "metrics '%s': expected ADDR:PORT (127.0.0.1:9473, "
+				 "[::1]:9473) or off", value);
+			return -EINVAL;
+		} else {
+			snprintf(cfg->metrics, sizeof(cfg->metrics), "%s", value);
+		}
 	} else if (!strcmp(name, "max_connections") || !strcmp(name, "max-connections")) {
 		if (parse_uint(value, 1, 1000000, &cfg->max_conns)) {
 			snprintf(err, errlen, "max-connections '%s': expected 1..1000000", value);
@@ -713,6 +731,7 @@ static const struct option long_opts[] = {
 	{ "idle-timeout", required_argument, NULL, 'I' },
 	{ "max-streams", required_argument, NULL, 'M' },
 	{ "max-connections", required_argument, NULL, 0x105 },
+	{ "metrics",    required_argument, NULL, 0x106 },
 	{ "max-header-bytes", required_argument, NULL, 'H' },
 	{ "drain-timeout", required_argument, NULL, 'G' },
 	{ "cc",         required_argument, NULL, 'A' },
@@ -813,6 +832,7 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 0x103: name = "early_data"; break;
 		case 0x104: name = "early_data_unsafe"; break;
 		case 0x105: name = "max_connections"; break;
+		case 0x106: name = "metrics"; break;
 		case 0x200: name = "xdp_guard"; break;
 		case 0x201: name = "xdp_guard_rate"; break;
 		case 0x202: name = "xdp_guard_burst"; break;

@@ -80,6 +80,7 @@ struct qs_config {
 	char log_file[256];         /* "" = stderr in foreground, default file otherwise */
 	int log_level;              /* enum qs_log_level */
 	unsigned rcvbuf;            /* socket receive buffer, bytes; 0 = kernel default */
+	char metrics[64];           /* metrics/health endpoint ADDR:PORT, "" = off */
 	/* HTTP/3 */
 	char cert[256];
 	char key[256];

@@ -5,11 +5,11 @@
  * on SIGTERM stops everything and leaves nothing behind.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include "common/log.h"
 #include "common/shared.h"
 #include "loader/bpf.h"
@@ -26,6 +29,7 @@
 #include "loader/keys.h"
 #include "common/strike.h"
 #include "loader/guard.h"
+#include "loader/metrics.h"
 #include "loader/phpfpm.h"
 #include "loader/sockets.h"
 #include "loader/supervisor.h"
@@ -46,6 +50,7 @@ struct loader {
 	struct qs_phpfpm phpfpm;
 	unsigned gen;                /* the generation that takes new connections */
 	struct qs_guard guard;       /* XDP guard, when --xdp-guard is given */
+	struct qs_metrics metrics;   /* --metrics endpoint */
 	char run_dir[128];
 	char pid_file[160];
 	int ready_fd;                /* daemon mode: tells the parent we are up */
@@ -190,6 +195,11 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 	qs_bpf_close_fds();
 	if (ld->ready_fd >= 0)
 		close(ld->ready_fd);
+	if (ld->metrics.fd >= 0)
+		close(ld->metrics.fd);
+	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
+		if (ld->metrics.c[i].fd >= 0)
+			close(ld->metrics.c[i].fd);
 }
 
 static int install_cid_key(struct loader *ld)
@@ -468,6 +478,153 @@ undo:
 	return ret;
 }
 
+/* The worker counters (steer.h), in the order of struct qs_worker_stats. */
+#define W(f, help) { #f, offsetof(struct qs_worker_stats, f), help }
+static const struct { const char *name; size_t off; const char *help; } worker_metrics[] = {
+	W(starts, "times the loader (re)started this worker"),
+	W(rx_datagrams, "datagrams received"),
+	W(rx_bytes, "bytes received"),
+	W(rx_short, "short-header packets"),
+	W(rx_long, "long-header packets"),
+	W(rx_cid_own, "DCID decodes to this (gen, worker)"),
+	W(rx_cid_foreign, "DCID decodes to another (gen, worker)"),
+	W(rx_cid_other, "DCID is not one of ours"),
+	W(rx_malformed, "empty or truncated datagrams"),
+	W(conn_accepted, "connections created from a client Initial"),
+	W(conn_closed, "connections closed"),
+	W(conn_active, "connections open"),
+	W(handshakes, "handshakes completed"),
+	W(migrations, "path validations that succeeded (client moved)"),
+	W(stateless_resets, "stateless resets sent"),
+	W(retries, "Retry packets sent"),
+	W(version_negotiations, "Version Negotiation packets sent"),
+	W(tokens_rejected, "Retry / NEW_TOKEN tokens that failed to verify"),
+	W(conn_refused, "Initials refused: --max-connections reached"),
+	W(req_2xx, "responses 2xx"),
+	W(req_3xx, "responses 3xx"),
+	W(req_4xx, "responses 4xx"),
+	W(req_5xx, "responses 5xx"),
+	W(tx_datagrams, "datagrams sent"),
+	W(tx_bytes, "bytes sent"),
+	W(rx_dropped, "datagrams the server could not use"),
+	W(hs_full, "handshakes completed without resumption"),
+	W(hs_resumed, "handshakes that resumed a ticket"),
+	W(tickets_issued, "session tickets issued"),
+	W(ticket_unknown_key, "tickets with no key of that name"),
+	W(ticket_expired, "tickets older than the ticket lifetime"),
+	W(ticket_corrupt, "tickets with a bad MAC or encoding"),
+	W(early_offered, "ClientHellos with early data"),
+	W(early_accepted, "0-RTT accepted"),
+	W(early_rej_replay, "0-RTT refused: the host saw this ClientHello before"),
+	W(early_rej_settings, "0-RTT refused: the ticket remembers larger limits"),
+	W(early_rej_policy, "0-RTT refused: --early-data off"),
+	W(early_rej_other, "0-RTT refused: other reasons"),
+	W(req_early, "requests run before the handshake completed"),
+	W(req_deferred, "unsafe 0-RTT requests held until the handshake"),
+	W(req_too_early, "unsafe 0-RTT requests answered 425"),
+	W(php_retries, "PHP requests sent again: php-fpm closed a kept-alive connection"),
+};
+#undef W
+#define S(f, help) { #f, offsetof(struct qs_steer_stats, f), help }
+static const struct { const char *name; size_t off; const char *help; } steer_metrics[] = {
+	S(cid_routed, "datagrams with our CID, sent to the owner's socket"),
+	S(new_flow, "long-header datagrams without our CID: hashed"),
+	S(unroutable, "short-header datagrams whose DCID is not ours: hashed"),
+	S(stale, "our CID, but its (gen, worker) has no socket: hashed"),
+	S(malformed, "datagrams too short to parse"),
+	S(select_failed, "hash path: no live worker or select error"),
+};
+#undef S
+
+/*
+ * GET /metrics: Prometheus text of every worker slot in use and of the
+ * steering program (summed over CPUs); GET /health: 200 when every worker
+ * of the current generation runs, else 503 naming those that do not.
+ */
+static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
+{
+	struct loader *ld = arg;
+	const struct qs_worker_slot *sl = ld->sv.slots;
+
+	if (!strcmp(path, "/health")) {
+		unsigned down = 0;
+
+		for (unsigned w = 0; w < ld->cfg.workers; w++) {
+			const struct qs_worker_slot *s = &sl[ld->gen * QS_MAX_WORKERS + w];
+
+			if (!s->used || s->pid <= 0) {
+				qs_mbuf_printf(b, "%sworker %u/%u is not running", down ? ", " : "",
+					       ld->gen, w);
+				down++;
+			}
+		}
+		if (ld->cfg.fastcgi == QS_FASTCGI_MANAGED && ld->phpfpm.pid <= 0) {
+			qs_mbuf_printf(b, "%sphp-fpm is not running", down ? ", " : "");
+			down++;
+		}
+		qs_mbuf_printf(b, "%s\n", down ? "" : "ok");
+		return down ? 503 : 200;
+	}
+	if (strcmp(path, "/metrics")) {
+		qs_mbuf_printf(b, "not found: try /metrics or /health\n");
+		return 404;
+	}
+	for (size_t m = 0; m < sizeof(worker_metrics) / sizeof(worker_metrics[0]); m++) {
+		bool gauge = !strcmp(worker_metrics[m].name, "conn_active");
+
+		qs_mbuf_printf(b, "# HELP quicsteer_worker_%s%s %s\n# TYPE quicsteer_worker_%s%s %s\n",
+			       worker_metrics[m].name, gauge ? "" : "_total", worker_metrics[m].help,
+			       worker_metrics[m].name, gauge ? "" : "_total",
+			       gauge ? "gauge" : "counter");
+		for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
+			const uint64_t *v;
+
+			if (!sl[i].used)
+				continue;
+			v = (const uint64_t *)((const char *)&ld->bpf.workers[i] + worker_metrics[m].off);
+			qs_mbuf_printf(b, "quicsteer_worker_%s%s{gen=\"%u\",worker=\"%u\"} %llu\n",
+				       worker_metrics[m].name, gauge ? "" : "_total", sl[i].gen,
+				       sl[i].id, (unsigned long long)__atomic_load_n(v, __ATOMIC_RELAXED));
+		}
+	}
+	qs_mbuf_printf(b, "# HELP quicsteer_worker_up 1 while the worker's process runs\n"
+		       "# TYPE quicsteer_worker_up gauge\n");
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
+		if (sl[i].used)
+			qs_mbuf_printf(b, "quicsteer_worker_up{gen=\"%u\",worker=\"%u\"} %d\n",
+				       sl[i].gen, sl[i].id, sl[i].pid > 0);
+	qs_mbuf_printf(b, "# HELP quicsteer_generation the generation that takes new connections\n"
+		       "# TYPE quicsteer_generation gauge\nquicsteer_generation %u\n", ld->gen);
+	if (ld->bpf.stats_fd >= 0) {
+		int ncpu = libbpf_num_possible_cpus(), zero = 0;
+		struct qs_steer_stats *per = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*per)) : NULL;
+
+		if (per && !bpf_map_lookup_elem(ld->bpf.stats_fd, &zero, per)) {
+			for (size_t m = 0; m < sizeof(steer_metrics) / sizeof(steer_metrics[0]); m++) {
+				unsigned long long sum = 0;
+
+				for (int c = 0; c < ncpu; c++)
+					sum += *(const uint64_t *)((const char *)&per[c] +
+								   steer_metrics[m].off);
+				qs_mbuf_printf(b, "# HELP quicsteer_steer_%s_total %s\n"
+					       "# TYPE quicsteer_steer_%s_total counter\n"
+					       "quicsteer_steer_%s_total %llu\n", steer_metrics[m].name,
+					       steer_metrics[m].help, steer_metrics[m].name,
+					       steer_metrics[m].name, sum);
+			}
+		}
+		free(per);
+	}
+	if (ld->cfg.fastcgi == QS_FASTCGI_MANAGED)
+		qs_mbuf_printf(b, "# HELP quicsteer_phpfpm_up 1 while the managed php-fpm runs\n"
+			       "# TYPE quicsteer_phpfpm_up gauge\nquicsteer_phpfpm_up %d\n"
+			       "# HELP quicsteer_phpfpm_restarts_total times the loader restarted php-fpm\n"
+			       "# TYPE quicsteer_phpfpm_restarts_total counter\n"
+			       "quicsteer_phpfpm_restarts_total %u\n",
+			       ld->phpfpm.pid > 0, ld->phpfpm.restarts);
+	return 200;
+}
+
 static void other_child(void *arg, pid_t pid, int status, bool stopping)
 {
 	struct loader *ld = arg;
@@ -492,21 +649,29 @@ static int serve(struct loader *ld)
 		return -errno;
 	}
 	for (;;) {
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		struct pollfd pfd[2 + QS_METRICS_CLIENTS] = { { .fd = sfd, .events = POLLIN } };
 		int timeout = qs_supervisor_tick(&ld->sv);
 		int php = qs_phpfpm_tick(&ld->phpfpm);
 		int keys = qs_keys_tick(&ld->keys);
+		int mt = qs_metrics_timeout(&ld->metrics);
+		int n = 1 + qs_metrics_pollfds(&ld->metrics, pfd + 1);
 		struct signalfd_siginfo si;
 
 		if (php >= 0 && (timeout < 0 || php < timeout))
 			timeout = php;
 		if (keys >= 0 && (timeout < 0 || keys < timeout))
 			timeout = keys;
+		if (mt >= 0 && (timeout < 0 || mt < timeout))
+			timeout = mt;
 
-		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
-			pr_warn("poll: %s", strerror(errno));
-			break;
+		if (poll(pfd, (nfds_t)n, timeout) < 0) {
+			if (errno != EINTR) {
+				pr_warn("poll: %s", strerror(errno));
+				break;
+			}
+			n = 1;
 		}
+		qs_metrics_handle(&ld->metrics, pfd + 1, n - 1);
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGCHLD:
@@ -539,6 +704,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int ret;
 
+	qs_metrics_init(&ld.metrics);
 	ret = qs_config_from_args(cfg, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
@@ -667,6 +833,11 @@ int main(int argc, char **argv)
 	ret = write_pid_file(&ld);
 	if (ret)
 		goto out;
+	if (cfg->metrics[0]) {
+		ret = qs_metrics_open(&ld.metrics, cfg->metrics, render_metrics, &ld);
+		if (ret)
+			goto out;
+	}
 	{
 		char addrs[QS_MAX_LISTENERS * 82] = "";
 
@@ -689,6 +860,7 @@ out:
 	if (ret)
 		report_ready(&ld, 1);
 	qs_guard_stop(&ld.guard);
+	qs_metrics_close(&ld.metrics);
 	qs_supervisor_stop_all(&ld.sv, STOP_TIMEOUT_MS);
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED)
 		qs_phpfpm_stop(&ld.phpfpm, STOP_TIMEOUT_MS);

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "loader/metrics.h"
+
+#define CLIENT_MS 2000
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void qs_mbuf_printf(struct qs_mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = b->cap ? b->cap * 2 : 4096;
+			char *p;
+
+			while (cap - b->len <= (size_t)n)
+				cap *= 2;
+			/* a metrics page is a few hundred KB at most */
+			if (cap > (8u << 20) || !(p = realloc(b->p, cap))) {
+				b->oom = true;
+				return;
+			}
+			b->p = p;
+			b->cap = cap;
+		}
+	}
+}
+
+/* "127.0.0.1:9473" or "[::1]:9473" into ss; 0 or -EINVAL. */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	long port;
+	char *end;
+
+	if (!colon || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return -EINVAL;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*a4);
+		return 0;
+	}
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		host[strlen(host) - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1) {
+			a6->sin6_family = AF_INET6;
+			a6->sin6_port = htons((uint16_t)port);
+			*len = sizeof(*a6);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+void qs_metrics_init(struct qs_metrics *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
+		m->c[i].fd = -1;
+}
+
+int qs_metrics_open(struct qs_metrics *m, const char *addr, qs_metrics_render_fn render,
+		    void *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1, err;
+
+	qs_metrics_init(m);
+	m->render = render;
+	m->arg = arg;
+	if (parse_addr(addr, &ss, &len)) {
+		pr_warn("metrics address '%s': expected IPv4:PORT or [IPv6]:PORT", addr);
+		return -EINVAL;
+	}
+	m->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (m->fd < 0) {
+		err = -errno;
+		pr_warn("metrics endpoint %s: socket: %s", addr, strerror(errno));
+		return err;
+	}
+	setsockopt(m->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(m->fd, (struct sockaddr *)&ss, len) || listen(m->fd, 16)) {
+		err = -errno;
+		pr_warn("metrics endpoint %s: %s%s", addr, strerror(errno),
+			err == -EADDRINUSE ? " (another process has it: pick another --metrics port)" :
+			err == -EADDRNOTAVAIL ? " (no such local address)" : "");
+		close(m->fd);
+		m->fd = -1;
+		return err;
+	}
+	pr_info("metrics on http://%s/metrics, health on http://%s/health", addr, addr);
+	return 0;
+}
+
+static void client_close(struct qs_metrics_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->out.p);
+	memset(&c->out, 0, sizeof(c->out));
+	c->in_len = c->out_off = 0;
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+/* The request line is in: build the whole response. */
+static void answer(struct qs_metrics *m, struct qs_metrics_client *c)
+{
+	struct qs_mbuf body = { 0 };
+	char path[256] = "";
+	int status = 400;
+	bool head = false;
+
+	c->in[c->in_len] = '\0';
+	if (!strncmp(c->in, "GET ", 4) || (head = !strncmp(c->in, "HEAD ", 5))) {
+		const char *p = c->in + (head ? 5 : 4);
+		size_t n = strcspn(p, " ?\r\n");
+
+		if (n < sizeof(path)) {
+			memcpy(path, p, n);
+			path[n] = '\0';
+			status = m->render(m->arg, path, &body);
+		}
+	} else {
+		status = 405;
+	}
+	if (body.oom)
+		status = 500;
+	if (status != 200 && status != 503 && status != 404)
+		body.len = 0;
+	qs_mbuf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		       "Connection: close\r\n%s\r\n", status, reason(status),
+		       !strcmp(path, "/metrics") ? "text/plain; version=0.0.4; charset=utf-8" :
+		       "text/plain; charset=utf-8", body.len,
+		       status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	if (!head && body.len)
+		qs_mbuf_printf(&c->out, "%.*s", (int)body.len, body.p);
+	free(body.p);
+	if (c->out.oom)
+		client_close(c);
+}
+
+static void client_io(struct qs_metrics *m, struct qs_metrics_client *c)
+{
+	if (!c->out.len) {
+		ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EAGAIN)
+				return;
+			client_close(c);
+			return;
+		}
+		c->in_len += (size_t)n;
+		c->in[c->in_len] = '\0';
+		/*
+		 * Answer once the header block is in: closing with request bytes
+		 * unread would reset the connection under the answer.
+		 */
+		if (!strstr(c->in, "\r\n\r\n") && !strstr(c->in, "\n\n")) {
+			if (c->in_len == sizeof(c->in) - 1)
+				client_close(c);
+			return;
+		}
+		answer(m, c);
+		if (c->fd < 0)
+			return;
+	}
+	while (c->out_off < c->out.len) {
+		ssize_t n = write(c->fd, c->out.p + c->out_off, c->out.len - c->out_off);
+
+		if (n < 0) {
+			if (errno != EAGAIN)
+				client_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	client_close(c);
+}
+
+int qs_metrics_pollfds(struct qs_metrics *m, struct pollfd *p)
+{
+	int n = 0;
+
+	if (m->fd < 0)
+		return 0;
+	p[n++] = (struct pollfd){ .fd = m->fd, .events = POLLIN };
+	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
+		if (m->c[i].fd >= 0)
+			p[n++] = (struct pollfd){ .fd = m->c[i].fd,
+						  .events = m->c[i].out.len ? POLLOUT : POLLIN };
+	return n;
+}
+
+void qs_metrics_handle(struct qs_metrics *m, const struct pollfd *p, int n)
+{
+	uint64_t now = now_ms();
+
+	if (m->fd < 0)
+		return;
+	for (int k = 0; k < n; k++) {
+		if (!p[k].revents)
+			continue;
+		if (p[k].fd == m->fd) {
+			int fd;
+
+			while ((fd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+				struct qs_metrics_client *c = NULL;
+
+				for (int i = 0; i < QS_METRICS_CLIENTS && !c; i++)
+					if (m->c[i].fd < 0)
+						c = &m->c[i];
+				if (!c) {
+					close(fd);	/* busy: the scraper retries */
+					continue;
+				}
+				c->fd = fd;
+				c->deadline_ms = now + CLIENT_MS;
+			}
+			continue;
+		}
+		for (int i = 0; i < QS_METRICS_CLIENTS; i++)
+			if (m->c[i].fd == p[k].fd) {
+				client_io(m, &m->c[i]);
+				break;
+			}
+	}
+	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
+		if (m->c[i].fd >= 0 && m->c[i].deadline_ms <= now)
+			client_close(&m->c[i]);
+}
+
+int qs_metrics_timeout(const struct qs_metrics *m)
+{
+	uint64_t now = now_ms(), next = UINT64_MAX;
+
+	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
+		if (m->c[i].fd >= 0 && m->c[i].deadline_ms < next)
+			next = m->c[i].deadline_ms;
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+void qs_metrics_close(struct qs_metrics *m)
+{
+	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
+		client_close(&m->c[i]);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+}
