@@ -27,10 +27,11 @@ quicsteerd: starting instance '$INST' on udp [::]:$PORT serving $ROOT/www (Ctrl-
                 gtlsclient --session-file=/tmp/qs.sess --tp-file=/tmp/qs.tp --wait-for-ticket --exit-on-all-streams-close --no-quic-dump 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php
   reload:       sudo quicsteerctl -i $INST reload   (new workers; connections in flight finish)
   inspect:      sudo scripts/inspect.sh $INST
+  metrics:      curl -s http://127.0.0.1:${METRICS_PORT:-9473}/metrics   (health: /health)
   PHP:          www/*.php through a php-fpm pool the server manages (--fastcgi managed)
 MSG
 # shellcheck disable=SC2086
 exec "$ROOT/quicsteerd" --foreground --instance "$INST" --listen "[::]:$PORT" \
 	--cert "$ROOT/certs/server.crt" --key "$ROOT/certs/server.key" --docroot "$ROOT/www" \
-	--fastcgi managed \
+	--fastcgi managed --metrics "127.0.0.1:${METRICS_PORT:-9473}" \
 	${QS_ARGS:-}
