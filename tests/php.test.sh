@@ -601,3 +601,24 @@ test_php_pool_over_tcp() {
 		qs_kill "$QS_PID"
 	done
 }
+
+# More uploads on one connection than the pool has children: the waiting
+# ones hold their stream windows, never the connection's, so the running
+# ones get their bodies, finish, and free the pool (this deadlocked once
+# the waiting ones held more than the 6 MB connection window)
+test_php_more_uploads_than_children_on_one_connection() {
+	local load=.output/quicsteer-load out
+	need_root_bpf || return
+	need_phpfpm || return
+	[[ -x $load ]] || { need "$load (make)"; return; }
+	php_docroot
+	printf '<?php echo strlen(file_get_contents("php://input")), "\\n";' >"$QS_DOCROOT/len.php"
+	chmod a+r "$QS_DOCROOT/len.php"
+	head -c 1000000 /dev/urandom >"$DL/1m.bin"
+	qs_start phpuploads 1 --fastcgi managed --php-max-children 2
+	out=$("$load" -k --json -c 1 -m 40 -n 40 --timeout 15 --expect-size 8 \
+		--data "$DL/1m.bin" "https://127.0.0.1:$QS_PORT/len.php" 2>/dev/null) || true
+	info "$(jq -c '{status_2xx, requests_failed, first_error}' <<<"$out")"
+	assert_eq "40 uploads of 1 MB over 2 children, all answered" "40 0" \
+		"$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
+}

@@ -273,7 +273,7 @@ void conn_fill(struct load_conn *c)
 		};
 		size_t nnv = 5;
 
-		if (cfg->body)
+		if (cfg->body && !cfg->no_content_length)
 			nva[nnv++] = (nghttp3_nv)NV("content-length", cfg->body_len_s);
 #undef NV
 		for (unsigned h = 0; h < cfg->nhdrs; h++)

@@ -53,6 +53,7 @@ struct load_cfg {
 	uint8_t *body;             /* --data FILE: every request sends it */
 	size_t body_len;
 	char body_len_s[24];       /* its content-length */
+	bool no_content_length;    /* --no-content-length: the body ends with the stream */
 	/* handshake benchmarks: every connection does its handshake, its K requests,
 	 * then closes, and a new one takes its slot */
 	bool reconnect;

@@ -63,6 +63,8 @@ static void usage(FILE *f)
 "                         socket; ngtcp2 validates the path) after N responses\n"
 "      --data FILE        send FILE as every request's body, with its\n"
 "                         content-length (set content-type with -H)\n"
+"      --no-content-length  send --data without a content-length field (the\n"
+"                         body ends with the stream)\n"
 "      --reconnect        handshake benchmark: every connection sends K requests,\n"
 "                         closes once they are answered, and a new connection\n"
 "                         (new source port) takes its place\n"
@@ -163,7 +165,7 @@ static int parse_url(const char *url, char **authority, char **host, char **port
 static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
-	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE };
+	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE, OPT_NO_CL };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -179,6 +181,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "header", required_argument, NULL, 'H' },
 		{ "method", required_argument, NULL, 'X' },
 		{ "data", required_argument, NULL, OPT_DATA },
+		{ "no-content-length", no_argument, NULL, OPT_NO_CL },
 		{ "migrate-after", required_argument, NULL, OPT_MIGRATE },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
 		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
@@ -226,6 +229,9 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 			if (parse_u64(optarg, UINT32_MAX, &v) || !v)
 				goto bad;
 			cfg->migrate_after = (unsigned)v;
+			break;
+		case OPT_NO_CL:
+			cfg->no_content_length = true;
 			break;
 		case OPT_DATA: {
 			FILE *f = fopen(optarg, "rb");

@@ -35,8 +35,9 @@ static void stream_free(struct qs_stream *st)
 	 * 0-RTT request that never ran): the connection's window gets them
 	 * back, or a client that keeps abandoning uploads would shrink it.
 	 */
-	if (st->php_credit + st->early_len)
-		ngtcp2_conn_extend_max_offset(c->qc, st->php_credit + st->early_len);
+	if (st->php_credit - st->php_conn_credited + st->early_len)
+		ngtcp2_conn_extend_max_offset(c->qc, st->php_credit - st->php_conn_credited +
+					      st->early_len);
 	for (ch = st->head; ch; ch = next) {
 		next = ch->next;
 		free(ch);

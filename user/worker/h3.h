@@ -64,6 +64,7 @@ struct qs_stream {
 	bool php_stream_body;               /* STDIN follows the body as it arrives */
 	bool php_stdin_done;                /* the empty STDIN record is queued */
 	uint64_t php_credit;                /* body bytes queued, flow control not yet returned */
+	uint64_t php_conn_credited;         /* ... of which the connection's credit was returned */
 	bool php_queued;
 	bool php_retried;                   /* sent again once: a kept-alive connection was gone */
 	struct qs_stream *php_qnext;

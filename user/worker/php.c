@@ -695,8 +695,9 @@ static void give_credit(struct qs_stream *st)
 	if (!st || !st->php_credit)
 		return;
 	ngtcp2_conn_extend_max_stream_offset(st->conn->qc, st->id, st->php_credit);
-	ngtcp2_conn_extend_max_offset(st->conn->qc, st->php_credit);
-	st->php_credit = 0;
+	if (st->php_credit > st->php_conn_credited)
+		ngtcp2_conn_extend_max_offset(st->conn->qc, st->php_credit - st->php_conn_credited);
+	st->php_credit = st->php_conn_credited = 0;
 	qs_conn_schedule_write(st->conn);
 }
 
@@ -1062,6 +1063,17 @@ int qs_php_body(struct qs_stream *st, const uint8_t *data, size_t len, bool end)
 	if (ret)
 		return ret;
 	st->php_credit += len;
+	if (!pc) {
+		/*
+		 * Waiting for a FastCGI connection: the body it holds is bounded
+		 * by its stream window (not extended while it waits), so give
+		 * the connection's credit back now.  Held against the connection
+		 * too, waiting uploads would block the bodies of the running
+		 * ones, which free the pool: a deadlock.
+		 */
+		ngtcp2_conn_extend_max_offset(st->conn->qc, len);
+		st->php_conn_credited += len;
+	}
 	if (end)
 		st->php_stdin_done = true;
 	if (pc)
