@@ -622,3 +622,40 @@ test_php_more_uploads_than_children_on_one_connection() {
 	assert_eq "40 uploads of 1 MB over 2 children, all answered" "40 0" \
 		"$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
 }
+
+# Bodies without Content-Length are held whole (PHP needs the length
+# first), their credit returned as they come: a worker-wide budget (48 MB)
+# bounds them; beyond it a request gets 503.  40 connections each upload
+# 8 MB at once: every request answered, the worker's memory bounded (it
+# grew by 250 MB before the budget)
+test_php_held_bodies_without_length_are_bounded() {
+	local load=.output/quicsteer-load out pid before peak rss lpid
+	need_root_bpf || return
+	need_phpfpm || return
+	[[ -x $load ]] || { need "$load (make)"; return; }
+	php_docroot
+	printf '<?php echo strlen(file_get_contents("php://input")), "\\n";' >"$QS_DOCROOT/len.php"
+	chmod a+r "$QS_DOCROOT/len.php"
+	head -c 8000000 /dev/urandom >"$DL/8m.bin"
+	qs_start phpheld 1 --fastcgi managed --php-max-children 2
+	pid=$(worker_stat 0 pid)
+	before=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+	"$load" -k --json -c 40 -m 1 -n 40 --timeout 30 --any-status --no-content-length \
+		--data "$DL/8m.bin" "https://127.0.0.1:$QS_PORT/len.php" >"$DL/out.json" 2>/dev/null &
+	lpid=$!
+	peak=$before
+	while kill -0 "$lpid" 2>/dev/null; do
+		rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+		((rss > peak)) && peak=$rss
+		sleep 0.05
+	done
+	wait "$lpid" || true
+	out=$(jq -c '{status_2xx, status_5xx, requests_failed}' "$DL/out.json")
+	info "$out; worker RSS $before kB, peak $peak kB"
+	assert_eq "every request answered" "40 0" \
+		"$(jq -r '"\(.status_2xx + .status_5xx) \(.requests_failed)"' "$DL/out.json")"
+	assert_ge "some answered 503 (budget spent)" 1 "$(jq .status_5xx "$DL/out.json")"
+	assert_ge "some served" 4 "$(jq .status_2xx "$DL/out.json")"
+	((peak - before < 131072)) || fail "worker RSS grew by $(((peak - before) / 1024)) MB"
+	assert_eq "still serving" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
+}

@@ -63,7 +63,7 @@ static void stream_free(struct qs_stream *st)
 	free(st->if_range);
 	free(st->hdrs);
 	free(st->content_type);
-	free(st->body);
+	qs_h3_body_free(st);
 	free(st->early_body);
 	free(st);
 }
@@ -585,6 +585,27 @@ static int buf_append(uint8_t **buf, size_t *len, size_t *cap, size_t first_cap,
 	return 0;
 }
 
+/*
+ * Bodies without Content-Length are held whole for PHP (CGI needs the
+ * length first) with their credit returned as they come, so no window
+ * bounds them: this does, for the worker (8 MB each, 48 MB in all, counted
+ * as allocated).
+ */
+static size_t held_bytes;
+
+void qs_h3_body_release(struct qs_stream *st)
+{
+	held_bytes -= st->body_held < held_bytes ? st->body_held : held_bytes;
+	st->body_held = 0;
+}
+
+void qs_h3_body_free(struct qs_stream *st)
+{
+	qs_h3_body_release(st);
+	free(st->body);
+	st->body = NULL;
+}
+
 static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data,
 			size_t datalen, void *conn_ud, void *stream_ud)
 {
@@ -607,14 +628,23 @@ static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 		st->body_len += datalen;
 		return qs_php_body(st, data, datalen, false) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
 	}
-	if (st && st->php && !st->body_too_large) {
+	if (st && st->php && !st->body_too_large && !st->body_busy) {
 		if (st->body_len + datalen > QS_PHP_BODY_MAX) {
 			st->body_too_large = true;	/* answered 413 at the end */
-			free(st->body);
-			st->body = NULL;
-		} else if (buf_append(&st->body, &st->body_len, &st->body_cap, 16384, data,
-				      datalen)) {
-			return NGHTTP3_ERR_CALLBACK_FAILURE;
+			qs_h3_body_free(st);
+		} else {
+			size_t cap = st->body_cap;
+
+			if (buf_append(&st->body, &st->body_len, &st->body_cap, 16384, data,
+				       datalen))
+				return NGHTTP3_ERR_CALLBACK_FAILURE;
+			/* the budget counts what is allocated, not what is filled */
+			held_bytes += st->body_cap - cap;
+			st->body_held += st->body_cap - cap;
+			if (held_bytes > QS_PHP_HELD_MAX) {
+				st->body_busy = true;	/* answered 503 at the end */
+				qs_h3_body_free(st);
+			}
 		}
 	}
 	/* static files take no body: discard it and give the credit back */

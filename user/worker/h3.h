@@ -57,6 +57,8 @@ struct qs_stream {
 	uint8_t *body;                      /* request body, held up to QS_PHP_BODY_MAX */
 	size_t body_len, body_cap;
 	bool body_too_large;
+	bool body_busy;                     /* the worker's held-body budget was spent: 503 */
+	size_t body_held;                   /* of body_len, counted in that budget */
 	struct qs_php_conn *php_conn;
 	uint8_t *php_out;                   /* encoded request waiting for a connection */
 	size_t php_out_len, php_out_cap;
@@ -89,6 +91,13 @@ int qs_h3_respond_error(struct qs_stream *st, int status);
 /* Submit a response; body: its bytes come with qs_h3_body_append(). */
 int qs_h3_submit(struct qs_stream *st, int status, const nghttp3_nv *nva, size_t n, bool body);
 int qs_h3_body_append(struct qs_stream *st, const uint8_t *data, size_t len);
+/*
+ * The request body held for PHP: qs_h3_body_free drops it and its share
+ * of the worker's budget; qs_h3_body_release only the share, once the
+ * copy encoded for php-fpm (which keeps it counted) has been written.
+ */
+void qs_h3_body_free(struct qs_stream *st);
+void qs_h3_body_release(struct qs_stream *st);
 void qs_h3_body_end(struct qs_stream *st);
 /* True while a window's worth waits for the client: stop producing. */
 bool qs_h3_body_backlog(struct qs_stream *st);

@@ -488,12 +488,28 @@ static int encode_request(struct qs_stream *st, uint8_t **pout, size_t *plen_out
 		len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_STDIN, REQUEST_ID);
 		st->php_stdin_done = true;
 	}
-	free(st->body);
+	free(st->body);		/* its bytes are in out now, still counted as held */
 	st->body = NULL;
 	*pout = out;
 	*plen_out = len;
 	st->php_out_cap = cap;
 	return 0;
+}
+
+/*
+ * All of out reached php-fpm.  A large buffer (a held body) goes now, not
+ * at the end of the request: it is no use, and counted no more.  (A
+ * request that large is never sent again, see retry().)
+ */
+static void written(struct qs_php_conn *pc)
+{
+	pc->out_off = pc->out_len = 0;
+	if (pc->out_cap > (256u << 10)) {
+		free(pc->out);
+		pc->out = NULL;
+		pc->out_cap = 0;
+		pc->req_len = 0;
+	}
 }
 
 /* Put st's encoded request on pc (idle or new). */
@@ -532,7 +548,7 @@ static void assign(struct qs_php_conn *pc, struct qs_stream *st)
 		watch(pc, EPOLLOUT | EPOLLIN);
 		return;
 	}
-	pc->out_off = pc->out_len = 0;
+	written(pc);
 	give_credit(st);
 	watch(pc, EPOLLIN);
 }
@@ -639,6 +655,8 @@ int qs_php_start(struct qs_stream *st)
 
 	if (st->body_too_large)
 		return qs_h3_respond_error(st, 413);
+	if (st->body_busy)
+		return qs_h3_respond_error(st, 503);
 	if (st->front) {
 		snprintf(front, sizeof(front), "/%s", s->cfg->index);
 		script = front;
@@ -692,7 +710,10 @@ static void release(struct qs_php_conn *pc)
  */
 static void give_credit(struct qs_stream *st)
 {
-	if (!st || !st->php_credit)
+	if (!st)
+		return;
+	qs_h3_body_release(st);	/* a held body: its copy has gone to php-fpm */
+	if (!st->php_credit)
 		return;
 	ngtcp2_conn_extend_max_stream_offset(st->conn->qc, st->id, st->php_credit);
 	if (st->php_credit > st->php_conn_credited)
@@ -1005,7 +1026,7 @@ static int flush_out(struct qs_php_conn *pc)
 		}
 		pc->out_off += (size_t)n;
 	}
-	pc->out_off = pc->out_len = 0;
+	written(pc);
 	give_credit(pc->st);
 	watch(pc, pc->reading_paused ? 0 : EPOLLIN);
 	return 0;

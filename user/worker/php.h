@@ -22,6 +22,7 @@ struct qs_stream;
 struct qs_server;
 
 #define QS_PHP_BODY_MAX  (8u << 20)    /* request body held for PHP */
+#define QS_PHP_HELD_MAX  (48u << 20)   /* all of a worker's held bodies */
 #define QS_PHP_QUEUE_MAX 1024          /* requests waiting for a connection: 503 above */
 
 /* Is this :path a PHP script (by its extension), when PHP is on? */
