@@ -549,7 +549,8 @@ own_pool() {
 			"$POOL_DIR" "$POOL_DIR"
 		printf '[own]\nuser = www-data\ngroup = www-data\nlisten = %s\n' "$listen"
 		printf 'listen.owner = www-data\nlisten.group = www-data\nlisten.mode = 0600\n'
-		printf 'pm = static\npm.max_children = 4\n'
+		# pm static with 4 children unless the caller sets pm itself
+		[[ " $* " == *" pm = "* ]] || printf 'pm = static\npm.max_children = 4\n'
 		printf '%s\n' "$@"
 	} >"$POOL_DIR/fpm.conf"
 	"$fpm" --nodaemonize --fpm-config "$POOL_DIR/fpm.conf" &
@@ -658,4 +659,30 @@ test_php_held_bodies_without_length_are_bounded() {
 	assert_ge "some served" 4 "$(jq .status_2xx "$DL/out.json")"
 	((peak - before < 131072)) || fail "worker RSS grew by $(((peak - before) / 1024)) MB"
 	assert_eq "still serving" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
+}
+
+# An operator's pool with pm = ondemand: php-fpm counts a child waiting on a
+# kept-alive connection as idle and starts none for new connections, so
+# requests could wait in its backlog; --fastcgi-keepalive off gives every
+# request its own connection, and every one is answered
+test_php_ondemand_pool_with_keepalive_off() {
+	local load=.output/quicsteer-load out sock=/tmp/qs-test-fpm-od.$$.sock i
+	need_root_bpf || return
+	need_phpfpm || return
+	[[ -x $load ]] || { need "$load (make)"; return; }
+	php_docroot
+	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
+	chmod a+r "$QS_DOCROOT/hi.php"
+	own_pool "$sock" "pm = ondemand" "pm.max_children = 4" "pm.process_idle_timeout = 1s"
+	defer "rm -f $sock"
+	qs_start phpod 2 --fastcgi "unix:$sock" --php-max-children 4 --fastcgi-keepalive off
+	for i in 1 2 3; do
+		out=$("$load" -k --json -c 2 -m 4 -n 300 --timeout 5 "https://127.0.0.1:$QS_PORT/hi.php" \
+			2>/dev/null) || true
+		assert_eq "round $i: 300 answered" "300 0" \
+			"$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
+		sleep 1.5	# the idle children go; the next round starts them again
+	done
+	assert_eq "no FastCGI connection kept" 0 \
+		"$(ss -xp state connected | grep -c "pid=$(worker_stat 0 pid),")"
 }

@@ -38,6 +38,7 @@ void qs_config_defaults(struct qs_config *cfg)
 	cfg->cc = QS_CC_BBR;
 	cfg->fastcgi = QS_FASTCGI_OFF;
 	cfg->fastcgi_timeout_ms = 60000;
+	cfg->fastcgi_keepalive = true;
 	cfg->max_body = 64ULL << 20;
 	cfg->ticket_source = QS_TICKETS_AUTO;
 	cfg->ticket_rotate_s = 12 * 3600;
@@ -105,6 +106,11 @@ void qs_usage(FILE *out)
 "      --max-body BYTES    largest request body for PHP, 413 above (default 64M)\n"
 "      --fastcgi-timeout SEC  no byte from the pool this long: 504, or a reset\n"
 "                          once the response started (default 60)\n"
+"      --fastcgi-keepalive on|off  keep FastCGI connections open between\n"
+"                          requests (on, default; the managed pool is pm static).\n"
+"                          Use off for a pool with pm ondemand or dynamic: php-fpm\n"
+"                          counts a child on a kept-alive connection as idle and\n"
+"                          does not start children for new connections\n"
 "      --ticket-keys SRC   session ticket keys, shared by every worker:\n"
 "                          auto (random, rotated every --ticket-rotate),\n"
 "                          file:PATH[,PATH...] (nginx-format 80-byte key files;\n"
@@ -516,6 +522,12 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 			return -EINVAL;
 		}
 		memcpy(cfg->index, value, n + 1);
+	} else if (!strcmp(name, "fastcgi_keepalive") || !strcmp(name, "fastcgi-keepalive")) {
+		if (strcmp(value, "on") && strcmp(value, "off")) {
+			snprintf(err, errlen, "fastcgi-keepalive '%s': expected on or off", value);
+			return -EINVAL;
+		}
+		cfg->fastcgi_keepalive = !strcmp(value, "on");
 	} else if (!strcmp(name, "fastcgi_timeout") || !strcmp(name, "fastcgi-timeout")) {
 		unsigned sec;
 
@@ -731,6 +743,7 @@ static const struct option long_opts[] = {
 	{ "idle-timeout", required_argument, NULL, 'I' },
 	{ "max-streams", required_argument, NULL, 'M' },
 	{ "max-connections", required_argument, NULL, 0x105 },
+	{ "fastcgi-keepalive", required_argument, NULL, 0x107 },
 	{ "metrics",    required_argument, NULL, 0x106 },
 	{ "max-header-bytes", required_argument, NULL, 'H' },
 	{ "drain-timeout", required_argument, NULL, 'G' },
@@ -833,6 +846,7 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 		case 0x104: name = "early_data_unsafe"; break;
 		case 0x105: name = "max_connections"; break;
 		case 0x106: name = "metrics"; break;
+		case 0x107: name = "fastcgi_keepalive"; break;
 		case 0x200: name = "xdp_guard"; break;
 		case 0x201: name = "xdp_guard_rate"; break;
 		case 0x202: name = "xdp_guard_burst"; break;

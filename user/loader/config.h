@@ -98,6 +98,7 @@ struct qs_config {
 	char fastcgi_addr[108];     /* unix path or host:port */
 	unsigned php_max_children;  /* managed pool size; 0 = 4 per CPU */
 	unsigned fastcgi_timeout_ms; /* no byte from php-fpm this long: 504 */
+	bool fastcgi_keepalive;     /* FCGI_KEEP_CONN: one connection, many requests */
 	char index[128];            /* front controller ("index.php"), "" = none */
 	uint64_t max_body;          /* request body limit for PHP: 413 above */
 	/* session tickets and 0-RTT */

@@ -476,7 +476,7 @@ static int encode_request(struct qs_stream *st, uint8_t **pout, size_t *plen_out
 	out = malloc(cap);
 	if (!out)
 		return 500;
-	len = (size_t)qs_fcgi_begin_request(out, cap, REQUEST_ID, true);
+	len = (size_t)qs_fcgi_begin_request(out, cap, REQUEST_ID, s->cfg->fastcgi_keepalive);
 	len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID,
 				      params, (size_t)plen);
 	len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID);
@@ -695,7 +695,7 @@ static void release(struct qs_php_conn *pc)
 	pc->idle = true;
 	free(pc->out);
 	pc->out = NULL;
-	if (draining && !queue_head) {
+	if ((draining && !queue_head) || !pc->srv->cfg->fastcgi_keepalive) {
 		conn_free(pc);	/* its php-fpm child goes back to the pool at once */
 		return;
 	}
