@@ -686,3 +686,24 @@ test_php_ondemand_pool_with_keepalive_off() {
 	assert_eq "no FastCGI connection kept" 0 \
 		"$(ss -xp state connected | grep -c "pid=$(worker_stat 0 pid),")"
 }
+
+# Response fields: 200 Set-Cookie fields arrive, every one; more than the
+# worker passes on (254) is the script's error, 500, never a silent cut
+test_php_many_response_fields() {
+	local out
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php for ($i = 0; $i < (int)$_GET["n"]; $i++) header("Set-Cookie: c$i=$i", false); echo "ok\\n";' \
+		>"$QS_DOCROOT/cookies.php"
+	chmod a+r "$QS_DOCROOT/cookies.php"
+	qs_start phpfields 1 --fastcgi managed --php-max-children 2
+	out=$(timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/cookies.php?n=200" 2>&1)
+	grep -q '\[:status: 200\]' <<<"$out" || fail "200 cookies: $(grep status <<<"$out")"
+	assert_eq "Set-Cookie fields" 200 "$(grep -c '\[set-cookie: c[0-9]*=[0-9]*\]' <<<"$out")"
+	grep -q '\[set-cookie: c199=199\]' <<<"$out" || fail "the last cookie is missing"
+	assert_eq "300 fields" 500 "$(php_status "https://127.0.0.1:$QS_PORT/cookies.php?n=300")"
+	grep -q "the script sent more than 254 header fields" "$QS_LOG" || fail "not logged"
+}

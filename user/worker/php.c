@@ -786,7 +786,7 @@ static void fail(struct qs_php_conn *pc, int status, const char *why)
 static int send_headers(struct qs_php_conn *pc)
 {
 	struct qs_stream *st = pc->st;
-	nghttp3_nv nva[128];
+	nghttp3_nv nva[256];
 	size_t n = 0, pos = 0;
 	struct qs_cgi_field f;
 	char status_s[4];
@@ -796,9 +796,13 @@ static int send_headers(struct qs_php_conn *pc)
 				 NGHTTP3_NV_FLAG_NONE };
 	nva[n++] = (nghttp3_nv){ (uint8_t *)"server", (uint8_t *)"quicsteer", 6, 9,
 				 NGHTTP3_NV_FLAG_NONE };
-	while (n < sizeof(nva) / sizeof(nva[0]) && qs_cgi_next(&pc->cgi, &pos, &f))
+	while (qs_cgi_next(&pc->cgi, &pos, &f)) {
+		/* never a silent cut (a Set-Cookie lost): the script's fault, 500 */
+		if (n == sizeof(nva) / sizeof(nva[0]))
+			return -E2BIG;
 		nva[n++] = (nghttp3_nv){ (uint8_t *)f.name, (uint8_t *)f.value, f.name_len,
 					 f.value_len, NGHTTP3_NV_FLAG_NONE };
+	}
 	pc->headers_sent = true;
 	return qs_h3_submit(st, pc->cgi.status, nva, n, strcmp(st->method, "HEAD") != 0);
 }
@@ -818,8 +822,10 @@ static int on_stdout(struct qs_php_conn *pc, const uint8_t *data, size_t len)
 			fail(pc, 500, pc->cgi.why);
 			return -1;
 		}
-		if (send_headers(pc)) {
-			fail(pc, 500, "cannot submit the response");
+		ret = send_headers(pc);
+		if (ret) {
+			fail(pc, 500, ret == -E2BIG ? "the script sent more than 254 header fields" :
+				      "cannot submit the response");
 			return -1;
 		}
 		data += body_off;
