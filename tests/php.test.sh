@@ -12,6 +12,31 @@ need_phpfpm() {
 	return 0
 }
 
+# need_php_load: root with BPF, php-fpm and the load generator
+need_php_load() {
+	need_root_bpf || return
+	need_phpfpm || return
+	[[ -x .output/quicsteer-load ]] || { need ".output/quicsteer-load (make)"; return; }
+}
+
+# len_script: $QS_DOCROOT/len.php answers the length of the body it read
+len_script() {
+	printf '<?php echo strlen(file_get_contents("php://input")), "\\n";' >"$QS_DOCROOT/len.php"
+	chmod a+r "$QS_DOCROOT/len.php"
+}
+
+# rss_peak PID WHILE_PID: the highest VmRSS (kB) of PID while WHILE_PID runs
+rss_peak() {
+	local peak rss
+	peak=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status")
+	while kill -0 "$2" 2>/dev/null; do
+		rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status")
+		((rss > peak)) && peak=$rss
+		sleep 0.05
+	done
+	echo "$peak"
+}
+
 test_php_managed_pool_lifecycle() {
 	local master new pool sock run
 	need_root_bpf || return
@@ -357,7 +382,7 @@ test_php_client_gone_mid_download_frees_everything() {
 # body streams to php-fpm with QUIC flow control as the backpressure, so
 # the worker holds about a window, not the upload
 test_php_upload_streams_with_backpressure() {
-	local pid before peak rss cpid out
+	local pid before peak cpid out
 	need_root_bpf || return
 	need_phpfpm || return
 	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
@@ -374,12 +399,7 @@ echo "len=$n\\nsha=", hash_final($h), "\\n";' >"$QS_DOCROOT/upload.php"
 		-d "$DL/up.bin" --download="$DL" --timeout=20s 127.0.0.1 "$QS_PORT" \
 		"https://127.0.0.1:$QS_PORT/upload.php") &
 	cpid=$!
-	peak=$before
-	while kill -0 "$cpid" 2>/dev/null; do
-		rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
-		((rss > peak)) && peak=$rss
-		sleep 0.1
-	done
+	peak=$(rss_peak "$pid" "$cpid")
 	wait "$cpid" || fail "upload failed"
 	grep -qx "len=15000000" "$DL/upload.php" || fail "length: $(cat "$DL/upload.php")"
 	grep -qx "sha=$(sha256sum "$DL/up.bin" | cut -d' ' -f1)" "$DL/upload.php" ||
@@ -566,9 +586,7 @@ own_pool() {
 # is sent again on a new connection, so no client sees a 502.
 test_php_pool_with_max_requests_no_502() {
 	local load=.output/quicsteer-load out
-	need_root_bpf || return
-	need_phpfpm || return
-	[[ -x $load ]] || { need "$load (make)"; return; }
+	need_php_load || return
 	php_docroot
 	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
 	chmod a+r "$QS_DOCROOT/hi.php"
@@ -586,9 +604,7 @@ test_php_pool_with_max_requests_no_502() {
 # --fastcgi tcp:HOST:PORT, IPv4 and IPv6: an operator's pool on TCP
 test_php_pool_over_tcp() {
 	local load=.output/quicsteer-load out port addr
-	need_root_bpf || return
-	need_phpfpm || return
-	[[ -x $load ]] || { need "$load (make)"; return; }
+	need_php_load || return
 	php_docroot
 	for addr in 127.0.0.1 "[::1]"; do
 		port=$((20000 + RANDOM % 30000))
@@ -609,12 +625,9 @@ test_php_pool_over_tcp() {
 # the waiting ones held more than the 6 MB connection window)
 test_php_more_uploads_than_children_on_one_connection() {
 	local load=.output/quicsteer-load out
-	need_root_bpf || return
-	need_phpfpm || return
-	[[ -x $load ]] || { need "$load (make)"; return; }
+	need_php_load || return
 	php_docroot
-	printf '<?php echo strlen(file_get_contents("php://input")), "\\n";' >"$QS_DOCROOT/len.php"
-	chmod a+r "$QS_DOCROOT/len.php"
+	len_script
 	head -c 1000000 /dev/urandom >"$DL/1m.bin"
 	qs_start phpuploads 1 --fastcgi managed --php-max-children 2
 	out=$("$load" -k --json -c 1 -m 40 -n 40 --timeout 15 --expect-size 8 \
@@ -630,13 +643,10 @@ test_php_more_uploads_than_children_on_one_connection() {
 # 8 MB at once: every request answered, the worker's memory bounded (it
 # grew by 250 MB before the budget)
 test_php_held_bodies_without_length_are_bounded() {
-	local load=.output/quicsteer-load out pid before peak rss lpid
-	need_root_bpf || return
-	need_phpfpm || return
-	[[ -x $load ]] || { need "$load (make)"; return; }
+	local load=.output/quicsteer-load out pid before peak lpid
+	need_php_load || return
 	php_docroot
-	printf '<?php echo strlen(file_get_contents("php://input")), "\\n";' >"$QS_DOCROOT/len.php"
-	chmod a+r "$QS_DOCROOT/len.php"
+	len_script
 	head -c 8000000 /dev/urandom >"$DL/8m.bin"
 	qs_start phpheld 1 --fastcgi managed --php-max-children 2
 	pid=$(worker_stat 0 pid)
@@ -644,12 +654,7 @@ test_php_held_bodies_without_length_are_bounded() {
 	"$load" -k --json -c 40 -m 1 -n 40 --timeout 30 --any-status --no-content-length \
 		--data "$DL/8m.bin" "https://127.0.0.1:$QS_PORT/len.php" >"$DL/out.json" 2>/dev/null &
 	lpid=$!
-	peak=$before
-	while kill -0 "$lpid" 2>/dev/null; do
-		rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
-		((rss > peak)) && peak=$rss
-		sleep 0.05
-	done
+	peak=$(rss_peak "$pid" "$lpid")
 	wait "$lpid" || true
 	out=$(jq -c '{status_2xx, status_5xx, requests_failed}' "$DL/out.json")
 	info "$out; worker RSS $before kB, peak $peak kB"
@@ -667,9 +672,7 @@ test_php_held_bodies_without_length_are_bounded() {
 # request its own connection, and every one is answered
 test_php_ondemand_pool_with_keepalive_off() {
 	local load=.output/quicsteer-load out sock=/tmp/qs-test-fpm-od.$$.sock i
-	need_root_bpf || return
-	need_phpfpm || return
-	[[ -x $load ]] || { need "$load (make)"; return; }
+	need_php_load || return
 	php_docroot
 	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
 	chmod a+r "$QS_DOCROOT/hi.php"
