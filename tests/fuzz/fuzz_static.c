@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for the static-file module.  Input: the :path bytes, then
  * optionally '\n' and a Range value ('\n' can never be part of a valid path,
- * so nothing is lost by the split).  Each input is resolved as GET and as
+ * so nothing is lost by the split), which also serves as an If-None-Match,
+ * If-Modified-Since and If-Range value.  Each input is resolved as GET and as
  * HEAD against a small docroot made once under /tmp (with escaping symlinks,
  * a FIFO, hidden and PHP files, a secret next to it), as it is and again
  * behind a name that exists (picked by its first byte, since a blind fuzzer
@@ -220,6 +221,14 @@ static void resolve(const char *path, size_t len, const char *range)
 		int ret = qs_static_resolve(&doc, methods[m], path, len, range, &r);
 
 		check_resp(methods[m], ret, &r);
+		/* the second value doubles as a conditional field: only a 200 is "not modified" */
+		if (range && (qs_not_modified(range, NULL, &r) || qs_not_modified(NULL, range, &r)) &&
+		    r.status != 200)
+			FAIL("%s: status %d not modified", methods[m], r.status);
+		if (range && r.status != 200 && r.status != 206 && qs_if_range_matches(range, &r))
+			FAIL("%s: If-Range matched a %d", methods[m], r.status);
+		if (r.status == 200 && !qs_not_modified(r.etag, NULL, &r))
+			FAIL("%s: its own ETag %s does not match", methods[m], r.etag);
 		if (r.fd >= 0)
 			close(r.fd);
 	}
