@@ -23,4 +23,4 @@ $(LOAD_BIN): $(LOAD_SRCS) $(LOAD_HDRS) user/worker/mem.h $(LOAD_DIR)/load.mk
 	$(Q)mkdir -p $(@D)
 	$(Q)$(LOAD_PKG_CONFIG) --exists 'libngtcp2_crypto_ossl >= 1.12' 'libssl >= 3.5' libnghttp3 || \
 		{ echo "$@: needs ngtcp2 >= 1.12 with libngtcp2_crypto_ossl, OpenSSL >= 3.5 and nghttp3 (run scripts/setup.sh)" >&2; exit 1; }
-	$(Q)$(CC) $(LOAD_CFLAGS) $(CFLAGS) -Iuser $(LOAD_SRCS) $(LOAD_LIBS) -o $@
+	$(Q)$(CC) $(LOAD_CFLAGS) $(CFLAGS) $(LOAD_SRCS) $(LOAD_LIBS) -o $@
