@@ -19,6 +19,12 @@ need_php_load() {
 	[[ -x .output/quicsteer-load ]] || { need ".output/quicsteer-load (make)"; return; }
 }
 
+# script_out_dir: $DL/w, where scripts (as the pool's user) write what they saw
+script_out_dir() {
+	install -d -m 0777 "$DL/w"
+	chmod 711 "$DL"
+}
+
 # len_script: $QS_DOCROOT/len.php answers the length of the body it read
 len_script() {
 	printf '<?php echo strlen(file_get_contents("php://input")), "\\n";' >"$QS_DOCROOT/len.php"
@@ -416,12 +422,9 @@ echo "len=$n\\nsha=", hash_final($h), "\\n";' >"$QS_DOCROOT/upload.php"
 
 test_php_multipart_form_upload() {
 	local load=.output/quicsteer-load boundary=qsBoundary7MA4YWxk
-	need_root_bpf || return
-	need_phpfpm || return
-	[[ -x $load ]] || { need "$load (make)"; return; }
+	need_php_load || return
 	php_docroot
-	install -d -m 0777 "$DL/w"
-	chmod 711 "$DL"
+	script_out_dir
 	cat >"$QS_DOCROOT/form.php" <<PHP
 <?php
 \$f = \$_FILES["photo"] ?? null;
@@ -458,12 +461,9 @@ migrated() { (( $(workers_sum migrations) >= 1 )); }
 
 test_php_cookies_head_and_address_after_migration() {
 	local load=.output/quicsteer-load out p1 p2 conns
-	need_root_bpf || return
-	need_phpfpm || return
-	[[ -x $load ]] || { need "$load (make)"; return; }
+	need_php_load || return
 	php_docroot
-	install -d -m 0777 "$DL/w"
-	chmod 711 "$DL"
+	script_out_dir
 	cat >"$QS_DOCROOT/who.php" <<PHP
 <?php
 file_put_contents("$DL/w/who.out", \$_SERVER["REQUEST_METHOD"] . " " . \$_SERVER["REMOTE_ADDR"] . " " .
