@@ -94,19 +94,16 @@ static int print_keys(const char *info, bool only_reload)
 }
 
 /*
- * SIGHUP, then the loader's outcome from RUN_DIR/reload (a new file each
- * time): 0 when the new generation took over, 1 with the reason if not.
+ * Send sig and wait (10 s at most) until the loader has renamed a fresh
+ * path into place, as it does after every SIGHUP (reload) and SIGUSR1
+ * (ticket-keys).  0 when it did; 1 after saying why not.
  */
-static int reload(const char *inst, int pid)
+static int signal_and_wait(int pid, int sig, const char *path)
 {
-	char path[256], line[512] = "";
 	struct stat before, after;
-	bool had = false;
-	FILE *f;
+	bool had = stat(path, &before) == 0;
 
-	snprintf(path, sizeof(path), RUN_ROOT "/%s/reload", inst);
-	had = stat(path, &before) == 0;
-	if (kill(pid, SIGHUP)) {
+	if (kill(pid, sig)) {
 		fprintf(stderr, "quicsteerctl: cannot signal quicsteerd (pid %d): %s\n", pid,
 			strerror(errno));
 		return 1;
@@ -114,20 +111,29 @@ static int reload(const char *inst, int pid)
 	for (int i = 0; i < 200; i++) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 
-		if (!stat(path, &after) && (!had || after.st_ino != before.st_ino)) {
-			f = fopen(path, "re");
-			if (f && fgets(line, sizeof(line), f)) {
-				fclose(f);
-				fputs(line, strncmp(line, "ok", 2) ? stderr : stdout);
-				return strncmp(line, "ok", 2) ? 1 : 0;
-			}
-			if (f)
-				fclose(f);
-		}
+		if (!stat(path, &after) && (!had || after.st_ino != before.st_ino))
+			return 0;
 		nanosleep(&ts, NULL);
 	}
 	fprintf(stderr, "quicsteerctl: quicsteerd (pid %d) did not answer within 10 s\n", pid);
 	return 1;
+}
+
+/* RUN_DIR/reload: "ok: ..." (0) or why the reload was refused (1). */
+static int print_reload(const char *path)
+{
+	char line[512] = "";
+	FILE *f = fopen(path, "re");
+
+	if (!f || !fgets(line, sizeof(line), f)) {
+		fprintf(stderr, "quicsteerctl: cannot read %s: %s\n", path, strerror(errno));
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	fputs(line, strncmp(line, "ok", 2) ? stderr : stdout);
+	return strncmp(line, "ok", 2) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -138,8 +144,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *inst = "default", *cmd;
-	char info[256];
-	struct stat before, after;
+	char info[256], reload_path[256];
 	int c, pid;
 
 	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
@@ -165,35 +170,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(info, sizeof(info), RUN_ROOT "/%s/ticket-keys", inst);
+	snprintf(reload_path, sizeof(reload_path), RUN_ROOT "/%s/reload", inst);
 	pid = loader_pid(inst);
 	if (pid < 0)
 		return 1;
 	if (!strcmp(cmd, "keys"))
 		return print_keys(info, false);
 	if (!strcmp(cmd, "reload"))
-		return reload(inst, pid);
+		return signal_and_wait(pid, SIGHUP, reload_path) ?: print_reload(reload_path);
 	if (strcmp(cmd, "reload-keys")) {
 		fprintf(stderr, "quicsteerctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
 	}
-	if (stat(info, &before)) {
+	if (access(info, R_OK)) {
 		fprintf(stderr, "quicsteerctl: cannot read %s: %s\n", info, strerror(errno));
 		return 1;
 	}
-	if (kill(pid, SIGUSR1)) {
-		fprintf(stderr, "quicsteerctl: cannot signal quicsteerd (pid %d): %s\n", pid,
-			strerror(errno));
-		return 1;
-	}
-	/* the loader renames a fresh file into place after every re-read */
-	for (int i = 0; i < 100; i++) {
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-
-		if (!stat(info, &after) && after.st_ino != before.st_ino)
-			return print_keys(info, true);
-		nanosleep(&ts, NULL);
-	}
-	fprintf(stderr, "quicsteerctl: quicsteerd (pid %d) did not answer within 5 s\n", pid);
-	return 1;
+	return signal_and_wait(pid, SIGUSR1, info) ?: print_keys(info, true);
 }
