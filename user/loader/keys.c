@@ -113,25 +113,39 @@ static int auto_rotate(struct qs_keys *k, int64_t now_ms)
 
 /* ---- file: nginx's 80-byte key files ----------------------------------- */
 
+/*
+ * Up to max bytes of the key material in path (what names it in err):
+ * how many, or -errno with err saying why.
+ */
+static ssize_t read_secret_bytes(const char *what, const char *path, unsigned char *buf,
+				 size_t max, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, max);
+
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		explicit_bzero(buf, max);
+		snprintf(err, errlen, "cannot read %s %s: %s", what, path, strerror(e));
+		return -e;
+	}
+	return n;
+}
+
 static int read_key_file(const char *path, struct qs_tkey *key, char *err, size_t errlen)
 {
 	unsigned char buf[NGINX_KEY_LEN + 1];
-	ssize_t n;
-	int fd;
+	ssize_t n = read_secret_bytes("ticket key file", path, buf, sizeof(buf), err, errlen);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot read ticket key file %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
+	if (n < 0)
+		return (int)n;
 	if (n != NGINX_KEY_LEN) {
 		explicit_bzero(buf, sizeof(buf));
-		snprintf(err, errlen, "ticket key file %s is malformed: %s%zd bytes, expected "
+		snprintf(err, errlen, "ticket key file %s is malformed: %zd bytes, expected "
 			 "exactly 80 (nginx's ssl_session_ticket_key format; make one with "
-			 "'openssl rand 80 > FILE')", path, n < 0 ? "read error, " : "",
-			 n < 0 ? (ssize_t)0 : n);
+			 "'openssl rand 80 > FILE')", path, n);
 		return -EINVAL;
 	}
 	memcpy(key->name, buf, 16);
@@ -223,16 +237,10 @@ out:
 static int read_secret(const char *path, unsigned char *buf, size_t *len, char *err,
 		       size_t errlen)
 {
-	ssize_t n;
-	int fd;
+	ssize_t n = read_secret_bytes("fleet secret", path, buf, FLEET_SECRET_MAX + 1, err, errlen);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot read fleet secret %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	n = read(fd, buf, FLEET_SECRET_MAX + 1);
-	close(fd);
+	if (n < 0)
+		return (int)n;
 	if (n < FLEET_SECRET_MIN || n > FLEET_SECRET_MAX) {
 		snprintf(err, errlen, "fleet secret %s is malformed: %zd bytes, expected %d..%d "
 			 "(make one with 'openssl rand 32 > FILE' and copy it to every host)",
@@ -261,6 +269,7 @@ static int fleet_derive(struct qs_keys *k, int64_t now_ms)
 
 	ret = read_secret(cfg->ticket_paths[0], secret, &len, err, sizeof(err));
 	if (ret) {
+		explicit_bzero(secret, sizeof(secret));	/* a malformed one is still secret */
 		snprintf(k->last_reload, sizeof(k->last_reload), "error: %s", err);
 		pr_warn("%s%s", err, k->cur.n ? "; the keys in force stay" : "");
 		if (k->cur.n)	/* retry at the next epoch */
