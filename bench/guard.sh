@@ -15,6 +15,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 QS=$ROOT/quicsteerd
 SEND=$ROOT/.output/qs-send
 OBJ=$ROOT/.output/guard.bpf.o
@@ -83,16 +85,7 @@ start_qs() { # ARGS...
 		--listen "0.0.0.0:$PORT" --log-file "$LOG" --cert "$ROOT/certs/server.crt" \
 		--key "$ROOT/certs/server.key" --docroot "$DOCROOT" "$@" &
 	pid=$!
-	for _ in $(seq 200); do
-		[[ -e $PIN/qs_worker_stats ]] && break
-		sleep 0.05
-	done
-	if [[ ! -e $PIN/qs_worker_stats ]]; then
-		echo "bench-guard: quicsteerd did not start:" >&2
-		cat "$LOG" >&2
-		exit 1
-	fi
-	sleep 0.3
+	wait_started bench-guard "$PIN" "$LOG"
 }
 
 stop_qs() {

@@ -16,6 +16,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 ROUNDS=${ROUNDS:-3}
 DUR=${SECONDS_PER_RUN:-5}
 CHILDREN=${CHILDREN:-8}
@@ -111,8 +113,7 @@ start_quic() {
 		--key "$ROOT/certs/server.key" --docroot "$DOC" --fastcgi "unix:$SOCK" \
 		--php-max-children "$CHILDREN" --log-file "$TMP/quicsteerd.log" &
 	qpid=$!
-	for _ in $(seq 100); do [[ -e /sys/fs/bpf/quicsteer/$INST/qs_worker_stats ]] && break; sleep 0.05; done
-	sleep 0.3
+	wait_started bench-php "/sys/fs/bpf/quicsteer/$INST" "$TMP/quicsteerd.log"
 }
 stop() { # NAME of the variable holding the PID
 	local p=${!1}

@@ -12,6 +12,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 QS=$ROOT/quicsteerd
 SEND=$ROOT/.output/qs-send
 ROUNDS=${ROUNDS:-3}
@@ -66,16 +68,7 @@ run() {
 		--listen "127.0.0.1:$PORT" --log-file "$LOG" --cert "$ROOT/certs/server.crt" \
 		--key "$ROOT/certs/server.key" --docroot "$DOCROOT" &
 	pid=$!
-	for _ in $(seq 200); do
-		[[ -e $PIN/qs_worker_stats ]] && break
-		sleep 0.05
-	done
-	if [[ ! -e $PIN/qs_worker_stats ]]; then
-		echo "bench-steer: quicsteerd did not start:" >&2
-		cat "$LOG" >&2
-		exit 1
-	fi
-	sleep 0.3
+	wait_started bench-steer "$PIN" "$LOG"
 	rx0=$(rx_sum)
 	read -r c0 t0 < <(prog_stats)
 	json=$("$SEND" --instance "$INST" --to "127.0.0.1:$PORT" --kind short \
