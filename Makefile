@@ -43,7 +43,7 @@ SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 COMMON_SRCS := $(wildcard user/common/*.c)
 LOADER_SRCS := $(wildcard user/loader/*.c)
-WORKER_SRCS := $(wildcard user/worker/*.c)
+WORKER_SRCS := $(wildcard user/worker/*.c user/worker/*/*.c)
 COMMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(COMMON_SRCS))
 LOADER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(LOADER_SRCS))
 WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
@@ -78,7 +78,7 @@ vmlinux/vmlinux.h: scripts/gen-vmlinux.sh
 	$(call msg,GEN,$@)
 	$(Q)scripts/gen-vmlinux.sh $@
 
-$(OUTPUT) $(OUTPUT)/user/common $(OUTPUT)/user/loader $(OUTPUT)/user/worker $(OUTPUT)/tests/unit $(OUTPUT)/tests/tools:
+$(OUTPUT) $(OUTPUT)/tests/unit $(OUTPUT)/tests/tools:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
@@ -93,9 +93,11 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*) > $@
 
 # ---- user space ----------------------------------------------------------
-$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*/*.h) $(wildcard include/quicsteer/*.h) $(SKELS) \
-		| $(OUTPUT)/user/common $(OUTPUT)/user/loader $(OUTPUT)/user/worker
+USER_HDRS  := $(wildcard user/*/*.h user/*/*/*.h)
+
+$(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) $(wildcard include/quicsteer/*.h) $(SKELS)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
@@ -115,7 +117,7 @@ $(OUTPUT)/test_config: tests/unit/test_config.c $(OUTPUT)/user/loader/config.o $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(INIH_LIBS) -o $@
 
-$(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/static.o $(OUTPUT)/user/common/log.o | $(OUTPUT)
+$(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/handler/static.o $(OUTPUT)/user/common/docroot.o $(OUTPUT)/user/common/log.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
@@ -127,7 +129,7 @@ $(OUTPUT)/test_strike: tests/unit/test_strike.c $(OUTPUT)/user/common/strike.o |
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
-$(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/fcgi.o | $(OUTPUT)
+$(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
@@ -138,18 +140,18 @@ $(OUTPUT)/test_guard: tests/unit/test_guard.c $(OUTPUT)/guard.skel.h $(wildcard 
 
 # libFuzzer targets for the parsers of untrusted bytes (clang, ASan, UBSan)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser
-$(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/static.c user/common/log.c | $(OUTPUT)
+$(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c user/common/docroot.c user/common/log.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
-$(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/fcgi.c | $(OUTPUT)
+$(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
 fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
 
-$(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/worker/fcgi.o | $(OUTPUT)
+$(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

@@ -13,7 +13,7 @@
  * file, a leaked descriptor.
  *
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
- *   -Iuser tests/fuzz/fuzz_static.c user/worker/static.c user/common/log.c \
+ *   -Iuser tests/fuzz/fuzz_static.c user/worker/handler/static.c user/common/docroot.c user/common/log.c \
  *   -o .output/fuzz_static
  */
 #include <errno.h>
@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "worker/static.h"
+#include "worker/handler/static.h"
 
 static char base[] = "/tmp/qs-fuzz-static.XXXXXX";
 static char root_real[PATH_MAX];

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loader/config.h"
+#include "common/config.h"
 #include "check.h"
 
 static char tmpdir[] = "/tmp/qs-config-test.XXXXXX";

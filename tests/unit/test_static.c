@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "worker/static.h"
+#include "worker/handler/static.h"
 #include "check.h"
 
 static char base[] = "/tmp/qs-static-test.XXXXXX";

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 #include "quicsteer/steer.h"
-#include "loader/config.h"
+#include "common/config.h"
 
 struct steer;
 struct bpf_map;

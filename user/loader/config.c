@@ -12,7 +12,7 @@
 #include <ini.h>
 
 #include "common/log.h"
-#include "loader/config.h"
+#include "common/config.h"
 
 void qs_config_defaults(struct qs_config *cfg)
 {

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "loader/config.h"
+#include "common/config.h"
 
 struct guard;
 struct xdp_program;

@@ -15,7 +15,7 @@
 #include <openssl/sha.h>
 
 #include "common/log.h"
-#include "loader/config.h"
+#include "common/config.h"
 #include "loader/keys.h"
 
 #define NGINX_KEY_LEN 80

@@ -25,7 +25,7 @@
 #include "common/log.h"
 #include "common/shared.h"
 #include "loader/bpf.h"
-#include "loader/config.h"
+#include "common/config.h"
 #include "loader/keys.h"
 #include "common/strike.h"
 #include "loader/guard.h"
@@ -34,7 +34,7 @@
 #include "loader/sockets.h"
 #include "loader/supervisor.h"
 #include "loader/tls.h"
-#include "worker/static.h"
+#include "common/docroot.h"
 
 #define STOP_TIMEOUT_MS 5000
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "loader/config.h"
+#include "common/config.h"
 #include "loader/phpfpm.h"
 #include "loader/supervisor.h"
 

@@ -3,7 +3,7 @@
 #ifndef QS_LOADER_SOCKETS_H
 #define QS_LOADER_SOCKETS_H
 
-#include "loader/config.h"
+#include "common/config.h"
 
 /*
  * Fail with EADDRINUSE (and a message naming the address) when another

@@ -14,10 +14,10 @@
 
 #include "common/log.h"
 #include "worker/counters.h"
-#include "worker/net.h"
-#include "worker/php.h"
-#include "worker/quic.h"
-#include "worker/tickets.h"
+#include "worker/quic/net.h"
+#include "worker/handler/php.h"
+#include "worker/quic/quic.h"
+#include "worker/quic/tickets.h"
 #include "worker/worker.h"
 
 #define RX_BUDGET 64      /* datagrams per socket per wakeup, then flush */

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "worker/net.h"
+#include "worker/quic/net.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103

@@ -51,25 +51,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/docroot.h"
+
 /* Longest :path accepted, query included; longer is 414. */
 #define QS_STATIC_PATH_MAX 4096
 
-/* The docroot, opened by the loader before the workers drop privileges. */
-struct qs_docroot {
-	int dirfd;                 /* O_PATH|O_DIRECTORY|O_CLOEXEC, -1 when closed */
-	char path[4096];           /* as configured, for messages */
-};
-
-#define QS_DOCROOT_INIT { .dirfd = -1 }
-
-/*
- * Open path as the docroot.  Returns 0 or -errno (-EINVAL for an empty
- * path, -ENAMETOOLONG, -ENOENT, -ENOTDIR, -EACCES ...), after a pr_warn
- * that names the path and the cause.
- */
-int qs_docroot_open(struct qs_docroot *d, const char *path);
-/* Idempotent; leaves d->dirfd = -1. */
-void qs_docroot_close(struct qs_docroot *d);
 
 struct qs_static_resp {
 	int status;                /* 200 206 400 403 404 405 414 416 500 */

@@ -10,11 +10,11 @@
 #include "common/log.h"
 #include "common/strike.h"
 #include "common/tickets.h"
-#include "loader/config.h"
+#include "common/config.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
-#include "worker/quic.h"
-#include "worker/tickets.h"
+#include "worker/quic/quic.h"
+#include "worker/quic/tickets.h"
 
 /*
  * What 0-RTT relies on, as promised when the ticket was issued: the client

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/filecache.h"
+#include "worker/handler/filecache.h"
 
 static size_t key_len(const char *path, size_t pathlen)
 {

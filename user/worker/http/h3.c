@@ -8,13 +8,13 @@
 
 #include "common/log.h"
 #include "worker/counters.h"
-#include "loader/config.h"
+#include "common/config.h"
 #include "quicsteer/steer.h"
-#include "worker/h3.h"
+#include "worker/http/h3.h"
 #include "worker/mem.h"
-#include "worker/php.h"
-#include "worker/quic.h"
-#include "worker/static.h"
+#include "worker/handler/php.h"
+#include "worker/quic/quic.h"
+#include "worker/handler/static.h"
 
 #define CHUNK_SIZE      (32u << 10)
 #define STREAM_WIN_MIN  (256u << 10)   /* bytes in flight per stream, at least */

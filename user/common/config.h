@@ -3,8 +3,8 @@
  * quicsteerd configuration: defaults, then the config file (INI, parsed
  * with inih), then command-line flags, each overriding the one before.
  */
-#ifndef QS_LOADER_CONFIG_H
-#define QS_LOADER_CONFIG_H
+#ifndef QS_COMMON_CONFIG_H
+#define QS_COMMON_CONFIG_H
 
 #include <stdbool.h>
 #include <stdio.h>

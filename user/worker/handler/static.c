@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "worker/static.h"
+#include "worker/handler/static.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437		/* the same number on every architecture */
@@ -23,39 +23,6 @@
 #define REL_MAX (QS_STATIC_PATH_MAX + sizeof("/" INDEX_NAME))
 /* a rename racing a ".." walk under RESOLVE_BENEATH: the kernel asks to retry */
 #define OPEN_RETRIES 3
-
-int qs_docroot_open(struct qs_docroot *d, const char *path)
-{
-	int fd, err;
-
-	d->dirfd = -1;
-	d->path[0] = '\0';
-	if (!path || !*path) {
-		pr_warn("docroot: empty path");
-		return -EINVAL;
-	}
-	if (strlen(path) >= sizeof(d->path)) {
-		pr_warn("docroot %.64s...: path longer than %zu bytes", path,
-			sizeof(d->path) - 1);
-		return -ENAMETOOLONG;
-	}
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		pr_warn("cannot open docroot %s: %s", path, strerror(-err));
-		return err;
-	}
-	d->dirfd = fd;
-	strcpy(d->path, path);
-	return 0;
-}
-
-void qs_docroot_close(struct qs_docroot *d)
-{
-	if (d->dirfd >= 0)
-		close(d->dirfd);
-	d->dirfd = -1;
-}
 
 /* ---- Content-Type ------------------------------------------------------ */
 

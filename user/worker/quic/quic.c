@@ -11,14 +11,14 @@
 
 #include "common/log.h"
 #include "worker/counters.h"
-#include "loader/config.h"
+#include "common/config.h"
 #include "quicsteer/steer.h"
-#include "worker/h3.h"
+#include "worker/http/h3.h"
 #include "worker/mem.h"
-#include "worker/quic.h"
-#include "worker/quic-int.h"
-#include "worker/tickets.h"
-#include "worker/php.h"
+#include "worker/quic/quic.h"
+#include "worker/quic/quic-int.h"
+#include "worker/quic/tickets.h"
+#include "worker/handler/php.h"
 
 #define MAX_WINDOW      (6u << 20)
 /*

@@ -12,11 +12,11 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 
 #include "common/log.h"
-#include "loader/config.h"
+#include "common/config.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
-#include "worker/quic.h"
-#include "worker/quic-int.h"
+#include "worker/quic/quic.h"
+#include "worker/quic/quic-int.h"
 
 #define SR_PER_SEC        32.0      /* stateless resets: refill rate */
 #define RETRY_TOKEN_TTL   (10 * NGTCP2_SECONDS)

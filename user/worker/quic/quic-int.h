@@ -6,7 +6,7 @@
 #ifndef QS_WORKER_QUIC_INT_H
 #define QS_WORKER_QUIC_INT_H
 
-#include "worker/quic.h"
+#include "worker/quic/quic.h"
 
 #define QS_SR_BURST 64    /* stateless resets: token bucket size */
 

@@ -5,7 +5,7 @@
 #include <sys/random.h>
 
 #include "quicsteer/cid.h"
-#include "worker/cidmap.h"
+#include "worker/quic/cidmap.h"
 
 struct qs_cidmap_entry {
 	struct qs_cidmap_entry *next;

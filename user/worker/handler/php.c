@@ -18,15 +18,15 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
-#include "loader/config.h"
+#include "common/config.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
-#include "worker/fcgi.h"
-#include "worker/h3.h"
-#include "worker/net.h"
-#include "worker/php.h"
-#include "worker/quic.h"
-#include "worker/static.h"
+#include "worker/handler/fcgi.h"
+#include "worker/http/h3.h"
+#include "worker/quic/net.h"
+#include "worker/handler/php.h"
+#include "worker/quic/quic.h"
+#include "worker/handler/static.h"
 
 #define READ_CHUNK   (16u << 10)
 #define CGI_HDR_MAX  (64u << 10)

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "worker/fcgi.h"
+#include "worker/handler/fcgi.h"
 
 /* ---- records ------------------------------------------------------------ */
 

@@ -13,7 +13,7 @@
 
 /*
  * What this server promises a client (transport parameters, HTTP/3
- * SETTINGS); tickets remember them (worker/tickets.c) so 0-RTT is refused
+ * SETTINGS); tickets remember them (quic/tickets.c) so 0-RTT is refused
  * after a change that lowers them.
  */
 #define QS_TP_STREAM_WINDOW  (256u << 10)   /* initial_max_stream_data_* */
@@ -32,9 +32,9 @@
 #include <openssl/ssl.h>
 
 #include "common/shared.h"
-#include "worker/cidmap.h"
-#include "worker/filecache.h"
-#include "worker/net.h"
+#include "worker/quic/cidmap.h"
+#include "worker/handler/filecache.h"
+#include "worker/quic/net.h"
 
 struct qs_config;
 struct qs_docroot;
@@ -59,7 +59,7 @@ struct qs_conn {
 	ngtcp2_tstamp expiry;           /* heap key */
 	size_t heap_idx;
 	bool handshake_done;
-	/* session resumption and 0-RTT (worker/tickets.c) */
+	/* session resumption and 0-RTT (quic/tickets.c) */
 	uint8_t tkt_unknown;            /* the ticket named a key we do not have */
 	uint8_t early_refused;          /* enum qs_early_refusal */
 	uint8_t early_counted;          /* 0-RTT counters done for this handshake */

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker/static.h"
+#include "worker/handler/static.h"
 
 #define QS_FCACHE_MAX_FILE   (64u << 10)   /* larger files are streamed */
 #define QS_FCACHE_MAX_BYTES  (16u << 20)

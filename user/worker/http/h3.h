@@ -47,7 +47,7 @@ struct qs_stream {
 	bool blocked;                       /* read_data said WOULDBLOCK */
 	bool eof;                           /* all body bytes handed over */
 	int status;
-	/* PHP (user/worker/php.c) */
+	/* PHP (handler/php.c) */
 	bool php;                           /* goes to FastCGI */
 	bool front;                         /* via the front controller (--index) */
 	bool php_done;                      /* END_REQUEST: no more body will come */
