@@ -117,7 +117,7 @@ $(OUTPUT)/test_config: tests/unit/test_config.c $(OUTPUT)/user/loader/config.o $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(INIH_LIBS) -o $@
 
-$(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/handler/static.o $(OUTPUT)/user/common/docroot.o $(OUTPUT)/user/common/log.o | $(OUTPUT)
+$(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/handler/static.o $(OUTPUT)/user/worker/http/date.o $(OUTPUT)/user/common/docroot.o $(OUTPUT)/user/common/log.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
@@ -140,7 +140,7 @@ $(OUTPUT)/test_guard: tests/unit/test_guard.c $(OUTPUT)/guard.skel.h $(wildcard 
 
 # libFuzzer targets for the parsers of untrusted bytes (clang, ASan, UBSan)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser
-$(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c user/common/docroot.c user/common/log.c | $(OUTPUT)
+$(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c user/worker/http/date.c user/common/docroot.c user/common/log.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 

@@ -14,14 +14,92 @@
 
 #include "common/log.h"
 #include "worker/counters.h"
-#include "worker/quic/net.h"
+#include "common/config.h"
+#include "worker/handler/files.h"
 #include "worker/handler/php.h"
+#include "worker/handler/route.h"
+#include "worker/quic/net.h"
 #include "worker/quic/quic.h"
 #include "worker/quic/tickets.h"
+#include "worker/site.h"
 #include "worker/worker.h"
 
 #define RX_BUDGET 64      /* datagrams per socket per wakeup, then flush */
 #define EV_SIGNAL (~0u)
+
+uint64_t qs_loop_next_deadline(const struct qs_loop *l)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (const struct qs_loop_hook *h = l->hooks; h; h = h->next)
+		if (h->next_deadline) {
+			uint64_t d = h->next_deadline(h->ud);
+
+			if (d < next)
+				next = d;
+		}
+	return next;
+}
+
+void qs_loop_on_timer(struct qs_loop *l, uint64_t now)
+{
+	for (struct qs_loop_hook *h = l->hooks; h; h = h->next)
+		if (h->on_timer)
+			h->on_timer(h->ud, now);
+}
+
+void qs_loop_drain(struct qs_loop *l)
+{
+	for (struct qs_loop_hook *h = l->hooks; h; h = h->next)
+		if (h->drain)
+			h->drain(h->ud);
+}
+
+void qs_loop_after_events(struct qs_loop *l)
+{
+	for (struct qs_loop_hook *h = l->hooks; h; h = h->next)
+		if (h->after_events)
+			h->after_events(h->ud);
+}
+
+/* The earliest deadline of the transport and of every module. */
+static uint64_t next_deadline(const struct qs_server *s, const struct qs_loop *l)
+{
+	uint64_t a = qs_server_next_deadline(s), b = qs_loop_next_deadline(l);
+
+	return a < b ? a : b;
+}
+
+/*
+ * What requests are served from: the site, its handlers' contexts and the
+ * router.  The transport and the protocols see only the site.
+ */
+static int site_init(struct qs_site *site, struct qs_loop *loop, const struct qs_worker_ctx *ctx)
+{
+	int ret;
+
+	site->cfg = ctx->cfg;
+	site->docroot = ctx->docroot;
+	site->stats = ctx->stats;
+	site->gen = ctx->gen;
+	site->id = ctx->id;
+	site->loop = loop;
+	site->route = qs_route;
+	ret = qs_static_ctx_new(site);
+	if (ret)
+		return ret;
+	if (ctx->cfg->fastcgi != QS_FASTCGI_OFF) {
+		site->keep_fields = true;	/* every field reaches PHP as HTTP_* */
+		ret = qs_php_ctx_new(site);
+	}
+	return ret;
+}
+
+static void site_free(struct qs_site *site)
+{
+	qs_php_ctx_free(site);
+	qs_static_ctx_free(site);
+}
 
 static int drop_privileges(const struct qs_worker_ctx *ctx)
 {
@@ -154,6 +232,8 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 {
 	struct epoll_event ev, events[QS_MAX_LISTENERS + 2];
 	struct qs_server *s = NULL;
+	struct qs_loop loop = { .epfd = -1 };
+	struct qs_site site = { 0 };
 	pid_t loader = getppid();
 	bool watching_out = false;
 	char name[32];
@@ -197,7 +277,12 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	s->stats = ctx->stats;
 	s->shared_live = ctx->shared;
 	s->ssl_ctx = ctx->ssl_ctx;
-	s->docroot = ctx->docroot;
+	s->site = &site;
+	loop.epfd = ep;
+	if (site_init(&site, &loop, ctx)) {
+		pr_warn("cannot set up the request handlers: out of memory");
+		goto out;
+	}
 	qs_shared_read(ctx->shared, &s->secrets);
 	if (qs_tickets_setup(s->ssl_ctx, ctx->cfg, ctx->tickets, ctx->strike, ctx->stats)) {
 		pr_warn("cannot install the session ticket callbacks");
@@ -208,7 +293,6 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 		goto out;
 	}
 
-	s->epfd = ep;
 	ev.events = EPOLLIN;
 	ev.data.u64 = EV_SIGNAL;
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
@@ -223,7 +307,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	pr_debug("running as %s, %u sockets", ctx->user, ctx->n_fds);
 
 	for (;;) {
-		ngtcp2_tstamp next = qs_server_next_deadline(s), now = qs_now();
+		ngtcp2_tstamp next = next_deadline(s, &loop), now = qs_now();
 		struct timespec ts, *tsp = NULL;
 		int n;
 
@@ -246,9 +330,10 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 			uint64_t data = events[i].data.u64;
 			uint32_t what = (uint32_t)data;
 
-			if (data & QS_EV_PHP_TAG) {
-				qs_php_on_event(s, (void *)(uintptr_t)(data & ~QS_EV_PHP_TAG),
-						events[i].events);
+			if (data & QS_EV_IO_TAG) {
+				struct qs_io *io = (struct qs_io *)(uintptr_t)(data & ~QS_EV_IO_TAG);
+
+				io->on_event(io, events[i].events);
 				qs_server_flush(s);
 			} else if (what == EV_SIGNAL) {
 				struct signalfd_siginfo si;
@@ -256,7 +341,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 				while (read(sfd, &si, sizeof(si)) == sizeof(si))
 					if (si.ssi_signo != SIGHUP) {
 						qs_server_start_drain(s);
-						qs_php_drain();
+						qs_loop_drain(&loop);
 					}
 			} else if (what < s->n_eps) {
 				if (events[i].events & EPOLLOUT)
@@ -265,9 +350,14 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 					on_readable(ctx, s, &s->eps[what]);
 			}
 		}
-		if (qs_server_next_deadline(s) <= qs_now())
-			qs_server_on_timer(s);
-		qs_php_reap();
+		now = qs_now();
+		if (qs_loop_next_deadline(&loop) <= now)
+			qs_loop_on_timer(&loop, now);
+		if (qs_server_next_deadline(s) <= now)
+			qs_server_on_timer(s);	/* flushes what the modules' timers wrote too */
+		else
+			qs_server_flush(s);
+		qs_loop_after_events(&loop);
 		watch_writable(s, ep, &watching_out);
 		if (s->draining && qs_server_drained(s)) {
 			ret = 0;
@@ -277,9 +367,9 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 out:
 	if (s) {
 		qs_server_free(s);
-		qs_php_reap();
 		free(s);
 	}
+	site_free(&site);
 	if (ep >= 0)
 		close(ep);
 	if (sfd >= 0)

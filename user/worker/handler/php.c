@@ -15,27 +15,48 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
-
-#include "common/log.h"
 #include "common/config.h"
+#include "common/docroot.h"
+#include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
 #include "worker/handler/fcgi.h"
-#include "worker/http/h3.h"
-#include "worker/quic/net.h"
 #include "worker/handler/php.h"
-#include "worker/quic/quic.h"
 #include "worker/handler/static.h"
+#include "worker/http/req.h"
+#include "worker/site.h"
 
 #define READ_CHUNK   (16u << 10)
 #define CGI_HDR_MAX  (64u << 10)
 #define REQUEST_ID   1
 
+/* A request on its way to PHP: what this handler keeps of a qs_req. */
+struct qs_php_req {
+	struct qs_req *req;
+	struct qs_php_ctx *ctx;
+	bool front;                 /* via the front controller (--index) */
+	bool started;               /* encoded, queued or on a connection */
+	bool stream_body;           /* STDIN follows the body as it arrives */
+	bool stdin_done;            /* the empty STDIN record is queued */
+	uint8_t *body;              /* request body, held up to QS_PHP_BODY_MAX */
+	size_t body_len, body_cap;
+	size_t body_held;           /* of body_cap, counted in the worker's budget */
+	bool body_too_large;        /* answered 413 at the end */
+	bool body_busy;             /* the budget was spent: 503 at the end */
+	uint64_t credit;            /* body bytes queued, not yet consumed */
+	struct qs_php_conn *conn;
+	uint8_t *out;               /* encoded request waiting for a connection */
+	size_t out_len, out_cap;
+	bool queued;
+	bool retried;               /* sent again once: a kept-alive connection was gone */
+	struct qs_php_req *qnext;
+};
+
 struct qs_php_conn {
+	struct qs_io io;            /* first: the loop calls back with its address */
 	int fd;
-	struct qs_server *srv;
-	struct qs_stream *st;
+	struct qs_php_ctx *ctx;
+	struct qs_php_req *pr;
 	uint8_t *out;               /* BEGIN_REQUEST .. empty STDIN, as it comes */
 	size_t out_len, out_off, out_cap;
 	struct qs_fcgi_parser parser;
@@ -55,21 +76,52 @@ struct qs_php_conn {
 };
 
 /*
- * The pool: php-fpm gives a child to each connection, kept-alive ones
- * included, so a worker keeps at most its share of the pool's children
- * (--php-max-children / workers) and queues the rest; idle connections
- * can then never starve another worker (DESIGN.md).
+ * Scripts found good in the last SCRIPT_TTL_MS: a hot script costs no
+ * openat2/fstat/close per request.  Only good answers are kept, so a new
+ * script is found at once; a removed one still reaches php-fpm for at
+ * most the TTL (php-fpm answers 404 itself), as a static file stays in
+ * the file cache (nginx's open_file_cache_valid).  256 slots, 64 KB.
  */
-static unsigned n_conns;
-static struct qs_php_conn *all_conns;
-static bool draining;           /* SIGTERM/reload: keep no connection idle */
-static struct qs_stream *queue_head, *queue_tail;
-static unsigned n_queued;
-/*
- * Connections closed during one batch of epoll events are freed after it:
- * an event for one of them may still be further down the batch.
- */
-static struct qs_php_conn *graveyard;
+#define SCRIPT_SLOTS    256
+#define SCRIPT_PATH_MAX 240
+#define SCRIPT_TTL_MS   1000
+
+struct script_slot {
+	uint64_t expires_ns;
+	uint32_t len;
+	char path[SCRIPT_PATH_MAX];
+};
+
+/* The handler's per-worker state, on site->php. */
+struct qs_php_ctx {
+	struct qs_site *site;
+	struct qs_loop_hook hook;
+	/*
+	 * The pool: php-fpm gives a child to each connection, kept-alive ones
+	 * included, so a worker keeps at most its share of the pool's children
+	 * (--php-max-children / workers) and queues the rest; idle connections
+	 * can then never starve another worker.
+	 */
+	unsigned n_conns;
+	struct qs_php_conn *all_conns;
+	bool draining;              /* SIGTERM/reload: keep no connection idle */
+	struct qs_php_req *queue_head, *queue_tail;
+	unsigned n_queued;
+	/*
+	 * Connections closed during one batch of epoll events are freed after
+	 * it: an event for one of them may still be further down the batch.
+	 */
+	struct qs_php_conn *graveyard;
+	/*
+	 * Bodies without Content-Length are held whole (CGI needs the length
+	 * first) with their credit returned as they come, so no window bounds
+	 * them: this does, for the worker (8 MB each, 48 MB in all, counted as
+	 * allocated).
+	 */
+	size_t held_bytes;
+	uint8_t *params;            /* scratch for one request's params */
+	struct script_slot script_cache[SCRIPT_SLOTS];
+};
 
 static unsigned pool_share(const struct qs_config *cfg)
 {
@@ -78,11 +130,12 @@ static unsigned pool_share(const struct qs_config *cfg)
 	return n ? n : 1;
 }
 
-static void dispatch_queue(struct qs_server *s);
+static void dispatch_queue(struct qs_php_ctx *ctx);
 
 static void touch(struct qs_php_conn *pc)
 {
-	pc->deadline = qs_now() + (uint64_t)pc->srv->cfg->fastcgi_timeout_ms * NGTCP2_MILLISECONDS;
+	pc->deadline = qs_clock_ns() +
+		       (uint64_t)pc->ctx->site->cfg->fastcgi_timeout_ms * 1000000u;
 }
 
 /* The path without its query. */
@@ -109,9 +162,9 @@ static size_t script_len(const char *path, size_t pathlen)
 	return 0;
 }
 
-bool qs_php_wants(const struct qs_server *s, const char *path, size_t pathlen)
+bool qs_php_wants(const struct qs_site *site, const char *path, size_t pathlen)
 {
-	if (s->cfg->fastcgi == QS_FASTCGI_OFF || !path)
+	if (site->cfg->fastcgi == QS_FASTCGI_OFF || !path)
 		return false;
 	return script_len(path, pathlen) > 0;
 }
@@ -154,47 +207,28 @@ static int check_script(const struct qs_docroot *d, const char *path, size_t n)
 	return 0;
 }
 
-/*
- * Scripts found good in the last SCRIPT_TTL_MS: a hot script costs no
- * openat2/fstat/close per request.  Only good answers are kept, so a new
- * script is found at once; a removed one still reaches php-fpm for at
- * most the TTL (php-fpm answers 404 itself), as a static file stays in
- * the file cache (nginx's open_file_cache_valid).  256 slots, 64 KB.
- */
-#define SCRIPT_SLOTS    256
-#define SCRIPT_PATH_MAX 240
-#define SCRIPT_TTL_MS   1000
-
-struct script_slot {
-	uint64_t expires_ns;
-	uint32_t len;
-	char path[SCRIPT_PATH_MAX];
-};
-
-static struct script_slot script_cache[SCRIPT_SLOTS];
-
-static struct script_slot *script_slot(const char *path, size_t n)
+static struct script_slot *script_slot(struct qs_php_ctx *ctx, const char *path, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)path[i]) * 0x100000001b3ull;
-	return &script_cache[h % SCRIPT_SLOTS];
+	return &ctx->script_cache[h % SCRIPT_SLOTS];
 }
 
-static int check_script_cached(const struct qs_docroot *d, const char *path, size_t n)
+static int check_script_cached(struct qs_php_ctx *ctx, const char *path, size_t n)
 {
-	struct script_slot *slot = n < SCRIPT_PATH_MAX ? script_slot(path, n) : NULL;
-	uint64_t now = qs_now();
+	struct script_slot *slot = n < SCRIPT_PATH_MAX ? script_slot(ctx, path, n) : NULL;
+	uint64_t now = qs_clock_ns();
 	int ret;
 
 	if (slot && slot->len == n && slot->expires_ns > now && !memcmp(slot->path, path, n))
 		return 0;
-	ret = check_script(d, path, n);
+	ret = check_script(ctx->site->docroot, path, n);
 	if (!ret && slot) {
 		memcpy(slot->path, path, n);
 		slot->len = (uint32_t)n;
-		slot->expires_ns = now + (uint64_t)SCRIPT_TTL_MS * NGTCP2_MILLISECONDS;
+		slot->expires_ns = now + (uint64_t)SCRIPT_TTL_MS * 1000000u;
 	}
 	return ret;
 }
@@ -208,35 +242,39 @@ static int add_addr(struct qs_fcgi_params *p, const char *addr_name, const char 
 		    const struct sockaddr *sa)
 {
 	char host[INET6_ADDRSTRLEN] = "", port[8];
-	const void *a = NULL;
+	const char *h = host;
+	unsigned pnum = 0;
 
-	if (sa->sa_family == AF_INET)
-		a = &((const struct sockaddr_in *)sa)->sin_addr;
-	else if (sa->sa_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-	if (a)
-		inet_ntop(sa->sa_family, a, host, sizeof(host));
-	/* a dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d */
-	if (!strncmp(host, "::ffff:", 7) && strchr(host, '.'))
-		memmove(host, host + 7, strlen(host + 7) + 1);
-	snprintf(port, sizeof(port), "%u", qs_addr_port(sa));
-	if (add(p, addr_name, host, strlen(host)))
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
+		pnum = ntohs(a4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
+		pnum = ntohs(a6->sin6_port);
+		/* a dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d */
+		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) && strchr(host, '.'))
+			h = strrchr(host, ':') + 1;
+	}
+	snprintf(port, sizeof(port), "%u", pnum);
+	if (add(p, addr_name, h, strlen(h)))
 		return -ENOSPC;
 	return add(p, port_name, port, strlen(port));
 }
 
 /* The params of a request, into buf; its length or -errno. */
-static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
+static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 {
-	struct qs_conn *c = st->conn;
-	struct qs_server *s = c->srv;
-	/* the path the request arrived on, when it starts as it arrives */
-	const ngtcp2_path *path = s->rx_conn == c && s->rx_path ? s->rx_path :
-				  ngtcp2_conn_get_path(c->qc);
+	const struct qs_req *st = pr->req;
+	const struct qs_site *s = st->site;
+	const struct sockaddr *peer, *local;
 	size_t n = uri_len(st->path, st->pathlen);
 	const char *query = n < st->pathlen ? st->path + n + 1 : "";
 	size_t qlen = n < st->pathlen ? st->pathlen - n - 1 : 0;
-	size_t sn = st->front ? n : script_len(st->path, st->pathlen);
+	size_t sn = pr->front ? n : script_len(st->path, st->pathlen);
 	const char *info = st->path + sn;
 	size_t ilen = n - sn;
 	const char *root = s->docroot->path;
@@ -248,23 +286,24 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 	size_t slen = sn;
 	size_t hostlen = strcspn(authority, ":");
 	bool cookie_seen = false;
+	const char *name, *value;
 	int ret = 0;
 
 	qs_fcgi_params_init(&p, buf, size);
-	if (st->front) {
+	if (pr->front) {
 		snprintf(front, sizeof(front), "/%s", s->cfg->index);
 		sname = front;
 		slen = strlen(front);
 	}
 	snprintf(script, sizeof(script), "%s%.*s", root, (int)slen, sname);
-	snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)(st->php_stream_body ?
-		 (uint64_t)st->req_content_length : st->body_len));
+	snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)(pr->stream_body ?
+		 (uint64_t)st->content_length : pr->body_len));
 	snprintf(worker, sizeof(worker), "%u/%u", s->gen, s->id);
 	ret |= add(&p, "SCRIPT_FILENAME", script, strlen(script));
 	ret |= add(&p, "SCRIPT_NAME", sname, slen);
 	ret |= add(&p, "PATH_INFO", info, ilen);
 	/* as nginx's $document_uri: the path, or the index script it went to */
-	ret |= add(&p, "DOCUMENT_URI", st->front ? sname : st->path, st->front ? slen : n);
+	ret |= add(&p, "DOCUMENT_URI", pr->front ? sname : st->path, pr->front ? slen : n);
 	ret |= add(&p, "DOCUMENT_ROOT", root, strlen(root));
 	ret |= add(&p, "REQUEST_URI", st->path, st->pathlen);
 	ret |= add(&p, "QUERY_STRING", query, qlen);
@@ -273,51 +312,46 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 		   st->content_type ? strlen(st->content_type) : 0);
 	ret |= add(&p, "CONTENT_LENGTH", strcmp(len_s, "0") ? len_s : "",
 		   strcmp(len_s, "0") ? strlen(len_s) : 0);
-	ret |= add(&p, "SERVER_PROTOCOL", "HTTP/3", 6);
-	ret |= add(&p, "REQUEST_SCHEME", "https", 5);
+	ret |= add(&p, "SERVER_PROTOCOL", st->protocol, strlen(st->protocol));
+	ret |= add(&p, "REQUEST_SCHEME", st->scheme, strlen(st->scheme));
 	ret |= add(&p, "HTTPS", "on", 2);
 	ret |= add(&p, "GATEWAY_INTERFACE", "CGI/1.1", 7);
 	ret |= add(&p, "SERVER_SOFTWARE", "quicsteer/" QS_VERSION, strlen("quicsteer/" QS_VERSION));
 	ret |= add(&p, "SERVER_NAME", authority, hostlen);
 	ret |= add(&p, "QUICSTEER_WORKER", worker, strlen(worker));
-	if (c->ssl) {
-		const char *ver = SSL_get_version(c->ssl), *cipher = SSL_get_cipher_name(c->ssl);
+	if (st->tls.version) {
+		const char *cipher = st->tls.cipher;
 
-		ret |= add(&p, "SSL_PROTOCOL", ver, strlen(ver));
+		ret |= add(&p, "SSL_PROTOCOL", st->tls.version, strlen(st->tls.version));
 		ret |= add(&p, "SSL_CIPHER", cipher ? cipher : "", cipher ? strlen(cipher) : 0);
 		/* as nginx's $ssl_session_reused */
-		ret |= add(&p, "SSL_SESSION_REUSED", SSL_session_reused(c->ssl) ? "r" : ".", 1);
+		ret |= add(&p, "SSL_SESSION_REUSED", st->tls.resumed ? "r" : ".", 1);
 	}
 	/* RFC 8470 5.1: what an intermediary adds to a request it got in 0-RTT */
 	if (st->early)
 		ret |= add(&p, "HTTP_EARLY_DATA", "1", 1);
-		/* the client's current address: it changes when the client migrates */
-	ret |= add_addr(&p, "REMOTE_ADDR", "REMOTE_PORT", path->remote.addr);
-	ret |= add_addr(&p, "SERVER_ADDR", "SERVER_PORT", path->local.addr);
+	/* the client's current address: it changes when the client migrates */
+	qs_req_addr(st, &peer, &local);
+	ret |= add_addr(&p, "REMOTE_ADDR", "REMOTE_PORT", peer);
+	ret |= add_addr(&p, "SERVER_ADDR", "SERVER_PORT", local);
 	if (ret)
 		return -ENOSPC;
 	if (st->authority && qs_fcgi_params_add(&p, "HTTP_HOST", 9, authority, strlen(authority)))
 		return -ENOSPC;
 	/* every request field as HTTP_*; cookie fields joined by "; " (RFC 9114 4.2.1) */
-	for (size_t off = 0; off < st->hdrs_len;) {
-		const char *name = st->hdrs + off, *value = name + strlen(name) + 1;
-		size_t nl = strlen(name), vl = strlen(value);
-
-		off += nl + vl + 2;
+	for (size_t off = 0, nl, vl; qs_req_next_field(st, &off, &name, &nl, &value, &vl);) {
 		if (!strcmp(name, "cookie")) {
+			const char *n2, *v2;
+			size_t nl2, vl2;
+
 			if (cookie_seen)
 				continue;	/* joined below */
 			cookie_seen = true;
 			if (qs_fcgi_params_add(&p, "HTTP_COOKIE", 11, value, vl))
 				return -ENOSPC;
-			for (size_t o2 = off; o2 < st->hdrs_len;) {
-				const char *n2 = st->hdrs + o2, *v2 = n2 + strlen(n2) + 1;
-
-				o2 += strlen(n2) + strlen(v2) + 2;
-				if (!strcmp(n2, "cookie") &&
-				    qs_fcgi_params_append(&p, "; ", 2, v2, strlen(v2)))
+			for (size_t o2 = off; qs_req_next_field(st, &o2, &n2, &nl2, &v2, &vl2);)
+				if (!strcmp(n2, "cookie") && qs_fcgi_params_append(&p, "; ", 2, v2, vl2))
 					return -ENOSPC;
-			}
 			continue;
 		}
 		/* an intermediary adds Early-Data; a client's is never passed on */
@@ -332,22 +366,55 @@ static ssize_t build_params(struct qs_stream *st, uint8_t *buf, size_t size)
 	return (ssize_t)p.len;
 }
 
-static void give_credit(struct qs_stream *st);
+/*
+ * The request body held for PHP: body_free drops it and its share of the
+ * worker's budget; body_release only the share, once the copy encoded for
+ * php-fpm (which keeps it counted) has been written.
+ */
+static void body_release(struct qs_php_req *pr)
+{
+	struct qs_php_ctx *ctx = pr->ctx;
+
+	ctx->held_bytes -= pr->body_held < ctx->held_bytes ? pr->body_held : ctx->held_bytes;
+	pr->body_held = 0;
+}
+
+static void body_free(struct qs_php_req *pr)
+{
+	body_release(pr);
+	free(pr->body);
+	pr->body = NULL;
+}
+
+/*
+ * Body bytes reached php-fpm: now the client may send as many more (flow
+ * control is the backpressure: a slow script slows the upload).
+ */
+static void give_credit(struct qs_php_req *pr)
+{
+	if (!pr)
+		return;
+	body_release(pr);	/* a held body: its copy has gone to php-fpm */
+	qs_req_consume(pr->req, pr->credit);
+	pr->credit = 0;
+}
 
 static void conn_free(struct qs_php_conn *pc)
 {
+	struct qs_php_ctx *ctx = pc->ctx;
+
 	if (pc->fd >= 0) {
-		epoll_ctl(pc->srv->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+		epoll_ctl(ctx->site->loop->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
 		close(pc->fd);
 	}
-	if (pc->st) {
-		give_credit(pc->st);	/* the stream lives on without its body's reader */
-		pc->st->php_conn = NULL;
+	if (pc->pr) {
+		give_credit(pc->pr);	/* the request lives on without its body's reader */
+		pc->pr->conn = NULL;
 	}
 	if (pc->prev)
 		pc->prev->next = pc->next;
 	else
-		all_conns = pc->next;
+		ctx->all_conns = pc->next;
 	if (pc->next)
 		pc->next->prev = pc->prev;
 	free(pc->out);
@@ -355,32 +422,41 @@ static void conn_free(struct qs_php_conn *pc)
 	pc->out = NULL;
 	pc->cgibuf = NULL;
 	pc->fd = -1;
-	pc->st = NULL;
+	pc->pr = NULL;
 	pc->dead = true;
-	pc->next = graveyard;
-	graveyard = pc;
-	n_conns--;
-	dispatch_queue(pc->srv);	/* a slot is free */
+	pc->next = ctx->graveyard;
+	ctx->graveyard = pc;
+	ctx->n_conns--;
+	dispatch_queue(ctx);	/* a slot is free */
 }
 
-void qs_php_drain(void)
+/*
+ * The worker drains (SIGTERM, or a reload's new generation took over):
+ * close the idle kept-alive connections now and each busy one when its
+ * request ends, so the pool's children serve the next generation at once.
+ */
+static void php_drain(void *ud)
 {
+	struct qs_php_ctx *ctx = ud;
 	struct qs_php_conn *pc, *next;
 
-	draining = true;
-	for (pc = all_conns; pc; pc = next) {
+	ctx->draining = true;
+	for (pc = ctx->all_conns; pc; pc = next) {
 		next = pc->next;
 		if (pc->idle)
 			conn_free(pc);
 	}
 }
 
-void qs_php_reap(void)
+/* Free the FastCGI connections closed during this batch of events. */
+static void php_reap(void *ud)
 {
-	while (graveyard) {
-		struct qs_php_conn *pc = graveyard;
+	struct qs_php_ctx *ctx = ud;
 
-		graveyard = pc->next;
+	while (ctx->graveyard) {
+		struct qs_php_conn *pc = ctx->graveyard;
+
+		ctx->graveyard = pc->next;
 		free(pc);
 	}
 }
@@ -389,13 +465,14 @@ static void watch(struct qs_php_conn *pc, uint32_t events)
 {
 	struct epoll_event ev = {
 		.events = events,
-		.data.u64 = QS_EV_PHP_TAG | (uint64_t)(uintptr_t)pc,
+		.data.u64 = QS_EV_IO_TAG | (uint64_t)(uintptr_t)&pc->io,
 	};
 
 	if (pc->registered && events == pc->events)
 		return;
 	/* paused is "no events" but still registered: MOD, not ADD */
-	epoll_ctl(pc->srv->epfd, pc->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, pc->fd, &ev);
+	epoll_ctl(pc->ctx->site->loop->epfd, pc->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		  pc->fd, &ev);
 	pc->registered = true;
 	pc->events = events;
 }
@@ -457,42 +534,42 @@ static int connect_backend(const struct qs_config *cfg, int *pfd)
 }
 
 /* BEGIN_REQUEST, PARAMS and STDIN of st, into a new buffer; 0 or an HTTP status. */
-static int encode_request(struct qs_stream *st, uint8_t **pout, size_t *plen_out)
+static int encode_request(struct qs_php_req *pr)
 {
-	struct qs_server *s = st->conn->srv;
-	size_t psize = s->cfg->max_header_bytes + 16384, cap, len;
-	/* scratch for the params, reused: one worker, one request at a time here */
-	static uint8_t *params;
+	struct qs_php_ctx *ctx = pr->ctx;
+	const struct qs_config *cfg = ctx->site->cfg;
+	size_t psize = cfg->max_header_bytes + 16384, cap, len;
 	uint8_t *out;
 	ssize_t plen;
 
-	if (!params && !(params = malloc(psize)))
+	/* scratch for the params, reused: one worker, one request at a time here */
+	if (!ctx->params && !(ctx->params = malloc(psize)))
 		return 500;
-	plen = build_params(st, params, psize);
+	plen = build_params(pr, ctx->params, psize);
 	if (plen < 0)
 		return 431;
 	cap = QS_FCGI_BEGIN_LEN + qs_fcgi_stream_size((size_t)plen) + QS_FCGI_STREAM_END_LEN +
-	      qs_fcgi_stream_size(st->body_len) + QS_FCGI_STREAM_END_LEN;
+	      qs_fcgi_stream_size(pr->body_len) + QS_FCGI_STREAM_END_LEN;
 	out = malloc(cap);
 	if (!out)
 		return 500;
-	len = (size_t)qs_fcgi_begin_request(out, cap, REQUEST_ID, s->cfg->fastcgi_keepalive);
+	len = (size_t)qs_fcgi_begin_request(out, cap, REQUEST_ID, cfg->fastcgi_keepalive);
 	len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID,
-				      params, (size_t)plen);
+				      ctx->params, (size_t)plen);
 	len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID);
-	if (!st->php_stream_body) {
+	if (!pr->stream_body) {
 		/* the whole body is here (or there is none) */
-		if (st->body_len)
+		if (pr->body_len)
 			len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_STDIN,
-						      REQUEST_ID, st->body, st->body_len);
+						      REQUEST_ID, pr->body, pr->body_len);
 		len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_STDIN, REQUEST_ID);
-		st->php_stdin_done = true;
+		pr->stdin_done = true;
 	}
-	free(st->body);		/* its bytes are in out now, still counted as held */
-	st->body = NULL;
-	*pout = out;
-	*plen_out = len;
-	st->php_out_cap = cap;
+	free(pr->body);		/* its bytes are in out now, still counted as held */
+	pr->body = NULL;
+	pr->out = out;
+	pr->out_len = len;
+	pr->out_cap = cap;
 	return 0;
 }
 
@@ -512,20 +589,20 @@ static void written(struct qs_php_conn *pc)
 	}
 }
 
-/* Put st's encoded request on pc (idle or new). */
-static void assign(struct qs_php_conn *pc, struct qs_stream *st)
+/* Put pr's encoded request on pc (idle or new). */
+static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 {
-	pc->st = st;
+	pc->pr = pr;
 	pc->idle = false;
-	st->php_conn = pc;
-	pc->out = st->php_out;	/* release() and conn_new() leave pc->out NULL */
-	pc->out_len = st->php_out_len;
-	pc->out_cap = st->php_out_cap;
+	pr->conn = pc;
+	pc->out = pr->out;	/* release() and conn_new() leave pc->out NULL */
+	pc->out_len = pr->out_len;
+	pc->out_cap = pr->out_cap;
 	pc->out_off = 0;
 	pc->req_len = pc->out_len;
 	pc->rx_any = false;
-	st->php_out = NULL;
-	st->php_out_len = st->php_out_cap = 0;
+	pr->out = NULL;
+	pr->out_len = pr->out_cap = 0;
 	pc->headers_sent = false;
 	pc->reading_paused = false;
 	qs_cgi_init(&pc->cgi, pc->cgibuf, CGI_HDR_MAX);
@@ -549,12 +626,14 @@ static void assign(struct qs_php_conn *pc, struct qs_stream *st)
 		return;
 	}
 	written(pc);
-	give_credit(st);
+	give_credit(pr);
 	watch(pc, EPOLLIN);
 }
 
+static void on_io(struct qs_io *io, uint32_t events);
+
 /* A new connection to the pool, or NULL (the cause is logged). */
-static struct qs_php_conn *conn_new(struct qs_server *s)
+static struct qs_php_conn *conn_new(struct qs_php_ctx *ctx)
 {
 	struct qs_php_conn *pc = calloc(1, sizeof(*pc));
 	int ret;
@@ -566,160 +645,144 @@ static struct qs_php_conn *conn_new(struct qs_server *s)
 		free(pc);
 		return NULL;
 	}
-	pc->srv = s;
-	ret = connect_backend(s->cfg, &pc->fd);
+	pc->io.on_event = on_io;
+	pc->ctx = ctx;
+	ret = connect_backend(ctx->site->cfg, &pc->fd);
 	if (ret) {
 		pr_warn("cannot reach the FastCGI backend: %s", strerror(-ret));
 		free(pc->cgibuf);
 		free(pc);
 		return NULL;
 	}
-	n_conns++;
-	pc->next = all_conns;
-	if (all_conns)
-		all_conns->prev = pc;
-	all_conns = pc;
+	ctx->n_conns++;
+	pc->next = ctx->all_conns;
+	if (ctx->all_conns)
+		ctx->all_conns->prev = pc;
+	ctx->all_conns = pc;
 	return pc;
 }
 
-static struct qs_php_conn *idle_conn(void)
+static struct qs_php_conn *idle_conn(struct qs_php_ctx *ctx)
 {
-	for (struct qs_php_conn *pc = all_conns; pc; pc = pc->next)
+	for (struct qs_php_conn *pc = ctx->all_conns; pc; pc = pc->next)
 		if (pc->idle)
 			return pc;
 	return NULL;
 }
 
-/* The backend is unreachable: 502, and the request is done with. */
-static void answer_502(struct qs_stream *st)
+/* The request got its answer without PHP: it holds nothing more. */
+static int answer(struct qs_php_req *pr, int status)
 {
-	free(st->php_out);
-	st->php_out = NULL;
-	qs_h3_respond_error(st, 502);
-	qs_conn_schedule_write(st->conn);
+	free(pr->out);
+	pr->out = NULL;
+	return qs_respond_error(pr->req, status, NULL, NULL);
 }
 
 /*
- * Start st on an idle connection or a new one: 1 started, 0 the pool is
- * full (st waits), -1 php-fpm unreachable (st answered 502).
+ * Start pr on an idle connection or a new one: 1 started, 0 the pool is
+ * full (pr waits), -1 php-fpm unreachable (pr answered 502).
  */
-static int try_start(struct qs_server *s, struct qs_stream *st)
+static int try_start(struct qs_php_ctx *ctx, struct qs_php_req *pr)
 {
-	struct qs_php_conn *pc = idle_conn();
+	struct qs_php_conn *pc = idle_conn(ctx);
 	bool reused = pc != NULL;
 
 	if (!pc) {
-		if (n_conns >= pool_share(s->cfg))
+		if (ctx->n_conns >= pool_share(ctx->site->cfg))
 			return 0;
-		pc = conn_new(s);
+		pc = conn_new(ctx);
 		if (!pc) {
-			answer_502(st);
+			answer(pr, 502);
 			return -1;
 		}
 	}
 	pc->reused = reused;
-	assign(pc, st);
+	assign(pc, pr);
 	return 1;
 }
 
-static void dispatch_queue(struct qs_server *s)
+static void dispatch_queue(struct qs_php_ctx *ctx)
 {
 	bool down = false;
 
-	while (queue_head) {
-		struct qs_stream *st = queue_head;
+	while (ctx->queue_head) {
+		struct qs_php_req *pr = ctx->queue_head;
 
-		if (!idle_conn() && n_conns >= pool_share(s->cfg))
+		if (!idle_conn(ctx) && ctx->n_conns >= pool_share(ctx->site->cfg))
 			return;
-		queue_head = st->php_qnext;
-		if (!queue_head)
-			queue_tail = NULL;
-		st->php_qnext = NULL;
-		st->php_queued = false;
-		n_queued--;
+		ctx->queue_head = pr->qnext;
+		if (!ctx->queue_head)
+			ctx->queue_tail = NULL;
+		pr->qnext = NULL;
+		pr->queued = false;
+		ctx->n_queued--;
 		/* one failed connect says it for the whole queue (no 1024 retries) */
 		if (down)
-			answer_502(st);
+			answer(pr, 502);
 		else
-			down = try_start(s, st) < 0;
+			down = try_start(ctx, pr) < 0;
 	}
 }
 
-int qs_php_start(struct qs_stream *st)
+/* The request goes to php-fpm: encoded now, on a connection now or queued. */
+static int begin(struct qs_php_req *pr)
 {
-	struct qs_server *s = st->conn->srv;
-	size_t n = script_len(st->path, st->pathlen);
-	const char *script = st->path;
-	char front[sizeof(s->cfg->index) + 1];
+	struct qs_php_ctx *ctx = pr->ctx;
+	struct qs_req *req = pr->req;
+	size_t n = script_len(req->path, req->pathlen);
+	const char *script = req->path;
+	char front[sizeof(ctx->site->cfg->index) + 1];
 	int ret;
 
-	if (st->body_too_large)
-		return qs_h3_respond_error(st, 413);
-	if (st->body_busy)
-		return qs_h3_respond_error(st, 503);
-	if (st->front) {
-		snprintf(front, sizeof(front), "/%s", s->cfg->index);
+	pr->started = true;
+	if (pr->body_too_large)
+		return answer(pr, 413);
+	if (pr->body_busy)
+		return answer(pr, 503);
+	if (pr->front) {
+		snprintf(front, sizeof(front), "/%s", ctx->site->cfg->index);
 		script = front;
 		n = strlen(front);
 	}
-	ret = check_script_cached(s->docroot, script, n);
+	ret = check_script_cached(ctx, script, n);
 	if (ret)
-		return qs_h3_respond_error(st, ret == -EINVAL ? 400 : 404);
-	ret = encode_request(st, &st->php_out, &st->php_out_len);
+		return answer(pr, ret == -EINVAL ? 400 : 404);
+	ret = encode_request(pr);
 	if (ret)
-		return qs_h3_respond_error(st, ret);
-	if (try_start(s, st) != 0)
+		return answer(pr, ret);
+	if (try_start(ctx, pr) != 0)
 		return 0;
 	/* every connection of this worker's share is busy: wait, boundedly */
-	if (n_queued >= QS_PHP_QUEUE_MAX) {
-		free(st->php_out);
-		st->php_out = NULL;
-		return qs_h3_respond_error(st, 503);
-	}
-	st->php_queued = true;
-	if (queue_tail)
-		queue_tail->php_qnext = st;
+	if (ctx->n_queued >= QS_PHP_QUEUE_MAX)
+		return answer(pr, 503);
+	pr->queued = true;
+	if (ctx->queue_tail)
+		ctx->queue_tail->qnext = pr;
 	else
-		queue_head = st;
-	queue_tail = st;
-	n_queued++;
+		ctx->queue_head = pr;
+	ctx->queue_tail = pr;
+	ctx->n_queued++;
 	return 0;
 }
 
 /* The request on pc is complete: keep pc for the next one. */
 static void release(struct qs_php_conn *pc)
 {
-	if (pc->st)
-		pc->st->php_conn = NULL;
-	pc->st = NULL;
+	struct qs_php_ctx *ctx = pc->ctx;
+
+	if (pc->pr)
+		pc->pr->conn = NULL;
+	pc->pr = NULL;
 	pc->idle = true;
 	free(pc->out);
 	pc->out = NULL;
-	if ((draining && !queue_head) || !pc->srv->cfg->fastcgi_keepalive) {
+	if ((ctx->draining && !ctx->queue_head) || !ctx->site->cfg->fastcgi_keepalive) {
 		conn_free(pc);	/* its php-fpm child goes back to the pool at once */
 		return;
 	}
 	/* watch for php-fpm closing it while idle */
 	watch(pc, EPOLLIN);
-	dispatch_queue(pc->srv);
-}
-
-/*
- * Body bytes reached php-fpm: now the client may send as many more
- * (QUIC flow control is the backpressure: a slow script slows the upload).
- */
-static void give_credit(struct qs_stream *st)
-{
-	if (!st)
-		return;
-	qs_h3_body_release(st);	/* a held body: its copy has gone to php-fpm */
-	if (!st->php_credit)
-		return;
-	ngtcp2_conn_extend_max_stream_offset(st->conn->qc, st->id, st->php_credit);
-	if (st->php_credit > st->php_conn_credited)
-		ngtcp2_conn_extend_max_offset(st->conn->qc, st->php_credit - st->php_conn_credited);
-	st->php_credit = st->php_conn_credited = 0;
-	qs_conn_schedule_write(st->conn);
+	dispatch_queue(ctx);
 }
 
 static int flush_out(struct qs_php_conn *pc);
@@ -745,66 +808,61 @@ static bool idempotent(const char *method)
  */
 static bool retry(struct qs_php_conn *pc, bool unsent)
 {
-	struct qs_stream *st = pc->st;
+	struct qs_php_ctx *ctx = pc->ctx;
+	struct qs_php_req *pr = pc->pr;
 
-	if (!st || !pc->reused || pc->rx_any || st->php_retried || st->php_stream_body ||
-	    !pc->out || !pc->req_len || (!unsent && !idempotent(st->method)))
+	if (!pr || !pc->reused || pc->rx_any || pr->retried || pr->stream_body ||
+	    !pc->out || !pc->req_len || (!unsent && !idempotent(pr->req->method)))
 		return false;
-	st->php_out = pc->out;
-	st->php_out_len = pc->req_len;
-	st->php_out_cap = pc->out_cap;
+	pr->out = pc->out;
+	pr->out_len = pc->req_len;
+	pr->out_cap = pc->out_cap;
 	pc->out = NULL;
-	st->php_retried = true;
-	st->php_conn = NULL;
-	pc->st = NULL;
-	st->php_queued = true;
-	st->php_qnext = queue_head;
-	queue_head = st;
-	if (!queue_tail)
-		queue_tail = st;
-	n_queued++;
-	count(&pc->srv->stats->php_retries, 1);
+	pr->retried = true;
+	pr->conn = NULL;
+	pc->pr = NULL;
+	pr->queued = true;
+	pr->qnext = ctx->queue_head;
+	ctx->queue_head = pr;
+	if (!ctx->queue_tail)
+		ctx->queue_tail = pr;
+	ctx->n_queued++;
+	count(&ctx->site->stats->php_retries, 1);
 	return true;
 }
 
 /* php-fpm failed us: an error answer if nothing was sent yet, else a reset. */
 static void fail(struct qs_php_conn *pc, int status, const char *why)
 {
-	struct qs_stream *st = pc->st;
+	struct qs_php_req *pr = pc->pr;
 
-	if (st) {
-		pr_warn("stream %" PRId64 ": FastCGI: %s", st->id, why);
+	if (pr) {
+		pr_warn("request %" PRIu64 ": FastCGI: %s", pr->req->id, why);
 		if (!pc->headers_sent)
-			qs_h3_respond_error(st, status);
+			qs_respond_error(pr->req, status, NULL, NULL);
 		else
-			qs_h3_abort(st);
-		qs_conn_schedule_write(st->conn);
+			qs_abort(pr->req);
 	}
 	conn_free(pc);
 }
 
+/* Response fields a script may send (the layer adds server and date). */
+#define CGI_FIELDS_MAX 254
+
 static int send_headers(struct qs_php_conn *pc)
 {
-	struct qs_stream *st = pc->st;
-	nghttp3_nv nva[256];
+	struct qs_field f[CGI_FIELDS_MAX];
 	size_t n = 0, pos = 0;
-	struct qs_cgi_field f;
-	char status_s[4];
+	struct qs_cgi_field cf;
 
-	snprintf(status_s, sizeof(status_s), "%d", pc->cgi.status);
-	nva[n++] = (nghttp3_nv){ (uint8_t *)":status", (uint8_t *)status_s, 7, 3,
-				 NGHTTP3_NV_FLAG_NONE };
-	nva[n++] = (nghttp3_nv){ (uint8_t *)"server", (uint8_t *)"quicsteer", 6, 9,
-				 NGHTTP3_NV_FLAG_NONE };
-	while (qs_cgi_next(&pc->cgi, &pos, &f)) {
+	while (qs_cgi_next(&pc->cgi, &pos, &cf)) {
 		/* never a silent cut (a Set-Cookie lost): the script's fault, 500 */
-		if (n == sizeof(nva) / sizeof(nva[0]))
+		if (n == CGI_FIELDS_MAX)
 			return -E2BIG;
-		nva[n++] = (nghttp3_nv){ (uint8_t *)f.name, (uint8_t *)f.value, f.name_len,
-					 f.value_len, NGHTTP3_NV_FLAG_NONE };
+		f[n++] = (struct qs_field){ cf.name, cf.value, cf.name_len, cf.value_len };
 	}
 	pc->headers_sent = true;
-	return qs_h3_submit(st, pc->cgi.status, nva, n, strcmp(st->method, "HEAD") != 0);
+	return qs_respond(pc->pr->req, pc->cgi.status, f, n, true);
 }
 
 /* STDOUT bytes: headers first, then body.  -1 when pc was freed. */
@@ -818,7 +876,7 @@ static int on_stdout(struct qs_php_conn *pc, const uint8_t *data, size_t len)
 		if (ret == 0)
 			return 0;
 		if (ret < 0) {
-			/* an invalid block is the script's fault: 500 (issue 4) */
+			/* an invalid block is the script's fault: 500 */
 			fail(pc, 500, pc->cgi.why);
 			return -1;
 		}
@@ -831,7 +889,7 @@ static int on_stdout(struct qs_php_conn *pc, const uint8_t *data, size_t len)
 		data += body_off;
 		len -= body_off;
 	}
-	if (len && strcmp(pc->st->method, "HEAD") != 0 && qs_h3_body_append(pc->st, data, len)) {
+	if (len && qs_send(pc->pr->req, data, len)) {
 		fail(pc, 500, "out of memory");
 		return -1;
 	}
@@ -843,7 +901,7 @@ static void on_readable(struct qs_php_conn *pc)
 	uint8_t buf[READ_CHUNK];
 	ssize_t n;
 
-	while (pc->st && !pc->reading_paused) {
+	while (pc->pr && !pc->reading_paused) {
 		n = read(pc->fd, buf, sizeof(buf));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -891,7 +949,7 @@ static void on_readable(struct qs_php_conn *pc)
 				break;
 			case QS_FCGI_EV_STDERR:
 				if (ev.len)
-					pr_warn("stream %" PRId64 ": php: %.*s", pc->st->id,
+					pr_warn("request %" PRIu64 ": php: %.*s", pc->pr->req->id,
 						(int)(ev.len > 1000 ? 1000 : ev.len), (const char *)ev.data);
 				break;
 			case QS_FCGI_EV_END:
@@ -899,10 +957,9 @@ static void on_readable(struct qs_php_conn *pc)
 					fail(pc, 500, "no response from the script");
 					return;
 				}
-				qs_h3_body_end(pc->st);
-				qs_conn_schedule_write(pc->st->conn);
+				qs_end(pc->pr->req);
 				if (off != (size_t)n || pc->reading_paused ||
-				    !pc->st->php_stdin_done || pc->out_off < pc->out_len) {
+				    !pc->pr->stdin_done || pc->out_off < pc->out_len) {
 					/* bytes after END, or a body php did not wait
 					 * for: do not reuse the connection */
 					conn_free(pc);
@@ -914,20 +971,18 @@ static void on_readable(struct qs_php_conn *pc)
 				break;
 			}
 		}
-		qs_conn_schedule_write(pc->st->conn);
 		/* bounded memory: stop reading while the client lags a window */
-		if (qs_h3_body_backlog(pc->st)) {
+		if (qs_send_backlog(pc->pr->req)) {
 			pc->reading_paused = true;
 			watch(pc, 0);
 		}
 	}
 }
 
-void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events)
+static void on_io(struct qs_io *io, uint32_t events)
 {
-	struct qs_php_conn *pc = conn;
+	struct qs_php_conn *pc = (struct qs_php_conn *)io;	/* io is the first member */
 
-	(void)s;
 	if (pc->dead)
 		return;
 	if (pc->idle) {
@@ -941,7 +996,7 @@ void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events)
 	}
 	if ((events & (EPOLLHUP | EPOLLERR)) && pc->reading_paused) {
 		/* a hangup cannot be masked: leave epoll until reading resumes */
-		epoll_ctl(pc->srv->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+		epoll_ctl(pc->ctx->site->loop->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
 		pc->registered = false;
 		pc->events = 0;
 		return;
@@ -950,59 +1005,24 @@ void qs_php_on_event(struct qs_server *s, void *conn, uint32_t events)
 		on_readable(pc);
 }
 
-void qs_php_on_acked(struct qs_stream *st)
+/* The earliest FastCGI deadline. */
+static uint64_t php_next_deadline(void *ud)
 {
-	struct qs_php_conn *pc = st->php_conn;
-
-	if (pc && pc->reading_paused && !qs_h3_body_backlog(st)) {
-		pc->reading_paused = false;
-		watch(pc, EPOLLIN);
-		on_readable(pc);
-	}
-}
-
-void qs_php_stream_closed(struct qs_stream *st)
-{
-	struct qs_php_conn *pc = st->php_conn;
-
-	if (st->php_queued) {
-		struct qs_stream **pp = &queue_head, *prev = NULL;
-
-		while (*pp && *pp != st) {
-			prev = *pp;
-			pp = &(*pp)->php_qnext;
-		}
-		if (*pp)
-			*pp = st->php_qnext;
-		if (queue_tail == st)
-			queue_tail = prev;
-		st->php_queued = false;
-		n_queued--;
-	}
-	free(st->php_out);
-	st->php_out = NULL;
-	if (!pc)
-		return;
-	/* the client went away: closing the socket aborts the script */
-	pc->st = NULL;
-	st->php_conn = NULL;
-	conn_free(pc);
-}
-
-uint64_t qs_php_next_deadline(void)
-{
+	struct qs_php_ctx *ctx = ud;
 	uint64_t next = UINT64_MAX;
 
-	/* a few hundred at most per worker (QS_PHP_CONNS_MAX): a scan is cheap */
-	for (struct qs_php_conn *pc = all_conns; pc; pc = pc->next)
+	/* a few hundred at most per worker (its share of the pool): a scan is cheap */
+	for (struct qs_php_conn *pc = ctx->all_conns; pc; pc = pc->next)
 		if (!pc->idle && !pc->reading_paused && pc->deadline < next)
 			next = pc->deadline;
 	return next;
 }
 
-void qs_php_on_timer(uint64_t now)
+/* Answer 504 (or reset) what waited too long for php-fpm. */
+static void php_on_timer(void *ud, uint64_t now)
 {
-	struct qs_php_conn *pc = all_conns, *next;
+	struct qs_php_ctx *ctx = ud;
+	struct qs_php_conn *pc = ctx->all_conns, *next;
 
 	for (; pc; pc = next) {
 		next = pc->next;
@@ -1033,7 +1053,7 @@ static int flush_out(struct qs_php_conn *pc)
 		pc->out_off += (size_t)n;
 	}
 	written(pc);
-	give_credit(pc->st);
+	give_credit(pc->pr);
 	watch(pc, pc->reading_paused ? 0 : EPOLLIN);
 	return 0;
 }
@@ -1066,17 +1086,15 @@ static int queue_stdin(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *d
 	return 0;
 }
 
-int qs_php_body(struct qs_stream *st, const uint8_t *data, size_t len, bool end)
+/* Body bytes of a streamed request: to php-fpm as they come. */
+static int stream_body(struct qs_php_req *pr, const uint8_t *data, size_t len, bool end)
 {
-	struct qs_php_conn *pc = st->php_conn;
+	struct qs_php_conn *pc = pr->conn;
 	int ret;
 
-	if (st->php_stdin_done)
-		return 0;
-	if (!pc && !st->php_queued) {
+	if (pr->stdin_done || (!pc && !pr->queued)) {
 		/* the request is over (answered, or php-fpm done): drop the rest */
-		ngtcp2_conn_extend_max_stream_offset(st->conn->qc, st->id, len);
-		ngtcp2_conn_extend_max_offset(st->conn->qc, len);
+		qs_req_consume(pr->req, len);
 		return 0;
 	}
 	if (pc && pc->out_off) {
@@ -1086,10 +1104,10 @@ int qs_php_body(struct qs_stream *st, const uint8_t *data, size_t len, bool end)
 		pc->out_off = 0;
 	}
 	ret = pc ? queue_stdin(&pc->out, &pc->out_len, &pc->out_cap, data, len, end)
-		 : queue_stdin(&st->php_out, &st->php_out_len, &st->php_out_cap, data, len, end);
+		 : queue_stdin(&pr->out, &pr->out_len, &pr->out_cap, data, len, end);
 	if (ret)
 		return ret;
-	st->php_credit += len;
+	pr->credit += len;
 	if (!pc) {
 		/*
 		 * Waiting for a FastCGI connection: the body it holds is bounded
@@ -1098,12 +1116,199 @@ int qs_php_body(struct qs_stream *st, const uint8_t *data, size_t len, bool end)
 		 * too, waiting uploads would block the bodies of the running
 		 * ones, which free the pool: a deadlock.
 		 */
-		ngtcp2_conn_extend_max_offset(st->conn->qc, len);
-		st->php_conn_credited += len;
+		qs_req_hold(pr->req, len);
 	}
 	if (end)
-		st->php_stdin_done = true;
+		pr->stdin_done = true;
 	if (pc)
 		flush_out(pc);	/* a failure is answered there */
 	return 0;
+}
+
+/* Body bytes of a request without Content-Length: held whole, then sent. */
+static int hold_body(struct qs_php_req *pr, const uint8_t *data, size_t len, bool end)
+{
+	struct qs_php_ctx *ctx = pr->ctx;
+
+	if (len && !pr->body_too_large && !pr->body_busy) {
+		if (pr->body_len + len > QS_PHP_BODY_MAX) {
+			pr->body_too_large = true;	/* answered 413 at the end */
+			body_free(pr);
+		} else {
+			size_t cap = pr->body_cap;
+
+			if (pr->body_len + len > pr->body_cap) {
+				size_t c = pr->body_cap ? pr->body_cap : 16384;
+				uint8_t *b;
+
+				while (c < pr->body_len + len)
+					c *= 2;
+				b = realloc(pr->body, c);
+				if (!b)
+					return -ENOMEM;
+				pr->body = b;
+				pr->body_cap = c;
+			}
+			memcpy(pr->body + pr->body_len, data, len);
+			pr->body_len += len;
+			/* the budget counts what is allocated, not what is filled */
+			ctx->held_bytes += pr->body_cap - cap;
+			pr->body_held += pr->body_cap - cap;
+			if (ctx->held_bytes > QS_PHP_HELD_MAX) {
+				pr->body_busy = true;	/* answered 503 at the end */
+				body_free(pr);
+			}
+		}
+	}
+	/* held, so the client may send more at once: the limits above bound it */
+	qs_req_consume(pr->req, len);
+	return end ? begin(pr) : 0;
+}
+
+static int php_body(struct qs_req *req, const uint8_t *data, size_t len, bool end)
+{
+	struct qs_php_req *pr = req->hdata;
+
+	if (pr->stream_body)
+		return stream_body(pr, data, len, end);
+	if (pr->started) {
+		qs_req_consume(req, len);	/* answered already: dropped */
+		return 0;
+	}
+	return hold_body(pr, data, len, end);
+}
+
+static int start(struct qs_req *req, bool front)
+{
+	struct qs_php_ctx *ctx = req->site->php;
+	struct qs_php_req *pr = calloc(1, sizeof(*pr));
+
+	if (!pr)
+		return -ENOMEM;
+	pr->req = req;
+	pr->ctx = ctx;
+	pr->front = front;
+	req->hdata = pr;
+	if (req->content_length <= 0)
+		return 0;	/* held until its end: CGI wants the length first */
+	if ((uint64_t)req->content_length > ctx->site->cfg->max_body) {
+		int ret = answer(pr, 413);
+
+		pr->started = true;
+		qs_req_stop_body(req);
+		return ret;
+	}
+	/* a known length: stream the body to PHP as it comes */
+	pr->stream_body = true;
+	return begin(pr);
+}
+
+static int php_start(struct qs_req *req)
+{
+	return start(req, false);
+}
+
+static int php_start_front(struct qs_req *req)
+{
+	return start(req, true);
+}
+
+/* The client acknowledged data: maybe read from php-fpm again. */
+static void php_proceed(struct qs_req *req)
+{
+	struct qs_php_req *pr = req->hdata;
+	struct qs_php_conn *pc = pr ? pr->conn : NULL;
+
+	if (pc && pc->reading_paused && !qs_send_backlog(req)) {
+		pc->reading_paused = false;
+		watch(pc, EPOLLIN);
+		on_readable(pc);
+	}
+}
+
+/* The stream is going away: drop its FastCGI connection. */
+static void php_close(struct qs_req *req)
+{
+	struct qs_php_req *pr = req->hdata;
+	struct qs_php_ctx *ctx;
+	struct qs_php_conn *pc;
+
+	if (!pr)
+		return;
+	ctx = pr->ctx;
+	pc = pr->conn;
+	if (pr->queued) {
+		struct qs_php_req **pp = &ctx->queue_head, *prev = NULL;
+
+		while (*pp && *pp != pr) {
+			prev = *pp;
+			pp = &(*pp)->qnext;
+		}
+		if (*pp)
+			*pp = pr->qnext;
+		if (ctx->queue_tail == pr)
+			ctx->queue_tail = prev;
+		pr->queued = false;
+		ctx->n_queued--;
+	}
+	if (pc) {
+		/* the client went away: closing the socket aborts the script */
+		pc->pr = NULL;
+		pr->conn = NULL;
+		conn_free(pc);
+	}
+	free(pr->out);
+	body_free(pr);
+	free(pr);
+	req->hdata = NULL;
+}
+
+const struct qs_handler qs_php_handler = {
+	.name = "php",
+	.start = php_start,
+	.body = php_body,
+	.proceed = php_proceed,
+	.close = php_close,
+};
+
+const struct qs_handler qs_php_front_handler = {
+	.name = "php (front controller)",
+	.start = php_start_front,
+	.body = php_body,
+	.proceed = php_proceed,
+	.close = php_close,
+};
+
+int qs_php_ctx_new(struct qs_site *site)
+{
+	struct qs_php_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->site = site;
+	ctx->hook = (struct qs_loop_hook){
+		.ud = ctx,
+		.next_deadline = php_next_deadline,
+		.on_timer = php_on_timer,
+		.drain = php_drain,
+		.after_events = php_reap,
+	};
+	qs_loop_add_hook(site->loop, &ctx->hook);
+	site->php = ctx;
+	return 0;
+}
+
+void qs_php_ctx_free(struct qs_site *site)
+{
+	struct qs_php_ctx *ctx = site->php;
+
+	if (!ctx)
+		return;
+	/* the streams went first, so every connection is idle or gone */
+	while (ctx->all_conns)
+		conn_free(ctx->all_conns);
+	php_reap(ctx);
+	free(ctx->params);
+	free(ctx);
+	site->php = NULL;
 }

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "worker/handler/static.h"
+#include "worker/http/date.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2 437		/* the same number on every architecture */
@@ -309,48 +310,6 @@ static int open_error(int err, struct qs_static_resp *out)
 	return err;
 }
 
-static void imf_fixdate(time_t t, char *buf, size_t size)
-{
-	static const char wday[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-
-	buf[0] = '\0';
-	/* the grammar has four year digits; an odd mtime gets no header */
-	if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
-		return;
-	/* locale-independent names: strftime's %a/%b follow LC_TIME */
-	snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", wday[tm.tm_wday % 7],
-		 tm.tm_mday % 100, mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour % 100,
-		 tm.tm_min % 100, tm.tm_sec % 100);
-}
-
-/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") in seconds, or -1. */
-static int64_t parse_imf_fixdate(const char *s)
-{
-	static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	struct tm tm = { 0 };
-	char m[4], gmt[4];
-	int day, year, hh, mm, ss, used = 0;
-	const char *p;
-
-	if (strlen(s) != 29 || s[3] != ',' ||
-	    sscanf(s + 4, " %2d %3s %4d %2d:%2d:%2d %3s%n", &day, m, &year, &hh, &mm, &ss, gmt,
-		   &used) != 7 || used != 25 || strcmp(gmt, "GMT"))
-		return -1;
-	p = strstr(mon, m);
-	if (!p || (p - mon) % 3 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
-		return -1;
-	tm.tm_mday = day;
-	tm.tm_mon = (int)((p - mon) / 3);
-	tm.tm_year = year - 1900;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	return (int64_t)timegm(&tm);
-}
-
 bool qs_etag_listed(const char *list, const char *etag)
 {
 	size_t elen;
@@ -391,8 +350,8 @@ bool qs_not_modified(const char *if_none_match, const char *if_modified_since,
 		return qs_etag_listed(if_none_match, r->etag);
 	if (!if_modified_since || !r->last_modified[0])
 		return false;
-	since = parse_imf_fixdate(if_modified_since);
-	mod = parse_imf_fixdate(r->last_modified);
+	since = qs_parse_imf_fixdate(if_modified_since);
+	mod = qs_parse_imf_fixdate(r->last_modified);
 	/* a date from the future is no validator (RFC 9110 13.1.3) */
 	return since >= 0 && mod >= 0 && mod <= since && since <= (int64_t)time(NULL);
 }
@@ -510,7 +469,7 @@ int qs_static_resolve(const struct qs_docroot *d, const char *method,
 		out->length = out->size;
 	}
 	out->content_type = qs_mime_type(rel);
-	imf_fixdate(st.st_mtim.tv_sec, out->last_modified, sizeof(out->last_modified));
+	qs_imf_fixdate(st.st_mtim.tv_sec, out->last_modified, sizeof(out->last_modified));
 	snprintf(out->etag, sizeof(out->etag), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
 		 (uint64_t)st.st_ino, out->size,
 		 (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec);

@@ -6,46 +6,70 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log.h"
-#include "worker/counters.h"
+#include <openssl/ssl.h>
+
 #include "common/config.h"
+#include "common/log.h"
 #include "quicsteer/steer.h"
+#include "worker/counters.h"
 #include "worker/http/h3.h"
 #include "worker/mem.h"
-#include "worker/handler/php.h"
 #include "worker/quic/quic.h"
-#include "worker/handler/static.h"
+#include "worker/site.h"
 
 #define CHUNK_SIZE      (32u << 10)
 #define STREAM_WIN_MIN  (256u << 10)   /* bytes in flight per stream, at least */
 #define STREAM_WIN_MAX  (4u << 20)     /* ... at most (follows cwnd in between) */
 #define CONN_TX_MAX     (8u << 20)     /* response bytes in flight per connection */
-#define SERVER_NAME     "quicsteer"
+
+static const struct qs_proto_ops h3_ops;
+
+static inline struct qs_h3_stream *h3_stream(const struct qs_req *req)
+{
+	return (struct qs_h3_stream *)req;	/* req is the first member */
+}
+
+/*
+ * The request side of a stream's life.  RECV_HEADERS -> RECV_BODY when
+ * the request starts; -> DEFERRED when it came in 0-RTT with an unsafe
+ * method (-> RECV_BODY once the handshake completes); RECV_BODY ->
+ * BODY_DONE at the end of the body or when the handler (or a refusal)
+ * stops it.  Nothing leaves BODY_DONE: later body bytes are credited and
+ * dropped.
+ */
+static void set_state(struct qs_h3_stream *st, enum qs_h3_state to)
+{
+	st->state = to;
+}
 
 /* ---- streams ----------------------------------------------------------- */
 
-static void stream_free(struct qs_stream *st)
+static void free_chunks(struct qs_chunk *ch)
+{
+	while (ch) {
+		struct qs_chunk *next = ch->next;
+
+		free(ch);
+		ch = next;
+	}
+}
+
+static void stream_free(struct qs_h3_stream *st)
 {
 	struct qs_conn *c = st->conn;
-	struct qs_chunk *ch, *next;
+	uint64_t owed;
 
-	qs_php_stream_closed(st);
+	qs_req_close(&st->req);
 	/*
-	 * Body bytes received but never credited (held for php-fpm, or for a
+	 * Body bytes received and never credited (held by a handler, or by a
 	 * 0-RTT request that never ran): the connection's window gets them
 	 * back, or a client that keeps abandoning uploads would shrink it.
 	 */
-	if (st->php_credit - st->php_conn_credited + st->early_len)
-		ngtcp2_conn_extend_max_offset(c->qc, st->php_credit - st->php_conn_credited +
-					      st->early_len);
-	for (ch = st->head; ch; ch = next) {
-		next = ch->next;
-		free(ch);
-	}
-	for (ch = st->pend_head; ch; ch = next) {
-		next = ch->next;
-		free(ch);
-	}
+	owed = st->uncredited - st->conn_ahead + st->early_len;
+	if (owed)
+		ngtcp2_conn_extend_max_offset(c->qc, owed);
+	free_chunks(st->head);
+	free_chunks(st->pend_head);
 	c->tx_unacked -= st->unacked < c->tx_unacked ? st->unacked : c->tx_unacked;
 	if (st->fd >= 0)
 		close(st->fd);
@@ -55,29 +79,25 @@ static void stream_free(struct qs_stream *st)
 		c->streams = st->next;
 	if (st->next)
 		st->next->prev = st->prev;
-	free(st->path);
-	free(st->authority);
-	free(st->range);
-	free(st->if_none_match);
-	free(st->if_modified_since);
-	free(st->if_range);
-	free(st->hdrs);
-	free(st->content_type);
-	qs_h3_body_free(st);
+	qs_req_free_fields(&st->req);
 	free(st->early_body);
 	free(st);
 }
 
-static struct qs_stream *stream_new(struct qs_conn *c, int64_t id)
+static struct qs_h3_stream *stream_new(struct qs_conn *c, int64_t id)
 {
-	struct qs_stream *st = calloc(1, sizeof(*st));
+	struct qs_h3_stream *st = calloc(1, sizeof(*st));
 
 	if (!st)
 		return NULL;
 	st->id = id;
 	st->conn = c;
 	st->fd = -1;
-	st->req_content_length = -1;
+	st->req.content_length = -1;
+	st->req.scheme = "https";
+	st->req.protocol = "HTTP/3";
+	st->req.site = c->srv->site;
+	st->req.ops = &h3_ops;
 	st->next = c->streams;
 	if (c->streams)
 		c->streams->prev = st;
@@ -85,27 +105,9 @@ static struct qs_stream *stream_new(struct qs_conn *c, int64_t id)
 	return st;
 }
 
-static struct qs_chunk *chunk_append(struct qs_stream *st, size_t len)
-{
-	struct qs_chunk *ch = malloc(sizeof(*ch) + len);
-
-	if (!ch)
-		return NULL;
-	ch->next = NULL;
-	ch->len = len;
-	if (st->tail)
-		st->tail->next = ch;
-	else
-		st->head = ch;
-	st->tail = ch;
-	st->unacked += len;
-	st->conn->tx_unacked += len;
-	return ch;
-}
-
 /* ---- responses ------------------------------------------------------------ */
 
-static size_t stream_window(struct qs_stream *st)
+static size_t stream_window(struct qs_h3_stream *st)
 {
 	ngtcp2_conn_info ci;
 	uint64_t w;
@@ -119,17 +121,33 @@ static size_t stream_window(struct qs_stream *st)
 	return (size_t)w;
 }
 
+/* The chunk goes to the list nghttp3 holds until acknowledged. */
+static void hand_over(struct qs_h3_stream *st, struct qs_chunk *ch, nghttp3_vec *vec)
+{
+	ch->next = NULL;
+	if (st->tail)
+		st->tail->next = ch;
+	else
+		st->head = ch;
+	st->tail = ch;
+	st->unacked += ch->len;
+	st->conn->tx_unacked += ch->len;
+	vec->base = ch->data;
+	vec->len = ch->len;
+}
+
 /*
- * nghttp3 asks for body bytes.  Files are read a chunk at a time and the
- * chunk lives until acknowledged, so a stream holds at most its window.
+ * nghttp3 asks for body bytes: first what the handler queued, then its
+ * file a chunk at a time.  A chunk lives until acknowledged, and a file is
+ * read only while the stream and the connection are under their windows,
+ * so a stream holds at most its window.
  */
 static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec *vec,
 			       size_t veccnt, uint32_t *pflags, void *conn_ud, void *stream_ud)
 {
-	struct qs_stream *st = stream_ud;
+	struct qs_h3_stream *st = stream_ud;
 	struct qs_chunk *ch;
-	size_t n;
-	ssize_t got;
+	size_t n = 0;
 
 	(void)h3;
 	(void)stream_id;
@@ -140,192 +158,99 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 		*pflags |= NGHTTP3_DATA_FLAG_EOF;
 		return 0;
 	}
-	if (st->php) {
-		/* hand over what php-fpm sent; wait for more until END_REQUEST */
-		size_t n = 0;
+	while (st->pend_head && n < veccnt) {
+		ch = st->pend_head;
+		st->pend_head = ch->next;
+		if (!st->pend_head)
+			st->pend_tail = NULL;
+		st->pend_bytes -= ch->len;
+		hand_over(st, ch, &vec[n++]);
+	}
+	if (n == 0 && st->file_left) {
+		size_t len = st->file_left < CHUNK_SIZE ? (size_t)st->file_left : CHUNK_SIZE;
+		ssize_t got;
 
-		while (st->pend_head && n < veccnt) {
-			ch = st->pend_head;
-			st->pend_head = ch->next;
-			if (!st->pend_head)
-				st->pend_tail = NULL;
-			st->pend_bytes -= ch->len;
-			ch->next = NULL;
-			if (st->tail)
-				st->tail->next = ch;
-			else
-				st->head = ch;
-			st->tail = ch;
-			st->unacked += ch->len;
-			st->conn->tx_unacked += ch->len;
-			vec[n].base = ch->data;
-			vec[n].len = ch->len;
-			n++;
-		}
-		if (!st->pend_head && st->php_done) {
-			st->eof = true;
-			*pflags |= NGHTTP3_DATA_FLAG_EOF;
-		}
-		if (n == 0 && !st->eof) {
+		if (st->unacked >= stream_window(st) || st->conn->tx_unacked >= CONN_TX_MAX) {
 			st->blocked = true;
+			if (st->conn->tx_unacked >= CONN_TX_MAX)
+				st->conn->budget_blocked = true;
 			return NGHTTP3_ERR_WOULDBLOCK;
 		}
-		return (nghttp3_ssize)n;
+		ch = malloc(sizeof(*ch) + len);
+		if (!ch)
+			return NGHTTP3_ERR_CALLBACK_FAILURE;
+		ch->len = len;
+		got = pread(st->fd, ch->data, len, (off_t)st->file_off);
+		if (got != (ssize_t)len) {
+			/* the file shrank under us: the promised length cannot be met */
+			pr_warn("stream %" PRId64 ": reading the file failed at offset %" PRIu64
+				": %s", st->id, st->file_off,
+				got < 0 ? strerror(errno) : "file truncated");
+			free(ch);
+			return NGHTTP3_ERR_CALLBACK_FAILURE;
+		}
+		hand_over(st, ch, &vec[n++]);
+		st->file_off += len;
+		st->file_left -= len;
+		if (st->file_left == 0) {
+			close(st->fd);
+			st->fd = -1;
+		}
 	}
-	if (st->fd < 0) {
-		/* a body built in memory: its one chunk is already queued */
+	if (st->ended && !st->pend_head && !st->file_left) {
 		st->eof = true;
 		*pflags |= NGHTTP3_DATA_FLAG_EOF;
-		if (!st->tail)
-			return 0;
-		vec[0].base = st->tail->data;
-		vec[0].len = st->tail->len;
-		return 1;
 	}
-	/* bounded memory: per stream (follows cwnd) and per connection */
-	if (st->unacked >= stream_window(st) || st->conn->tx_unacked >= CONN_TX_MAX) {
+	if (n == 0 && !st->eof) {
 		st->blocked = true;
-		if (st->conn->tx_unacked >= CONN_TX_MAX)
-			st->conn->budget_blocked = true;
 		return NGHTTP3_ERR_WOULDBLOCK;
 	}
-	n = st->file_left < CHUNK_SIZE ? (size_t)st->file_left : CHUNK_SIZE;
-	ch = chunk_append(st, n);
-	if (!ch)
-		return NGHTTP3_ERR_CALLBACK_FAILURE;
-	got = pread(st->fd, ch->data, n, (off_t)st->file_off);
-	if (got != (ssize_t)n) {
-		/* the file shrank under us: the promised length cannot be met */
-		pr_warn("stream %" PRId64 ": reading the file failed at offset %" PRIu64 ": %s",
-			st->id, st->file_off, got < 0 ? strerror(errno) : "file truncated");
-		return NGHTTP3_ERR_CALLBACK_FAILURE;
+	return (nghttp3_ssize)n;
+}
+
+static void resume(struct qs_h3_stream *st)
+{
+	if (st->blocked) {
+		st->blocked = false;
+		nghttp3_conn_resume_stream(st->conn->h3, st->id);
 	}
-	st->file_off += n;
-	st->file_left -= n;
-	vec[0].base = ch->data;
-	vec[0].len = n;
-	if (st->file_left == 0) {
-		st->eof = true;
-		*pflags |= NGHTTP3_DATA_FLAG_EOF;
-		close(st->fd);
-		st->fd = -1;
-	}
-	return 1;
+	qs_conn_schedule_write(st->conn);
 }
 
-static void count_status(struct qs_conn *c, int status)
+static int h3_respond(struct qs_req *req, const struct qs_field *f, size_t n, bool body)
 {
-	struct qs_worker_stats *ws = c->srv->stats;
-
-	if (status < 300)
-		count(&ws->req_2xx, 1);
-	else if (status < 400)
-		count(&ws->req_3xx, 1);
-	else if (status < 500)
-		count(&ws->req_4xx, 1);
-	else
-		count(&ws->req_5xx, 1);
-}
-
-/* Decimal digits of v, ending at end (no NUL); snprintf showed in profiles. */
-static char *u64_str(char *end, uint64_t v)
-{
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
-}
-
-#define NV(n, v, vl) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vl), NGHTTP3_NV_FLAG_NONE }
-
-static const char *reason(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 414: return "URI Too Long";
-	case 416: return "Range Not Satisfiable";
-	case 425: return "Too Early";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
-}
-
-/* An error page: small, built in memory. */
-static int respond_error(struct qs_stream *st, int status, const char *allow,
-			 const char *content_range)
-{
-	struct qs_conn *c = st->conn;
-	char status_s[8], len_s[24], body[256];
-	nghttp3_nv nva[6];
-	size_t n = 0;
-	int blen;
-	bool head = strcmp(st->method, "HEAD") == 0;
+	struct qs_h3_stream *st = h3_stream(req);
+	nghttp3_nv nva[QS_RESP_FIELDS_MAX + 3];
 	nghttp3_data_reader dr = { .read_data = read_data };
+	char status_s[4];
+	int ret;
 
-	blen = snprintf(body, sizeof(body),
-			"<!DOCTYPE html><title>%d %s</title><h1>%d %s</h1>\n",
-			status, reason(status), status, reason(status));
-	snprintf(status_s, sizeof(status_s), "%d", status);
-	snprintf(len_s, sizeof(len_s), "%d", blen);
-	nva[n++] = (nghttp3_nv)NV(":status", status_s, strlen(status_s));
-	nva[n++] = (nghttp3_nv)NV("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
-	nva[n++] = (nghttp3_nv)NV("content-type", "text/html; charset=utf-8", 24);
-	nva[n++] = (nghttp3_nv)NV("content-length", len_s, strlen(len_s));
-	if (allow)
-		nva[n++] = (nghttp3_nv)NV("allow", allow, strlen(allow));
-	if (content_range && content_range[0])
-		nva[n++] = (nghttp3_nv)NV("content-range", content_range, strlen(content_range));
-	if (st->php) {
-		/*
-		 * A PHP stream's reader takes its bytes from the pending list
-		 * and ends at php_done: the page goes there, and nothing follows
-		 * it (without this the headers went and the stream never ended).
-		 */
-		if (!head && qs_h3_body_append(st, (const uint8_t *)body, (size_t)blen))
-			return -ENOMEM;
-		st->php_done = true;
-	} else if (!head) {
-		struct qs_chunk *ch = chunk_append(st, (size_t)blen);
-
-		if (!ch)
-			return -ENOMEM;
-		memcpy(ch->data, body, (size_t)blen);
-	}
-	st->responded = true;
-	st->status = status;
-	count_status(c, status);
-	return nghttp3_conn_submit_response(c->h3, st->id, nva, n, head ? NULL : &dr);
-}
-
-int qs_h3_respond_error(struct qs_stream *st, int status)
-{
-	if (st->responded)
-		return 0;
-	return respond_error(st, status, NULL, NULL);
-}
-
-int qs_h3_submit(struct qs_stream *st, int status, const nghttp3_nv *nva, size_t n, bool body)
-{
-	nghttp3_data_reader dr = { .read_data = read_data };
-
-	st->responded = true;
-	st->status = status;
-	count_status(st->conn, status);
+	if (n + 1 > sizeof(nva) / sizeof(nva[0]))
+		return -E2BIG;
+	status_s[0] = (char)('0' + req->status / 100 % 10);
+	status_s[1] = (char)('0' + req->status / 10 % 10);
+	status_s[2] = (char)('0' + req->status % 10);
+	status_s[3] = '\0';
+	nva[0] = (nghttp3_nv){ (uint8_t *)":status", (uint8_t *)status_s, 7, 3,
+			       NGHTTP3_NV_FLAG_NONE };
+	for (size_t i = 0; i < n; i++)
+		nva[i + 1] = (nghttp3_nv){ (uint8_t *)f[i].name, (uint8_t *)f[i].value,
+					   f[i].name_len, f[i].value_len, NGHTTP3_NV_FLAG_NONE };
 	if (!body)
-		st->php_done = true;
-	return nghttp3_conn_submit_response(st->conn->h3, st->id, nva, n, body ? &dr : NULL);
+		st->ended = st->eof = true;
+	ret = nghttp3_conn_submit_response(st->conn->h3, st->id, nva, n + 1, body ? &dr : NULL);
+	qs_conn_schedule_write(st->conn);
+	return ret ? -EIO : 0;
 }
 
-int qs_h3_body_append(struct qs_stream *st, const uint8_t *data, size_t len)
+static int h3_send(struct qs_req *req, const uint8_t *data, size_t len)
 {
-	struct qs_chunk *ch = malloc(sizeof(*ch) + len);
+	struct qs_h3_stream *st = h3_stream(req);
+	struct qs_chunk *ch;
 
+	if (st->ended)
+		return 0;
+	ch = malloc(sizeof(*ch) + len);
 	if (!ch)
 		return -ENOMEM;
 	ch->next = NULL;
@@ -337,179 +262,141 @@ int qs_h3_body_append(struct qs_stream *st, const uint8_t *data, size_t len)
 		st->pend_head = ch;
 	st->pend_tail = ch;
 	st->pend_bytes += len;
-	if (st->blocked) {
-		st->blocked = false;
-		nghttp3_conn_resume_stream(st->conn->h3, st->id);
-	}
+	resume(st);
 	return 0;
 }
 
-void qs_h3_body_end(struct qs_stream *st)
+static int h3_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
 {
-	st->php_done = true;
-	if (st->blocked) {
-		st->blocked = false;
-		nghttp3_conn_resume_stream(st->conn->h3, st->id);
+	struct qs_h3_stream *st = h3_stream(req);
+
+	if (st->ended || st->fd >= 0) {
+		close(fd);
+		return st->ended ? 0 : -EBUSY;
 	}
+	st->fd = fd;
+	st->file_off = off;
+	st->file_left = len;
+	st->ended = true;
+	resume(st);
+	return 0;
 }
 
-bool qs_h3_body_backlog(struct qs_stream *st)
+static void h3_end(struct qs_req *req)
 {
+	struct qs_h3_stream *st = h3_stream(req);
+
+	if (st->ended)
+		return;
+	st->ended = true;
+	resume(st);
+}
+
+static void h3_abort(struct qs_req *req)
+{
+	struct qs_h3_stream *st = h3_stream(req);
+
+	ngtcp2_conn_shutdown_stream(st->conn->qc, 0, st->id, NGHTTP3_H3_INTERNAL_ERROR);
+	qs_conn_schedule_write(st->conn);
+}
+
+static bool h3_backlog(struct qs_req *req)
+{
+	struct qs_h3_stream *st = h3_stream(req);
+
 	return st->unacked + st->pend_bytes >= stream_window(st);
 }
 
-void qs_h3_abort(struct qs_stream *st)
+/* n body bytes are the handler's no more: the client may send as many again. */
+static void h3_consume(struct qs_req *req, uint64_t n)
 {
-	ngtcp2_conn_shutdown_stream(st->conn->qc, 0, st->id, NGHTTP3_H3_INTERNAL_ERROR);
-}
+	struct qs_h3_stream *st = h3_stream(req);
+	uint64_t ahead;
 
-/* Headers of a 200/206 file answer into nva; returns how many. */
-static size_t file_headers(nghttp3_nv *nva, const struct qs_static_resp *r, char *status_s,
-			   char *len_buf, size_t len_size)
-{
-	char *len_s = u64_str(len_buf + len_size, r->length);
-	size_t n = 0;
-
-	status_s[0] = '2';
-	status_s[1] = '0';
-	status_s[2] = r->status == 206 ? '6' : '0';
-	nva[n++] = (nghttp3_nv)NV(":status", status_s, 3);
-	nva[n++] = (nghttp3_nv)NV("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
-	nva[n++] = (nghttp3_nv)NV("content-type", r->content_type, strlen(r->content_type));
-	nva[n++] = (nghttp3_nv)NV("content-length", len_s, (size_t)(len_buf + len_size - len_s));
-	nva[n++] = (nghttp3_nv)NV("accept-ranges", "bytes", 5);
-	if (r->last_modified[0])
-		nva[n++] = (nghttp3_nv)NV("last-modified", r->last_modified, strlen(r->last_modified));
-	if (r->etag[0])
-		nva[n++] = (nghttp3_nv)NV("etag", r->etag, strlen(r->etag));
-	if (r->content_range[0])
-		nva[n++] = (nghttp3_nv)NV("content-range", r->content_range, strlen(r->content_range));
-	return n;
-}
-
-/* 304: the validators again, no body (RFC 9110 15.4.5). */
-static int respond_not_modified(struct qs_stream *st, const struct qs_static_resp *r)
-{
-	nghttp3_nv nva[4];
-	size_t n = 0;
-
-	nva[n++] = (nghttp3_nv)NV(":status", "304", 3);
-	nva[n++] = (nghttp3_nv)NV("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
-	if (r->last_modified[0])
-		nva[n++] = (nghttp3_nv)NV("last-modified", r->last_modified, strlen(r->last_modified));
-	if (r->etag[0])
-		nva[n++] = (nghttp3_nv)NV("etag", r->etag, strlen(r->etag));
-	st->responded = true;
-	st->status = 304;
-	count_status(st->conn, 304);
-	return nghttp3_conn_submit_response(st->conn->h3, st->id, nva, n, NULL);
-}
-
-static int respond_static(struct qs_stream *st)
-{
-	struct qs_conn *c = st->conn;
-	struct qs_server *s = c->srv;
-	const struct qs_fcache_entry *e;
-	struct qs_static_resp r;
-	char status_s[4], len_buf[24];
-	nghttp3_nv nva[9];
-	size_t n;
-	nghttp3_data_reader dr = { .read_data = read_data };
-	bool head = strcmp(st->method, "HEAD") == 0;
-	uint64_t now_ms = qs_now() / NGTCP2_MILLISECONDS;
-	int ret;
-
-	/* a hot small file: no syscalls (Range is always resolved) */
-	if (!st->range && (head || strcmp(st->method, "GET") == 0) &&
-	    (e = qs_fcache_get(&s->fcache, st->path, st->pathlen, now_ms))) {
-		if (qs_not_modified(st->if_none_match, st->if_modified_since, &e->resp))
-			return respond_not_modified(st, &e->resp);
-		n = file_headers(nva, &e->resp, status_s, len_buf, sizeof(len_buf));
-		st->responded = true;
-		st->status = 200;
-		count_status(c, 200);
-		if (head || e->len == 0)
-			return nghttp3_conn_submit_response(c->h3, st->id, nva, n, NULL);
-		{
-			struct qs_chunk *ch = chunk_append(st, e->len);
-
-			if (!ch)
-				return -ENOMEM;
-			memcpy(ch->data, e->data, e->len);
-		}
-		return nghttp3_conn_submit_response(c->h3, st->id, nva, n, &dr);
-	}
-
-	ret = qs_static_resolve(s->docroot, st->method, st->path, st->pathlen, st->range, &r);
-	if ((r.status == 206 || r.status == 416) && st->if_range &&
-	    !qs_if_range_matches(st->if_range, &r)) {
-		/* the client's copy is another version: the whole file, not a part */
-		if (r.fd >= 0)
-			close(r.fd);
-		ret = qs_static_resolve(s->docroot, st->method, st->path, st->pathlen, NULL, &r);
-	}
-	if (qs_not_modified(st->if_none_match, st->if_modified_since, &r)) {
-		if (r.fd >= 0)
-			close(r.fd);
-		return respond_not_modified(st, &r);
-	}
-	if (ret < 0 && r.status == 0)
-		r.status = 500;
-	if (ret < 0)
-		pr_debug("stream %" PRId64 ": %s: %s", st->id, st->path, strerror(-ret));
-	if (r.status != 200 && r.status != 206) {
-		if (r.fd >= 0)
-			close(r.fd);
-		return respond_error(st, r.status, r.allow, r.content_range);
-	}
-	if (!r.head)
-		qs_fcache_put(&s->fcache, st->path, st->pathlen, &r, r.fd, now_ms);
-	n = file_headers(nva, &r, status_s, len_buf, sizeof(len_buf));
-	st->responded = true;
-	st->status = r.status;
-	count_status(c, r.status);
-	if (r.head || r.length == 0) {
-		if (r.fd >= 0)
-			close(r.fd);
-		return nghttp3_conn_submit_response(c->h3, st->id, nva, n, NULL);
-	}
-	st->fd = r.fd;
-	st->file_off = r.offset;
-	st->file_left = r.length;
-	return nghttp3_conn_submit_response(c->h3, st->id, nva, n, &dr);
+	if (n > st->uncredited)
+		n = st->uncredited;
+	ahead = n < st->conn_ahead ? n : st->conn_ahead;
+	ngtcp2_conn_extend_max_stream_offset(st->conn->qc, st->id, n);
+	if (n > ahead)
+		ngtcp2_conn_extend_max_offset(st->conn->qc, n - ahead);
+	st->conn_ahead -= ahead;
+	st->uncredited -= n;
+	qs_conn_schedule_write(st->conn);
 }
 
 /*
- * Where a request goes.  Static files for now; the FastCGI backend will be
- * chosen here (by script extension or front controller) beside them.
+ * The handler keeps n bytes its stream window bounds: the connection's
+ * credit comes back now, the stream's only when they are consumed.
  */
-static int route(struct qs_stream *st)
+static void h3_hold(struct qs_req *req, uint64_t n)
 {
-	if (st->too_large)
-		return respond_error(st, 431, NULL, NULL);
-	if (st->bad || !st->path || !st->method[0])
-		return respond_error(st, 400, NULL, NULL);
-	if (st->php)
-		return qs_php_start(st);
-	return respond_static(st);
+	struct qs_h3_stream *st = h3_stream(req);
+	uint64_t room = st->uncredited - st->conn_ahead;
+
+	if (n > room)
+		n = room;
+	if (!n)
+		return;
+	ngtcp2_conn_extend_max_offset(st->conn->qc, n);
+	st->conn_ahead += n;
+	qs_conn_schedule_write(st->conn);
 }
+
+static void h3_stop_body(struct qs_req *req)
+{
+	struct qs_h3_stream *st = h3_stream(req);
+
+	if (!st->recv_fin)
+		ngtcp2_conn_shutdown_stream_read(st->conn->qc, 0, st->id, NGHTTP3_H3_NO_ERROR);
+	set_state(st, QS_H3_BODY_DONE);
+	qs_conn_schedule_write(st->conn);
+}
+
+static void h3_addr(const struct qs_req *req, const struct sockaddr **peer,
+		    const struct sockaddr **local)
+{
+	const struct qs_h3_stream *st = h3_stream(req);
+	const struct qs_conn *c = st->conn;
+	const struct qs_server *s = c->srv;
+	/* the path the request arrived on, when it starts as it arrives */
+	const ngtcp2_path *path = s->rx_conn == c && s->rx_path ? s->rx_path :
+				  ngtcp2_conn_get_path(c->qc);
+
+	*peer = path->remote.addr;
+	*local = path->local.addr;
+}
+
+static const struct qs_proto_ops h3_ops = {
+	.respond = h3_respond,
+	.send = h3_send,
+	.send_file = h3_send_file,
+	.end = h3_end,
+	.abort = h3_abort,
+	.backlog = h3_backlog,
+	.consume = h3_consume,
+	.hold = h3_hold,
+	.stop_body = h3_stop_body,
+	.addr = h3_addr,
+};
 
 /* ---- nghttp3 callbacks ----------------------------------------------------- */
 
 static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t datalen,
 				void *conn_ud, void *stream_ud)
 {
-	struct qs_stream *st = stream_ud;
+	struct qs_h3_stream *st = stream_ud;
+	struct qs_conn *c;
 
 	(void)h3;
 	(void)conn_ud;
 	if (!st)
 		return 0;
+	c = st->conn;
 	{
 		uint64_t n = datalen < st->unacked ? datalen : st->unacked;
 
 		st->unacked -= n;
-		st->conn->tx_unacked -= n < st->conn->tx_unacked ? n : st->conn->tx_unacked;
+		c->tx_unacked -= n < c->tx_unacked ? n : c->tx_unacked;
 	}
 	while (datalen && st->head) {
 		struct qs_chunk *ch = st->head;
@@ -526,24 +413,23 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 		st->head_acked = 0;
 		free(ch);
 	}
-	if (st->blocked && st->unacked < stream_window(st) &&
-	    st->conn->tx_unacked < CONN_TX_MAX) {
+	if (st->blocked && st->file_left && st->unacked < stream_window(st) &&
+	    c->tx_unacked < CONN_TX_MAX) {
 		st->blocked = false;
-		nghttp3_conn_resume_stream(st->conn->h3, stream_id);
+		nghttp3_conn_resume_stream(c->h3, stream_id);
 	}
-	if (st->php_conn)
-		qs_php_on_acked(st);
+	qs_req_proceed(&st->req);
 	/*
 	 * Streams held back by the connection budget may go on (a stream held
 	 * by its own window resumes on its own acknowledgements, one waiting
-	 * for php-fpm when data comes): scan only after the budget blocked.
+	 * for its handler when data comes): scan only after the budget blocked.
 	 */
-	if (st->conn->budget_blocked && st->conn->tx_unacked < CONN_TX_MAX / 2) {
-		st->conn->budget_blocked = false;
-		for (struct qs_stream *o = st->conn->streams; o; o = o->next)
-			if (o->blocked && !o->php && o->unacked < stream_window(o)) {
+	if (c->budget_blocked && c->tx_unacked < CONN_TX_MAX / 2) {
+		c->budget_blocked = false;
+		for (struct qs_h3_stream *o = c->streams; o; o = o->next)
+			if (o->blocked && o->file_left && o->unacked < stream_window(o)) {
 				o->blocked = false;
-				nghttp3_conn_resume_stream(st->conn->h3, o->id);
+				nghttp3_conn_resume_stream(c->h3, o->id);
 			}
 	}
 	return 0;
@@ -553,7 +439,7 @@ static int on_stream_close(nghttp3_conn *h3, int64_t stream_id, uint64_t app_err
 			   void *conn_ud, void *stream_ud)
 {
 	struct qs_conn *c = conn_ud;
-	struct qs_stream *st = stream_ud;
+	struct qs_h3_stream *st = stream_ud;
 
 	(void)h3;
 	(void)app_error_code;
@@ -585,35 +471,14 @@ static int buf_append(uint8_t **buf, size_t *len, size_t *cap, size_t first_cap,
 	return 0;
 }
 
-/*
- * Bodies without Content-Length are held whole for PHP (CGI needs the
- * length first) with their credit returned as they come, so no window
- * bounds them: this does, for the worker (8 MB each, 48 MB in all, counted
- * as allocated).
- */
-static size_t held_bytes;
-
-void qs_h3_body_release(struct qs_stream *st)
-{
-	held_bytes -= st->body_held < held_bytes ? st->body_held : held_bytes;
-	st->body_held = 0;
-}
-
-void qs_h3_body_free(struct qs_stream *st)
-{
-	qs_h3_body_release(st);
-	free(st->body);
-	st->body = NULL;
-}
-
 static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data,
 			size_t datalen, void *conn_ud, void *stream_ud)
 {
 	struct qs_conn *c = conn_ud;
-	struct qs_stream *st = stream_ud;
+	struct qs_h3_stream *st = stream_ud;
 
 	(void)h3;
-	if (st && st->deferred) {
+	if (st && st->state == QS_H3_DEFERRED) {
 		/*
 		 * Held, and not credited: the stream's flow-control window (what
 		 * the client may send before the handshake) bounds it.
@@ -621,33 +486,13 @@ static int on_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 		return buf_append(&st->early_body, &st->early_len, &st->early_cap, 4096, data,
 				  datalen) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
 	}
-	if (st)
-		st->body_bytes += datalen;
-	if (st && st->php_stream_body) {
-		/* credit returns when php-fpm has the bytes (qs_php_body) */
-		st->body_len += datalen;
-		return qs_php_body(st, data, datalen, false) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
+	if (st && st->state == QS_H3_RECV_BODY) {
+		/* the credit returns as the handler consumes the bytes */
+		st->uncredited += datalen;
+		return qs_req_body(&st->req, data, datalen, false) ?
+		       NGHTTP3_ERR_CALLBACK_FAILURE : 0;
 	}
-	if (st && st->php && !st->body_too_large && !st->body_busy) {
-		if (st->body_len + datalen > QS_PHP_BODY_MAX) {
-			st->body_too_large = true;	/* answered 413 at the end */
-			qs_h3_body_free(st);
-		} else {
-			size_t cap = st->body_cap;
-
-			if (buf_append(&st->body, &st->body_len, &st->body_cap, 16384, data,
-				       datalen))
-				return NGHTTP3_ERR_CALLBACK_FAILURE;
-			/* the budget counts what is allocated, not what is filled */
-			held_bytes += st->body_cap - cap;
-			st->body_held += st->body_cap - cap;
-			if (held_bytes > QS_PHP_HELD_MAX) {
-				st->body_busy = true;	/* answered 503 at the end */
-				qs_h3_body_free(st);
-			}
-		}
-	}
-	/* static files take no body: discard it and give the credit back */
+	/* nobody takes it: drop it and give the credit back */
 	ngtcp2_conn_extend_max_stream_offset(c->qc, stream_id, datalen);
 	ngtcp2_conn_extend_max_offset(c->qc, datalen);
 	return 0;
@@ -669,7 +514,7 @@ static int on_begin_headers(nghttp3_conn *h3, int64_t stream_id, void *conn_ud,
 			    void *stream_ud)
 {
 	struct qs_conn *c = conn_ud;
-	struct qs_stream *st;
+	struct qs_h3_stream *st;
 
 	(void)stream_ud;
 	st = stream_new(c, stream_id);
@@ -679,18 +524,20 @@ static int on_begin_headers(nghttp3_conn *h3, int64_t stream_id, void *conn_ud,
 	return 0;
 }
 
-static char *dup_value(nghttp3_rcbuf *value, size_t *len)
+/* A copy of value into *dst (freeing what was there); 0 or -ENOMEM. */
+static int set_value(char **dst, const nghttp3_vec *v, size_t *len)
 {
-	nghttp3_vec v = nghttp3_rcbuf_get_buf(value);
-	char *s = malloc(v.len + 1);
+	char *s = malloc(v->len + 1);
 
 	if (!s)
-		return NULL;
-	memcpy(s, v.base, v.len);
-	s[v.len] = '\0';
+		return -ENOMEM;
+	memcpy(s, v->base, v->len);
+	s[v->len] = '\0';
+	free(*dst);
+	*dst = s;
 	if (len)
-		*len = v.len;
-	return s;
+		*len = v->len;
+	return 0;
 }
 
 static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
@@ -698,54 +545,49 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 			  void *conn_ud, void *stream_ud)
 {
 	struct qs_conn *c = conn_ud;
-	struct qs_stream *st = stream_ud;
+	struct qs_h3_stream *st = stream_ud;
+	struct qs_req *req;
 	nghttp3_vec n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
+	int ret = 0;
 
 	(void)h3;
 	(void)stream_id;
 	(void)flags;
-	if (!st)
+	if (!st || st->reject == 431)
 		return 0;
+	req = &st->req;
 	/* the same accounting as SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 4.2.2) */
 	st->header_bytes += n.len + v.len + 32;
 	if (st->header_bytes > c->srv->cfg->max_header_bytes) {
-		st->too_large = true;
+		st->reject = 431;
 		return 0;
 	}
 	switch (token) {
 	case NGHTTP3_QPACK_TOKEN__METHOD:
-		if (v.len == 0 || v.len >= sizeof(st->method)) {
-			st->bad = true;
+		if (v.len == 0 || v.len >= sizeof(req->method)) {
+			st->reject = 400;
 			break;
 		}
-		memcpy(st->method, v.base, v.len);
-		st->method[v.len] = '\0';
+		memcpy(req->method, v.base, v.len);
+		req->method[v.len] = '\0';
 		break;
 	case NGHTTP3_QPACK_TOKEN__PATH:
-		free(st->path);
-		st->path = dup_value(value, &st->pathlen);
-		if (!st->path)
-			return NGHTTP3_ERR_CALLBACK_FAILURE;
+		ret = set_value(&req->path, &v, &req->pathlen);
 		break;
 	case NGHTTP3_QPACK_TOKEN__AUTHORITY:
-		free(st->authority);
-		st->authority = dup_value(value, NULL);
+		ret = set_value(&req->authority, &v, NULL);
 		break;
 	case NGHTTP3_QPACK_TOKEN_RANGE:
-		free(st->range);
-		st->range = dup_value(value, NULL);
+		ret = set_value(&req->range, &v, NULL);
 		break;
 	case NGHTTP3_QPACK_TOKEN_IF_NONE_MATCH:
-		free(st->if_none_match);
-		st->if_none_match = dup_value(value, NULL);
+		ret = set_value(&req->if_none_match, &v, NULL);
 		break;
 	case NGHTTP3_QPACK_TOKEN_IF_MODIFIED_SINCE:
-		free(st->if_modified_since);
-		st->if_modified_since = dup_value(value, NULL);
+		ret = set_value(&req->if_modified_since, &v, NULL);
 		break;
 	case NGHTTP3_QPACK_TOKEN_IF_RANGE:
-		free(st->if_range);
-		st->if_range = dup_value(value, NULL);
+		ret = set_value(&req->if_range, &v, NULL);
 		break;
 	case NGHTTP3_QPACK_TOKEN_CONTENT_LENGTH: {
 		/* nghttp3 checked it is a number and will hold the body to it */
@@ -753,37 +595,17 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 
 		for (size_t i = 0; i < v.len && cl < (1ULL << 60); i++)
 			cl = cl * 10 + (uint64_t)(v.base[i] - '0');
-		st->req_content_length = (int64_t)cl;
+		req->content_length = (int64_t)cl;
 		break;
 	}
 	case NGHTTP3_QPACK_TOKEN_CONTENT_TYPE:
-		free(st->content_type);
-		st->content_type = dup_value(value, NULL);
+		ret = set_value(&req->content_type, &v, NULL);
 		break;
 	}
-	/* every regular field, for FastCGI's HTTP_* params (bounded above) */
-	if (n.len && n.base[0] != ':' && c->srv->cfg->fastcgi != QS_FASTCGI_OFF) {
-		size_t need = st->hdrs_len + n.len + v.len + 2;
-
-		if (need > st->hdrs_cap) {
-			size_t cap = st->hdrs_cap ? st->hdrs_cap * 2 : 1024;
-			char *h;
-
-			while (cap < need)
-				cap *= 2;
-			h = realloc(st->hdrs, cap);
-			if (!h)
-				return NGHTTP3_ERR_CALLBACK_FAILURE;
-			st->hdrs = h;
-			st->hdrs_cap = cap;
-		}
-		memcpy(st->hdrs + st->hdrs_len, n.base, n.len);
-		st->hdrs[st->hdrs_len + n.len] = '\0';
-		memcpy(st->hdrs + st->hdrs_len + n.len + 1, v.base, v.len);
-		st->hdrs[st->hdrs_len + n.len + 1 + v.len] = '\0';
-		st->hdrs_len = need;
-	}
-	return 0;
+	/* every regular field, when a handler wants them (bounded above) */
+	if (!ret && n.len && n.base[0] != ':' && req->site->keep_fields)
+		ret = qs_req_add_field(req, n.base, n.len, v.base, v.len);
+	return ret ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
 }
 
 static bool safe_method(const char *m)
@@ -791,88 +613,61 @@ static bool safe_method(const char *m)
 	return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS");
 }
 
-static int dispatch(struct qs_conn *c, struct qs_stream *st, int64_t stream_id, int fin);
+/* Answer with the layer's error page and take no more of the body. */
+static int refuse(struct qs_h3_stream *st, int status)
+{
+	int ret = qs_respond_error(&st->req, status, NULL, NULL);
+
+	h3_stop_body(&st->req);
+	return ret;
+}
+
+/* The header block is in and the request may run: hand it to its handler. */
+static int start_request(struct qs_h3_stream *st)
+{
+	struct qs_req *req = &st->req;
+	SSL *ssl = st->conn->ssl;
+
+	if (ssl) {
+		req->tls.version = SSL_get_version(ssl);
+		req->tls.cipher = SSL_get_cipher_name(ssl);
+		req->tls.resumed = SSL_session_reused(ssl);
+	}
+	set_state(st, QS_H3_RECV_BODY);
+	return qs_req_start(req);
+}
 
 static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *conn_ud,
 			  void *stream_ud)
 {
 	struct qs_conn *c = conn_ud;
-	struct qs_stream *st = stream_ud;
+	struct qs_h3_stream *st = stream_ud;
+	int ret;
 
 	(void)h3;
-	if (!st || st->responded)
+	(void)stream_id;
+	if (!st || st->state != QS_H3_RECV_HEADERS)
 		return 0;
-	if (!c->handshake_done && !st->too_large && !st->bad) {
-		/*
-		 * Arrived in 0-RTT, so it may be a replay (RFC 8470): safe methods
-		 * run now, marked; others wait for the handshake, or get 425.
-		 */
-		if (safe_method(st->method)) {
-			st->early = true;
-			count(&c->srv->stats->req_early, 1);
-		} else if (c->srv->cfg->early_unsafe_reject) {
-			int ret = respond_error(st, 425, NULL, NULL);
-
-			count(&c->srv->stats->req_too_early, 1);
-			if (!fin)
-				ngtcp2_conn_shutdown_stream_read(c->qc, 0, stream_id,
-								 NGHTTP3_H3_NO_ERROR);
-			qs_conn_schedule_write(c);
-			return ret ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
-		} else {
-			st->deferred = true;
-			st->deferred_hfin = fin;
-			st->deferred_fin = fin;
-			count(&c->srv->stats->req_deferred, 1);
-			return 0;
-		}
-	}
-	return dispatch(c, st, stream_id, fin);
-}
-
-/* The header block is in and the request may run: where it goes. */
-static int dispatch(struct qs_conn *c, struct qs_stream *st, int64_t stream_id, int fin)
-{
-	int ret = 0;
-
-	st->php = !st->too_large && !st->bad && qs_php_wants(c->srv, st->path, st->pathlen);
-	if (!st->php && !st->too_large && !st->bad && st->path && c->srv->cfg->index[0] &&
-	    c->srv->cfg->fastcgi != QS_FASTCGI_OFF) {
-		/*
-		 * front controller: what is not a static file goes to the index
-		 * script; a file in the cache is one (no second resolution)
-		 */
-		struct qs_static_resp r;
-
-		if (!qs_fcache_get(&c->srv->fcache, st->path, st->pathlen,
-				   qs_now() / NGTCP2_MILLISECONDS)) {
-			qs_static_resolve(c->srv->docroot, "HEAD", st->path, st->pathlen, NULL, &r);
-			if (r.fd >= 0)
-				close(r.fd);
-			if (r.status == 404)
-				st->php = st->front = true;
-		}
-	}
-	if (st->php && !fin && st->req_content_length > 0) {
-		int ret2;
-
-		if ((uint64_t)st->req_content_length > c->srv->cfg->max_body) {
-			ret2 = respond_error(st, 413, NULL, NULL);
-			ngtcp2_conn_shutdown_stream_read(c->qc, 0, stream_id, NGHTTP3_H3_NO_ERROR);
-		} else {
-			/* a known length: stream the body to PHP as it comes */
-			st->php_stream_body = true;
-			ret2 = qs_php_start(st);
-		}
-		qs_conn_schedule_write(c);
-		return ret2 ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
-	}
-	/* answer at once what needs no body; stop the body from coming */
-	if (st->too_large || st->bad ||
-	    (!st->php && strcmp(st->method, "GET") != 0 && strcmp(st->method, "HEAD") != 0)) {
-		ret = route(st);
-		if (!fin)
-			ngtcp2_conn_shutdown_stream_read(c->qc, 0, stream_id, NGHTTP3_H3_NO_ERROR);
+	st->recv_fin = fin;
+	if (!st->reject && (!st->req.path || !st->req.method[0]))
+		st->reject = 400;
+	if (st->reject) {
+		ret = refuse(st, st->reject);
+	} else if (!c->handshake_done && safe_method(st->req.method)) {
+		/* arrived in 0-RTT, so it may be a replay (RFC 8470): run it, marked */
+		st->req.early = true;
+		count(&c->srv->stats->req_early, 1);
+		ret = start_request(st);
+	} else if (!c->handshake_done && c->srv->cfg->early_unsafe_reject) {
+		count(&c->srv->stats->req_too_early, 1);
+		ret = refuse(st, 425);
+	} else if (!c->handshake_done) {
+		/* an unsafe method in 0-RTT: it waits for the handshake */
+		count(&c->srv->stats->req_deferred, 1);
+		set_state(st, QS_H3_DEFERRED);
+		return 0;
+	} else {
+		ret = start_request(st);
 	}
 	qs_conn_schedule_write(c);
 	return ret ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
@@ -881,22 +676,18 @@ static int dispatch(struct qs_conn *c, struct qs_stream *st, int64_t stream_id, 
 static int on_end_stream(nghttp3_conn *h3, int64_t stream_id, void *conn_ud, void *stream_ud)
 {
 	struct qs_conn *c = conn_ud;
-	struct qs_stream *st = stream_ud;
+	struct qs_h3_stream *st = stream_ud;
 
 	(void)h3;
 	(void)stream_id;
-	if (st && st->deferred) {
-		st->deferred_fin = true;
+	if (!st)
 		return 0;
-	}
-	if (st && st->php_stream_body) {
-		qs_conn_schedule_write(c);
-		return qs_php_body(st, NULL, 0, true) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
-	}
-	if (!st || st->responded)
-		return 0;
+	st->recv_fin = true;
+	if (st->state != QS_H3_RECV_BODY)
+		return 0;	/* deferred: replayed at the handshake; done: nothing */
+	set_state(st, QS_H3_BODY_DONE);
 	qs_conn_schedule_write(c);
-	return route(st) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
+	return qs_req_body(&st->req, NULL, 0, true) ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
 }
 
 static int on_stop_sending(nghttp3_conn *h3, int64_t stream_id, uint64_t app_error_code,
@@ -938,29 +729,29 @@ static const nghttp3_callbacks h3_callbacks = {
 
 void qs_h3_on_handshake(struct qs_conn *c)
 {
-	struct qs_stream *st, *next;
+	struct qs_h3_stream *st, *next;
 
 	if (!c->h3)
 		return;
 	for (st = c->streams; st; st = next) {
+		uint8_t *body;
+		size_t len;
+		bool fin;
+
 		next = st->next;
-		if (!st->deferred)
+		if (st->state != QS_H3_DEFERRED)
 			continue;
-		/* as if it had just arrived: headers, the held body, its end */
-		st->deferred = false;
-		if (dispatch(c, st, st->id, st->deferred_hfin))
-			goto fail;
-		if (st->early_len &&
-		    on_recv_data(c->h3, st->id, st->early_body, st->early_len, c, st))
-			goto fail;
-		free(st->early_body);
+		/* as if it had just arrived: the request, the held body, its end */
+		body = st->early_body;
+		len = st->early_len;
+		fin = st->recv_fin;
 		st->early_body = NULL;
 		st->early_len = st->early_cap = 0;
-		if (st->deferred_fin && on_end_stream(c->h3, st->id, c, st))
-			goto fail;
-		continue;
-fail:
-		qs_h3_abort(st);
+		if (start_request(st) ||
+		    (len && on_recv_data(c->h3, st->id, body, len, c, st)) ||
+		    (fin && on_end_stream(c->h3, st->id, c, st)))
+			h3_abort(&st->req);
+		free(body);
 	}
 }
 

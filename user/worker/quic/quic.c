@@ -18,22 +18,19 @@
 #include "worker/quic/quic.h"
 #include "worker/quic/quic-int.h"
 #include "worker/quic/tickets.h"
-#include "worker/handler/php.h"
+#include "worker/site.h"
 
 #define MAX_WINDOW      (6u << 20)
 /*
  * A stream's receive window only ever carries a request body, which the
- * worker holds until php-fpm reads it: 2 MB bounds that per stream and
+ * worker holds until its handler consumes it: 2 MB bounds that per stream and
  * still fills a 40 ms path at 50 MB/s (nginx gives 64 KB).
  */
 #define MAX_STREAM_WINDOW (2u << 20)
 
 ngtcp2_tstamp qs_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ngtcp2_tstamp)ts.tv_sec * NGTCP2_SECONDS + (ngtcp2_tstamp)ts.tv_nsec;
+	return qs_clock_ns();	/* the handlers' deadlines share the clock */
 }
 
 /* Tokens carry wall-clock time: every worker (and host) must agree on it. */
@@ -136,11 +133,10 @@ static void update_expiry(struct qs_conn *c)
 ngtcp2_tstamp qs_server_next_deadline(const struct qs_server *s)
 {
 	ngtcp2_tstamp next = s->heap_len ? s->heap[0]->expiry : UINT64_MAX;
-	ngtcp2_tstamp php = qs_php_next_deadline();
 
 	if (s->draining && s->drain_deadline < next)
 		next = s->drain_deadline;
-	return php < next ? php : next;
+	return next;
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -887,7 +883,7 @@ void qs_server_on_timer(struct qs_server *s)
 {
 	ngtcp2_tstamp now = qs_now();
 
-	qs_php_on_timer(now);	while (s->heap_len && s->heap[0]->expiry <= now) {
+	while (s->heap_len && s->heap[0]->expiry <= now) {
 		struct qs_conn *c = s->heap[0];
 
 		if (c->state != QS_CONN_LIVE) {
@@ -971,7 +967,7 @@ int qs_server_init(struct qs_server *s)
 {
 	int ret = qs_cidmap_init(&s->map);
 
-	if (ret || (ret = qs_fcache_init(&s->fcache)))
+	if (ret)
 		return ret;
 	s->sr_tokens = QS_SR_BURST;
 	s->sr_last = qs_now();
@@ -986,6 +982,5 @@ void qs_server_free(struct qs_server *s)
 	free(s->heap);
 	s->heap = NULL;
 	qs_cidmap_free(&s->map);
-	qs_fcache_free(&s->fcache);
 	explicit_bzero(&s->secrets, sizeof(s->secrets));
 }

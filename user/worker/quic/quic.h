@@ -33,13 +33,12 @@
 
 #include "common/shared.h"
 #include "worker/quic/cidmap.h"
-#include "worker/handler/filecache.h"
 #include "worker/quic/net.h"
 
 struct qs_config;
-struct qs_docroot;
+struct qs_site;
 struct qs_worker_stats;
-struct qs_stream;
+struct qs_h3_stream;
 
 enum qs_conn_state { QS_CONN_LIVE, QS_CONN_CLOSING, QS_CONN_DRAINING };
 
@@ -67,7 +66,7 @@ struct qs_conn {
 	bool in_write_list;
 	bool budget_blocked;            /* a stream waits for the connection's send budget */
 	struct qs_conn *next_write;
-	struct qs_stream *streams;      /* open request streams */
+	struct qs_h3_stream *streams;   /* open request streams */
 	uint64_t tx_unacked;            /* response body bytes held until acked */
 	/* a batch the socket refused (EAGAIN), sent when it is writable */
 	uint8_t *blocked;
@@ -90,12 +89,10 @@ struct qs_server {
 	const struct qs_shared *shared_live;  /* re-read on key changes */
 	struct qs_shared secrets;             /* this worker's snapshot */
 	SSL_CTX *ssl_ctx;
-	const struct qs_docroot *docroot;
+	struct qs_site *site;                 /* what requests are served from */
 	struct qs_endpoint eps[8];
 	unsigned n_eps;
 	struct qs_cidmap map;
-	struct qs_fcache fcache;
-	int epfd;                             /* the worker's epoll: FastCGI sockets join it */
 	struct qs_conn *rx_conn;              /* the connection reading a packet now */
 	const ngtcp2_path *rx_path;           /* ... and the path it came on */
 	struct qs_conn **heap;

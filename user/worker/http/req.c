@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "quicsteer/steer.h"
+#include "worker/counters.h"
+#include "worker/http/date.h"
+#include "worker/http/req.h"
+#include "worker/site.h"
+
+#define SERVER_NAME "quicsteer"
+
+static void count_status(struct qs_req *req, int status)
+{
+	struct qs_worker_stats *ws = req->site->stats;
+
+	if (status < 300)
+		count(&ws->req_2xx, 1);
+	else if (status < 400)
+		count(&ws->req_3xx, 1);
+	else if (status < 500)
+		count(&ws->req_4xx, 1);
+	else
+		count(&ws->req_5xx, 1);
+}
+
+int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t n, bool body)
+{
+	struct qs_field all[QS_RESP_FIELDS_MAX + 2];
+	const char *date = qs_http_date();
+
+	if (req->status)
+		return -EALREADY;
+	if (n > QS_RESP_FIELDS_MAX)
+		return -E2BIG;
+	all[0] = (struct qs_field)QS_FIELD("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
+	all[1] = (struct qs_field)QS_FIELD("date", date, strlen(date));
+	memcpy(all + 2, f, n * sizeof(*f));
+	req->status = status;
+	count_status(req, status);
+	return req->ops->respond(req, all, n + 2, body && !req->head);
+}
+
+int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
+{
+	if (req->head || !len) {
+		close(fd);
+		qs_end(req);
+		return 0;
+	}
+	return req->ops->send_file(req, fd, off, len);
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 425: return "Too Early";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Error";
+	}
+}
+
+int qs_respond_error(struct qs_req *req, int status, const char *allow,
+		     const char *content_range)
+{
+	struct qs_field f[4];
+	char len_s[24], body[256];
+	size_t n = 0;
+	int blen, ret;
+
+	if (req->status)
+		return 0;
+	blen = snprintf(body, sizeof(body),
+			"<!DOCTYPE html><title>%d %s</title><h1>%d %s</h1>\n",
+			status, reason(status), status, reason(status));
+	snprintf(len_s, sizeof(len_s), "%d", blen);
+	f[n++] = (struct qs_field)QS_FIELD("content-type", "text/html; charset=utf-8", 24);
+	f[n++] = (struct qs_field)QS_FIELD("content-length", len_s, strlen(len_s));
+	if (allow)
+		f[n++] = (struct qs_field)QS_FIELD("allow", allow, strlen(allow));
+	if (content_range && content_range[0])
+		f[n++] = (struct qs_field)QS_FIELD("content-range", content_range,
+						    strlen(content_range));
+	ret = qs_respond(req, status, f, n, true);
+	if (!ret)
+		ret = qs_send(req, (const uint8_t *)body, (size_t)blen);
+	if (!ret)
+		qs_end(req);
+	return ret;
+}
+
+int qs_req_start(struct qs_req *req)
+{
+	struct qs_site *site = req->site;
+
+	req->id = ++site->next_req_id;
+	req->head = !strcmp(req->method, "HEAD");
+	req->handler = site->route(site, req);
+	return req->handler->start ? req->handler->start(req) : 0;
+}
+
+int qs_req_body(struct qs_req *req, const uint8_t *data, size_t len, bool end)
+{
+	if (!req->handler)
+		return 0;
+	if (!req->handler->body) {
+		qs_req_consume(req, len);	/* taken and dropped */
+		return 0;
+	}
+	return req->handler->body(req, data, len, end);
+}
+
+void qs_req_close(struct qs_req *req)
+{
+	if (req->handler && req->handler->close)
+		req->handler->close(req);
+	req->handler = NULL;
+	req->hdata = NULL;
+}
+
+void qs_req_free_fields(struct qs_req *req)
+{
+	free(req->path);
+	free(req->authority);
+	free(req->range);
+	free(req->if_none_match);
+	free(req->if_modified_since);
+	free(req->if_range);
+	free(req->content_type);
+	free(req->fields);
+	req->path = req->authority = req->range = req->if_none_match = NULL;
+	req->if_modified_since = req->if_range = req->content_type = req->fields = NULL;
+}
+
+int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
+		     size_t vl)
+{
+	size_t need = req->fields_len + nl + vl + 2;
+
+	if (need > req->fields_cap) {
+		size_t cap = req->fields_cap ? req->fields_cap * 2 : 1024;
+		char *h;
+
+		while (cap < need)
+			cap *= 2;
+		h = realloc(req->fields, cap);
+		if (!h)
+			return -ENOMEM;
+		req->fields = h;
+		req->fields_cap = cap;
+	}
+	memcpy(req->fields + req->fields_len, name, nl);
+	req->fields[req->fields_len + nl] = '\0';
+	memcpy(req->fields + req->fields_len + nl + 1, value, vl);
+	req->fields[req->fields_len + nl + 1 + vl] = '\0';
+	req->fields_len = need;
+	return 0;
+}

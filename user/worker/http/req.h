@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request layer: one protocol-neutral request and response API between
+ * the protocols (http/h3.c today; HTTP/2 and HTTP/1.1 later) and the
+ * handlers (handler/: static files, PHP).  A handler sees a struct qs_req
+ * and answers through qs_respond()/qs_send()/qs_send_file()/qs_end(); it
+ * never sees ngtcp2 or nghttp3.
+ *
+ * The protocol layer calls the handler's start() once the header block is
+ * in and the request may run, then body() with the body bytes (end: the
+ * body is complete, exactly once), proceed() when the client took response
+ * bytes and can take more, and close() when the stream is gone.
+ *
+ * Backpressure both ways goes through this API.  Request body: every byte
+ * delivered to body() is the handler's until it calls qs_req_consume() (the
+ * protocol then lets the client send as many more: QUIC flow control
+ * today) or qs_req_hold() (the handler keeps the bytes in a buffer its
+ * stream window bounds: the connection-wide credit may be given back now,
+ * so that requests waiting on the handler never block the bodies of the
+ * others).  Response body: qs_send_backlog() says a window's worth waits
+ * for the client: stop producing until proceed().
+ *
+ * What every response gets is added here, once for every protocol: the
+ * status counters, `server` and `date` (RFC 9110 6.6.1), error pages.
+ */
+#ifndef QS_WORKER_HTTP_REQ_H
+#define QS_WORKER_HTTP_REQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct qs_req;
+struct qs_site;
+
+/* A response field: name (lowercase) and value, not NUL-terminated. */
+struct qs_field {
+	const char *name;
+	const char *value;
+	size_t name_len, value_len;
+};
+
+#define QS_FIELD(n, v, vl) { (n), (v), sizeof(n) - 1, (vl) }
+
+/* Most fields a response may carry (the handler's; the layer adds its own). */
+#define QS_RESP_FIELDS_MAX 256
+
+struct qs_handler {
+	const char *name;
+	/* The header block is in and the request may run: 0 or -errno. */
+	int (*start)(struct qs_req *req);
+	/*
+	 * Body bytes in order; end: the body is complete (then len may be 0).
+	 * Called with end exactly once unless the stream goes first.  NULL: the
+	 * handler takes no body (the layer consumes and drops it).
+	 */
+	int (*body)(struct qs_req *req, const uint8_t *data, size_t len, bool end);
+	/* The client took response bytes: it can take more (may be NULL). */
+	void (*proceed)(struct qs_req *req);
+	/* The stream is gone: free what the handler holds (may be NULL). */
+	void (*close)(struct qs_req *req);
+};
+
+/* What a protocol implements for its requests (http/h3.c). */
+struct qs_proto_ops {
+	/* fields: the complete list, :status aside; body: a body follows */
+	int (*respond)(struct qs_req *req, const struct qs_field *f, size_t n, bool body);
+	int (*send)(struct qs_req *req, const uint8_t *data, size_t len);
+	/* the body's last part: len bytes of fd from off; fd is the protocol's now */
+	int (*send_file)(struct qs_req *req, int fd, uint64_t off, uint64_t len);
+	void (*end)(struct qs_req *req);
+	void (*abort)(struct qs_req *req);
+	bool (*backlog)(struct qs_req *req);
+	void (*consume)(struct qs_req *req, uint64_t n);
+	void (*hold)(struct qs_req *req, uint64_t n);
+	/* the handler wants no more of the body: stop it, drop what comes */
+	void (*stop_body)(struct qs_req *req);
+	/* the client's and our address as of the latest packet */
+	void (*addr)(const struct qs_req *req, const struct sockaddr **peer,
+		     const struct sockaddr **local);
+};
+
+struct qs_tls_info {
+	const char *version;        /* "TLSv1.3"; NULL without TLS */
+	const char *cipher;
+	bool resumed;
+};
+
+struct qs_req {
+	/* the request, filled by the protocol before start(); read-only to handlers */
+	char method[16];
+	char *path;                 /* :path with the query, NUL-terminated */
+	size_t pathlen;
+	char *authority;            /* NULL when absent */
+	const char *scheme;         /* "https" */
+	const char *protocol;       /* "HTTP/3", as CGI's SERVER_PROTOCOL */
+	char *range, *if_none_match, *if_modified_since, *if_range;
+	char *content_type;
+	char *fields;               /* every regular field, "name\0value\0"... */
+	size_t fields_len, fields_cap;
+	int64_t content_length;     /* -1: none given */
+	uint64_t id;                /* unique within the worker */
+	struct qs_tls_info tls;
+	bool head;                  /* the method is HEAD: no response body */
+	bool early;                 /* received in 0-RTT (may be a replay: RFC 8470) */
+	struct qs_site *site;
+	/* the response, kept by the layer */
+	int status;                 /* 0 until respond */
+	/* the handler chosen by the site's router, and its state */
+	const struct qs_handler *handler;
+	void *hdata;
+	const struct qs_proto_ops *ops;
+};
+
+/*
+ * The response head: status and the handler's fields (at most
+ * QS_RESP_FIELDS_MAX); body: qs_send()/qs_send_file() and qs_end() follow
+ * (for HEAD, pass what a GET would and no body: the layer drops it).
+ * 0 or -errno; -EALREADY when the request was answered already.
+ */
+int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t n, bool body);
+
+static inline int qs_send(struct qs_req *req, const uint8_t *data, size_t len)
+{
+	return req->head || !len ? 0 : req->ops->send(req, data, len);
+}
+
+/* The last part of the body; the file descriptor is the layer's now. */
+int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len);
+
+static inline void qs_end(struct qs_req *req)
+{
+	req->ops->end(req);
+}
+
+/* Reset the stream: a failure after the response head went out. */
+static inline void qs_abort(struct qs_req *req)
+{
+	req->ops->abort(req);
+}
+
+/* True while a window's worth waits for the client: stop producing. */
+static inline bool qs_send_backlog(struct qs_req *req)
+{
+	return req->ops->backlog(req);
+}
+
+static inline void qs_req_consume(struct qs_req *req, uint64_t n)
+{
+	if (n)
+		req->ops->consume(req, n);
+}
+
+static inline void qs_req_hold(struct qs_req *req, uint64_t n)
+{
+	if (n)
+		req->ops->hold(req, n);
+}
+
+static inline void qs_req_stop_body(struct qs_req *req)
+{
+	req->ops->stop_body(req);
+}
+
+static inline void qs_req_addr(const struct qs_req *req, const struct sockaddr **peer,
+			       const struct sockaddr **local)
+{
+	req->ops->addr(req, peer, local);
+}
+
+/*
+ * A complete error answer, a small HTML page (none for HEAD); allow and
+ * content_range may be NULL.  Does nothing if the request was answered.
+ */
+int qs_respond_error(struct qs_req *req, int status, const char *allow,
+		     const char *content_range);
+
+/* The next value of a "name\0value\0" field list at *off, or NULL. */
+static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, const char **name,
+				     size_t *nl, const char **value, size_t *vl);
+
+/* ---- for protocols ------------------------------------------------------ */
+
+/*
+ * The header block is complete and the request may run: pick its handler
+ * (the site's router) and start it.  0 or -errno (reset the stream).
+ */
+int qs_req_start(struct qs_req *req);
+/* Body bytes for the handler; 0 or -errno. */
+int qs_req_body(struct qs_req *req, const uint8_t *data, size_t len, bool end);
+
+static inline void qs_req_proceed(struct qs_req *req)
+{
+	if (req->handler && req->handler->proceed)
+		req->handler->proceed(req);
+}
+
+/* The stream is gone: the handler lets go of req, then the protocol frees it. */
+void qs_req_close(struct qs_req *req);
+/* Free the request's own strings. */
+void qs_req_free_fields(struct qs_req *req);
+/* Append a regular field to req->fields; 0 or -ENOMEM. */
+int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
+		     size_t vl);
+
+static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, const char **name,
+				     size_t *nl, const char **value, size_t *vl)
+{
+	const char *n, *v;
+
+	if (*off >= req->fields_len)
+		return false;
+	n = req->fields + *off;
+	*nl = __builtin_strlen(n);
+	v = n + *nl + 1;
+	*vl = __builtin_strlen(v);
+	*off += *nl + *vl + 2;
+	*name = n;
+	*value = v;
+	return true;
+}
+
+#endif
