@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* Unit tests of the loader's configuration: file, flags, precedence, errors. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/log.h"
 #include "check.h"
 
 static char tmpdir[] = "/tmp/qs-config-test.XXXXXX";
@@ -222,6 +225,152 @@ static int test_xdp_guard(void)
 	return 0;
 }
 
+/* Every default goes through its option's setter: the figures of before. */
+static int test_defaults_from_table(void)
+{
+	struct qs_config cfg;
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	CHECK(qs_config_defaults(&cfg) == 0, "the option table applies");
+	CHECK(!strcmp(cfg.config_path, QS_DEFAULT_CONFIG) && !cfg.config_explicit, "config");
+	CHECK(cfg.n_listen == 1 && !strcmp(cfg.listen[0].text, QS_DEFAULT_LISTEN), "listen");
+	CHECK(cfg.workers == 0 && !strcmp(cfg.instance, QS_DEFAULT_INSTANCE) &&
+	      cfg.steering == QS_STEER_ON && !cfg.foreground && !strcmp(cfg.user, QS_DEFAULT_USER),
+	      "workers auto, instance, steering, foreground, user");
+	CHECK(cfg.server_id_len == 1 && cfg.server_id[0] == 0x01, "server id");
+	CHECK(!cfg.log_file[0] && cfg.log_level == QS_LOG_INFO && cfg.rcvbuf == 4 << 20 &&
+	      !cfg.metrics[0], "log, rcvbuf, metrics");
+	CHECK(!strcmp(cfg.cert, QS_DEFAULT_CERT) && !strcmp(cfg.key, QS_DEFAULT_KEY) &&
+	      !strcmp(cfg.docroot, QS_DEFAULT_DOCROOT), "cert, key, docroot");
+	CHECK(cfg.retry == QS_RETRY_AUTO && cfg.retry_threshold == 2000 &&
+	      cfg.idle_timeout_ms == 30000 && cfg.max_streams == 100 && cfg.max_conns == 16384 &&
+	      cfg.max_header_bytes == 65536 && cfg.drain_timeout_ms == 3000 && cfg.cc == QS_CC_BBR,
+	      "HTTP/3");
+	CHECK(cfg.fastcgi == QS_FASTCGI_OFF && !cfg.fastcgi_addr[0] && cfg.php_max_children == 0 &&
+	      cfg.fastcgi_timeout_ms == 60000 && cfg.fastcgi_keepalive && !cfg.index[0] &&
+	      cfg.max_body == 64ULL << 20, "PHP");
+	CHECK(cfg.ticket_source == QS_TICKETS_AUTO && cfg.n_ticket_paths == 0 &&
+	      cfg.ticket_rotate_s == 12 * 3600 && cfg.ticket_lifetime_s == 24 * 3600 &&
+	      cfg.early_data && !cfg.early_unsafe_reject, "tickets, 0-RTT");
+	CHECK(cfg.n_xdp_guard == 0 && cfg.guard_rate == 100 && cfg.guard_burst == 200 &&
+	      cfg.guard_vn_rate == 5 && cfg.guard_vn_burst == 10, "XDP guard");
+	return 0;
+}
+
+/* Typed options from the file: units, words, both spellings of a key. */
+static int test_file_values_by_type(void)
+{
+	struct qs_config cfg;
+	const char *path = write_conf("v.conf",
+		"[quicsteer]\nmax-body = 2K\nidle_timeout = 5\ndrain_timeout = 0\n"
+		"fastcgi_timeout = 2\nxdp-guard-vn-rate = 3\nworkers = auto\nearly_data = no\n"
+		"steering = baseline\nforeground = yes\nlog_level = debug\ncc = cubic\n"
+		"retry = never\nearly_data_unsafe = reject\nfastcgi_keepalive = off\n"
+		"ticket_rotate = 90\nticket_lifetime = 10m\nlog_file = /tmp/q.log\nphp_max_children = 3\n");
+	const char *argv[] = { "quicsteerd", "-c", path, "--max-body", "3M", "--cc", "reno", NULL };
+
+	CHECK(parse(&cfg, 3, argv) == 0, "file parses");
+	CHECK(cfg.max_body == 2048 && cfg.idle_timeout_ms == 5000 && cfg.drain_timeout_ms == 0 &&
+	      cfg.fastcgi_timeout_ms == 2000 && cfg.guard_vn_rate == 3, "numbers and units");
+	CHECK(cfg.workers >= 1 && !cfg.early_data && cfg.steering == QS_STEER_BASELINE &&
+	      cfg.foreground && cfg.log_level == QS_LOG_DEBUG && cfg.cc == QS_CC_CUBIC &&
+	      cfg.retry == QS_RETRY_NEVER && cfg.early_unsafe_reject && !cfg.fastcgi_keepalive,
+	      "words");
+	CHECK(cfg.ticket_rotate_s == 90 && cfg.ticket_lifetime_s == 600 && !strcmp(cfg.log_file, "/tmp/q.log") &&
+	      cfg.php_max_children == 3, "duration, string, pool");
+	CHECK(parse(&cfg, 7, argv) == 0 && cfg.max_body == 3ULL << 20 && cfg.cc == QS_CC_RENO,
+	      "flags over the file");
+	return 0;
+}
+
+/* A list: each source's first value replaces the list of the one before. */
+static int test_listen_sources(void)
+{
+	struct qs_config cfg;
+	const char *path = write_conf("l.conf", "listen = 127.0.0.1:7001\nlisten = [::1]:7002\n");
+	const char *file[] = { "quicsteerd", "-c", path, NULL };
+	const char *flags[] = { "quicsteerd", "-c", path, "-l", "127.0.0.1:7003",
+				"--listen", "127.0.0.1:7004", NULL };
+	const char *dflt[] = { "quicsteerd", "-c", path, "--listen", QS_DEFAULT_LISTEN, NULL };
+
+	CHECK(parse(&cfg, 3, file) == 0 && cfg.n_listen == 2 &&
+	      !strcmp(cfg.listen[0].text, "127.0.0.1:7001") && !strcmp(cfg.listen[1].text,
+	      "[::1]:7002"), "the file's two replace the default: %u", cfg.n_listen);
+	CHECK(parse(&cfg, 7, flags) == 0 && cfg.n_listen == 2 &&
+	      !strcmp(cfg.listen[0].text, "127.0.0.1:7003") && !strcmp(cfg.listen[1].text,
+	      "127.0.0.1:7004"), "the command line's two replace the file's");
+	CHECK(parse(&cfg, 5, dflt) == 0 && cfg.n_listen == 1, "the default given again: once");
+	return 0;
+}
+
+/* Messages name the option, the value and what is allowed. */
+static int test_error_messages(void)
+{
+	static const struct { const char *name, *value, *message; int ret; } cases[] = {
+		{ "workers", "65", "workers '65': expected 1..64 or auto", -EINVAL },
+		{ "max_connections", "0", "max_connections '0': expected 1..1000000", -EINVAL },
+		{ "idle-timeout", "0", "idle-timeout '0': expected 1..3600 seconds", -EINVAL },
+		{ "xdp_guard_burst", "x", "xdp_guard_burst 'x': expected 0..1000000 (0: no limit)",
+		  -EINVAL },
+		{ "cc", "vegas", "cc 'vegas': expected bbr, cubic or reno", -EINVAL },
+		{ "steering", "maybe", "steering 'maybe': expected on, off or baseline", -EINVAL },
+		{ "early_data", "2", "early_data '2': expected on or off", -EINVAL },
+		{ "ticket_lifetime", "8d", "ticket_lifetime '8d': expected a duration of 1s..7d "
+		  "(TLS 1.3's limit)", -EINVAL },
+		{ "max_body", "0", "max_body '0': expected bytes (suffix K, M, G)", -EINVAL },
+		{ "max_body", "99999999999G", "max_body '99999999999G': expected bytes", -EINVAL },
+		{ "user", "", "user: empty", -EINVAL },
+		{ "listen", "127.0.0.1", "listen '127.0.0.1': expected ADDR:PORT", -EINVAL },
+		{ "workerz", "2", "unknown option 'workerz'", -ENOENT },
+		{ "config", "/x", "'config' is an option of the command line only", -ENOENT },
+		{ "help", "on", "'help' is an option of the command line only", -ENOENT },
+	};
+	struct qs_config cfg;
+	char err[256];
+
+	CHECK(qs_config_defaults(&cfg) == 0, "defaults");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		CHECK(qs_config_set(&cfg, cases[i].name, cases[i].value, err, sizeof(err)) ==
+		      cases[i].ret, "%s = '%s' returns %d", cases[i].name, cases[i].value,
+		      cases[i].ret);
+		CHECK(!strncmp(err, cases[i].message, strlen(cases[i].message)),
+		      "%s = '%s': '%s', expected '%s...'", cases[i].name, cases[i].value, err,
+		      cases[i].message);
+	}
+	return 0;
+}
+
+/* --help: within 80 columns; --help-markdown: one row per option of --help */
+static int test_help_and_markdown(void)
+{
+	char *help = NULL, *md = NULL, *line, *save = NULL;
+	size_t help_len = 0, md_len = 0;
+	FILE *f;
+	int rows = 0, flags = 0;
+
+	f = open_memstream(&help, &help_len);
+	CHECK(f && qs_usage(f) == 0, "qs_usage");
+	fclose(f);
+	f = open_memstream(&md, &md_len);
+	CHECK(f && qs_options_markdown(f) == 0, "qs_options_markdown");
+	fclose(f);
+	for (const char *p = help; *p; ) {
+		size_t n = strcspn(p, "\n");
+
+		CHECK(n <= 80, "a line of %zu columns: %.*s", n, (int)n, p);
+		flags += n > 8 && (!strncmp(p + 2, "-", 1) || !strncmp(p + 6, "--", 2));
+		p += n + (p[n] == '\n');
+	}
+	CHECK(strstr(help, "--help-markdown") && strstr(help, "-c, --config FILE"), "%s", help);
+	for (line = strtok_r(md, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		rows += !strncmp(line, "| `-", 4);
+	CHECK(rows > 40 && rows == flags, "%d table rows, %d options in --help", rows, flags);
+	free(help);
+	free(md);
+	return 0;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -234,6 +383,11 @@ int main(void)
 	RUN(test_errors);
 	RUN(test_tickets);
 	RUN(test_xdp_guard);
+	RUN(test_defaults_from_table);
+	RUN(test_file_values_by_type);
+	RUN(test_listen_sources);
+	RUN(test_error_messages);
+	RUN(test_help_and_markdown);
 	char cmd[300];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

@@ -117,7 +117,12 @@ struct qs_config {
 };
 
 
-void qs_config_defaults(struct qs_config *cfg);
+/*
+ * Every option's default, applied through the option's own setter (the
+ * table in user/loader/config.c).  Returns 0, or -EINVAL after printing
+ * which row of that table is wrong.
+ */
+int qs_config_defaults(struct qs_config *cfg);
 
 /*
  * Parse argv into cfg (reading the config file it names, or the default
@@ -126,13 +131,20 @@ void qs_config_defaults(struct qs_config *cfg);
  */
 int qs_config_from_args(struct qs_config *cfg, int argc, char **argv);
 
-/* Each setter checks and applies one option; errbuf says what is wrong. */
+/*
+ * Check and apply one option of the config file: name is its key (or its
+ * flag without "--").  Returns 0, -ENOENT for an unknown option or -EINVAL;
+ * err then says what is wrong.
+ */
 int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 		  char *err, size_t errlen);
 
 /* Parse "ADDR:PORT", "[V6]:PORT" or "*:PORT" into l. */
 int qs_parse_listen(const char *text, struct qs_listen *l, char *err, size_t errlen);
 
-void qs_usage(FILE *out);
+/* --help, and --help-markdown (the option table of docs/configuration.md).
+ * Return 0, or -errno when the output could not be written. */
+int qs_usage(FILE *out);
+int qs_options_markdown(FILE *out);
 
 #endif

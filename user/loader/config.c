@@ -1,9 +1,18 @@
 // SPDX-License-Identifier: MIT
+/*
+ * quicsteerd's options.  One table, options[] below, says for every option
+ * its flag, config-file key, type, range, default and help; the defaults,
+ * the config-file reader (INI, inih), the getopt_long parser, --help and
+ * --help-markdown (the table of docs/configuration.md) are all driven from
+ * it, so none of them can disagree with another.
+ */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,149 +23,12 @@
 #include "common/log.h"
 #include "common/config.h"
 
-void qs_config_defaults(struct qs_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", QS_DEFAULT_CONFIG);
-	snprintf(cfg->instance, sizeof(cfg->instance), "%s", QS_DEFAULT_INSTANCE);
-	snprintf(cfg->user, sizeof(cfg->user), "%s", QS_DEFAULT_USER);
-	cfg->steering = QS_STEER_ON;
-	cfg->server_id[0] = 0x01;
-	cfg->server_id_len = 1;
-	cfg->log_level = QS_LOG_INFO;
-	cfg->rcvbuf = 4 << 20;
-	snprintf(cfg->cert, sizeof(cfg->cert), "%s", QS_DEFAULT_CERT);
-	snprintf(cfg->key, sizeof(cfg->key), "%s", QS_DEFAULT_KEY);
-	snprintf(cfg->docroot, sizeof(cfg->docroot), "%s", QS_DEFAULT_DOCROOT);
-	cfg->retry = QS_RETRY_AUTO;
-	cfg->retry_threshold = 2000;
-	cfg->idle_timeout_ms = 30000;
-	cfg->max_streams = 100;
-	cfg->max_conns = 16384;
-	cfg->max_header_bytes = 65536;
-	cfg->drain_timeout_ms = 3000;
-	cfg->cc = QS_CC_BBR;
-	cfg->fastcgi = QS_FASTCGI_OFF;
-	cfg->fastcgi_timeout_ms = 60000;
-	cfg->fastcgi_keepalive = true;
-	cfg->max_body = 64ULL << 20;
-	cfg->ticket_source = QS_TICKETS_AUTO;
-	cfg->ticket_rotate_s = 12 * 3600;
-	cfg->ticket_lifetime_s = 24 * 3600;
-	cfg->early_data = true;
-	cfg->guard_rate = 100;
-	cfg->guard_burst = 200;
-	cfg->guard_vn_rate = 5;
-	cfg->guard_vn_burst = 10;
-}
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+#define HELP_WIDTH 80   /* --help is wrapped to this many columns */
+#define HELP_COL   26   /* where the help of an option starts */
 
-void qs_usage(FILE *out)
-{
-	fprintf(out,
-"Usage: quicsteerd [OPTION]...\n"
-"HTTP/3 edge server loader: forks one worker per CPU and steers every QUIC\n"
-"datagram to the worker that owns its connection ID (eBPF sk_reuseport).\n"
-"Options override the config file.  Runs as root.\n"
-"\n"
-"  -c, --config FILE       config file (default " QS_DEFAULT_CONFIG ";\n"
-"                          a missing default file is not an error)\n"
-"  -l, --listen ADDR:PORT  UDP listen address, repeatable, up to %d;\n"
-"                          IPv4 1.2.3.4:443, IPv6 [::1]:443, [::]:443 is\n"
-"                          dual-stack (default " QS_DEFAULT_LISTEN ")\n"
-"  -w, --workers N         workers, 1..%d (default: online CPUs)\n"
-"  -i, --instance NAME     instance name: pins in " "/sys/fs/bpf/quicsteer/NAME,\n"
-"                          runtime files in " QS_RUN_ROOT "/NAME (default " QS_DEFAULT_INSTANCE ")\n"
-"      --steering on|off   CID steering (on) or plain SO_REUSEPORT hashing (off,\n"
-"                          for comparison and kernels without sk_reuseport BPF);\n"
-"                          'baseline' attaches an empty program instead (the\n"
-"                          reference of make bench-steer; hashes like off)\n"
-"  -u, --user NAME         unprivileged user the workers run as (default " QS_DEFAULT_USER ")\n"
-"      --server-id HEX     plaintext QUIC-LB server id in every CID, 1..6 bytes\n"
-"                          (default 01)\n"
-"      --rcvbuf BYTES      socket receive buffer per worker socket (default 4194304)\n"
-"      --cert FILE         TLS certificate chain, PEM (default " QS_DEFAULT_CERT ";\n"
-"                          scripts/gen-certs.sh makes a development pair in certs/)\n"
-"      --key FILE          TLS private key, PEM (default " QS_DEFAULT_KEY ")\n"
-"      --docroot DIR       static files (default " QS_DEFAULT_DOCROOT ")\n"
-"      --retry MODE        address validation with Retry: auto (when new\n"
-"                          handshakes exceed --retry-threshold per second and\n"
-"                          worker), always, never (default auto)\n"
-"      --retry-threshold N handshakes per second per worker (default 2000)\n"
-"      --idle-timeout SEC  QUIC idle timeout (default 30)\n"
-"      --max-streams N     concurrent requests per connection (default 100)\n"
-"      --metrics ADDR:PORT  Prometheus metrics (/metrics) and health (/health)\n"
-"                          over HTTP on this TCP address, e.g. 127.0.0.1:9473\n"
-"                          (default off; 'off' turns off what the file set)\n"
-"      --max-connections N QUIC connections per worker; a new one beyond is\n"
-"                          refused with CONNECTION_REFUSED (default 16384)\n"
-"      --max-header-bytes N  request header block limit, answered with 431\n"
-"                          (default 65536)\n"
-"      --drain-timeout SEC after GOAWAY on shutdown (default 3)\n"
-"      --cc ALGO           congestion control: bbr, cubic or reno (default bbr)\n"
-"      --fastcgi MODE      where .php scripts go: off (default: static files\n"
-"                          only), managed (the loader runs a php-fpm pool as\n"
-"                          --user on a unix socket in its runtime directory,\n"
-"                          restarts it, stops it), unix:/path or tcp:HOST:PORT\n"
-"                          (an existing pool; nothing started)\n"
-"      --php-max-children N  the pool's children (default 4 per CPU): managed\n"
-"                          pool size; each worker keeps at most its share of\n"
-"                          FastCGI connections\n"
-"      --index SCRIPT      front controller: what is not a static file goes to\n"
-"                          SCRIPT (like nginx try_files $uri /index.php$is_args$args)\n"
-"      --max-body BYTES    largest request body for PHP, 413 above (default 64M)\n"
-"      --fastcgi-timeout SEC  no byte from the pool this long: 504, or a reset\n"
-"                          once the response started (default 60)\n"
-"      --fastcgi-keepalive on|off  keep FastCGI connections open between\n"
-"                          requests (on, default; the managed pool is pm static).\n"
-"                          Use off for a pool with pm ondemand or dynamic: php-fpm\n"
-"                          counts a child on a kept-alive connection as idle and\n"
-"                          does not start children for new connections\n"
-"      --ticket-keys SRC   session ticket keys, shared by every worker:\n"
-"                          auto (random, rotated every --ticket-rotate),\n"
-"                          file:PATH[,PATH...] (nginx-format 80-byte key files;\n"
-"                          the first encrypts, the others only decrypt; re-read\n"
-"                          on SIGHUP and quicsteerctl reload-keys), or\n"
-"                          fleet:PATH (a secret of 32+ bytes every host of a\n"
-"                          fleet shares; each derives the key of every\n"
-"                          --ticket-rotate epoch with HKDF) (default auto)\n"
-"      --ticket-rotate DUR a new encrypt key this often, auto and fleet\n"
-"                          (DUR: seconds, or with s, m, h, d; default 12h)\n"
-"      --ticket-lifetime DUR  tickets are valid this long, and retired keys\n"
-"                          still decrypt this long (default 24h, at most 7d)\n"
-"      --early-data on|off accept 0-RTT requests from resumed clients, with a\n"
-"                          host-wide anti-replay register (default on)\n"
-"      --early-data-unsafe defer|reject  methods other than GET, HEAD and\n"
-"                          OPTIONS received in 0-RTT: run once the handshake\n"
-"                          completes (defer, default) or answer 425 Too Early\n"
-"      --xdp-guard IFACE[,IFACE...]  attach the XDP guard (libxdp) to these\n"
-"                          interfaces: drops datagrams to the listen addresses\n"
-"                          that cannot be QUIC, rate-limits Initials per source,\n"
-"                          applies the qs_guard_block blocklist (default off;\n"
-"                          'off' turns off what the config file set)\n"
-"      --xdp-guard-rate N  Initials per second per source (IPv4 /32, IPv6 /64)\n"
-"                          (default 100)\n"
-"      --xdp-guard-burst N bucket size for those (default 200; 0: no limit)\n"
-"      --xdp-guard-vn-rate N  unknown-version packets per second per source,\n"
-"                          answered with Version Negotiation (default 5)\n"
-"      --xdp-guard-vn-burst N  (default 10; 0: no limit)\n"
-"  -f, --foreground        stay in the foreground, log to stderr\n"
-"      --log-file FILE     log here (default: stderr in the foreground,\n"
-"                          " QS_LOG_ROOT "/NAME.log otherwise)\n"
-"      --log-level LEVEL   warn, info or debug (default info)\n"
-"  -h, --help              print this help\n"
-"  -V, --version           print the version\n"
-"\n"
-"Signals: SIGTERM/SIGINT: GOAWAY, drain, stop everything, remove the pins.\n"
-"SIGHUP: reload: a new generation of workers with the certificate, key and\n"
-"docroot read again (other settings need a restart) takes new connections;\n"
-"the old one keeps its connections, sends GOAWAY, drains (--drain-timeout)\n"
-"and exits.  Refused, with the reason logged, while a previous generation\n"
-"drains or when the certificate is unusable.  Also re-reads the ticket keys\n"
-"(also: quicsteerctl reload-keys).\n"
-"Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
-"/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n",
-		QS_MAX_LISTENERS, QS_MAX_WORKERS);
-}
+/* ---- values -------------------------------------------------------------- */
 
 int qs_parse_listen(const char *text, struct qs_listen *l, char *err, size_t errlen)
 {
@@ -237,17 +109,6 @@ static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
 	return 0;
 }
 
-static int parse_bool(const char *v, bool *out)
-{
-	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-		*out = true;
-	else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 /* "90", "90s", "15m", "12h", "7d" -> seconds */
 static int parse_duration(const char *v, unsigned min, unsigned max, unsigned *out)
 {
@@ -277,9 +138,197 @@ static int parse_duration(const char *v, unsigned min, unsigned max, unsigned *o
 	return 0;
 }
 
-static int set_ticket_keys(struct qs_config *cfg, const char *value, char *err, size_t errlen)
+/* seconds -> the largest unit that says them exactly: 604800 -> "7d" */
+static void format_duration(unsigned s, char *buf, size_t len)
+{
+	if (s && s % 86400 == 0)
+		snprintf(buf, len, "%ud", s / 86400);
+	else if (s && s % 3600 == 0)
+		snprintf(buf, len, "%uh", s / 3600);
+	else if (s && s % 60 == 0)
+		snprintf(buf, len, "%um", s / 60);
+	else
+		snprintf(buf, len, "%us", s);
+}
+
+/* "65536", "64K", "64M", "1G" -> bytes, at least 1 */
+static int parse_size(const char *v, uint64_t *out)
+{
+	unsigned long long n;
+	unsigned shift;
+	char *end;
+
+	errno = 0;
+	if (!*v || *v == '-')
+		return -EINVAL;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || n == 0)
+		return -EINVAL;
+	if (!*end)
+		shift = 0;
+	else if (!strcmp(end, "K"))
+		shift = 10;
+	else if (!strcmp(end, "M"))
+		shift = 20;
+	else if (!strcmp(end, "G"))
+		shift = 30;
+	else
+		return -EINVAL;
+	if (n > UINT64_MAX >> shift)
+		return -EINVAL;
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * ---- setters of the options that are more than a number or a word -------
+ * Each checks VALUE and applies it; a message starts with NAME, the option
+ * as the user spelled it (the caller adds "--" or the file and line).
+ */
+
+static int set_listen(struct qs_config *cfg, const char *name, const char *value,
+		      char *err, size_t errlen)
+{
+	struct qs_listen l;
+	int ret = qs_parse_listen(value, &l, err, errlen);
+
+	if (ret)
+		return ret;
+	if (cfg->n_listen >= QS_MAX_LISTENERS) {
+		snprintf(err, errlen, "%s '%s': at most %d listen addresses",
+			 name, value, QS_MAX_LISTENERS);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (!strcmp(cfg->listen[i].text, l.text)) {
+			snprintf(err, errlen, "%s '%s' given twice", name, value);
+			return -EINVAL;
+		}
+	cfg->listen[cfg->n_listen++] = l;
+	return 0;
+}
+
+static void clear_listen(struct qs_config *cfg)
+{
+	cfg->n_listen = 0;
+}
+
+static int set_instance(struct qs_config *cfg, const char *name, const char *value,
+			char *err, size_t errlen)
+{
+	size_t n = strlen(value);
+
+	/* the name becomes a directory under /sys/fs/bpf and /run */
+	if (n == 0 || n > QS_INSTANCE_MAX || value[0] == '-' || strspn(value,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n) {
+		snprintf(err, errlen, "%s '%s': use 1..%d of [A-Za-z0-9_-], not starting "
+			 "with '-'", name, value, QS_INSTANCE_MAX);
+		return -EINVAL;
+	}
+	memcpy(cfg->instance, value, n + 1);
+	return 0;
+}
+
+static int set_server_id(struct qs_config *cfg, const char *name, const char *value,
+			 char *err, size_t errlen)
+{
+	const char *p = value;
+	size_t n;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	n = strlen(p);
+	if (n < 2 || n > 2 * QS_CID_SID_MAX || n % 2) {
+		snprintf(err, errlen, "%s '%s': expected 1..%d bytes in hex (2..%d hex digits)",
+			 name, value, QS_CID_SID_MAX, 2 * QS_CID_SID_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = hexval(p[i]), lo = hexval(p[i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			snprintf(err, errlen, "%s '%s': not hex", name, value);
+			return -EINVAL;
+		}
+		cfg->server_id[i / 2] = (unsigned char)(hi << 4 | lo);
+	}
+	cfg->server_id_len = (unsigned)n / 2;
+	return 0;
+}
+
+static int set_metrics(struct qs_config *cfg, const char *name, const char *value,
+		       char *err, size_t errlen)
+{
+	const char *colon = strrchr(value, ':');
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+	if (!strcmp(value, "off") || !*value) {
+		cfg->metrics[0] = '\0';
+		return 0;
+	}
+	if (!colon || *end || port < 1 || port > 65535 || strlen(value) >= sizeof(cfg->metrics)) {
+		snprintf(err, errlen, "%s '%s': expected ADDR:PORT (127.0.0.1:9473, "
+			 "[::1]:9473) or off", name, value);
+		return -EINVAL;
+	}
+	snprintf(cfg->metrics, sizeof(cfg->metrics), "%s", value);
+	return 0;
+}
+
+static int set_fastcgi(struct qs_config *cfg, const char *name, const char *value,
+		       char *err, size_t errlen)
+{
+	if (!strcmp(value, "off")) {
+		cfg->fastcgi = QS_FASTCGI_OFF;
+	} else if (!strcmp(value, "managed")) {
+		cfg->fastcgi = QS_FASTCGI_MANAGED;
+	} else if (!strncmp(value, "unix:", 5) && value[5] == '/' &&
+		   strlen(value + 5) < sizeof(cfg->fastcgi_addr)) {
+		cfg->fastcgi = QS_FASTCGI_UNIX;
+		snprintf(cfg->fastcgi_addr, sizeof(cfg->fastcgi_addr), "%s", value + 5);
+	} else if (!strncmp(value, "tcp:", 4) && strchr(value + 4, ':') &&
+		   strlen(value + 4) < sizeof(cfg->fastcgi_addr)) {
+		cfg->fastcgi = QS_FASTCGI_TCP;
+		snprintf(cfg->fastcgi_addr, sizeof(cfg->fastcgi_addr), "%s", value + 4);
+	} else {
+		snprintf(err, errlen, "%s '%s': expected off, managed, unix:/absolute/path "
+			 "or tcp:HOST:PORT", name, value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_index(struct qs_config *cfg, const char *name, const char *value,
+		     char *err, size_t errlen)
+{
+	size_t n = strlen(value);
+
+	if (n < 5 || n >= sizeof(cfg->index) || strcmp(value + n - 4, ".php") ||
+	    value[0] == '/' || value[0] == '.' || strstr(value, "..")) {
+		snprintf(err, errlen, "%s '%s': expected a script name relative to the "
+			 "docroot, like index.php", name, value);
+		return -EINVAL;
+	}
+	memcpy(cfg->index, value, n + 1);
+	return 0;
+}
+
+static int set_ticket_keys(struct qs_config *cfg, const char *name, const char *value,
+			   char *err, size_t errlen)
 {
 	char buf[QS_TICKET_PATHS_MAX * 256];
+	const char *given = value;
 	char *save = NULL, *tok;
 
 	cfg->n_ticket_paths = 0;
@@ -294,8 +343,8 @@ static int set_ticket_keys(struct qs_config *cfg, const char *value, char *err, 
 		cfg->ticket_source = QS_TICKETS_FLEET;
 		value += 6;
 	} else {
-		snprintf(err, errlen, "ticket-keys '%s': expected auto, file:PATH[,PATH...] "
-			 "or fleet:PATH", value);
+		snprintf(err, errlen, "%s '%s': expected auto, file:PATH[,PATH...] or fleet:PATH",
+			 name, value);
 		return -EINVAL;
 	}
 	if (strlen(value) >= sizeof(buf))
@@ -313,23 +362,14 @@ static int set_ticket_keys(struct qs_config *cfg, const char *value, char *err, 
 		goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "ticket-keys: expected file:/abs/path[,/abs/path...] (at most %d "
-		 "files) or fleet:/abs/path (one secret file)", QS_TICKET_PATHS_MAX);
+	snprintf(err, errlen, "%s '%s': expected file:/abs/path[,/abs/path...] (at most %d "
+		 "files) or fleet:/abs/path (one secret file)", name, given, QS_TICKET_PATHS_MAX);
 	return -EINVAL;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* "eth0,eth1" or "off"; a name is checked here, its existence at start */
-static int set_xdp_guard(struct qs_config *cfg, const char *value, char *err, size_t errlen)
+static int set_xdp_guard(struct qs_config *cfg, const char *name, const char *value,
+			 char *err, size_t errlen)
 {
 	const char *p = value;
 
@@ -341,12 +381,12 @@ static int set_xdp_guard(struct qs_config *cfg, const char *value, char *err, si
 
 		if (n == 0 || n >= sizeof(cfg->xdp_guard[0]) || memchr(p, '/', n) ||
 		    memchr(p, ' ', n)) {
-			snprintf(err, errlen, "xdp-guard '%s': expected interface names "
-				 "(1..15 characters) separated by commas", value);
+			snprintf(err, errlen, "%s '%s': expected interface names (1..15 "
+				 "characters) separated by commas", name, value);
 			return -EINVAL;
 		}
 		if (cfg->n_xdp_guard == QS_GUARD_MAX_IFACES) {
-			snprintf(err, errlen, "xdp-guard '%s': at most %d interfaces", value,
+			snprintf(err, errlen, "%s '%s': at most %d interfaces", name, value,
 				 QS_GUARD_MAX_IFACES);
 			return -EINVAL;
 		}
@@ -354,7 +394,7 @@ static int set_xdp_guard(struct qs_config *cfg, const char *value, char *err, si
 		cfg->xdp_guard[cfg->n_xdp_guard][n] = '\0';
 		for (unsigned i = 0; i < cfg->n_xdp_guard; i++)
 			if (!strcmp(cfg->xdp_guard[i], cfg->xdp_guard[cfg->n_xdp_guard])) {
-				snprintf(err, errlen, "xdp-guard '%s': interface given twice", value);
+				snprintf(err, errlen, "%s '%s': interface given twice", name, value);
 				return -EINVAL;
 			}
 		cfg->n_xdp_guard++;
@@ -363,317 +403,809 @@ static int set_xdp_guard(struct qs_config *cfg, const char *value, char *err, si
 			p++;
 	}
 	if (!cfg->n_xdp_guard) {
-		snprintf(err, errlen, "xdp-guard '%s': no interface", value);
+		snprintf(err, errlen, "%s '%s': no interface", name, value);
 		return -EINVAL;
 	}
 	return 0;
 }
 
+/* 0, or -errno when what was printed did not get out (a full disk) */
+static int flushed(FILE *out)
+{
+	if (fflush(out))
+		return -errno;
+	return ferror(out) ? -EIO : 0;
+}
+
+static int print_version(FILE *out)
+{
+	fprintf(out, "quicsteerd %s\n", QS_VERSION);
+	return flushed(out);
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+enum opt_type {
+	OPT_UINT,      /* unsigned in min..max, stored times scale; or one of words */
+	OPT_BOOL,      /* on|off; yes|no, true|false and 1|0 also work */
+	OPT_ENUM,      /* one of words, stored as its value in an enum or bool field */
+	OPT_DURATION,  /* seconds in min..max: 90, 90s, 15m, 12h, 7d */
+	OPT_SIZE,      /* bytes, at least 1, with suffix K, M or G (a uint64_t) */
+	OPT_STRING,    /* fits its field; empty only with empty_ok */
+	OPT_FUNC,      /* its own setter: addresses, lists, key sources */
+	OPT_ACTION,    /* command line only: print something and exit */
+};
+
+struct opt_word {
+	const char *word;
+	int value;
+	bool alias;    /* accepted, not listed in help and messages */
+};
+
+typedef int (*opt_setter)(struct qs_config *cfg, const char *name, const char *value,
+			  char *err, size_t errlen);
+
+struct opt {
+	const char *flag;          /* long option, without "--" */
+	char short_flag;           /* 0: none */
+	const char *key;           /* config-file key: flag with '_' for '-'; NULL: flag only */
+	const char *metavar;       /* the argument in help; NULL for words: them */
+	const char *flag_value;    /* a flag without argument: the value it means */
+	enum opt_type type;
+	size_t offset, size;       /* of the field in struct qs_config */
+	unsigned min, max;         /* OPT_UINT, OPT_DURATION */
+	unsigned scale;            /* OPT_UINT: stored = given * scale (s -> ms); 0 = 1 */
+	const char *unit;          /* OPT_UINT: after the range ("seconds") */
+	const char *note;          /* after the range ("0: no limit") */
+	const struct opt_word *words;
+	bool empty_ok;             /* OPT_STRING */
+	opt_setter set;            /* OPT_FUNC */
+	void (*clear)(struct qs_config *cfg); /* repeatable: see struct source */
+	int (*run)(FILE *out);     /* OPT_ACTION */
+	bool early;                /* on the command line, read before the file */
+	const char *def;           /* the default, applied by the setter; NULL: zero */
+	const char *def_doc;       /* the default in words, when def does not say it */
+	const char *help;          /* `code` in backticks: plain in --help */
+};
+
+#define FIELD(m) .offset = offsetof(struct qs_config, m), \
+		 .size = sizeof(((struct qs_config *)0)->m)
+
+#define WORD(w, v)  { .word = (w), .value = (v) }
+#define ALIAS(w, v) { .word = (w), .value = (v), .alias = true }
+#define WORDS_END   { .word = NULL }
+
+static const struct opt_word bool_words[] = {
+	WORD("on", true), WORD("off", false),
+	ALIAS("yes", true), ALIAS("no", false), ALIAS("true", true), ALIAS("false", false),
+	ALIAS("1", true), ALIAS("0", false), WORDS_END,
+};
+
+/* fastcgi_keepalive has only ever taken these two */
+static const struct opt_word on_off_words[] = {
+	WORD("on", true), WORD("off", false), WORDS_END,
+};
+
+static const struct opt_word auto_word[] = { WORD("auto", 0), WORDS_END };
+
+static const struct opt_word steering_words[] = {
+	WORD("on", QS_STEER_ON), WORD("off", QS_STEER_OFF), WORD("baseline", QS_STEER_BASELINE),
+	ALIAS("yes", QS_STEER_ON), ALIAS("true", QS_STEER_ON), ALIAS("1", QS_STEER_ON),
+	ALIAS("no", QS_STEER_OFF), ALIAS("false", QS_STEER_OFF), ALIAS("0", QS_STEER_OFF),
+	WORDS_END,
+};
+
+static const struct opt_word retry_words[] = {
+	WORD("auto", QS_RETRY_AUTO), WORD("always", QS_RETRY_ALWAYS),
+	WORD("never", QS_RETRY_NEVER), WORDS_END,
+};
+
+static const struct opt_word cc_words[] = {
+	WORD("bbr", QS_CC_BBR), WORD("cubic", QS_CC_CUBIC), WORD("reno", QS_CC_RENO), WORDS_END,
+};
+
+static const struct opt_word unsafe_words[] = {
+	WORD("defer", false), WORD("reject", true), WORDS_END,
+};
+
+static const struct opt_word log_level_words[] = {
+	WORD("warn", QS_LOG_WARN), WORD("info", QS_LOG_INFO), WORD("debug", QS_LOG_DEBUG),
+	WORDS_END,
+};
+
+/* the help of --ticket-lifetime says "lifetime/14" */
+_Static_assert(QS_TKEY_MAX == 16, "update the help of --ticket-lifetime");
+
+static const struct opt options[] = {
+	{
+		.flag = "config", .short_flag = 'c', .metavar = "FILE",
+		.type = OPT_STRING, FIELD(config_path), .early = true,
+		.def = QS_DEFAULT_CONFIG,
+		.help = "INI file, options in its `[quicsteer]` section; a missing default "
+			"file is not an error, a missing `--config FILE` is",
+	}, {
+		.flag = "listen", .short_flag = 'l', .key = "listen", .metavar = "ADDR:PORT",
+		.type = OPT_FUNC, .set = set_listen, .clear = clear_listen,
+		.def = QS_DEFAULT_LISTEN,
+		.help = "UDP listen address, up to " STR(QS_MAX_LISTENERS) " (repeat the "
+			"option or the key): IPv4 `1.2.3.4:443`, IPv6 `[::1]:443`, `*:443`; "
+			"`[::]:443` is dual-stack. Addresses on the command line replace the "
+			"file's list",
+	}, {
+		.flag = "workers", .short_flag = 'w', .key = "workers", .metavar = "N",
+		.type = OPT_UINT, FIELD(workers), .min = 1, .max = QS_MAX_WORKERS,
+		.words = auto_word, .def = "auto",
+		.help = "worker processes; `auto`: one per online CPU",
+	}, {
+		.flag = "instance", .short_flag = 'i', .key = "instance", .metavar = "NAME",
+		.type = OPT_FUNC, .set = set_instance, .def = QS_DEFAULT_INSTANCE,
+		.help = "instance name, 1.." STR(QS_INSTANCE_MAX) " of `[A-Za-z0-9_-]`: pins "
+			"in `/sys/fs/bpf/quicsteer/NAME`, runtime files in `" QS_RUN_ROOT
+			"/NAME`",
+	}, {
+		.flag = "steering", .key = "steering",
+		.type = OPT_ENUM, FIELD(steering), .words = steering_words, .def = "on",
+		.help = "CID steering (`on`) or plain `SO_REUSEPORT` hashing (`off`: for "
+			"comparison, and for kernels without sk_reuseport BPF); `baseline` "
+			"attaches an empty program instead, the reference of `make "
+			"bench-steer` that hashes like `off`",
+	}, {
+		.flag = "user", .short_flag = 'u', .key = "user", .metavar = "NAME",
+		.type = OPT_STRING, FIELD(user), .def = QS_DEFAULT_USER,
+		.help = "unprivileged user the workers run as",
+	}, {
+		.flag = "server-id", .key = "server_id", .metavar = "HEX",
+		.type = OPT_FUNC, .set = set_server_id, .def = "01",
+		.help = "plaintext QUIC-LB server id in every CID, 1.." STR(QS_CID_SID_MAX)
+			" bytes in hex, `0x` allowed before them",
+	}, {
+		.flag = "rcvbuf", .key = "rcvbuf", .metavar = "BYTES",
+		.type = OPT_UINT, FIELD(rcvbuf), .min = 0, .max = 1U << 30, .unit = "bytes",
+		.note = "0: the kernel's default", .def = "4194304",
+		.help = "receive buffer of each worker socket; set with `SO_RCVBUFFORCE`, "
+			"so it may exceed `net.core.rmem_max` and a flood queues instead of "
+			"dropping",
+	}, {
+		.flag = "cert", .key = "cert", .metavar = "FILE",
+		.type = OPT_STRING, FIELD(cert), .def = QS_DEFAULT_CERT,
+		.help = "TLS certificate chain, PEM, read by the loader as root; "
+			"`scripts/gen-certs.sh` makes a development pair in `certs/`",
+	}, {
+		.flag = "key", .key = "key", .metavar = "FILE",
+		.type = OPT_STRING, FIELD(key), .def = QS_DEFAULT_KEY,
+		.help = "TLS private key, PEM, read by the loader as root: it may be "
+			"readable by root only",
+	}, {
+		.flag = "docroot", .key = "docroot", .metavar = "DIR",
+		.type = OPT_STRING, FIELD(docroot), .def = QS_DEFAULT_DOCROOT,
+		.help = "static files; opened by the loader, read by the workers as "
+			"`--user`, so it must be readable by that user",
+	}, {
+		.flag = "retry", .key = "retry",
+		.type = OPT_ENUM, FIELD(retry), .words = retry_words, .def = "auto",
+		.help = "address validation with Retry: `always`, `never`, or `auto`: once "
+			"a worker sees more than `--retry-threshold` new handshakes per second",
+	}, {
+		.flag = "retry-threshold", .key = "retry_threshold", .metavar = "N",
+		.type = OPT_UINT, FIELD(retry_threshold), .min = 1, .max = 10000000,
+		.unit = "per second", .def = "2000",
+		.help = "new handshakes per second and worker above which `--retry auto` "
+			"sends Retry",
+	}, {
+		.flag = "idle-timeout", .key = "idle_timeout", .metavar = "SEC",
+		.type = OPT_UINT, FIELD(idle_timeout_ms), .min = 1, .max = 3600, .scale = 1000,
+		.unit = "seconds", .def = "30",
+		.help = "QUIC idle timeout",
+	}, {
+		.flag = "max-streams", .key = "max_streams", .metavar = "N",
+		.type = OPT_UINT, FIELD(max_streams), .min = 1, .max = 10000, .def = "100",
+		.help = "concurrent requests per connection",
+	}, {
+		.flag = "metrics", .key = "metrics", .metavar = "ADDR:PORT",
+		.type = OPT_FUNC, .set = set_metrics, .def = "off",
+		.help = "Prometheus metrics (`/metrics`) and health (`/health`) over HTTP on "
+			"this TCP address, like `127.0.0.1:9473` or `[::1]:9473`; `off` turns "
+			"off what the file set",
+	}, {
+		.flag = "max-connections", .key = "max_connections", .metavar = "N",
+		.type = OPT_UINT, FIELD(max_conns), .min = 1, .max = 1000000, .def = "16384",
+		.help = "QUIC connections per worker, the memory bound: about 100 KB each "
+			"after a handshake and a request (measured with 500), so 16384 is "
+			"about 1.6 GB per worker. A client beyond it gets `CONNECTION_REFUSED` "
+			"at once, counted in `conn_refused`",
+	}, {
+		.flag = "max-header-bytes", .key = "max_header_bytes", .metavar = "N",
+		.type = OPT_UINT, FIELD(max_header_bytes), .min = 1024, .max = 1 << 24,
+		.unit = "bytes", .def = "65536",
+		.help = "request header block, counted as RFC 9114 counts it; a larger one "
+			"gets 431",
+	}, {
+		.flag = "drain-timeout", .key = "drain_timeout", .metavar = "SEC",
+		.type = OPT_UINT, FIELD(drain_timeout_ms), .min = 0, .max = 3600, .scale = 1000,
+		.unit = "seconds", .def = "3",
+		.help = "after GOAWAY on shutdown or reload, before closing what is left",
+	}, {
+		.flag = "cc", .key = "cc",
+		.type = OPT_ENUM, FIELD(cc), .words = cc_words, .def = "bbr",
+		.help = "congestion control. BBR paces at its bandwidth estimate; ngtcp2 "
+			"paces CUBIC and Reno at srtt/(1.25 cwnd) per byte, which holds back "
+			"small responses: 2x the request latency of BBR here",
+	}, {
+		.flag = "fastcgi", .key = "fastcgi", .metavar = "MODE",
+		.type = OPT_FUNC, .set = set_fastcgi, .def = "off",
+		.help = "where `.php` scripts go: `off` (static files only), `managed` (the "
+			"loader runs a php-fpm pool as `--user` on a unix socket in its "
+			"runtime directory, restarts it, stops it; `make run` uses it), "
+			"`unix:/path` or `tcp:HOST:PORT`: an existing pool, nothing started",
+	}, {
+		.flag = "php-max-children", .key = "php_max_children", .metavar = "N",
+		.type = OPT_UINT, FIELD(php_max_children), .min = 1, .max = 4096,
+		.def_doc = "4 per CPU",
+		.help = "children of the pool: the managed pool's size (`pm = static`); "
+			"each worker keeps at most its share of FastCGI connections",
+	}, {
+		.flag = "index", .key = "index", .metavar = "SCRIPT",
+		.type = OPT_FUNC, .set = set_index, .def_doc = "none",
+		.help = "front controller: a path that is not a static file goes to SCRIPT, "
+			"a `.php` file relative to the docroot (like nginx `try_files $uri "
+			"/index.php$is_args$args`), `REQUEST_URI` kept",
+	}, {
+		.flag = "max-body", .key = "max_body", .metavar = "BYTES",
+		.type = OPT_SIZE, FIELD(max_body), .def = "64M",
+		.help = "largest request body for PHP; 413 above",
+	}, {
+		.flag = "fastcgi-timeout", .key = "fastcgi_timeout", .metavar = "SEC",
+		.type = OPT_UINT, FIELD(fastcgi_timeout_ms), .min = 1, .max = 86400,
+		.scale = 1000, .unit = "seconds", .def = "60",
+		.help = "no byte from the pool this long: 504, or a reset once the response "
+			"started",
+	}, {
+		.flag = "fastcgi-keepalive", .key = "fastcgi_keepalive",
+		.type = OPT_ENUM, FIELD(fastcgi_keepalive), .words = on_off_words, .def = "on",
+		.help = "keep FastCGI connections open between requests (the managed pool "
+			"is `pm = static`). Use `off` for a pool with `pm = ondemand` or "
+			"`dynamic`: php-fpm counts a child on a kept-alive connection as idle "
+			"and does not start children for new connections",
+	}, {
+		.flag = "ticket-keys", .key = "ticket_keys", .metavar = "SRC",
+		.type = OPT_FUNC, .set = set_ticket_keys, .def = "auto",
+		.help = "session ticket keys, shared by every worker: `auto` (random at "
+			"start, rotated every `--ticket-rotate`), `file:PATH[,PATH...]` (up "
+			"to " STR(QS_TICKET_PATHS_MAX) " nginx-format 80-byte key files; the "
+			"first encrypts, the others only decrypt; read again on SIGHUP and "
+			"`quicsteerctl reload-keys`) or `fleet:PATH`: a secret of 32 bytes or "
+			"more that every host of a fleet shares, from which each derives "
+			"the key of every `--ticket-rotate` epoch with HKDF-SHA256",
+	}, {
+		.flag = "ticket-rotate", .key = "ticket_rotate", .metavar = "DUR",
+		.type = OPT_DURATION, FIELD(ticket_rotate_s), .min = 1, .max = 365 * 86400,
+		.def = "12h",
+		.help = "with `auto` and `fleet` keys: a new encrypt key this often",
+	}, {
+		.flag = "ticket-lifetime", .key = "ticket_lifetime", .metavar = "DUR",
+		/* TLS 1.3 caps a ticket's lifetime at 7 days (RFC 8446 4.6.1) */
+		.type = OPT_DURATION, FIELD(ticket_lifetime_s), .min = 1, .max = 7 * 86400,
+		.note = "TLS 1.3's limit", .def = "24h",
+		.help = "tickets are valid this long, and a retired key still decrypts this "
+			"long. At most " STR(QS_TKEY_MAX) " keys are in force: rotate at least "
+			"every lifetime/14",
+	}, {
+		.flag = "early-data", .key = "early_data",
+		.type = OPT_BOOL, FIELD(early_data), .def = "on",
+		.help = "accept 0-RTT requests from resumed clients, with a host-wide "
+			"anti-replay register",
+	}, {
+		.flag = "early-data-unsafe", .key = "early_data_unsafe",
+		.type = OPT_ENUM, FIELD(early_unsafe_reject), .words = unsafe_words,
+		.def = "defer",
+		.help = "methods other than GET, HEAD and OPTIONS received in 0-RTT: "
+			"`defer` runs them once the handshake completes, `reject` answers "
+			"425 Too Early",
+	}, {
+		.flag = "xdp-guard", .key = "xdp_guard", .metavar = "IFACE[,IFACE...]",
+		.type = OPT_FUNC, .set = set_xdp_guard, .def = "off",
+		.help = "attach the XDP guard (libxdp) to these interfaces, up to "
+			STR(QS_GUARD_MAX_IFACES) " (`lo` works, in generic mode): it drops "
+			"datagrams to the listen addresses that cannot be QUIC, rate-limits "
+			"client Initials per source and applies the `qs_guard_block` "
+			"blocklist; `off` turns off what the file set",
+	}, {
+		/* a rate must refill; bursts up to 1e6 keep burst * interval in 64 bits */
+		.flag = "xdp-guard-rate", .key = "xdp_guard_rate", .metavar = "N",
+		.type = OPT_UINT, FIELD(guard_rate), .min = 1, .max = 10000000,
+		.unit = "per second", .def = "100",
+		.help = "client Initials per second from one source, an IPv4 /32 or an "
+			"IPv6 /64",
+	}, {
+		.flag = "xdp-guard-burst", .key = "xdp_guard_burst", .metavar = "N",
+		.type = OPT_UINT, FIELD(guard_burst), .min = 0, .max = 1000000,
+		.note = "0: no limit", .def = "200",
+		.help = "bucket size for those Initials",
+	}, {
+		.flag = "xdp-guard-vn-rate", .key = "xdp_guard_vn_rate", .metavar = "N",
+		.type = OPT_UINT, FIELD(guard_vn_rate), .min = 1, .max = 10000000,
+		.unit = "per second", .def = "5",
+		.help = "long headers of unknown versions, answered with Version "
+			"Negotiation, per second from one source",
+	}, {
+		.flag = "xdp-guard-vn-burst", .key = "xdp_guard_vn_burst", .metavar = "N",
+		.type = OPT_UINT, FIELD(guard_vn_burst), .min = 0, .max = 1000000,
+		.note = "0: no limit", .def = "10",
+		.help = "bucket size for those",
+	}, {
+		.flag = "foreground", .short_flag = 'f', .key = "foreground", .flag_value = "on",
+		.type = OPT_BOOL, FIELD(foreground), .def = "off",
+		.help = "stay in the foreground, log to stderr; in the file: `foreground = "
+			"on`",
+	}, {
+		.flag = "log-file", .key = "log_file", .metavar = "FILE",
+		.type = OPT_STRING, FIELD(log_file), .empty_ok = true, .def = "",
+		.def_doc = "stderr in the foreground, `" QS_LOG_ROOT "/NAME.log` otherwise",
+		.help = "log here",
+	}, {
+		.flag = "log-level", .key = "log_level",
+		.type = OPT_ENUM, FIELD(log_level), .words = log_level_words, .def = "info",
+		.help = "`debug` includes libbpf's messages and the verifier log",
+	}, {
+		.flag = "help", .short_flag = 'h', .type = OPT_ACTION, .run = qs_usage,
+		.help = "print this help",
+	}, {
+		.flag = "help-markdown", .type = OPT_ACTION, .run = qs_options_markdown,
+		.help = "print the options as a Markdown table, the one in "
+			"`docs/configuration.md`",
+	}, {
+		.flag = "version", .short_flag = 'V', .type = OPT_ACTION, .run = print_version,
+		.help = "print the version",
+	},
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* ---- applying a value ---------------------------------------------------- */
+
+static const struct opt_word *opt_words(const struct opt *o)
+{
+	return o->type == OPT_BOOL ? bool_words : o->words;
+}
+
+static const struct opt_word *find_word(const struct opt *o, const char *value)
+{
+	for (const struct opt_word *w = opt_words(o); w && w->word; w++)
+		if (!strcmp(w->word, value))
+			return w;
+	return NULL;
+}
+
+/* the listed words: "bbr, cubic or reno" (sep ", "), "bbr|cubic|reno" (sep "|") */
+static void join_words(const struct opt *o, const char *sep, const char *last,
+		       char *buf, size_t len)
+{
+	const struct opt_word *w = opt_words(o);
+	size_t n = 0, i = 0, used = 0;
+
+	for (const struct opt_word *c = w; c && c->word; c++)
+		n += !c->alias;
+	buf[0] = '\0';
+	for (; w && w->word; w++) {
+		if (w->alias)
+			continue;
+		used += snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+				 i == 0 ? "" : i + 1 == n ? last : sep, w->word);
+		i++;
+	}
+}
+
+/*
+ * The values an option takes: for a message, after "expected " ("1..64 or
+ * auto", "0..1000000 (0: no limit)", "bbr, cubic or reno"); for help, after
+ * its text ("0..1000000, 0: no limit"; nothing for words, the flag shows
+ * them).
+ */
+static void describe_values(const struct opt *o, bool message, char *buf, size_t len)
+{
+	char words[80], lo[16], hi[16], note[80] = "";
+
+	if (o->note)
+		snprintf(note, sizeof(note), message ? " (%s)" : ", %s", o->note);
+	buf[0] = '\0';
+	switch (o->type) {
+	case OPT_UINT:
+		join_words(o, ", ", " or ", words, sizeof(words));
+		snprintf(buf, len, "%u..%u%s%s%s%s%s", o->min, o->max, words[0] ? " or " : "",
+			 words, o->unit ? " " : "", o->unit ?: "", note);
+		break;
+	case OPT_DURATION:
+		format_duration(o->min, lo, sizeof(lo));
+		format_duration(o->max, hi, sizeof(hi));
+		if (message)
+			snprintf(buf, len, "a duration of %s..%s%s, in seconds or with s, m, h, "
+				 "d (like 3600, 30m, 12h)", lo, hi, note);
+		else
+			snprintf(buf, len, "%s..%s%s", lo, hi, note);
+		break;
+	case OPT_SIZE:
+		snprintf(buf, len, message ? "bytes (suffix K, M, G)" : "suffix K, M, G");
+		break;
+	case OPT_BOOL:
+	case OPT_ENUM:
+		if (message)
+			join_words(o, ", ", " or ", buf, len);
+		break;
+	default:	/* OPT_FUNC says it itself, OPT_STRING and OPT_ACTION need not */
+		break;
+	}
+}
+
+static void *field_of(struct qs_config *cfg, const struct opt *o)
+{
+	return (char *)cfg + o->offset;
+}
+
+static int set_typed(struct qs_config *cfg, const struct opt *o, const char *name,
+		     const char *value, char *err, size_t errlen)
+{
+	const struct opt_word *w = find_word(o, value);
+	void *dst = field_of(cfg, o);
+	char allowed[160];
+	size_t n = strlen(value);
+	unsigned u;
+
+	switch (o->type) {
+	case OPT_UINT:
+		if (w) {
+			*(unsigned *)dst = (unsigned)w->value;
+			return 0;
+		}
+		if (parse_uint(value, o->min, o->max, &u))
+			break;
+		*(unsigned *)dst = u * (o->scale ?: 1);
+		return 0;
+	case OPT_BOOL:
+	case OPT_ENUM:
+		if (!w)
+			break;
+		if (o->size == sizeof(bool))
+			*(bool *)dst = w->value;
+		else
+			*(int *)dst = w->value;
+		return 0;
+	case OPT_DURATION:
+		if (parse_duration(value, o->min, o->max, dst))
+			break;
+		return 0;
+	case OPT_SIZE:
+		if (parse_size(value, dst))
+			break;
+		return 0;
+	case OPT_STRING:
+		if (!n && !o->empty_ok) {
+			snprintf(err, errlen, "%s: empty; expected 1..%zu bytes", name, o->size - 1);
+			return -EINVAL;
+		}
+		if (n >= o->size) {
+			snprintf(err, errlen, "%s '%.64s%s': longer than %zu bytes", name, value,
+				 n > 64 ? "..." : "", o->size - 1);
+			return -EINVAL;
+		}
+		memcpy(dst, value, n + 1);
+		return 0;
+	case OPT_FUNC:
+		return o->set(cfg, name, value, err, errlen);
+	case OPT_ACTION:
+		snprintf(err, errlen, "%s: takes no value", name);
+		return -EINVAL;
+	}
+	describe_values(o, true, allowed, sizeof(allowed));
+	snprintf(err, errlen, "%s '%s': expected %s", name, value, allowed);
+	return -EINVAL;
+}
+
+/*
+ * Settings come from three sources in turn: the defaults, the config file,
+ * the command line.  A repeatable option (one with .clear: --listen) adds
+ * to its list within a source; its first value in a source replaces the
+ * list an earlier source made.
+ */
+struct source {
+	bool seen[N_OPTIONS];
+};
+
+static int apply(struct qs_config *cfg, struct source *src, const struct opt *o,
+		 const char *name, const char *value, char *err, size_t errlen)
+{
+	size_t i = (size_t)(o - options);
+
+	if (src && o->clear && !src->seen[i])
+		o->clear(cfg);
+	if (src)
+		src->seen[i] = true;
+	return set_typed(cfg, o, name, value, err, errlen);
+}
+
+/* "max_body" and "max-body" both name --max-body, as they always did */
+static bool same_name(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++)
+		if (*a != *b && !(strchr("-_", *a) && strchr("-_", *b)))
+			return false;
+	return *a == *b;
+}
+
+static const struct opt *find_option(const char *name)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (same_name(options[i].flag, name))
+			return &options[i];
+	return NULL;
+}
+
+/* an option of the config file (or of qs_config_set) by key */
+static int set_by_key(struct qs_config *cfg, struct source *src, const char *name,
+		      const char *value, char *err, size_t errlen)
+{
+	const struct opt *o = find_option(name);
+
+	if (!o) {
+		snprintf(err, errlen, "unknown option '%s' (quicsteerd --help lists them)", name);
+		return -ENOENT;
+	}
+	if (!o->key) {
+		snprintf(err, errlen, "'%s' is an option of the command line only (--%s)",
+			 name, o->flag);
+		return -ENOENT;
+	}
+	return apply(cfg, src, o, name, value, err, errlen);
+}
+
 int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 		  char *err, size_t errlen)
 {
-	if (!strcmp(name, "listen")) {
-		struct qs_listen l;
-		int ret = qs_parse_listen(value, &l, err, errlen);
+	return set_by_key(cfg, NULL, name, value, err, errlen);
+}
 
-		if (ret)
+/* What the rest of this file takes for granted of every row. */
+static int check_option(const struct opt *o, char *err, size_t errlen)
+{
+	size_t want = 0;
+	char key[32];
+
+	switch (o->type) {
+	case OPT_UINT:
+	case OPT_DURATION:
+		want = sizeof(unsigned);
+		break;
+	case OPT_SIZE:
+		want = sizeof(uint64_t);
+		break;
+	case OPT_BOOL:
+		want = sizeof(bool);
+		break;
+	case OPT_ENUM:
+		want = o->size == sizeof(bool) ? sizeof(bool) : sizeof(int);
+		break;
+	default:
+		break;
+	}
+	if (want && o->size != want) {
+		snprintf(err, errlen, "its field has %zu bytes, its type wants %zu", o->size, want);
+		return -EINVAL;
+	}
+	if ((o->type == OPT_ENUM && !o->words) || (o->type == OPT_FUNC && !o->set) ||
+	    (o->type == OPT_ACTION && !o->run)) {
+		snprintf(err, errlen, "no words, setter or action for its type");
+		return -EINVAL;
+	}
+	if (!o->help || (o->type == OPT_ACTION && (o->key || o->def))) {
+		snprintf(err, errlen, "no help, or an action with a key or default");
+		return -EINVAL;
+	}
+	/* --help promises: the key is the flag with '_' for '-' */
+	snprintf(key, sizeof(key), "%s", o->flag);
+	for (char *p = key; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	if (o->key && strcmp(o->key, key)) {
+		snprintf(err, errlen, "key '%s' is not '%s'", o->key, key);
+		return -EINVAL;
+	}
+	for (const struct opt *p = options; p < o; p++)
+		if (same_name(p->flag, o->flag) || (o->short_flag && p->short_flag == o->short_flag)) {
+			snprintf(err, errlen, "flag given twice");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+int qs_config_defaults(struct qs_config *cfg)
+{
+	struct source src = { 0 };
+	char err[256];
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
+		ret = check_option(o, err, sizeof(err));
+		if (!ret && o->def)
+			ret = apply(cfg, &src, o, o->flag, o->def, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "quicsteerd: option table, --%s: %s\n", o->flag, err);
 			return ret;
-		if (cfg->n_listen >= QS_MAX_LISTENERS) {
-			snprintf(err, errlen, "listen '%s': at most %d listen addresses",
-				 value, QS_MAX_LISTENERS);
-			return -EINVAL;
 		}
-		for (unsigned i = 0; i < cfg->n_listen; i++)
-			if (!strcmp(cfg->listen[i].text, l.text)) {
-				snprintf(err, errlen, "listen '%s' given twice", value);
-				return -EINVAL;
-			}
-		cfg->listen[cfg->n_listen++] = l;
-	} else if (!strcmp(name, "workers")) {
-		if (!strcmp(value, "auto")) {
-			cfg->workers = 0;
-		} else if (parse_uint(value, 1, QS_MAX_WORKERS, &cfg->workers)) {
-			snprintf(err, errlen, "workers '%s': expected 1..%d or auto",
-				 value, QS_MAX_WORKERS);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "instance")) {
-		size_t n = strlen(value);
-
-		if (n == 0 || n > QS_INSTANCE_MAX || strspn(value,
-		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n ||
-		    value[0] == '-') {
-			snprintf(err, errlen, "instance '%s': use 1..%d of [A-Za-z0-9_-], "
-				 "not starting with '-'", value, QS_INSTANCE_MAX);
-			return -EINVAL;
-		}
-		memcpy(cfg->instance, value, n + 1);
-	} else if (!strcmp(name, "steering")) {
-		bool on;
-
-		if (!strcmp(value, "baseline")) {
-			cfg->steering = QS_STEER_BASELINE;
-		} else if (parse_bool(value, &on)) {
-			snprintf(err, errlen, "steering '%s': expected on or off", value);
-			return -EINVAL;
-		} else {
-			cfg->steering = on ? QS_STEER_ON : QS_STEER_OFF;
-		}
-	} else if (!strcmp(name, "foreground")) {
-		if (parse_bool(value, &cfg->foreground)) {
-			snprintf(err, errlen, "foreground '%s': expected on or off", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "user")) {
-		if (!*value || strlen(value) >= sizeof(cfg->user)) {
-			snprintf(err, errlen, "user '%s': empty or too long", value);
-			return -EINVAL;
-		}
-		snprintf(cfg->user, sizeof(cfg->user), "%s", value);
-	} else if (!strcmp(name, "server_id") || !strcmp(name, "server-id")) {
-		const char *p = value;
-		size_t n;
-
-		if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-			p += 2;
-		n = strlen(p);
-		if (n < 2 || n > 2 * QS_CID_SID_MAX || n % 2) {
-			snprintf(err, errlen, "server-id '%s': expected 1..%d bytes in hex "
-				 "(2..%d hex digits)", value, QS_CID_SID_MAX, 2 * QS_CID_SID_MAX);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < n; i += 2) {
-			int hi = hexval(p[i]), lo = hexval(p[i + 1]);
-
-			if (hi < 0 || lo < 0) {
-				snprintf(err, errlen, "server-id '%s': not hex", value);
-				return -EINVAL;
-			}
-			cfg->server_id[i / 2] = (unsigned char)(hi << 4 | lo);
-		}
-		cfg->server_id_len = (unsigned)n / 2;
-	} else if (!strcmp(name, "log_file") || !strcmp(name, "log-file")) {
-		if (strlen(value) >= sizeof(cfg->log_file)) {
-			snprintf(err, errlen, "log-file: path too long");
-			return -EINVAL;
-		}
-		snprintf(cfg->log_file, sizeof(cfg->log_file), "%s", value);
-	} else if (!strcmp(name, "log_level") || !strcmp(name, "log-level")) {
-		if (!strcmp(value, "warn"))
-			cfg->log_level = QS_LOG_WARN;
-		else if (!strcmp(value, "info"))
-			cfg->log_level = QS_LOG_INFO;
-		else if (!strcmp(value, "debug"))
-			cfg->log_level = QS_LOG_DEBUG;
-		else {
-			snprintf(err, errlen, "log-level '%s': expected warn, info or debug", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "rcvbuf")) {
-		if (parse_uint(value, 0, 1U << 30, &cfg->rcvbuf)) {
-			snprintf(err, errlen, "rcvbuf '%s': expected bytes, 0..1073741824", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "cert") || !strcmp(name, "key") || !strcmp(name, "docroot")) {
-		char *dst = name[0] == 'c' ? cfg->cert : name[0] == 'k' ? cfg->key : cfg->docroot;
-
-		if (!*value || strlen(value) >= sizeof(cfg->cert)) {
-			snprintf(err, errlen, "%s '%s': empty or too long", name, value);
-			return -EINVAL;
-		}
-		snprintf(dst, sizeof(cfg->cert), "%s", value);
-	} else if (!strcmp(name, "fastcgi")) {
-		if (!strcmp(value, "off")) {
-			cfg->fastcgi = QS_FASTCGI_OFF;
-		} else if (!strcmp(value, "managed")) {
-			cfg->fastcgi = QS_FASTCGI_MANAGED;
-		} else if (!strncmp(value, "unix:", 5) && value[5] == '/' &&
-			   strlen(value + 5) < sizeof(cfg->fastcgi_addr)) {
-			cfg->fastcgi = QS_FASTCGI_UNIX;
-			snprintf(cfg->fastcgi_addr, sizeof(cfg->fastcgi_addr), "%s", value + 5);
-		} else if (!strncmp(value, "tcp:", 4) && strchr(value + 4, ':') &&
-			   strlen(value + 4) < sizeof(cfg->fastcgi_addr)) {
-			cfg->fastcgi = QS_FASTCGI_TCP;
-			snprintf(cfg->fastcgi_addr, sizeof(cfg->fastcgi_addr), "%s", value + 4);
-		} else {
-			snprintf(err, errlen, "fastcgi '%s': expected off, managed, "
-				 "unix:/absolute/path or tcp:HOST:PORT", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "max_body") || !strcmp(name, "max-body")) {
-		char *end;
-		unsigned long long v;
-
-		errno = 0;
-		v = strtoull(value, &end, 10);
-		if (!*value || *value == '-' || errno || (*end && strcmp(end, "K") && strcmp(end, "M") &&
-		    strcmp(end, "G")) || v == 0) {
-			snprintf(err, errlen, "max-body '%s': expected bytes (suffix K, M, G)", value);
-			return -EINVAL;
-		}
-		cfg->max_body = v << (*end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0);
-	} else if (!strcmp(name, "index")) {
-		size_t n = strlen(value);
-
-		if (n < 5 || n >= sizeof(cfg->index) || strcmp(value + n - 4, ".php") ||
-		    value[0] == '/' || value[0] == '.' || strstr(value, "..")) {
-			snprintf(err, errlen, "index '%s': expected a script name relative to "
-				 "the docroot, like index.php", value);
-			return -EINVAL;
-		}
-		memcpy(cfg->index, value, n + 1);
-	} else if (!strcmp(name, "fastcgi_keepalive") || !strcmp(name, "fastcgi-keepalive")) {
-		if (strcmp(value, "on") && strcmp(value, "off")) {
-			snprintf(err, errlen, "fastcgi-keepalive '%s': expected on or off", value);
-			return -EINVAL;
-		}
-		cfg->fastcgi_keepalive = !strcmp(value, "on");
-	} else if (!strcmp(name, "fastcgi_timeout") || !strcmp(name, "fastcgi-timeout")) {
-		unsigned sec;
-
-		if (parse_uint(value, 1, 86400, &sec)) {
-			snprintf(err, errlen, "fastcgi-timeout '%s': expected 1..86400 seconds", value);
-			return -EINVAL;
-		}
-		cfg->fastcgi_timeout_ms = sec * 1000;
-	} else if (!strcmp(name, "php_max_children") || !strcmp(name, "php-max-children")) {
-		if (parse_uint(value, 1, 4096, &cfg->php_max_children)) {
-			snprintf(err, errlen, "php-max-children '%s': expected 1..4096", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "cc")) {
-		if (!strcmp(value, "bbr"))
-			cfg->cc = QS_CC_BBR;
-		else if (!strcmp(value, "cubic"))
-			cfg->cc = QS_CC_CUBIC;
-		else if (!strcmp(value, "reno"))
-			cfg->cc = QS_CC_RENO;
-		else {
-			snprintf(err, errlen, "cc '%s': expected bbr, cubic or reno", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "retry")) {
-		if (!strcmp(value, "auto"))
-			cfg->retry = QS_RETRY_AUTO;
-		else if (!strcmp(value, "always"))
-			cfg->retry = QS_RETRY_ALWAYS;
-		else if (!strcmp(value, "never"))
-			cfg->retry = QS_RETRY_NEVER;
-		else {
-			snprintf(err, errlen, "retry '%s': expected auto, always or never", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "retry_threshold") || !strcmp(name, "retry-threshold")) {
-		if (parse_uint(value, 1, 10000000, &cfg->retry_threshold)) {
-			snprintf(err, errlen, "retry-threshold '%s': expected 1..10000000", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "idle_timeout") || !strcmp(name, "idle-timeout")) {
-		unsigned s;
-
-		if (parse_uint(value, 1, 3600, &s)) {
-			snprintf(err, errlen, "idle-timeout '%s': expected 1..3600 seconds", value);
-			return -EINVAL;
-		}
-		cfg->idle_timeout_ms = s * 1000;
-	} else if (!strcmp(name, "max_streams") || !strcmp(name, "max-streams")) {
-		if (parse_uint(value, 1, 10000, &cfg->max_streams)) {
-			snprintf(err, errlen, "max-streams '%s': expected 1..10000", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "metrics")) {
-		const char *colon = strrchr(value, ':');
-		char *end;
-		long port = colon ? strtol(colon + 1, &end, 10) : 0;
-
-		if (!strcmp(value, "off") || !*value) {
-			cfg->metrics[0] = '\0';
-		} else if (!colon || *end || port < 1 || port > 65535 ||
-			   strlen(value) >= sizeof(cfg->metrics)) {
-			snprintf(err, errlen, "metrics '%s': expected ADDR:PORT (127.0.0.1:9473, "
-				 "[::1]:9473) or off", value);
-			return -EINVAL;
-		} else {
-			snprintf(cfg->metrics, sizeof(cfg->metrics), "%s", value);
-		}
-	} else if (!strcmp(name, "max_connections") || !strcmp(name, "max-connections")) {
-		if (parse_uint(value, 1, 1000000, &cfg->max_conns)) {
-			snprintf(err, errlen, "max-connections '%s': expected 1..1000000", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "max_header_bytes") || !strcmp(name, "max-header-bytes")) {
-		if (parse_uint(value, 1024, 1 << 24, &cfg->max_header_bytes)) {
-			snprintf(err, errlen, "max-header-bytes '%s': expected 1024..16777216", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "ticket_keys") || !strcmp(name, "ticket-keys")) {
-		return set_ticket_keys(cfg, value, err, errlen);
-	} else if (!strcmp(name, "ticket_rotate") || !strcmp(name, "ticket-rotate")) {
-		if (parse_duration(value, 1, 365 * 86400, &cfg->ticket_rotate_s)) {
-			snprintf(err, errlen, "ticket-rotate '%s': expected a duration of 1s..365d "
-				 "(like 3600, 30m, 12h)", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "ticket_lifetime") || !strcmp(name, "ticket-lifetime")) {
-		/* TLS 1.3 caps a ticket's lifetime at 7 days (RFC 8446 4.6.1) */
-		if (parse_duration(value, 1, 7 * 86400, &cfg->ticket_lifetime_s)) {
-			snprintf(err, errlen, "ticket-lifetime '%s': expected a duration of 1s..7d "
-				 "(TLS 1.3's limit)", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "early_data") || !strcmp(name, "early-data")) {
-		if (parse_bool(value, &cfg->early_data)) {
-			snprintf(err, errlen, "early-data '%s': expected on or off", value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "early_data_unsafe") || !strcmp(name, "early-data-unsafe")) {
-		if (!strcmp(value, "defer"))
-			cfg->early_unsafe_reject = false;
-		else if (!strcmp(value, "reject"))
-			cfg->early_unsafe_reject = true;
-		else {
-			snprintf(err, errlen, "early-data-unsafe '%s': expected defer or reject",
-				 value);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "drain_timeout") || !strcmp(name, "drain-timeout")) {
-		unsigned s;
-
-		if (parse_uint(value, 0, 3600, &s)) {
-			snprintf(err, errlen, "drain-timeout '%s': expected 0..3600 seconds", value);
-			return -EINVAL;
-		}
-		cfg->drain_timeout_ms = s * 1000;
-	} else if (!strcmp(name, "xdp_guard") || !strcmp(name, "xdp-guard")) {
-		return set_xdp_guard(cfg, value, err, errlen);
-	} else if (!strncmp(name, "xdp_guard_", 10) || !strncmp(name, "xdp-guard-", 10)) {
-		const char *what = name + 10;
-		unsigned *dst = !strcmp(what, "rate") ? &cfg->guard_rate :
-				!strcmp(what, "burst") ? &cfg->guard_burst :
-				!strcmp(what, "vn_rate") || !strcmp(what, "vn-rate") ? &cfg->guard_vn_rate :
-				!strcmp(what, "vn_burst") || !strcmp(what, "vn-burst") ? &cfg->guard_vn_burst :
-				NULL;
-		bool is_rate = dst == &cfg->guard_rate || dst == &cfg->guard_vn_rate;
-
-		if (!dst) {
-			snprintf(err, errlen, "unknown option '%s'", name);
-			return -ENOENT;
-		}
-		/* a rate must refill; bursts up to 1e6 keep burst * interval in 64 bits */
-		if (parse_uint(value, is_rate ? 1 : 0, is_rate ? 10000000 : 1000000, dst)) {
-			snprintf(err, errlen, "xdp-guard-%s '%s': expected %s", what, value,
-				 is_rate ? "1..10000000 per second" : "0..1000000 (0: no limit)");
-			return -EINVAL;
-		}
-	} else {
-		snprintf(err, errlen, "unknown option '%s'", name);
-		return -ENOENT;
 	}
 	return 0;
 }
 
+/* ---- help ---------------------------------------------------------------- */
+
+static void metavar_of(const struct opt *o, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (o->type == OPT_ACTION || o->flag_value)
+		return;
+	if (o->metavar)
+		snprintf(buf, len, "%s", o->metavar);
+	else
+		join_words(o, "|", "|", buf, len);
+}
+
+/* the default as documented: "`auto`", "4 per CPU", "" (none to say) */
+static const char *default_of(const struct opt *o, char *buf, size_t len)
+{
+	if (o->def_doc)
+		return o->def_doc;
+	if (!o->def || !o->def[0])
+		return "";
+	snprintf(buf, len, "`%s`", o->def);
+	return buf;
+}
+
+/* help text, values and default: what --help prints right of the flag */
+static void describe(const struct opt *o, bool with_default, char *buf, size_t len)
+{
+	char values[160], def[300];
+	const char *d = with_default ? default_of(o, def, sizeof(def)) : "";
+	size_t used = (size_t)snprintf(buf, len, "%s", o->help);
+
+	if (used >= len)
+		return;
+	describe_values(o, false, values, sizeof(values));
+	if (values[0] && d[0])
+		snprintf(buf + used, len - used, " (%s; default %s)", values, d);
+	else if (values[0])
+		snprintf(buf + used, len - used, " (%s)", values);
+	else if (d[0])
+		snprintf(buf + used, len - used, " (default %s)", d);
+}
+
+/* Words of text from column col on, wrapped at HELP_WIDTH, continued at
+ * column indent; backticks (code in Markdown) are dropped. */
+static void print_wrapped(FILE *out, const char *text, int col, int indent)
+{
+	bool line_empty = true;
+
+	while (*text) {
+		size_t n, shown = 0;
+
+		text += strspn(text, " ");
+		n = strcspn(text, " ");
+		if (!n)
+			break;
+		for (size_t i = 0; i < n; i++)
+			shown += text[i] != '`';
+		if (!line_empty && col + 1 + (int)shown > HELP_WIDTH) {
+			fprintf(out, "\n%*s", indent, "");
+			col = indent;
+			line_empty = true;
+		}
+		if (!line_empty) {
+			fputc(' ', out);
+			col++;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (text[i] != '`')
+				fputc(text[i], out);
+		col += (int)shown;
+		line_empty = false;
+		text += n;
+	}
+	fputc('\n', out);
+}
+
+int qs_usage(FILE *out)
+{
+	char left[64], meta[64], text[1200];
+
+	fprintf(out,
+"Usage: quicsteerd [OPTION]...\n"
+"HTTP/3 edge server loader: forks one worker per CPU and steers every QUIC\n"
+"datagram to the worker that owns its connection ID (eBPF sk_reuseport).\n"
+"Options override the config file.  Runs as root.\n"
+"In the config file, an option is KEY = VALUE in [quicsteer], KEY being its\n"
+"name with '_' for '-' (max_body = 1M), all but --config, --help*, --version.\n"
+"DUR: seconds, or a number with s, m, h or d (90, 30m, 12h, 7d).\n"
+"\n");
+	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
+		int col;
+
+		metavar_of(o, meta, sizeof(meta));
+		col = snprintf(left, sizeof(left), "  %c%c%s--%s%s%s",
+			       o->short_flag ? '-' : ' ', o->short_flag ?: ' ',
+			       o->short_flag ? ", " : "  ", o->flag, meta[0] ? " " : "", meta);
+		fputs(left, out);
+		if (col > HELP_COL - 2) {	/* too wide: the help starts below */
+			fprintf(out, "\n%*s", HELP_COL, "");
+		} else {
+			fprintf(out, "%*s", HELP_COL - col, "");
+		}
+		describe(o, true, text, sizeof(text));
+		print_wrapped(out, text, HELP_COL, HELP_COL);
+	}
+	fprintf(out,
+"\n"
+"Signals: SIGTERM/SIGINT: GOAWAY, drain, stop everything, remove the pins.\n"
+"SIGHUP: reload: a new generation of workers with the certificate, key and\n"
+"docroot read again (other settings need a restart) takes new connections;\n"
+"the old one keeps its connections, sends GOAWAY, drains (--drain-timeout)\n"
+"and exits.  Refused, with the reason logged, while a previous generation\n"
+"drains or when the certificate is unusable.  Also re-reads the ticket keys\n"
+"(also: quicsteerctl reload-keys).\n"
+"Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
+"/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n");
+	return flushed(out);
+}
+
+/* A Markdown table cell: `code` kept, '|' escaped everywhere (GitHub's
+ * tables split on it even in code), and outside code what would start
+ * emphasis, a link or HTML. */
+static void print_cell(FILE *out, const char *text)
+{
+	bool code = false;
+
+	for (const char *p = text; *p; p++) {
+		bool inword = p > text && isalnum((unsigned char)p[-1]) &&
+			      isalnum((unsigned char)p[1]);
+
+		if (*p == '`')
+			code = !code;
+		if (*p == '|' || (!code && (strchr("\\*[]<", *p) || (*p == '_' && !inword))))
+			fputc('\\', out);
+		fputc(*p, out);
+	}
+}
+
+int qs_options_markdown(FILE *out)
+{
+	char meta[64], flag[128], cell[1200], def[300];
+
+	fprintf(out, "| flag | config key | default | meaning |\n|---|---|---|---|\n");
+	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
+		metavar_of(o, meta, sizeof(meta));
+		if (o->short_flag)
+			snprintf(flag, sizeof(flag), "`-%c`, `--%s%s%s`", o->short_flag, o->flag,
+				 meta[0] ? " " : "", meta);
+		else
+			snprintf(flag, sizeof(flag), "`--%s%s%s`", o->flag, meta[0] ? " " : "",
+				 meta);
+		fprintf(out, "| ");
+		print_cell(out, flag);
+		fprintf(out, " | ");
+		if (o->key)
+			fprintf(out, "`%s`%s", o->key, o->clear ? " (repeat)" : "");
+		fprintf(out, " | ");
+		print_cell(out, default_of(o, def, sizeof(def)));
+		fprintf(out, " | ");
+		describe(o, false, cell, sizeof(cell));
+		print_cell(out, cell);
+		fprintf(out, " |\n");
+	}
+	return flushed(out);
+}
+
+/* ---- the config file ----------------------------------------------------- */
+
 struct ini_ctx {
 	struct qs_config *cfg;
+	struct source src;
 	char err[256];
 };
 
@@ -690,7 +1222,7 @@ static int on_ini_value(void *user, const char *section, const char *name,
 			 "unknown section [%s] (options go in [quicsteer])", section);
 		return 0;
 	}
-	if (qs_config_set(ctx->cfg, name, value, ctx->err, sizeof(ctx->err)))
+	if (set_by_key(ctx->cfg, &ctx->src, name, value, ctx->err, sizeof(ctx->err)))
 		return 0;
 	return 1;
 }
@@ -723,163 +1255,47 @@ static int load_file(struct qs_config *cfg)
 	return -EINVAL;
 }
 
-static const struct option long_opts[] = {
-	{ "config",     required_argument, NULL, 'c' },
-	{ "listen",     required_argument, NULL, 'l' },
-	{ "workers",    required_argument, NULL, 'w' },
-	{ "instance",   required_argument, NULL, 'i' },
-	{ "steering",   required_argument, NULL, 's' },
-	{ "user",       required_argument, NULL, 'u' },
-	{ "server-id",  required_argument, NULL, 'S' },
-	{ "rcvbuf",     required_argument, NULL, 'R' },
-	{ "foreground", no_argument,       NULL, 'f' },
-	{ "log-file",   required_argument, NULL, 'L' },
-	{ "log-level",  required_argument, NULL, 'v' },
-	{ "cert",       required_argument, NULL, 'C' },
-	{ "key",        required_argument, NULL, 'K' },
-	{ "docroot",    required_argument, NULL, 'D' },
-	{ "retry",      required_argument, NULL, 'r' },
-	{ "retry-threshold", required_argument, NULL, 'T' },
-	{ "idle-timeout", required_argument, NULL, 'I' },
-	{ "max-streams", required_argument, NULL, 'M' },
-	{ "max-connections", required_argument, NULL, 0x105 },
-	{ "fastcgi-keepalive", required_argument, NULL, 0x107 },
-	{ "metrics",    required_argument, NULL, 0x106 },
-	{ "max-header-bytes", required_argument, NULL, 'H' },
-	{ "drain-timeout", required_argument, NULL, 'G' },
-	{ "cc",         required_argument, NULL, 'A' },
-	{ "fastcgi",    required_argument, NULL, 'P' },
-	{ "php-max-children", required_argument, NULL, 'N' },
-	{ "fastcgi-timeout", required_argument, NULL, 'O' },
-	{ "index",      required_argument, NULL, 'X' },
-	{ "max-body",   required_argument, NULL, 'B' },
-	{ "ticket-keys", required_argument, NULL, 0x100 },
-	{ "ticket-rotate", required_argument, NULL, 0x101 },
-	{ "ticket-lifetime", required_argument, NULL, 0x102 },
-	{ "early-data", required_argument, NULL, 0x103 },
-	{ "early-data-unsafe", required_argument, NULL, 0x104 },
-	{ "xdp-guard",  required_argument, NULL, 0x200 },
-	{ "xdp-guard-rate", required_argument, NULL, 0x201 },
-	{ "xdp-guard-burst", required_argument, NULL, 0x202 },
-	{ "xdp-guard-vn-rate", required_argument, NULL, 0x203 },
-	{ "xdp-guard-vn-burst", required_argument, NULL, 0x204 },
-	{ "help",       no_argument,       NULL, 'h' },
-	{ "version",    no_argument,       NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
+/* ---- the command line ---------------------------------------------------- */
 
-int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
+#define LONG_VAL 0x100	/* getopt_long's value for options[i]: LONG_VAL + i */
+
+static void build_getopt(struct option *longs, char *shorts)
 {
-	bool cli_listen = false;
-	char err[256];
-	int c;
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct opt *o = &options[i];
+		bool arg = o->type != OPT_ACTION && !o->flag_value;
 
-	qs_config_defaults(cfg);
-
-	/* pass 1: which config file, or help/version */
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:l:w:i:u:fhV", long_opts, NULL)) != -1) {
-		if (c == 'h') {
-			qs_usage(stdout);
-			return 1;
-		}
-		if (c == 'V') {
-			printf("quicsteerd %s\n", QS_VERSION);
-			return 1;
-		}
-		if (c == 'c') {
-			if (strlen(optarg) >= sizeof(cfg->config_path)) {
-				fprintf(stderr, "quicsteerd: --config: path too long\n");
-				return -EINVAL;
-			}
-			snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", optarg);
-			cfg->config_explicit = true;
+		longs[i] = (struct option){ o->flag, arg ? required_argument : no_argument,
+					    NULL, LONG_VAL + (int)i };
+		if (o->short_flag) {
+			*shorts++ = o->short_flag;
+			if (arg)
+				*shorts++ = ':';
 		}
 	}
-	if (load_file(cfg))
-		return -EINVAL;
+	longs[N_OPTIONS] = (struct option){ 0 };
+	*shorts = '\0';
+}
 
-	/* pass 2: flags override the file */
-	optind = 1;
-	opterr = 1;
-	while ((c = getopt_long(argc, argv, "c:l:w:i:u:fhV", long_opts, NULL)) != -1) {
-		const char *name = NULL;
+static const struct opt *from_getopt(int c)
+{
+	if (c >= LONG_VAL && c < LONG_VAL + (int)N_OPTIONS)
+		return &options[c - LONG_VAL];
+	for (size_t i = 0; c > 0 && i < N_OPTIONS; i++)
+		if (options[i].short_flag == c)
+			return &options[i];
+	return NULL;
+}
 
-		switch (c) {
-		case 'c':
-			continue;
-		case 'l':
-			if (!cli_listen) {	/* the command line replaces the file's list */
-				cfg->n_listen = 0;
-				cli_listen = true;
-			}
-			name = "listen";
-			break;
-		case 'w': name = "workers"; break;
-		case 'i': name = "instance"; break;
-		case 's': name = "steering"; break;
-		case 'u': name = "user"; break;
-		case 'S': name = "server_id"; break;
-		case 'R': name = "rcvbuf"; break;
-		case 'L': name = "log_file"; break;
-		case 'v': name = "log_level"; break;
-		case 'C': name = "cert"; break;
-		case 'K': name = "key"; break;
-		case 'D': name = "docroot"; break;
-		case 'r': name = "retry"; break;
-		case 'T': name = "retry_threshold"; break;
-		case 'I': name = "idle_timeout"; break;
-		case 'M': name = "max_streams"; break;
-		case 'H': name = "max_header_bytes"; break;
-		case 'G': name = "drain_timeout"; break;
-		case 'A': name = "cc"; break;
-		case 'P': name = "fastcgi"; break;
-		case 'N': name = "php_max_children"; break;
-		case 'O': name = "fastcgi_timeout"; break;
-		case 'X': name = "index"; break;
-		case 'B': name = "max_body"; break;
-		case 0x100: name = "ticket_keys"; break;
-		case 0x101: name = "ticket_rotate"; break;
-		case 0x102: name = "ticket_lifetime"; break;
-		case 0x103: name = "early_data"; break;
-		case 0x104: name = "early_data_unsafe"; break;
-		case 0x105: name = "max_connections"; break;
-		case 0x106: name = "metrics"; break;
-		case 0x107: name = "fastcgi_keepalive"; break;
-		case 0x200: name = "xdp_guard"; break;
-		case 0x201: name = "xdp_guard_rate"; break;
-		case 0x202: name = "xdp_guard_burst"; break;
-		case 0x203: name = "xdp_guard_vn_rate"; break;
-		case 0x204: name = "xdp_guard_vn_burst"; break;
-		case 'f':
-			cfg->foreground = true;
-			continue;
-		default:
-			fprintf(stderr, "Try 'quicsteerd --help'.\n");
-			return -EINVAL;
-		}
-		if (qs_config_set(cfg, name, optarg, err, sizeof(err))) {
-			fprintf(stderr, "quicsteerd: --%s\n", err);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "quicsteerd: unexpected argument '%s'; try 'quicsteerd --help'\n",
-			argv[optind]);
-		return -EINVAL;
-	}
-	if (cfg->n_listen == 0) {
-		if (qs_config_set(cfg, "listen", QS_DEFAULT_LISTEN, err, sizeof(err))) {
-			fprintf(stderr, "quicsteerd: %s\n", err);
-			return -EINVAL;
-		}
-	}
-	if (cfg->workers == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
+/* the figures "auto" and the zero defaults stand for, and checks across options */
+static int finish(struct qs_config *cfg)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-		cfg->workers = n < 1 ? 1 : n > QS_MAX_WORKERS ? QS_MAX_WORKERS : (unsigned)n;
-	}
+	if (cpus < 1)
+		cpus = 1;
+	if (cfg->workers == 0)
+		cfg->workers = cpus > QS_MAX_WORKERS ? QS_MAX_WORKERS : (unsigned)cpus;
 	if (cfg->ticket_source != QS_TICKETS_FILE) {
 		/* one encrypt key, the retired ones for a lifetime, the next epoch's */
 		unsigned need = 2 + (cfg->ticket_lifetime_s + cfg->ticket_rotate_s - 1) /
@@ -894,10 +1310,70 @@ int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
 			return -EINVAL;
 		}
 	}
-	if (cfg->php_max_children == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		cfg->php_max_children = 4 * (unsigned)(n < 1 ? 1 : n);
-	}
+	if (cfg->php_max_children == 0)
+		cfg->php_max_children = 4 * (unsigned)cpus;
 	return 0;
+}
+
+int qs_config_from_args(struct qs_config *cfg, int argc, char **argv)
+{
+	struct option longs[N_OPTIONS + 1];
+	char shorts[2 * N_OPTIONS + 1];
+	struct source src = { 0 };
+	const struct opt *o;
+	char err[256];
+	int c, ret;
+
+	ret = qs_config_defaults(cfg);
+	if (ret)
+		return ret;
+	build_getopt(longs, shorts);
+
+	/* pass 1: which config file, or help/version */
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		o = from_getopt(c);
+		if (o && o->type == OPT_ACTION) {
+			ret = o->run(stdout);
+			if (ret) {
+				fprintf(stderr, "quicsteerd: cannot print --%s: %s\n", o->flag,
+					strerror(-ret));
+				return ret;
+			}
+			return 1;
+		}
+		if (o && o->early) {
+			if (apply(cfg, &src, o, o->flag, optarg, err, sizeof(err))) {
+				fprintf(stderr, "quicsteerd: --%s\n", err);
+				return -EINVAL;
+			}
+			cfg->config_explicit = true;	/* then a missing file is an error */
+		}
+	}
+	if (load_file(cfg))
+		return -EINVAL;
+
+	/* pass 2: flags override the file */
+	optind = 1;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		o = from_getopt(c);
+		if (!o) {
+			fprintf(stderr, "Try 'quicsteerd --help'.\n");
+			return -EINVAL;
+		}
+		if (o->early)
+			continue;
+		if (apply(cfg, &src, o, o->flag, o->flag_value ?: optarg, err, sizeof(err))) {
+			fprintf(stderr, "quicsteerd: --%s\n", err);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "quicsteerd: unexpected argument '%s'; try 'quicsteerd --help'\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	return finish(cfg);
 }
