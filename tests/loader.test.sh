@@ -246,3 +246,25 @@ worker 0/1 is not running" "$seen"
 	wait_until 5 port_closed "$mport" || fail "the port is still open after SIGTERM"
 	return 0
 }
+
+# docs/configuration.md carries the option table quicsteerd --help-markdown
+# prints, between its two markers; --help shows every option of that table
+test_config_docs_match_option_table() {
+	local doc=$ROOT/docs/configuration.md table help row flag n=0
+	table=$("$QS" --help-markdown)
+	[[ -r $doc ]] || { fail "no $doc"; return; }
+	diff -u <(awk '/^<!-- END option table/ {p = 0} p; /^<!-- BEGIN option table/ {p = 1}' "$doc") \
+		<(printf '%s\n' "$table") >&2 ||
+		fail "docs/configuration.md's table is not quicsteerd --help-markdown (diff above:" \
+			"- the doc, + the program); its 'Options' section says how to put it there"
+	help=$("$QS" --help)
+	while IFS= read -r row; do
+		# "| `-c`, `--config FILE` | ..." -> "-c, --config FILE", as --help shows it
+		row=${row//\\|/$'\x01'}	# an escaped '|' inside a cell
+		flag=$(cut -d'|' -f2 <<<"$row" | tr -d '`' | tr '\001' '|' | sed 's/^ *//; s/ *$//')
+		[[ $flag == -* ]] || { fail "row without a flag: $row"; continue; }
+		grep -qF -- "  $flag" <<<"$help" || fail "--help does not show '$flag'"
+		n=$((n + 1))
+	done < <(tail -n +3 <<<"$table")
+	assert_ge "options in the table" 40 "$n"
+}
