@@ -18,6 +18,7 @@
 #include "worker/handler/files.h"
 #include "worker/handler/php.h"
 #include "worker/handler/route.h"
+#include "worker/http/h3.h"
 #include "worker/quic/net.h"
 #include "worker/quic/quic.h"
 #include "worker/quic/tickets.h"
@@ -278,6 +279,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	s->shared_live = ctx->shared;
 	s->ssl_ctx = ctx->ssl_ctx;
 	s->site = &site;
+	s->app = &qs_h3_app;
 	loop.epfd = ep;
 	if (site_init(&site, &loop, ctx)) {
 		pr_warn("cannot set up the request handlers: out of memory");

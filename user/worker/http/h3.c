@@ -797,3 +797,9 @@ void qs_h3_conn_free(struct qs_conn *c)
 		nghttp3_conn_del(c->h3);
 	c->h3 = NULL;
 }
+
+const struct qs_app_ops qs_h3_app = {
+	.setup = qs_conn_setup_h3,
+	.on_handshake = qs_h3_on_handshake,
+	.conn_free = qs_h3_conn_free,
+};

@@ -61,6 +61,9 @@ struct qs_h3_stream {
 	bool eof;                           /* all body bytes handed over */
 };
 
+/* HTTP/3 as the transport's application (quic.h) */
+extern const struct qs_app_ops qs_h3_app;
+
 int qs_conn_setup_h3(struct qs_conn *c);
 /* The handshake completed: run the requests that waited for it. */
 void qs_h3_on_handshake(struct qs_conn *c);

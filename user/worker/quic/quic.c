@@ -13,7 +13,6 @@
 #include "worker/counters.h"
 #include "common/config.h"
 #include "quicsteer/steer.h"
-#include "worker/http/h3.h"
 #include "worker/mem.h"
 #include "worker/quic/quic.h"
 #include "worker/quic/quic-int.h"
@@ -229,7 +228,7 @@ void qs_conn_free(struct qs_conn *c)
 	}
 	heap_remove(s, c);
 	/* streams going away may schedule a write of c: unlink it after them */
-	qs_h3_conn_free(c);
+	c->srv->app->conn_free(c);
 	if (c->in_write_list) {
 		struct qs_conn **pp = &s->write_list;
 
@@ -519,7 +518,7 @@ static int on_handshake_completed(ngtcp2_conn *qc, void *user_data)
 	c->handshake_done = true;
 	count(&c->srv->stats->handshakes, 1);
 	qs_tickets_on_handshake(c);
-	qs_h3_on_handshake(c);
+	c->srv->app->on_handshake(c);
 	submit_new_token(c, ngtcp2_conn_get_path(qc));
 	return 0;
 }
@@ -548,10 +547,12 @@ static int on_path_validation(ngtcp2_conn *qc, uint32_t flags, const ngtcp2_path
 
 static int on_recv_tx_key(ngtcp2_conn *qc, ngtcp2_encryption_level level, void *user_data)
 {
+	struct qs_conn *c = user_data;
+
 	(void)qc;
 	if (level != NGTCP2_ENCRYPTION_LEVEL_1RTT)
 		return 0;
-	return qs_conn_setup_h3(user_data) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
+	return c->srv->app->setup(c) ? NGTCP2_ERR_CALLBACK_FAILURE : 0;
 }
 
 static int on_recv_stream_data(ngtcp2_conn *qc, uint32_t flags, int64_t stream_id,

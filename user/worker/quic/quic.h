@@ -76,6 +76,19 @@ struct qs_conn {
 	uint8_t blocked_ecn;
 };
 
+/*
+ * The application protocol on the connections (HTTP/3, http/h3.c), as the
+ * worker installs it: the transport calls it, never the other way round.
+ */
+struct qs_app_ops {
+	/* 1-RTT keys are in: open the application's streams; 0 or -1 */
+	int (*setup)(struct qs_conn *c);
+	/* the handshake completed: run what waited for it */
+	void (*on_handshake)(struct qs_conn *c);
+	/* the connection goes: free the application's state */
+	void (*conn_free)(struct qs_conn *c);
+};
+
 enum qs_early_refusal {
 	QS_EARLY_OK,
 	QS_EARLY_REPLAY,                /* seen before on this host (or register full) */
@@ -90,6 +103,7 @@ struct qs_server {
 	struct qs_shared secrets;             /* this worker's snapshot */
 	SSL_CTX *ssl_ctx;
 	struct qs_site *site;                 /* what requests are served from */
+	const struct qs_app_ops *app;
 	struct qs_endpoint eps[8];
 	unsigned n_eps;
 	struct qs_cidmap map;
@@ -132,8 +146,7 @@ bool qs_server_drained(struct qs_server *s);
 
 ngtcp2_tstamp qs_now(void);
 
-/* Used by h3.c */
+/* The application wrote something on c: write it out at the end of this batch. */
 void qs_conn_schedule_write(struct qs_conn *c);
-int qs_conn_setup_h3(struct qs_conn *c);
 
 #endif
