@@ -97,6 +97,7 @@ static struct qs_h3_stream *stream_new(struct qs_conn *c, int64_t id)
 	st->req.scheme = "https";
 	st->req.protocol = "HTTP/3";
 	st->req.site = c->srv->site;
+	st->req.id = ++c->srv->site->next_req_id;
 	st->req.ops = &h3_ops;
 	st->next = c->streams;
 	if (c->streams)
@@ -649,6 +650,7 @@ static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *co
 	if (!st || st->state != QS_H3_RECV_HEADERS)
 		return 0;
 	st->recv_fin = fin;
+	st->req.head = !strcmp(st->req.method, "HEAD");
 	if (!st->reject && (!st->req.path || !st->req.method[0]))
 		st->reject = 400;
 	if (st->reject) {

@@ -107,8 +107,6 @@ int qs_req_start(struct qs_req *req)
 {
 	struct qs_site *site = req->site;
 
-	req->id = ++site->next_req_id;
-	req->head = !strcmp(req->method, "HEAD");
 	req->handler = site->route(site, req);
 	return req->handler->start ? req->handler->start(req) : 0;
 }

@@ -183,8 +183,9 @@ static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, cons
 /* ---- for protocols ------------------------------------------------------ */
 
 /*
- * The header block is complete and the request may run: pick its handler
- * (the site's router) and start it.  0 or -errno (reset the stream).
+ * The header block is complete (req->head set) and the request may run:
+ * pick its handler (the site's router) and start it.  0 or -errno (reset
+ * the stream).
  */
 int qs_req_start(struct qs_req *req);
 /* Body bytes for the handler; 0 or -errno. */
