@@ -56,7 +56,8 @@ BINS       := quicsteerd quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
-              $(OUTPUT)/test_mem
+              $(OUTPUT)/test_mem \
+              $(OUTPUT)/test_req $(OUTPUT)/test_h3
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 
 .PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume bench-guard setup \
@@ -132,6 +133,22 @@ $(OUTPUT)/test_strike: tests/unit/test_strike.c $(OUTPUT)/user/common/strike.o |
 $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+# the request layer with the real handlers, driven by a fake protocol
+TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/date.o \
+                 worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
+                 worker/handler/route.o worker/handler/php.o worker/handler/fcgi.o \
+                 common/docroot.o common/log.o)
+$(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+# HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
+TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/req.o \
+                worker/http/date.o worker/mem.o common/log.o)
+$(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) -o $@
 
 # BPF_PROG_TEST_RUN over crafted frames: the guard program as the loader builds it
 $(OUTPUT)/test_guard: tests/unit/test_guard.c $(OUTPUT)/guard.skel.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
