@@ -92,6 +92,24 @@ test_h3_head_404_405_and_ranges() {
 	assert_eq "directory index" 200 "$(statuses "https://127.0.0.1:$QS_PORT/sub/")"
 }
 
+# every response carries date and server, error answers included (the
+# request layer adds them once for every handler; the second GET comes
+# from the file cache)
+test_h3_every_response_carries_date() {
+	local out m url why
+	need_root_bpf || return
+	need_gtls || return
+	h3_docroot
+	qs_start date 1
+	for m in GET:small.txt GET:small.txt HEAD:10m.bin GET:no-such-file DELETE:small.txt \
+		GET:sub/; do
+		url="https://127.0.0.1:$QS_PORT/${m#*:}"
+		out=$(timeout 20 "$GTLS" -m "${m%%:*}" --exit-on-all-streams-close --no-quic-dump \
+			--timeout=5s 127.0.0.1 "$QS_PORT" "$url" 2>&1)
+		why=$(response_date_ok "$out") || fail "$m: $why: $(grep 'http:' <<<"$out")"
+	done
+}
+
 # conditional GET: 304 for a copy the client has (twice each: the second
 # answer comes from the file cache), 200 for an older one; If-Range
 # turns a Range for another version into the whole file

@@ -195,3 +195,16 @@ gtls_statuses() {
 	sed -n -e 's/^http: stream 0x[0-9a-f]* \[:status: \([0-9]*\)\]$/\1/p' \
 		-e 's/^ngtcp2_conn_handle_expiry: ERR_IDLE_CLOSE$/unfinished/p'
 }
+
+# response_date_ok OUT: the gtlsclient dump has one date field, an
+# IMF-fixdate within 5 s of now (RFC 9110 6.6.1), and the server field
+response_date_ok() {
+	local d now t
+	d=$(sed -n 's/^http: stream 0x0 \[date: \(.*\)\]$/\1/p' <<<"$1")
+	[[ $(grep -c '^http: stream 0x0 \[date: ' <<<"$1") == 1 ]] || { echo "no date field"; return 1; }
+	[[ $d =~ ^(Mon|Tue|Wed|Thu|Fri|Sat|Sun),\ [0-9]{2}\ [A-Z][a-z]{2}\ [0-9]{4}\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ GMT$ ]] ||
+		{ echo "not an IMF-fixdate: '$d'"; return 1; }
+	t=$(date -u -d "$d" +%s) now=$(date -u +%s)
+	(( t >= now - 5 && t <= now + 1 )) || { echo "date $d is not now"; return 1; }
+	grep -q '^http: stream 0x0 \[server: quicsteer\]$' <<<"$1" || { echo "no server field"; return 1; }
+}

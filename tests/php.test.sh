@@ -125,7 +125,7 @@ php_status() { # URL...: statuses in order
 }
 
 test_php_get_post_redirect_status_errors() {
-	local out body
+	local out body why
 	need_root_bpf || return
 	need_phpfpm || return
 	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
@@ -135,6 +135,7 @@ test_php_get_post_redirect_status_errors() {
 		--timeout=5s 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/info.php?x=1&y=2" 2>&1)
 	grep -q '\[:status: 200\]' <<<"$out" || fail "GET status: $(grep status <<<"$out")"
 	grep -q '\[x-test: yes\]' <<<"$out" || fail "custom header lost"
+	why=$(response_date_ok "$out") || fail "PHP response: $why"
 	assert_eq "Set-Cookie fields" 2 "$(grep -c '\[set-cookie: ' <<<"$out")"
 	body=$(cat "$DL"/info.php*)
 	for want in "proto=HTTP/3" "https=on" "remote=127.0.0.1" "method=GET" "query=x=1&y=2" \

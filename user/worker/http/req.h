@@ -2,7 +2,7 @@
 /*
  * The request layer: one protocol-neutral request and response API between
  * the protocols (http/h3.c today; HTTP/2 and HTTP/1.1 later) and the
- * handlers (handler/: static files, PHP).  A handler sees a struct qs_req
+ * handlers (handler/: static files, scripts).  A handler sees a struct qs_req
  * and answers through qs_respond()/qs_send()/qs_send_file()/qs_end(); it
  * never sees ngtcp2 or nghttp3.
  *
