@@ -1035,6 +1035,24 @@ H3_TEST(test_h3_early_post)
 	return 0;
 }
 
+/* Requests deferred to the handshake start in the order they came. */
+H3_TEST(test_h3_early_order)
+{
+	E.conn.handshake_done = false;
+	if (env_start())
+		return -1;
+	CHECK(get(0, "DELETE", "/first") == 0 && get(4, "DELETE", "/second") == 0, "submit");
+	CHECK(pump() == 0, "pump");
+	CHECK(H.starts == 0 && E.stats.req_deferred == 2, "started %d, deferred %llu", H.starts,
+	      (unsigned long long)E.stats.req_deferred);
+	E.conn.handshake_done = true;
+	qs_h3_on_handshake(&E.conn);
+	/* H.path is the latest started */
+	CHECK(H.starts == 2 && !strcmp(H.path, "/second"), "started %d, last %s", H.starts,
+	      H.path);
+	return 0;
+}
+
 /* 0-RTT with --early-unsafe reject: 425. */
 H3_TEST(test_h3_early_reject)
 {
@@ -1255,6 +1273,7 @@ int main(void)
 	RUN(test_h3_no_path);
 	RUN(test_h3_early_get);
 	RUN(test_h3_early_post);
+	RUN(test_h3_early_order);
 	RUN(test_h3_early_reject);
 	RUN(test_h3_close_returns_credit);
 	RUN(test_h3_close_deferred);

@@ -904,11 +904,12 @@ static int test_php_unreachable(void)
 	CHECK(open_fds() == fds, "%d descriptors open, %d before", open_fds(), fds);
 	CHECK(pool_empty(), "the pool holds a connection after close");
 
-	/* with a declared body: it starts at once, answers 502, then drops the body */
+	/* with a declared body: it starts at once, answers 502 and refuses the body */
 	fake_init(&f, "PUT", "/app.php");
 	f.req.content_length = 5;
 	CHECK(qs_req_start(&f.req) == 0, "start failed");
 	CHECK(f.status == 502, "status %d", f.status);
+	CHECK(f.stop_bodies == 1, "stop_body %d", f.stop_bodies);
 	CHECK(fake_body(&f, "hello", 5, false) == 0 && fake_body(&f, NULL, 0, true) == 0,
 	      "body failed");
 	CHECK(f.consumed == f.delivered, "consumed %llu of %llu",
@@ -920,6 +921,7 @@ static int test_php_unreachable(void)
 
 static int test_php_too_large(void)
 {
+	char big[1000];
 	struct fake f;
 
 	php_on(nosock);
@@ -937,8 +939,26 @@ static int test_php_too_large(void)
 	fake_init(&f, "POST", "/app.php");
 	f.req.content_length = 1000;
 	CHECK(qs_req_start(&f.req) == 0, "start failed");
-	CHECK(f.status == 502 && f.stop_bodies == 0, "status %d stop %d", f.status,
+	CHECK(f.status == 502 && f.stop_bodies == 1, "status %d stop %d", f.status,
 	      f.stop_bodies);
+	fake_close(&f);
+	/* without Content-Length --max-body holds too: 413 at the end */
+	memset(big, 'x', sizeof(big));
+	fake_init(&f, "POST", "/app.php");
+	CHECK(qs_req_start(&f.req) == 0, "start failed");
+	CHECK(fake_body(&f, big, 600, false) == 0 && fake_body(&f, big, 401, false) == 0,
+	      "body failed");
+	CHECK(fake_body(&f, NULL, 0, true) == 0, "end failed");
+	CHECK(f.status == 413, "status %d", f.status);
+	CHECK(f.consumed == f.delivered, "consumed %llu of %llu",
+	      (unsigned long long)f.consumed, (unsigned long long)f.delivered);
+	CHECK(f.addrs == 0 && pool_empty(), "went to php-fpm");
+	fake_close(&f);
+	/* ... and exactly the limit reaches for php-fpm */
+	fake_init(&f, "POST", "/app.php");
+	CHECK(qs_req_start(&f.req) == 0, "start failed");
+	CHECK(fake_body(&f, big, 1000, true) == 0, "body failed");
+	CHECK(f.status == 502, "status %d", f.status);
 	fake_close(&f);
 	cfg.max_body = 64u << 20;
 	return 0;

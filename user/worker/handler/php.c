@@ -38,6 +38,7 @@ struct qs_php_req {
 	bool started;               /* encoded, queued or on a connection */
 	bool stream_body;           /* STDIN follows the body as it arrives */
 	bool stdin_done;            /* the empty STDIN record is queued */
+	bool body_stopped;          /* answered early: the rest of the body is refused */
 	uint8_t *body;              /* request body, held up to QS_PHP_BODY_MAX */
 	size_t body_len, body_cap;
 	size_t body_held;           /* of body_cap, counted in the worker's budget */
@@ -670,11 +671,18 @@ static struct qs_php_conn *idle_conn(struct qs_php_ctx *ctx)
 	return NULL;
 }
 
-/* The request got its answer without PHP: it holds nothing more. */
+/*
+ * The request's answer came without PHP's (an error): it holds nothing
+ * more, and the rest of a streamed body is not wanted.
+ */
 static int answer(struct qs_php_req *pr, int status)
 {
 	free(pr->out);
 	pr->out = NULL;
+	if (pr->stream_body && !pr->stdin_done && !pr->body_stopped) {
+		pr->body_stopped = true;
+		qs_req_stop_body(pr->req);
+	}
 	return qs_respond_error(pr->req, status, NULL, NULL);
 }
 
@@ -839,7 +847,7 @@ static void fail(struct qs_php_conn *pc, int status, const char *why)
 	if (pr) {
 		pr_warn("request %" PRIu64 ": FastCGI: %s", pr->req->id, why);
 		if (!pc->headers_sent)
-			qs_respond_error(pr->req, status, NULL, NULL);
+			answer(pr, status);
 		else
 			qs_abort(pr->req);
 	}
@@ -1092,7 +1100,7 @@ static int stream_body(struct qs_php_req *pr, const uint8_t *data, size_t len, b
 	struct qs_php_conn *pc = pr->conn;
 	int ret;
 
-	if (pr->stdin_done || (!pc && !pr->queued)) {
+	if (pr->stdin_done || pr->body_stopped || (!pc && !pr->queued)) {
 		/* the request is over (answered, or php-fpm done): drop the rest */
 		qs_req_consume(pr->req, len);
 		return 0;
@@ -1131,7 +1139,8 @@ static int hold_body(struct qs_php_req *pr, const uint8_t *data, size_t len, boo
 	struct qs_php_ctx *ctx = pr->ctx;
 
 	if (len && !pr->body_too_large && !pr->body_busy) {
-		if (pr->body_len + len > QS_PHP_BODY_MAX) {
+		if (pr->body_len + len > QS_PHP_BODY_MAX ||
+		    pr->body_len + len > ctx->site->cfg->max_body) {
 			pr->body_too_large = true;	/* answered 413 at the end */
 			body_free(pr);
 		} else {

@@ -20,7 +20,7 @@
 
 struct qs_site;
 
-#define QS_PHP_BODY_MAX  (8u << 20)    /* request body held for PHP */
+#define QS_PHP_BODY_MAX  (8u << 20)    /* request body held for PHP (and --max-body) */
 #define QS_PHP_HELD_MAX  (48u << 20)   /* all of a worker's held bodies */
 #define QS_PHP_QUEUE_MAX 1024          /* requests waiting for a connection: 503 above */
 

@@ -731,16 +731,19 @@ static const nghttp3_callbacks h3_callbacks = {
 
 void qs_h3_on_handshake(struct qs_conn *c)
 {
-	struct qs_h3_stream *st, *next;
+	struct qs_h3_stream *st, *prev;
 
-	if (!c->h3)
+	if (!c->h3 || !c->streams)
 		return;
-	for (st = c->streams; st; st = next) {
+	/* in the order they came: the list has the newest first */
+	for (st = c->streams; st->next; st = st->next)
+		;
+	for (; st; st = prev) {
 		uint8_t *body;
 		size_t len;
 		bool fin;
 
-		next = st->next;
+		prev = st->prev;
 		if (st->state != QS_H3_DEFERRED)
 			continue;
 		/* as if it had just arrived: the request, the held body, its end */
