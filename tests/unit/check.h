@@ -7,7 +7,11 @@
 #ifndef QS_TEST_CHECK_H
 #define QS_TEST_CHECK_H
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static int qs_failed, qs_passed;
 
@@ -35,6 +39,38 @@ static int qs_failed, qs_passed;
 	} while (0)
 
 #define DONE() (qs_failed ? 1 : 0)
+
+/* Write dir/name with len bytes of data: 0 or -errno. */
+static inline int write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, len) != (ssize_t)len) {
+		close(fd);
+		return -EIO;
+	}
+	return close(fd) ? -errno : 0;
+}
+
+/* A FastCGI name-value length (1 or 4 bytes) at b[*at]; *at moves past it. */
+static inline size_t fcgi_nv_len(const uint8_t *b, size_t *at)
+{
+	size_t n = b[*at];
+
+	if (n & 0x80) {
+		n = ((size_t)(b[*at] & 0x7f) << 24) | (size_t)b[*at + 1] << 16 |
+		    (size_t)b[*at + 2] << 8 | b[*at + 3];
+		*at += 4;
+	} else {
+		*at += 1;
+	}
+	return n;
+}
 
 /* splitmix64: a seeded generator so failures reproduce */
 static inline unsigned long long qs_test_rand(unsigned long long *s)

@@ -46,20 +46,6 @@ static int split_records(const uint8_t *b, size_t len, struct rec *out, int max)
 	return n;
 }
 
-static size_t ref_len(const uint8_t *b, size_t *at)
-{
-	size_t n = b[*at];
-
-	if (n & 0x80) {
-		n = ((size_t)(b[*at] & 0x7f) << 24) | (size_t)b[*at + 1] << 16 |
-		    (size_t)b[*at + 2] << 8 | b[*at + 3];
-		*at += 4;
-	} else {
-		*at += 1;
-	}
-	return n;
-}
-
 /* Pair number k of the params content: 0 and name/value, -1 if absent. */
 static int ref_pair(const uint8_t *b, size_t len, int k, const uint8_t **name,
 		    size_t *nlen, const uint8_t **value, size_t *vlen)
@@ -67,8 +53,8 @@ static int ref_pair(const uint8_t *b, size_t len, int k, const uint8_t **name,
 	size_t at = 0;
 
 	for (int i = 0; at < len; i++) {
-		*nlen = ref_len(b, &at);
-		*vlen = ref_len(b, &at);
+		*nlen = fcgi_nv_len(b, &at);
+		*vlen = fcgi_nv_len(b, &at);
 		*name = b + at;
 		*value = b + at + *nlen;
 		at += *nlen + *vlen;

@@ -311,22 +311,6 @@ static int request(struct fake *f, const char *method, const char *path)
 
 /* ---- the docroot ---------------------------------------------------------- */
 
-static int write_file(const char *dir, const char *name, const void *data, size_t len)
-{
-	char path[512];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, len) != (ssize_t)len) {
-		close(fd);
-		return -EIO;
-	}
-	return close(fd) ? -errno : 0;
-}
-
 static int set_mtime(const char *name)
 {
 	struct timespec ts[2] = { { HELLO_MTIME, 0 }, { HELLO_MTIME, 0 } };
@@ -1110,27 +1094,13 @@ static int fpm_read(int s, struct fpm_req *r, uint8_t *buf, size_t *have, size_t
 	}
 }
 
-static size_t pv_len(const uint8_t *b, size_t *at)
-{
-	size_t n = b[*at];
-
-	if (n & 0x80) {
-		n = ((size_t)(b[*at] & 0x7f) << 24) | (size_t)b[*at + 1] << 16 |
-		    (size_t)b[*at + 2] << 8 | b[*at + 3];
-		*at += 4;
-	} else {
-		*at += 1;
-	}
-	return n;
-}
-
 /* A param's value, into out; false when absent. */
 static bool param(const struct fpm_req *r, const char *name, char *out, size_t size)
 {
 	size_t at = 0;
 
 	while (at < r->params_len) {
-		size_t nl = pv_len(r->params, &at), vl = pv_len(r->params, &at);
+		size_t nl = fcgi_nv_len(r->params, &at), vl = fcgi_nv_len(r->params, &at);
 
 		if (nl == strlen(name) && !memcmp(r->params + at, name, nl)) {
 			snprintf(out, size, "%.*s", (int)vl, (const char *)r->params + at + nl);

@@ -34,22 +34,6 @@ static bool escaped;		/* a served fd outside the docroot: fails the run */
 #define HELLO_DATE "Sun, 06 Nov 1994 08:49:37 GMT"
 #define SECRET "TOP-SECRET outside the docroot\n"
 
-static int write_file(const char *dir, const char *name, const char *text, size_t len)
-{
-	char path[512];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -EIO;
-	}
-	return close(fd) ? -errno : 0;
-}
-
 static int in_root(const char *name, char *path, size_t size)
 {
 	return snprintf(path, size, "%s/%s", root, name) >= (int)size ? -1 : 0;
