@@ -49,7 +49,7 @@ static void free_chunks(struct qs_chunk *ch)
 	while (ch) {
 		struct qs_chunk *next = ch->next;
 
-		free(ch);
+		qs_free(ch);
 		ch = next;
 	}
 }
@@ -81,12 +81,13 @@ static void stream_free(struct qs_h3_stream *st)
 		st->next->prev = st->prev;
 	qs_req_free_fields(&st->req);
 	free(st->early_body);
-	free(st);
+	qs_free(st);
 }
 
 static struct qs_h3_stream *stream_new(struct qs_conn *c, int64_t id)
 {
-	struct qs_h3_stream *st = calloc(1, sizeof(*st));
+	/* streams and chunks churn with every request: the worker's free lists */
+	struct qs_h3_stream *st = qs_calloc(1, sizeof(*st));
 
 	if (!st)
 		return NULL;
@@ -177,7 +178,7 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 				st->conn->budget_blocked = true;
 			return NGHTTP3_ERR_WOULDBLOCK;
 		}
-		ch = malloc(sizeof(*ch) + len);
+		ch = qs_malloc(sizeof(*ch) + len);
 		if (!ch)
 			return NGHTTP3_ERR_CALLBACK_FAILURE;
 		ch->len = len;
@@ -187,7 +188,7 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 			pr_warn("stream %" PRId64 ": reading the file failed at offset %" PRIu64
 				": %s", st->id, st->file_off,
 				got < 0 ? strerror(errno) : "file truncated");
-			free(ch);
+			qs_free(ch);
 			return NGHTTP3_ERR_CALLBACK_FAILURE;
 		}
 		hand_over(st, ch, &vec[n++]);
@@ -251,7 +252,7 @@ static int h3_send(struct qs_req *req, const uint8_t *data, size_t len)
 
 	if (st->ended)
 		return 0;
-	ch = malloc(sizeof(*ch) + len);
+	ch = qs_malloc(sizeof(*ch) + len);
 	if (!ch)
 		return -ENOMEM;
 	ch->next = NULL;
@@ -412,7 +413,7 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 		if (!st->head)
 			st->tail = NULL;
 		st->head_acked = 0;
-		free(ch);
+		qs_free(ch);
 	}
 	if (st->blocked && st->file_left && st->unacked < stream_window(st) &&
 	    c->tx_unacked < CONN_TX_MAX) {
