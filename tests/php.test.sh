@@ -649,7 +649,9 @@ test_php_held_bodies_without_length_are_bounded() {
 	php_docroot
 	len_script
 	head -c 8000000 /dev/urandom >"$DL/8m.bin"
-	qs_start phpheld 1 --fastcgi managed --php-max-children 2
+	# buffering off: such bodies are held in memory (with it on they go to
+	# files: test_php_buffered_upload_through_a_file)
+	qs_start phpheld 1 --fastcgi managed --php-max-children 2 --php-request-buffering off
 	pid=$(worker_stat 0 pid)
 	before=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
 	"$load" -k --json -c 40 -m 1 -n 40 --timeout 30 --any-status --no-content-length \
@@ -710,4 +712,81 @@ test_php_many_response_fields() {
 	grep -q '\[set-cookie: c199=199\]' <<<"$out" || fail "the last cookie is missing"
 	assert_eq "300 fields" 500 "$(php_status "https://127.0.0.1:$QS_PORT/cookies.php?n=300")"
 	grep -q "the script sent more than 254 header fields" "$QS_LOG" || fail "not logged"
+}
+
+# stall_uploads N: N uploads announcing 1 MB that send 20 KB and then
+# nothing (for 15 s), on their own connections, in the background
+stall_uploads() {
+	local spid
+	head -c 1000000 /dev/urandom >"$DL/1m.bin"
+	.output/quicsteer-load -k --any-status -c "$1" -m 1 -d 15 -t 30 --data "$DL/1m.bin" \
+		--stall-after 20000 "https://127.0.0.1:$QS_PORT/len.php" >/dev/null 2>&1 &
+	spid=$!
+	defer "kill $spid 2>/dev/null; wait $spid 2>/dev/null"
+	sleep 1
+}
+
+# hi_gets: 20 GETs of a script over 2 connections, 5 s at most for each answer
+hi_gets() {
+	.output/quicsteer-load -k --json --any-status -c 2 -m 2 -n 20 -t 5 \
+		"https://127.0.0.1:$QS_PORT/hi.php" 2>/dev/null || true
+}
+
+# Twelve uploads that stall mid-body with a pool of 2 children: with
+# request buffering (the default) php-fpm sees none of them, and other PHP
+# requests are answered at once
+test_php_stalled_uploads_do_not_hold_the_pool() {
+	local out
+	need_php_load || return
+	php_docroot
+	len_script
+	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
+	chmod a+r "$QS_DOCROOT/hi.php"
+	qs_start phpstall 1 --fastcgi managed --php-max-children 2
+	stall_uploads 12
+	out=$(hi_gets)
+	info "during 12 stalled uploads: $(jq -c '{status_2xx, requests_failed, p99_ms}' <<<"$out")"
+	assert_eq "20 GETs answered, none failed" "20 0" \
+		"$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
+	assert_eq "5xx answers" 0 "$(workers_sum req_5xx)"
+}
+
+# The same with --php-request-buffering off: the stalled uploads hold both
+# children, and the GETs wait (what the default prevents; the trade-off in
+# docs/configuration.md)
+test_php_stalled_uploads_hold_the_pool_without_buffering() {
+	local out
+	need_php_load || return
+	php_docroot
+	len_script
+	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
+	chmod a+r "$QS_DOCROOT/hi.php"
+	qs_start phpstalloff 1 --fastcgi managed --php-max-children 2 --php-request-buffering off
+	stall_uploads 12
+	out=$(hi_gets)
+	info "buffering off, 12 stalled uploads: $(jq -c '{status_2xx, requests_failed}' <<<"$out")"
+	[[ $(jq -r '.status_2xx' <<<"$out") -lt 20 ]] ||
+		fail "every GET answered although the stalled uploads hold the pool"
+}
+
+# A large buffered upload goes to php-fpm whole and intact from its file
+# (over --body-buffer-size), with and without Content-Length
+test_php_buffered_upload_through_a_file() {
+	local out
+	need_php_load || return
+	php_docroot
+	len_script
+	head -c 3000000 /dev/urandom >"$DL/3m.bin"
+	qs_start phpbuf 1 --fastcgi managed --php-max-children 2 --body-buffer-size 16K
+	for cl in "" --no-content-length; do
+		out=$(.output/quicsteer-load -k --json -c 2 -m 2 -n 6 -t 10 --expect-size 8 \
+			$cl --data "$DL/3m.bin" "https://127.0.0.1:$QS_PORT/len.php" 2>/dev/null) || true
+		assert_eq "3 MB uploads ${cl:-with Content-Length}: answered" "6 0" \
+			"$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
+	done
+	out=$(cd "$DL" && timeout 20 gtlsclient -q --exit-on-all-streams-close -m POST \
+		-d "$DL/3m.bin" --download="$DL" --timeout=10s 127.0.0.1 "$QS_PORT" \
+		"https://127.0.0.1:$QS_PORT/info.php" && cat "$DL/info.php")
+	grep -qx "sha=$(sha256sum "$DL/3m.bin" | cut -d' ' -f1)" <<<"$out" ||
+		fail "the script read another body: $out"
 }

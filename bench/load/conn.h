@@ -12,6 +12,7 @@ struct load_req {
 	uint64_t body;
 	int status;
 	bool in_use;
+	bool body_given;           /* --stall-after: its part of the body went */
 };
 
 struct load_conn {

@@ -241,13 +241,22 @@ static nghttp3_ssize read_body(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 			       size_t veccnt, uint32_t *pflags, void *conn_ud, void *stream_ud)
 {
 	struct load_conn *c = conn_ud;
+	const struct load_cfg *cfg = &c->run->cfg;
+	struct load_req *r = stream_ud;
 
 	(void)h3;
 	(void)stream_id;
 	(void)veccnt;
-	(void)stream_ud;
-	vec[0].base = c->run->cfg.body;
-	vec[0].len = c->run->cfg.body_len;
+	vec[0].base = cfg->body;
+	vec[0].len = cfg->body_len;
+	if (cfg->stall_after && cfg->stall_after < cfg->body_len) {
+		/* a stalled upload: its first part, then never the rest */
+		if (r->body_given)
+			return NGHTTP3_ERR_WOULDBLOCK;
+		r->body_given = true;
+		vec[0].len = cfg->stall_after;
+		return 1;
+	}
 	*pflags |= NGHTTP3_DATA_FLAG_EOF;
 	return 1;
 }

@@ -54,6 +54,7 @@ struct load_cfg {
 	size_t body_len;
 	char body_len_s[24];       /* its content-length */
 	bool no_content_length;    /* --no-content-length: the body ends with the stream */
+	size_t stall_after;        /* --stall-after: send this much of --data, then stall */
 	/* handshake benchmarks: every connection does its handshake, its K requests,
 	 * then closes, and a new one takes its slot */
 	bool reconnect;

@@ -65,6 +65,9 @@ static void usage(FILE *f)
 "                         content-length (set content-type with -H)\n"
 "      --no-content-length  send --data without a content-length field (the\n"
 "                         body ends with the stream)\n"
+"      --stall-after BYTES  send only the first BYTES of --data (its whole\n"
+"                         length announced) and then nothing: a stalled upload\n"
+"                         (hostile-client tests; end the run with -d)\n"
 "      --reconnect        handshake benchmark: every connection sends K requests,\n"
 "                         closes once they are answered, and a new connection\n"
 "                         (new source port) takes its place\n"
@@ -165,7 +168,8 @@ static int parse_url(const char *url, char **authority, char **host, char **port
 static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
-	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE, OPT_NO_CL };
+	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE, OPT_NO_CL,
+	       OPT_STALL };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -182,6 +186,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "method", required_argument, NULL, 'X' },
 		{ "data", required_argument, NULL, OPT_DATA },
 		{ "no-content-length", no_argument, NULL, OPT_NO_CL },
+		{ "stall-after", required_argument, NULL, OPT_STALL },
 		{ "migrate-after", required_argument, NULL, OPT_MIGRATE },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
 		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
@@ -232,6 +237,11 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 			break;
 		case OPT_NO_CL:
 			cfg->no_content_length = true;
+			break;
+		case OPT_STALL:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				goto bad;
+			cfg->stall_after = (size_t)v;
 			break;
 		case OPT_DATA: {
 			FILE *f = fopen(optarg, "rb");

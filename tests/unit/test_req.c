@@ -1313,6 +1313,116 @@ out:
 	return ret;
 }
 
+/*
+ * --php-request-buffering on: php-fpm sees nothing until the body is whole
+ * (a stalled upload holds no child); a small body stays in memory, a large
+ * one goes through an unlinked file in --body-temp-dir and reaches php-fpm
+ * a piece at a time; every body byte is credited as it arrives.
+ */
+static int test_php_buffered(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	static struct fpm_req r;
+	static uint8_t buf[1 << 17], body[50000];
+	static const size_t sizes[] = { 10, sizeof(body) };
+	size_t have = 0;
+	struct fake f;
+	char v[64], want[16];
+	int l, s = -1, fds, ret = -1;
+	DIR *d;
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 7 + i / 251);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fpmsock);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	CHECK(l >= 0 && !bind(l, (struct sockaddr *)&sun, sizeof(sun)) && !listen(l, 8),
+	      "cannot listen on %s: %s", fpmsock, strerror(errno));
+	fds = open_fds();
+	php_on(fpmsock);
+	cfg.php_request_buffering = true;
+	cfg.body_buffer_size = 1000;
+	snprintf(cfg.body_temp_dir, sizeof(cfg.body_temp_dir), "%s", base);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t len = sizes[k];
+
+		memset(&r, 0, sizeof(r));
+		have = 0;
+		fake_init(&f, "POST", "/app.php");
+		f.req.content_length = (int64_t)len;
+		if (qs_req_start(&f.req) || f.responds) {
+			fprintf(stderr, "  %zu: start failed or answered %d\n", len, f.status);
+			goto out;
+		}
+		/* the body in pieces: credited at once, php-fpm not asked yet */
+		for (size_t off = 0; off < len; off += 7000) {
+			size_t n = len - off < 7000 ? len - off : 7000;
+
+			if (fake_body(&f, body + off, n, false) || f.consumed != f.delivered) {
+				fprintf(stderr, "  %zu: consumed %llu of %llu\n", len,
+					(unsigned long long)f.consumed,
+					(unsigned long long)f.delivered);
+				goto out;
+			}
+		}
+		if ((s = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+			fprintf(stderr, "  %zu: php-fpm asked before the body was whole\n", len);
+			goto out;
+		}
+		/* nothing left in the directory to see: O_TMPFILE */
+		d = opendir(base);
+		for (struct dirent *e; d && (e = readdir(d));)
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+			    strcmp(e->d_name, "root") && strncmp(e->d_name, "secret", 6) &&
+			    strcmp(e->d_name, "php-fpm.sock")) {
+				fprintf(stderr, "  a visible file in the temp dir: %s\n", e->d_name);
+				closedir(d);
+				goto out;
+			}
+		if (d)
+			closedir(d);
+		if (fake_body(&f, NULL, 0, true)) {
+			fprintf(stderr, "  %zu: end failed\n", len);
+			goto out;
+		}
+		s = accept4(l, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		for (int i = 0; s >= 0 && i < 100 && !r.stdin_done; i++) {
+			if (fpm_read(s, &r, buf, &have, sizeof(buf)))
+				break;
+			if (!r.stdin_done)
+				loop_once(50);
+		}
+		if (s < 0 || !r.stdin_done || r.stdin_len != len || memcmp(r.stdin_, body, len)) {
+			fprintf(stderr, "  %zu: STDIN %zu bytes, done %d\n", len, r.stdin_len,
+				r.stdin_done);
+			goto out;
+		}
+		snprintf(want, sizeof(want), "%zu", len);
+		if (!param(&r, "CONTENT_LENGTH", v, sizeof(v)) || strcmp(v, want)) {
+			fprintf(stderr, "  %zu: CONTENT_LENGTH %s\n", len, v);
+			goto out;
+		}
+		fake_close(&f);
+		memset(&f, 0, sizeof(f));
+		loop_once(0);
+		close(s);
+		s = -1;
+	}
+	ret = 0;
+out:
+	fake_close(&f);
+	if (s >= 0)
+		close(s);
+	loop_once(0);
+	if (ret == 0 && open_fds() != fds) {
+		fprintf(stderr, "  %d descriptors open, %d before\n", open_fds(), fds);
+		ret = -1;
+	}
+	close(l);
+	unlink(fpmsock);
+	cfg.php_request_buffering = false;
+	return ret;
+}
+
 int main(void)
 {
 	int err;
@@ -1365,6 +1475,7 @@ int main(void)
 	RUN(test_php_body_without_length);
 	RUN(test_php_close);
 	RUN(test_php_fake_fpm);
+	RUN(test_php_buffered);
 
 	qs_php_ctx_free(&site);
 	qs_static_ctx_free(&site);

@@ -101,6 +101,9 @@ struct qs_config {
 	bool fastcgi_keepalive;     /* FCGI_KEEP_CONN: one connection, many requests */
 	char index[128];            /* front controller ("index.php"), "" = none */
 	uint64_t max_body;          /* request body limit for PHP: 413 above */
+	bool php_request_buffering; /* the whole body before php-fpm sees the request */
+	uint64_t body_buffer_size;  /* ... in memory up to this, then in a file */
+	char body_temp_dir[256];    /* ... here (O_TMPFILE) */
 	/* session tickets and 0-RTT */
 	enum qs_ticket_source ticket_source;
 	char ticket_paths[QS_TICKET_PATHS_MAX][256]; /* file: the key files; fleet: [0] */

@@ -654,6 +654,26 @@ static const struct opt options[] = {
 		.type = OPT_SIZE, FIELD(max_body), .def = "64M",
 		.help = "largest request body for PHP; 413 above",
 	}, {
+		.flag = "php-request-buffering", .key = "php_request_buffering",
+		.type = OPT_ENUM, FIELD(php_request_buffering), .words = on_off_words,
+		.def = "on",
+		.help = "receive a request body whole before its request goes to php-fpm (in "
+			"memory up to --body-buffer-size, beyond in an unlinked file in "
+			"--body-temp-dir), so a slow or stalled upload never holds a php-fpm "
+			"child. `off` streams the body to php-fpm as it arrives: no disk and "
+			"less latency for large uploads, but a client that stalls mid-body "
+			"holds a child until --fastcgi-timeout",
+	}, {
+		.flag = "body-buffer-size", .key = "body_buffer_size", .metavar = "BYTES",
+		.type = OPT_SIZE, FIELD(body_buffer_size), .def = "64K",
+		.help = "a buffered request body up to this stays in memory; a larger one "
+			"goes to a file",
+	}, {
+		.flag = "body-temp-dir", .key = "body_temp_dir", .metavar = "DIR",
+		.type = OPT_STRING, FIELD(body_temp_dir), .def = "/tmp",
+		.help = "where buffered bodies over --body-buffer-size go (O_TMPFILE: never "
+			"visible, gone with the request); writable by --user",
+	}, {
 		.flag = "fastcgi-timeout", .key = "fastcgi_timeout", .metavar = "SEC",
 		.type = OPT_UINT, FIELD(fastcgi_timeout_ms), .min = 1, .max = 86400,
 		.scale = 1000, .unit = "seconds", .def = "60",

@@ -27,6 +27,7 @@
 #include "worker/site.h"
 
 #define READ_CHUNK   (16u << 10)
+#define FILE_PIECE   (32u << 10)   /* a file-held body goes to php-fpm this much at a time */
 #define CGI_HDR_MAX  (64u << 10)
 #define REQUEST_ID   1
 
@@ -39,8 +40,11 @@ struct qs_php_req {
 	bool stream_body;           /* STDIN follows the body as it arrives */
 	bool stdin_done;            /* the empty STDIN record is queued */
 	bool body_stopped;          /* answered early: the rest of the body is refused */
-	uint8_t *body;              /* request body, held up to QS_PHP_BODY_MAX */
+	uint8_t *body;              /* request body held in memory */
 	size_t body_len, body_cap;
+	int body_fd;                /* ... or in an unlinked file (buffering on), else -1 */
+	uint64_t file_len, file_off;    /* its bytes, and how many went to php-fpm */
+	bool body_failed;           /* the file could not be written: 500 at the end */
 	size_t body_held;           /* of body_cap, counted in the worker's budget */
 	bool body_too_large;        /* answered 413 at the end */
 	bool body_busy;             /* the budget was spent: 503 at the end */
@@ -298,7 +302,7 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	}
 	snprintf(script, sizeof(script), "%s%.*s", root, (int)slen, sname);
 	snprintf(len_s, sizeof(len_s), "%llu", (unsigned long long)(pr->stream_body ?
-		 (uint64_t)st->content_length : pr->body_len));
+		 (uint64_t)st->content_length : pr->body_len + pr->file_len));
 	snprintf(worker, sizeof(worker), "%u/%u", s->gen, s->id);
 	ret |= add(&p, "SCRIPT_FILENAME", script, strlen(script));
 	ret |= add(&p, "SCRIPT_NAME", sname, slen);
@@ -385,6 +389,9 @@ static void body_free(struct qs_php_req *pr)
 	body_release(pr);
 	free(pr->body);
 	pr->body = NULL;
+	if (pr->body_fd >= 0)
+		close(pr->body_fd);
+	pr->body_fd = -1;
 }
 
 /*
@@ -558,8 +565,8 @@ static int encode_request(struct qs_php_req *pr)
 	len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID,
 				      ctx->params, (size_t)plen);
 	len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID);
-	if (!pr->stream_body) {
-		/* the whole body is here (or there is none) */
+	if (!pr->stream_body && pr->body_fd < 0) {
+		/* the whole body is here (or there is none); a file follows in pieces */
 		if (pr->body_len)
 			len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_STDIN,
 						      REQUEST_ID, pr->body, pr->body_len);
@@ -622,8 +629,8 @@ static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 			break;
 		pc->out_off += (size_t)n;
 	}
-	if (pc->out_off < pc->out_len) {
-		watch(pc, EPOLLOUT | EPOLLIN);
+	if (pc->out_off < pc->out_len || (pr->body_fd >= 0 && !pr->stdin_done)) {
+		watch(pc, EPOLLOUT | EPOLLIN);	/* a body from a file: flush_out reads it */
 		return;
 	}
 	written(pc);
@@ -745,6 +752,8 @@ static int begin(struct qs_php_req *pr)
 	pr->started = true;
 	if (pr->body_too_large)
 		return answer(pr, 413);
+	if (pr->body_failed)
+		return answer(pr, 500);
 	if (pr->body_busy)
 		return answer(pr, 503);
 	if (pr->front) {
@@ -820,6 +829,7 @@ static bool retry(struct qs_php_conn *pc, bool unsent)
 	struct qs_php_req *pr = pc->pr;
 
 	if (!pr || !pc->reused || pc->rx_any || pr->retried || pr->stream_body ||
+	    pr->body_fd >= 0 ||
 	    !pc->out || !pc->req_len || (!unsent && !idempotent(pr->req->method)))
 		return false;
 	pr->out = pc->out;
@@ -1040,25 +1050,63 @@ static void php_on_timer(void *ud, uint64_t now)
 	}
 }
 
+static int queue_stdin(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *data,
+		       size_t dlen, bool end);
+
+/*
+ * The next piece of a body held in a file, as STDIN records into pc's
+ * drained out buffer (the empty record after the last): php-fpm gets it as
+ * fast as it reads, and the worker holds one piece at a time.  0 or -errno.
+ */
+static int refill(struct qs_php_conn *pc)
+{
+	struct qs_php_req *pr = pc->pr;
+	uint8_t piece[FILE_PIECE];
+	uint64_t left = pr->file_len - pr->file_off;
+	size_t n = left < sizeof(piece) ? (size_t)left : sizeof(piece);
+	ssize_t got = 0;
+
+	if (n) {
+		got = pread(pr->body_fd, piece, n, (off_t)pr->file_off);
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		pr->file_off += (uint64_t)got;
+	}
+	pc->out_off = pc->out_len = 0;
+	if (pr->file_off == pr->file_len)
+		pr->stdin_done = true;
+	return queue_stdin(&pc->out, &pc->out_len, &pc->out_cap, piece, (size_t)got,
+			   pr->stdin_done);
+}
+
 /* Write what is queued for php-fpm; -1 when pc was freed. */
 static int flush_out(struct qs_php_conn *pc)
 {
-	while (pc->out_off < pc->out_len) {
-		ssize_t n = write(pc->fd, pc->out + pc->out_off, pc->out_len - pc->out_off);
+	for (;;) {
+		while (pc->out_off < pc->out_len) {
+			ssize_t n = write(pc->fd, pc->out + pc->out_off,
+					  pc->out_len - pc->out_off);
 
-		if (n < 0) {
-			if (errno == EAGAIN) {
-				watch(pc, EPOLLOUT | (pc->reading_paused ? 0 : EPOLLIN));
-				return 0;
-			}
-			if (retry(pc, pc->out_off == 0)) {
-				conn_free(pc);	/* the queue starts it again */
+			if (n < 0) {
+				if (errno == EAGAIN) {
+					watch(pc, EPOLLOUT | (pc->reading_paused ? 0 : EPOLLIN));
+					return 0;
+				}
+				if (retry(pc, pc->out_off == 0)) {
+					conn_free(pc);	/* the queue starts it again */
+					return -1;
+				}
+				fail(pc, 502, strerror(errno));
 				return -1;
 			}
-			fail(pc, 502, strerror(errno));
+			pc->out_off += (size_t)n;
+		}
+		if (!pc->pr || pc->pr->body_fd < 0 || pc->pr->stdin_done)
+			break;
+		if (refill(pc)) {
+			fail(pc, 500, "cannot read the buffered request body back");
 			return -1;
 		}
-		pc->out_off += (size_t)n;
 	}
 	written(pc);
 	give_credit(pc->pr);
@@ -1134,15 +1182,86 @@ static int stream_body(struct qs_php_req *pr, const uint8_t *data, size_t len, b
 }
 
 /* Body bytes of a request without Content-Length: held whole, then sent. */
+/* Write all of data to fd; 0 or -errno. */
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The body outgrew memory: it goes on in an unlinked file (O_TMPFILE: never
+ * visible, gone when the request is), what memory held first.
+ */
+static int spill(struct qs_php_req *pr, const uint8_t *data, size_t len)
+{
+	const char *dir = pr->ctx->site->cfg->body_temp_dir;
+	int ret;
+
+	if (pr->body_fd < 0) {
+		pr->body_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (pr->body_fd < 0) {
+			ret = -errno;
+			pr_warn("request %" PRIu64 ": cannot buffer its body in %s: %s "
+				"(--body-temp-dir must be a directory the workers' user can "
+				"write, on a filesystem with O_TMPFILE)", pr->req->id, dir,
+				strerror(-ret));
+			return ret;
+		}
+		ret = write_all(pr->body_fd, pr->body, pr->body_len);
+		if (ret)
+			goto fail;
+		pr->file_len = pr->body_len;
+		body_release(pr);
+		free(pr->body);
+		pr->body = NULL;
+		pr->body_len = pr->body_cap = 0;
+	}
+	ret = write_all(pr->body_fd, data, len);
+	if (!ret) {
+		pr->file_len += len;
+		return 0;
+	}
+fail:
+	pr_warn("request %" PRIu64 ": writing its body to %s failed: %s", pr->req->id, dir,
+		strerror(-ret));
+	return ret;
+}
+
+/*
+ * Body bytes of a request that goes to php-fpm whole: in memory (with
+ * buffering on up to --body-buffer-size, then in a file), up to --max-body
+ * (with buffering off and no Content-Length, in memory up to
+ * QS_PHP_BODY_MAX: CGI wants the length first).  Credited as they come:
+ * the limits bound them.
+ */
 static int hold_body(struct qs_php_req *pr, const uint8_t *data, size_t len, bool end)
 {
 	struct qs_php_ctx *ctx = pr->ctx;
+	const struct qs_config *cfg = ctx->site->cfg;
+	uint64_t limit = cfg->max_body;
 
-	if (len && !pr->body_too_large && !pr->body_busy) {
-		if (pr->body_len + len > QS_PHP_BODY_MAX ||
-		    pr->body_len + len > ctx->site->cfg->max_body) {
+	if (!cfg->php_request_buffering && limit > QS_PHP_BODY_MAX)
+		limit = QS_PHP_BODY_MAX;
+	if (len && !pr->body_too_large && !pr->body_busy && !pr->body_failed) {
+		if (pr->body_len + pr->file_len + len > limit) {
 			pr->body_too_large = true;	/* answered 413 at the end */
 			body_free(pr);
+		} else if (pr->body_fd >= 0 || (cfg->php_request_buffering &&
+						pr->body_len + len > cfg->body_buffer_size)) {
+			if (spill(pr, data, len)) {
+				pr->body_failed = true;	/* answered 500 at the end */
+				body_free(pr);
+			}
 		} else {
 			size_t cap = pr->body_cap;
 
@@ -1169,7 +1288,6 @@ static int hold_body(struct qs_php_req *pr, const uint8_t *data, size_t len, boo
 			}
 		}
 	}
-	/* held, so the client may send more at once: the limits above bound it */
 	qs_req_consume(pr->req, len);
 	return end ? begin(pr) : 0;
 }
@@ -1197,6 +1315,7 @@ static int start(struct qs_req *req, bool front)
 	pr->req = req;
 	pr->ctx = ctx;
 	pr->front = front;
+	pr->body_fd = -1;
 	req->hdata = pr;
 	if (req->content_length <= 0)
 		return 0;	/* held until its end: CGI wants the length first */
@@ -1207,7 +1326,12 @@ static int start(struct qs_req *req, bool front)
 		qs_req_stop_body(req);
 		return ret;
 	}
-	/* a known length: stream the body to PHP as it comes */
+	/*
+	 * Buffering on: held whole, so a client that stalls mid-body never
+	 * holds a php-fpm child; off: streamed to PHP as it comes.
+	 */
+	if (ctx->site->cfg->php_request_buffering)
+		return 0;
 	pr->stream_body = true;
 	return begin(pr);
 }
