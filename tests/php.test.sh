@@ -790,3 +790,43 @@ test_php_buffered_upload_through_a_file() {
 	grep -qx "sha=$(sha256sum "$DL/3m.bin" | cut -d' ' -f1)" <<<"$out" ||
 		fail "the script read another body: $out"
 }
+
+# --client-body-timeout: an upload that stalls mid-body gets 408 (and its
+# body refused) once no byte came for the timeout
+test_php_stalled_upload_gets_408() {
+	local out
+	need_php_load || return
+	php_docroot
+	len_script
+	head -c 1000000 /dev/urandom >"$DL/1m.bin"
+	qs_start phpbodyto 1 --fastcgi managed --php-max-children 2 --client-body-timeout 2
+	out=$(.output/quicsteer-load -k --json --any-status -c 1 -m 1 -n 1 -t 15 \
+		--data "$DL/1m.bin" --stall-after 20000 "https://127.0.0.1:$QS_PORT/len.php" \
+		2>/dev/null) || true
+	assert_eq "the stalled upload's answer: 4xx, not failed" "1 0" \
+		"$(jq -r '"\(.status_4xx) \(.requests_failed)"' <<<"$out")"
+	grep -q 'no body byte for --client-body-timeout (2 s): 408' "$QS_LOG" ||
+		fail "not logged: $(tail -3 "$QS_LOG")"
+}
+
+# --send-timeout: a client that stops reading a large PHP response has its
+# stream reset and the FastCGI connection freed: with one child, the next
+# request is served
+test_php_stalled_reader_frees_the_child() {
+	local out spid
+	need_php_load || return
+	php_docroot
+	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
+	chmod a+r "$QS_DOCROOT/hi.php"
+	qs_start phpsendto 1 --fastcgi managed --php-max-children 1 --send-timeout 2
+	.output/quicsteer-load -k --any-status -c 1 -m 1 -n 1 -d 20 -t 30 \
+		--stop-reading-after 100000 "https://127.0.0.1:$QS_PORT/big.php" >/dev/null 2>&1 &
+	spid=$!
+	defer "kill $spid 2>/dev/null; wait $spid 2>/dev/null"
+	wait_until 10 bash -c "grep -q 'for --send-timeout (2 s): reset' $QS_LOG" ||
+		fail "the stalled reader was not reset: $(tail -3 "$QS_LOG")"
+	out=$(.output/quicsteer-load -k --json --any-status -c 1 -m 1 -n 3 -t 5 \
+		"https://127.0.0.1:$QS_PORT/hi.php" 2>/dev/null) || true
+	assert_eq "the only child serves again" "3 0" \
+		"$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
+}

@@ -111,6 +111,9 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 	if (r)
 		r->body += datalen;
 	c->last_progress = load_now();
+	/* --stop-reading-after: a client that stops taking the response */
+	if (c->run->cfg.stop_reading_after && r && r->body >= c->run->cfg.stop_reading_after)
+		return 0;
 	/* Bodies are discarded at once: hand the credit back to the server right away. */
 	consume(c, stream_id, datalen);
 	return 0;

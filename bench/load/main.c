@@ -65,6 +65,9 @@ static void usage(FILE *f)
 "                         content-length (set content-type with -H)\n"
 "      --no-content-length  send --data without a content-length field (the\n"
 "                         body ends with the stream)\n"
+"      --stop-reading-after BYTES  stop granting flow control once a response\n"
+"                         brought BYTES: a client that stops reading\n"
+"                         (hostile-client tests; end the run with -d)\n"
 "      --stall-after BYTES  send only the first BYTES of --data (its whole\n"
 "                         length announced) and then nothing: a stalled upload\n"
 "                         (hostile-client tests; end the run with -d)\n"
@@ -169,7 +172,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
 	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE, OPT_NO_CL,
-	       OPT_STALL };
+	       OPT_STALL, OPT_STOP_READING };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -187,6 +190,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "data", required_argument, NULL, OPT_DATA },
 		{ "no-content-length", no_argument, NULL, OPT_NO_CL },
 		{ "stall-after", required_argument, NULL, OPT_STALL },
+		{ "stop-reading-after", required_argument, NULL, OPT_STOP_READING },
 		{ "migrate-after", required_argument, NULL, OPT_MIGRATE },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
 		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
@@ -242,6 +246,11 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 			if (parse_u64(optarg, UINT32_MAX, &v))
 				goto bad;
 			cfg->stall_after = (size_t)v;
+			break;
+		case OPT_STOP_READING:
+			if (parse_u64(optarg, UINT32_MAX, &v))
+				goto bad;
+			cfg->stop_reading_after = v;
 			break;
 		case OPT_DATA: {
 			FILE *f = fopen(optarg, "rb");

@@ -852,6 +852,8 @@ static bool pool_empty(void)
 {
 	/* the PHP context's hook: a busy FastCGI connection has a deadline */
 	for (struct qs_loop_hook *h = loop.hooks; h; h = h->next) {
+		if (h == &site.http_hook)
+			continue;	/* the request layer's timeouts, not the pool */
 		if (h->after_events)
 			h->after_events(h->ud);
 		if (h->next_deadline && h->next_deadline(h->ud) != UINT64_MAX)
@@ -1423,6 +1425,75 @@ out:
 	return ret;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * --client-body-timeout: a request whose body stalls gets 408 and its body
+ * refused once the timeout passes since its last byte, not before; a
+ * request whose body ended is off the clock.
+ */
+static int test_client_body_timeout(void)
+{
+	struct fake f, g;
+	uint64_t t;
+
+	php_on(nosock);
+	fake_init(&f, "POST", "/app.php");
+	CHECK(qs_req_start(&f.req) == 0, "start failed");
+	CHECK(fake_body(&f, "abc", 3, false) == 0, "body failed");
+	t = mono_ns();
+	CHECK(site.http_hook.next_deadline(&site) <= t + 30000000000ull &&
+	      site.http_hook.next_deadline(&site) > t + 29000000000ull, "deadline %llu from now",
+	      (unsigned long long)(site.http_hook.next_deadline(&site) - t));
+	/* a GET whose body ended at once is not waited for */
+	request(&g, "GET", "/get.txt");
+	CHECK(!g.req.on_body_list && g.status == 200, "GET on the body list, status %d",
+	      g.status);
+	site.http_hook.on_timer(&site, t + 29000000000ull);
+	CHECK(f.responds == 0, "answered %d before the timeout", f.status);
+	site.http_hook.on_timer(&site, t + 31000000000ull);
+	CHECK(f.status == 408 && f.stop_bodies == 1, "status %d, stop_body %d", f.status,
+	      f.stop_bodies);
+	CHECK(g.aborts == 0, "the finished GET was touched");
+	fake_close(&g);
+	fake_close(&f);
+	CHECK(!site.body_head && !site.send_head, "requests left on the lists");
+	return 0;
+}
+
+/*
+ * --send-timeout: a response the client takes nothing of is reset after
+ * the timeout since it last took bytes (proceed() restarts the clock).
+ */
+static int test_send_timeout(void)
+{
+	struct fake f, h;
+	uint64_t t;
+
+	request(&f, "GET", "/big.bin");
+	CHECK(f.status == 200 && f.files == 1 && f.req.on_send_list, "status %d files %d",
+	      f.status, f.files);
+	request(&h, "HEAD", "/big.bin");
+	CHECK(!h.req.on_send_list, "a HEAD waits for the client");
+	t = mono_ns();
+	site.http_hook.on_timer(&site, t + 59000000000ull);
+	CHECK(f.aborts == 0, "reset before the timeout");
+	qs_req_proceed(&f.req);	/* the client took bytes */
+	CHECK(f.req.send_at >= t - 20000000ull, "proceed did not restart the clock");
+	site.http_hook.on_timer(&site, t + 61000000000ull);
+	CHECK(f.aborts == 1 && !f.req.on_send_list, "aborts %d", f.aborts);
+	fake_close(&h);
+	fake_close(&f);
+	CHECK(!site.body_head && !site.send_head, "requests left on the lists");
+	return 0;
+}
+
 int main(void)
 {
 	int err;
@@ -1451,6 +1522,9 @@ int main(void)
 	site.loop = &loop;
 	site.route = qs_route;
 	site.keep_fields = true;
+	cfg.client_body_timeout_ms = 30000;
+	cfg.send_timeout_ms = 60000;
+	qs_http_site_init(&site);
 	if (loop.epfd < 0 || qs_static_ctx_new(&site) || qs_php_ctx_new(&site)) {
 		fprintf(stderr, "cannot set up the site: %s\n", strerror(errno));
 		remove_docroot();
@@ -1476,6 +1550,8 @@ int main(void)
 	RUN(test_php_close);
 	RUN(test_php_fake_fpm);
 	RUN(test_php_buffered);
+	RUN(test_client_body_timeout);
+	RUN(test_send_timeout);
 
 	qs_php_ctx_free(&site);
 	qs_static_ctx_free(&site);

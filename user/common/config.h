@@ -104,6 +104,8 @@ struct qs_config {
 	bool php_request_buffering; /* the whole body before php-fpm sees the request */
 	uint64_t body_buffer_size;  /* ... in memory up to this, then in a file */
 	char body_temp_dir[256];    /* ... here (O_TMPFILE) */
+	unsigned client_body_timeout_ms; /* no body byte this long: 408 */
+	unsigned send_timeout_ms;   /* the client took no response byte this long: reset */
 	/* session tickets and 0-RTT */
 	enum qs_ticket_source ticket_source;
 	char ticket_paths[QS_TICKET_PATHS_MAX][256]; /* file: the key files; fleet: [0] */

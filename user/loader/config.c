@@ -674,6 +674,18 @@ static const struct opt options[] = {
 		.help = "where buffered bodies over --body-buffer-size go (O_TMPFILE: never "
 			"visible, gone with the request); writable by --user",
 	}, {
+		.flag = "client-body-timeout", .key = "client_body_timeout", .metavar = "SEC",
+		.type = OPT_UINT, FIELD(client_body_timeout_ms), .min = 1, .max = 86400,
+		.scale = 1000, .unit = "seconds", .def = "30",
+		.help = "no request body byte this long: 408 and the rest of the body "
+			"refused (a reset once the response began)",
+	}, {
+		.flag = "send-timeout", .key = "send_timeout", .metavar = "SEC",
+		.type = OPT_UINT, FIELD(send_timeout_ms), .min = 1, .max = 86400,
+		.scale = 1000, .unit = "seconds", .def = "60",
+		.help = "the client took no response byte this long: the stream is reset and "
+			"its handler lets go (a paused FastCGI read included)",
+	}, {
 		.flag = "fastcgi-timeout", .key = "fastcgi_timeout", .metavar = "SEC",
 		.type = OPT_UINT, FIELD(fastcgi_timeout_ms), .min = 1, .max = 86400,
 		.scale = 1000, .unit = "seconds", .def = "60",

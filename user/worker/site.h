@@ -79,6 +79,15 @@ struct qs_site {
 	bool keep_fields;               /* protocols collect every request field (qs_req.fields) */
 	/* the handler of a request whose header block is in */
 	const struct qs_handler *(*route)(struct qs_site *site, struct qs_req *req);
+	/*
+	 * The request layer's timeouts (http/req.c): requests waiting for body
+	 * bytes and responses waiting for the client, each list oldest
+	 * activity first (one timeout per list, so moving a request to the tail
+	 * keeps the order), checked by the layer's loop hook.
+	 */
+	struct qs_req *body_head, *body_tail;
+	struct qs_req *send_head, *send_tail;
+	struct qs_loop_hook http_hook;
 	/* the handlers' per-worker state */
 	struct qs_static_ctx *static_ctx;
 	struct qs_php_ctx *php;

@@ -86,6 +86,7 @@ static int site_init(struct qs_site *site, struct qs_loop *loop, const struct qs
 	site->id = ctx->id;
 	site->loop = loop;
 	site->route = qs_route;
+	qs_http_site_init(site);
 	ret = qs_static_ctx_new(site);
 	if (ret)
 		return ret;

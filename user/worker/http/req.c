@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/config.h"
+#include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
 #include "worker/http/date.h"
@@ -12,6 +16,55 @@
 #include "worker/site.h"
 
 #define SERVER_NAME "quicsteer"
+
+/* Timeouts are seconds: the coarse clock (same time base as the loop's) is enough. */
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the timeout lists (one per kind, oldest activity first) ------------- */
+
+#define LIST_FNS(kind)                                                              \
+static void kind##_unlink(struct qs_req *req)                                       \
+{                                                                                   \
+	struct qs_site *site = req->site;                                           \
+                                                                                    \
+	if (!req->on_##kind##_list)                                                 \
+		return;                                                             \
+	if (req->kind##_prev)                                                       \
+		req->kind##_prev->kind##_next = req->kind##_next;                   \
+	else                                                                        \
+		site->kind##_head = req->kind##_next;                               \
+	if (req->kind##_next)                                                       \
+		req->kind##_next->kind##_prev = req->kind##_prev;                   \
+	else                                                                        \
+		site->kind##_tail = req->kind##_prev;                               \
+	req->kind##_next = req->kind##_prev = NULL;                                 \
+	req->on_##kind##_list = false;                                              \
+}                                                                                   \
+                                                                                    \
+/* (Re)start req's clock: to the tail, the newest activity. */                      \
+static void kind##_touch(struct qs_req *req)                                        \
+{                                                                                   \
+	struct qs_site *site = req->site;                                           \
+                                                                                    \
+	kind##_unlink(req);                                                         \
+	req->kind##_at = coarse_ns();                                               \
+	req->kind##_prev = site->kind##_tail;                                       \
+	if (site->kind##_tail)                                                      \
+		site->kind##_tail->kind##_next = req;                               \
+	else                                                                        \
+		site->kind##_head = req;                                            \
+	site->kind##_tail = req;                                                    \
+	req->on_##kind##_list = true;                                               \
+}
+
+LIST_FNS(body)
+LIST_FNS(send)
 
 static void count_status(struct qs_req *req, int status)
 {
@@ -41,6 +94,8 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 	memcpy(all + 2, f, n * sizeof(*f));
 	req->status = status;
 	count_status(req, status);
+	if (body && !req->head)
+		send_touch(req);	/* the send timeout runs from now */
 	return req->ops->respond(req, all, n + 2, body && !req->head);
 }
 
@@ -108,6 +163,7 @@ int qs_req_start(struct qs_req *req)
 	struct qs_site *site = req->site;
 
 	req->handler = site->route(site, req);
+	body_touch(req);	/* the body timeout runs until its end */
 	return req->handler->start ? req->handler->start(req) : 0;
 }
 
@@ -115,6 +171,10 @@ int qs_req_body(struct qs_req *req, const uint8_t *data, size_t len, bool end)
 {
 	if (!req->handler)
 		return 0;
+	if (end)
+		body_unlink(req);
+	else if (len && req->on_body_list)
+		body_touch(req);
 	if (!req->handler->body) {
 		qs_req_consume(req, len);	/* taken and dropped */
 		return 0;
@@ -122,8 +182,24 @@ int qs_req_body(struct qs_req *req, const uint8_t *data, size_t len, bool end)
 	return req->handler->body(req, data, len, end);
 }
 
+void qs_req_stop_body(struct qs_req *req)
+{
+	body_unlink(req);
+	req->ops->stop_body(req);
+}
+
+void qs_req_proceed(struct qs_req *req)
+{
+	if (req->on_send_list)
+		send_touch(req);
+	if (req->handler && req->handler->proceed)
+		req->handler->proceed(req);
+}
+
 void qs_req_close(struct qs_req *req)
 {
+	body_unlink(req);
+	send_unlink(req);
 	if (req->handler && req->handler->close)
 		req->handler->close(req);
 	req->handler = NULL;
@@ -167,4 +243,60 @@ int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const u
 	req->fields[req->fields_len + nl + 1 + vl] = '\0';
 	req->fields_len = need;
 	return 0;
+}
+
+/* ---- the layer's loop hook ---------------------------------------------- */
+
+static uint64_t http_next_deadline(void *ud)
+{
+	struct qs_site *site = ud;
+	uint64_t next = UINT64_MAX;
+
+	if (site->body_head)
+		next = site->body_head->body_at +
+		       (uint64_t)site->cfg->client_body_timeout_ms * 1000000u;
+	if (site->send_head) {
+		uint64_t d = site->send_head->send_at +
+			     (uint64_t)site->cfg->send_timeout_ms * 1000000u;
+
+		if (d < next)
+			next = d;
+	}
+	return next;
+}
+
+static void http_on_timer(void *ud, uint64_t now)
+{
+	struct qs_site *site = ud;
+	uint64_t body_to = (uint64_t)site->cfg->client_body_timeout_ms * 1000000u;
+	uint64_t send_to = (uint64_t)site->cfg->send_timeout_ms * 1000000u;
+	struct qs_req *req;
+
+	while ((req = site->body_head) && req->body_at + body_to <= now) {
+		body_unlink(req);
+		pr_info("request %" PRIu64 ": no body byte for --client-body-timeout (%u s): "
+			"408", req->id, site->cfg->client_body_timeout_ms / 1000);
+		if (req->status) {
+			qs_abort(req);	/* the answer has begun: only a reset is left */
+		} else {
+			qs_respond_error(req, 408, NULL, NULL);
+			qs_req_stop_body(req);
+		}
+	}
+	while ((req = site->send_head) && req->send_at + send_to <= now) {
+		send_unlink(req);
+		pr_info("request %" PRIu64 ": the client took no response byte for "
+			"--send-timeout (%u s): reset", req->id, site->cfg->send_timeout_ms / 1000);
+		qs_abort(req);
+	}
+}
+
+void qs_http_site_init(struct qs_site *site)
+{
+	site->http_hook = (struct qs_loop_hook){
+		.ud = site,
+		.next_deadline = http_next_deadline,
+		.on_timer = http_on_timer,
+	};
+	qs_loop_add_hook(site->loop, &site->http_hook);
 }

@@ -107,6 +107,10 @@ struct qs_req {
 	struct qs_site *site;
 	/* the response, kept by the layer */
 	int status;                 /* 0 until respond */
+	/* the layer's timeouts: on the site's lists, with the last activity */
+	struct qs_req *body_next, *body_prev, *send_next, *send_prev;
+	uint64_t body_at, send_at;
+	bool on_body_list, on_send_list;
 	/* the handler chosen by the site's router, and its state */
 	const struct qs_handler *handler;
 	void *hdata;
@@ -158,10 +162,8 @@ static inline void qs_req_hold(struct qs_req *req, uint64_t n)
 		req->ops->hold(req, n);
 }
 
-static inline void qs_req_stop_body(struct qs_req *req)
-{
-	req->ops->stop_body(req);
-}
+/* The handler wants no more of the body (answered early): refuse the rest. */
+void qs_req_stop_body(struct qs_req *req);
 
 static inline void qs_req_addr(const struct qs_req *req, const struct sockaddr **peer,
 			       const struct sockaddr **local)
@@ -191,16 +193,21 @@ int qs_req_start(struct qs_req *req);
 /* Body bytes for the handler; 0 or -errno. */
 int qs_req_body(struct qs_req *req, const uint8_t *data, size_t len, bool end);
 
-static inline void qs_req_proceed(struct qs_req *req)
-{
-	if (req->handler && req->handler->proceed)
-		req->handler->proceed(req);
-}
+/* The client took response bytes (HTTP/3: acknowledged them). */
+void qs_req_proceed(struct qs_req *req);
 
 /* The stream is gone: the handler lets go of req, then the protocol frees it. */
 void qs_req_close(struct qs_req *req);
 /* Free the request's own strings. */
 void qs_req_free_fields(struct qs_req *req);
+/*
+ * The layer's share of the worker's event loop: the client body timeout
+ * (no body byte for --client-body-timeout: 408, the rest refused) and the
+ * send timeout (the client took no response byte for --send-timeout: the
+ * stream is reset, and its handler lets go).
+ */
+void qs_http_site_init(struct qs_site *site);
+
 /* Append a regular field to req->fields; 0 or -ENOMEM. */
 int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
 		     size_t vl);
