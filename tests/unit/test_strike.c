@@ -63,6 +63,24 @@ static int test_full_bucket_refuses(void)
 	return 0;
 }
 
+/* The NEW_TOKEN register: entries live an hour, and a TTL out of range is refused. */
+static int test_long_ttl(void)
+{
+	struct qs_strike *r = qs_strike_create_ttl(1024, 3600);
+	uint32_t t = (1u << 24) - 100;	/* and across the wrap of the 24-bit field */
+
+	CHECK(r && r->ttl == 3600, "create");
+	CHECK(qs_strike_check(r, 0xfeedULL << 30, t) == QS_STRIKE_FRESH, "first");
+	CHECK(qs_strike_check(r, 0xfeedULL << 30, t + 3599) == QS_STRIKE_REPLAY,
+	      "end of the hour");
+	CHECK(qs_strike_check(r, 0xfeedULL << 30, t + 3600) == QS_STRIKE_FRESH,
+	      "after the hour");
+	qs_strike_destroy(r);
+	CHECK(!qs_strike_create_ttl(64, 0), "TTL 0 refused");
+	CHECK(!qs_strike_create_ttl(64, QS_STRIKE_TTL_MAX + 1), "TTL too long refused");
+	return 0;
+}
+
 /* Four processes, the same hashes in shuffled orders: each accepted at most once. */
 static int test_racing_processes(void)
 {
@@ -119,6 +137,7 @@ int main(void)
 	RUN(test_once_within_window);
 	RUN(test_clock_wraps);
 	RUN(test_full_bucket_refuses);
+	RUN(test_long_ttl);
 	RUN(test_racing_processes);
 	return DONE();
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -10,9 +11,18 @@
 
 struct qs_strike *qs_strike_create(uint64_t entries)
 {
+	return qs_strike_create_ttl(entries, QS_STRIKE_TTL);
+}
+
+struct qs_strike *qs_strike_create_ttl(uint64_t entries, uint32_t ttl_s)
+{
 	uint64_t nb = 1;
 	struct qs_strike *r;
 
+	if (ttl_s == 0 || ttl_s > QS_STRIKE_TTL_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
 	while (nb * QS_STRIKE_WAYS < entries)
 		nb <<= 1;
 	r = mmap(NULL, sizeof(*r) + nb * QS_STRIKE_WAYS * sizeof(uint64_t),
@@ -20,6 +30,7 @@ struct qs_strike *qs_strike_create(uint64_t entries)
 	if (r == MAP_FAILED)
 		return NULL;
 	r->nbuckets = nb;	/* the rest is zero: empty slots */
+	r->ttl = ttl_s;
 	return r;
 }
 
@@ -35,11 +46,11 @@ void qs_strike_destroy(struct qs_strike *r)
 }
 
 /* A slot holds a live entry while its expiry second is ahead of now (mod 2^24). */
-static bool live(uint64_t v, uint32_t now)
+static bool live(uint64_t v, uint32_t now, uint32_t ttl)
 {
 	uint32_t d = ((uint32_t)v - now) & EXP_MASK;
 
-	return v && d != 0 && d <= QS_STRIKE_TTL;
+	return v && d != 0 && d <= ttl;
 }
 
 enum qs_strike_result qs_strike_check(struct qs_strike *r, uint64_t hash, uint32_t now_s)
@@ -47,7 +58,8 @@ enum qs_strike_result qs_strike_check(struct qs_strike *r, uint64_t hash, uint32
 	/* the bucket from the low bits, the tag from the high 40 (never 0) */
 	uint64_t *b = &r->slot[(hash & (r->nbuckets - 1)) * QS_STRIKE_WAYS];
 	uint64_t tag = (hash >> EXP_BITS) | 1;
-	uint64_t mine = tag << EXP_BITS | ((now_s + QS_STRIKE_TTL) & EXP_MASK);
+	uint32_t ttl = (uint32_t)r->ttl;
+	uint64_t mine = tag << EXP_BITS | ((now_s + ttl) & EXP_MASK);
 
 	for (;;) {
 		int free_slot = -1;
@@ -56,7 +68,7 @@ enum qs_strike_result qs_strike_check(struct qs_strike *r, uint64_t hash, uint32
 		for (unsigned i = 0; i < QS_STRIKE_WAYS; i++) {
 			uint64_t v = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
 
-			if (live(v, now_s)) {
+			if (live(v, now_s, ttl)) {
 				if (v >> EXP_BITS == tag)
 					return QS_STRIKE_REPLAY;
 			} else if (free_slot < 0) {
@@ -76,7 +88,7 @@ enum qs_strike_result qs_strike_check(struct qs_strike *r, uint64_t hash, uint32
 			if ((int)i == free_slot)
 				continue;
 			v = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
-			if (live(v, now_s) && v >> EXP_BITS == tag)
+			if (live(v, now_s, ttl) && v >> EXP_BITS == tag)
 				return QS_STRIKE_REPLAY;
 		}
 		return QS_STRIKE_FRESH;

@@ -14,13 +14,20 @@
  * earlier entry in its re-check and refuses, so at most one accepts (both
  * may refuse: safe).  A bucket full of live entries refuses too (counted):
  * fail closed, the client falls back to 1-RTT.
+ *
+ * A second register, whose entries live as long as a NEW_TOKEN token
+ * (qs_strike_create_ttl), makes those tokens single use on the host: the
+ * worker's accept path records a keyed hash of each token it honours.
  */
 #ifndef QS_COMMON_STRIKE_H
 #define QS_COMMON_STRIKE_H
 
 #include <stdint.h>
 
-#define QS_STRIKE_TTL   20u     /* seconds an entry is kept */
+#define QS_STRIKE_TTL   20u     /* seconds an entry is kept (0-RTT) */
+#define QS_STRIKE_TTL_MAX (1u << 22) /* well inside the 24-bit expiry field */
+/* NEW_TOKEN tokens are valid this long: their register keeps entries as long */
+#define QS_NEW_TOKEN_TTL 3600u
 #define QS_STRIKE_WAYS  8u
 
 enum qs_strike_result {
@@ -31,15 +38,18 @@ enum qs_strike_result {
 
 struct qs_strike {
 	uint64_t nbuckets;      /* power of two */
+	uint64_t ttl;           /* seconds an entry is kept */
 	uint64_t slot[];        /* nbuckets * QS_STRIKE_WAYS */
 };
 
-/* entries: rounded up to a power of two times QS_STRIKE_WAYS. */
+/* entries: rounded up to a power of two times QS_STRIKE_WAYS; QS_STRIKE_TTL. */
 struct qs_strike *qs_strike_create(uint64_t entries);
+/* ... entries kept ttl_s seconds (1..QS_STRIKE_TTL_MAX; else NULL, EINVAL). */
+struct qs_strike *qs_strike_create_ttl(uint64_t entries, uint32_t ttl_s);
 void qs_strike_destroy(struct qs_strike *r);
 uint64_t qs_strike_bytes(const struct qs_strike *r);
 
-/* hash: a keyed hash of the ClientHello random; now_s: CLOCK_MONOTONIC seconds. */
+/* hash: a keyed hash of what must be seen once; now_s: CLOCK_MONOTONIC seconds. */
 enum qs_strike_result qs_strike_check(struct qs_strike *r, uint64_t hash, uint32_t now_s);
 
 #endif
