@@ -93,6 +93,12 @@ struct qs_worker_stats {
 	__u64 req_too_early;      /* unsafe 0-RTT requests answered 425 */
 	/* PHP */
 	__u64 php_retries;        /* requests sent again: a kept-alive FastCGI connection was gone */
+	/* half-open connections and address validation (quic/accept.c) */
+	__u64 conn_unvalidated;   /* gauge: connections whose client address is not validated */
+	__u64 hs_timeout;         /* dropped: no handshake within --handshake-timeout */
+	__u64 hs_evicted;         /* dropped: the oldest half-open one, for a validated client */
+	__u64 retry_unvalidated;  /* Retries sent because of --retry-unvalidated (also in retries) */
+	__u64 tokens_reused;      /* NEW_TOKEN tokens the host saw before (or register full) */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

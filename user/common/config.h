@@ -87,6 +87,8 @@ struct qs_config {
 	char docroot[256];
 	enum qs_retry retry;
 	unsigned retry_threshold;   /* new handshakes per second per worker (auto) */
+	unsigned retry_unvalidated; /* percent of max_conns: half-open beyond it get Retry */
+	unsigned handshake_timeout_ms; /* not established by then: dropped */
 	unsigned idle_timeout_ms;
 	unsigned max_streams;       /* concurrent request streams per connection */
 	unsigned max_conns;         /* QUIC connections per worker; more are refused */

@@ -583,14 +583,43 @@ static const struct opt options[] = {
 	}, {
 		.flag = "retry", .key = "retry",
 		.type = OPT_ENUM, FIELD(retry), .words = retry_words, .def = "auto",
-		.help = "address validation with Retry: `always`, `never`, or `auto`: once "
-			"a worker sees more than `--retry-threshold` new handshakes per second",
+		.help = "address validation with Retry: `always`, `never` (none at all: "
+			"forged Initials can then hold the whole table until "
+			"`--handshake-timeout`), or `auto`: once a worker sees more than "
+			"`--retry-threshold` new handshakes per second or holds more than "
+			"`--retry-unvalidated` connections of unvalidated clients",
 	}, {
 		.flag = "retry-threshold", .key = "retry_threshold", .metavar = "N",
 		.type = OPT_UINT, FIELD(retry_threshold), .min = 1, .max = 10000000,
 		.unit = "per second", .def = "2000",
 		.help = "new handshakes per second and worker above which `--retry auto` "
 			"sends Retry",
+	}, {
+		/*
+		 * Honest half-open connections are the handshake rate times the
+		 * handshake time: 25% of the default table (4096) is reached only
+		 * at 2000 handshakes per second lasting 2 s each, where
+		 * --retry-threshold sends Retry anyway; the other 75% stay for
+		 * validated clients.
+		 */
+		.flag = "retry-unvalidated", .key = "retry_unvalidated", .metavar = "PERCENT",
+		.type = OPT_UINT, FIELD(retry_unvalidated), .min = 1, .max = 100,
+		.unit = "percent of `--max-connections`", .def = "25",
+		.help = "a worker's connections of clients whose address is not validated "
+			"yet (no valid Retry or NEW_TOKEN token, handshake not complete) "
+			"above which new Initials without a token get a Retry instead of a "
+			"connection (`retry_unvalidated`; not with `--retry never`), so "
+			"forged Initials cannot take the table. A client with a valid token "
+			"may use the whole table: when it is full, the oldest half-open "
+			"connection makes room if older than 1 s (`hs_evicted`)",
+	}, {
+		.flag = "handshake-timeout", .key = "handshake_timeout", .metavar = "SEC",
+		.type = OPT_UINT, FIELD(handshake_timeout_ms), .min = 1, .max = 600,
+		.scale = 1000, .unit = "seconds", .def = "10",
+		.help = "a connection whose handshake has not completed this long after "
+			"its first Initial is dropped silently, counted in `hs_timeout`. 10 s "
+			"let a handshake lose three flights at the first PTO of about 1 s "
+			"(1 + 2 + 4 s)",
 	}, {
 		.flag = "idle-timeout", .key = "idle_timeout", .metavar = "SEC",
 		.type = OPT_UINT, FIELD(idle_timeout_ms), .min = 1, .max = 3600, .scale = 1000,
@@ -612,7 +641,8 @@ static const struct opt options[] = {
 		.help = "QUIC connections per worker, the memory bound: about 100 KB each "
 			"after a handshake and a request (measured with 500), so 16384 is "
 			"about 1.6 GB per worker. A client beyond it gets `CONNECTION_REFUSED` "
-			"at once, counted in `conn_refused`",
+			"at once, counted in `conn_refused`, unless half-open connections "
+			"hold some of the table (see `--retry-unvalidated`)",
 	}, {
 		.flag = "max-header-bytes", .key = "max_header_bytes", .metavar = "N",
 		.type = OPT_UINT, FIELD(max_header_bytes), .min = 1024, .max = 1 << 24,

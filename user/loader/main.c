@@ -44,6 +44,7 @@ struct loader {
 	struct qs_shared *shared;
 	struct qs_keys keys;         /* session ticket keys */
 	struct qs_strike *strike;    /* 0-RTT anti-replay, shared by the workers */
+	struct qs_strike *tokens;    /* NEW_TOKEN tokens used, shared: single use */
 	struct qs_supervisor sv;
 	SSL_CTX *ssl_ctx;
 	struct qs_docroot docroot;
@@ -523,8 +524,17 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(req_deferred, "unsafe 0-RTT requests held until the handshake"),
 	W(req_too_early, "unsafe 0-RTT requests answered 425"),
 	W(php_retries, "PHP requests sent again: php-fpm closed a kept-alive connection"),
+	W(conn_unvalidated, "connections whose client address is not validated yet"),
+	W(hs_timeout, "connections dropped: no handshake within --handshake-timeout"),
+	W(hs_evicted, "half-open connections dropped to make room for a validated client"),
+	W(retry_unvalidated, "Retry sent: unvalidated connections above --retry-unvalidated"),
+	W(tokens_reused, "NEW_TOKEN tokens used before on this host: taken as no token"),
 };
 #undef W
+/* every counter of the struct but pid is exported: a new one needs its row */
+_Static_assert(sizeof(worker_metrics) / sizeof(worker_metrics[0]) ==
+	       sizeof(struct qs_worker_stats) / sizeof(__u64) - 1,
+	       "struct qs_worker_stats has a counter without a row in worker_metrics");
 #define S(f, help) { #f, offsetof(struct qs_steer_stats, f), help }
 static const struct { const char *name; size_t off; const char *help; } steer_metrics[] = {
 	S(cid_routed, "datagrams with our CID, sent to the owner's socket"),
@@ -570,7 +580,8 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 		return 404;
 	}
 	for (size_t m = 0; m < sizeof(worker_metrics) / sizeof(worker_metrics[0]); m++) {
-		bool gauge = !strcmp(worker_metrics[m].name, "conn_active");
+		bool gauge = !strcmp(worker_metrics[m].name, "conn_active") ||
+			     !strcmp(worker_metrics[m].name, "conn_unvalidated");
 
 		qs_mbuf_printf(b, "# HELP quicsteer_worker_%s%s %s\n# TYPE quicsteer_worker_%s%s %s\n",
 			       worker_metrics[m].name, gauge ? "" : "_total", worker_metrics[m].help,
@@ -786,6 +797,17 @@ int main(int argc, char **argv)
 		pr_warn("cannot map the 0-RTT anti-replay register: %s", strerror(errno));
 		goto out;
 	}
+	/*
+	 * 2^21 tokens an hour (580 returning clients a second), 16 MB; beyond
+	 * that a full bucket refuses and the token counts as absent: the
+	 * client is taken as unvalidated, at worst one Retry round trip.
+	 */
+	ld.tokens = qs_strike_create_ttl(1u << 21, QS_NEW_TOKEN_TTL);
+	if (!ld.tokens) {
+		ret = -ENOMEM;
+		pr_warn("cannot map the NEW_TOKEN register: %s", strerror(errno));
+		goto out;
+	}
 	ret = open_sockets(&ld, 0, false);
 	if (ret)
 		goto out;
@@ -815,6 +837,7 @@ int main(int argc, char **argv)
 	ld.sv.shared = ld.shared;
 	ld.sv.tickets = ld.keys.shm;
 	ld.sv.strike = ld.strike;
+	ld.sv.tokens = ld.tokens;
 	ld.sv.uid = pw->pw_uid;
 	ld.sv.gid = pw->pw_gid;
 	ld.sv.user = cfg->user;
@@ -869,6 +892,7 @@ out:
 	qs_shared_destroy(ld.shared);
 	qs_keys_destroy(&ld.keys);
 	qs_strike_destroy(ld.strike);
+	qs_strike_destroy(ld.tokens);
 	qs_docroot_close(&ld.docroot);
 	if (ld.ssl_ctx)
 		SSL_CTX_free(ld.ssl_ctx);

@@ -66,6 +66,7 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		ctx.shared = sv->shared;
 		ctx.tickets = sv->tickets;
 		ctx.strike = sv->strike;
+		ctx.tokens = sv->tokens;
 		ctx.uid = sv->uid;
 		ctx.gid = sv->gid;
 		ctx.user = sv->user;

@@ -39,6 +39,7 @@ struct qs_supervisor {
 	const struct qs_shared *shared;
 	const struct qs_tickets *tickets;
 	struct qs_strike *strike;
+	struct qs_strike *tokens;        /* NEW_TOKEN tokens used on the host */
 	uid_t uid;
 	gid_t gid;
 	const char *user;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/tickets.h"
 #include "worker/counters.h"
 #include "common/config.h"
 #include "worker/handler/files.h"
@@ -279,6 +280,8 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	s->stats = ctx->stats;
 	s->shared_live = ctx->shared;
 	s->ssl_ctx = ctx->ssl_ctx;
+	s->tokens = ctx->tokens;
+	memcpy(s->token_key, ctx->tickets->strike_key, sizeof(s->token_key));
 	s->site = &site;
 	s->app = &qs_h3_app;
 	loop.epfd = ep;

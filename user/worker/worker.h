@@ -28,6 +28,7 @@ struct qs_worker_ctx {
 	const struct qs_shared *shared;
 	const struct qs_tickets *tickets;  /* session ticket keys, shared */
 	struct qs_strike *strike;          /* 0-RTT anti-replay, shared */
+	struct qs_strike *tokens;          /* NEW_TOKEN tokens used, shared */
 	uid_t uid;
 	gid_t gid;
 	const char *user;

@@ -45,5 +45,7 @@ void qs_send_stateless_reset(struct qs_server *s, struct qs_endpoint *ep,
 			     size_t pktlen);
 void qs_accept_initial(struct qs_server *s, struct qs_endpoint *ep, const struct qs_rx *rx,
 		       const uint8_t *data, size_t len);
+/* c's client address is validated (handshake done) or c goes: off the half-open list */
+void qs_conn_validated(struct qs_conn *c);
 
 #endif

@@ -227,6 +227,7 @@ void qs_conn_free(struct qs_conn *c)
 			qs_cidmap_del(&s->map, cids[i].data, cids[i].datalen);
 	}
 	heap_remove(s, c);
+	qs_conn_validated(c);	/* off the half-open list */
 	/* streams going away may schedule a write of c: unlink it after them */
 	c->srv->app->conn_free(c);
 	if (c->in_write_list) {
@@ -516,6 +517,7 @@ static int on_handshake_completed(ngtcp2_conn *qc, void *user_data)
 	struct qs_conn *c = user_data;
 
 	c->handshake_done = true;
+	qs_conn_validated(c);
 	count(&c->srv->stats->handshakes, 1);
 	qs_tickets_on_handshake(c);
 	c->srv->app->on_handshake(c);
@@ -723,6 +725,8 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 
 	ngtcp2_settings_default(&settings);
 	settings.initial_ts = qs_now();
+	/* a half-open connection holds a slot of the table: not for the idle timeout */
+	settings.handshake_timeout = (ngtcp2_duration)cfg->handshake_timeout_ms * NGTCP2_MILLISECONDS;
 	settings.token = hd->token;
 	settings.tokenlen = hd->tokenlen;
 	settings.token_type = token_type;
@@ -883,6 +887,7 @@ void qs_server_read(struct qs_server *s, struct qs_endpoint *ep, const struct qs
 void qs_server_on_timer(struct qs_server *s)
 {
 	ngtcp2_tstamp now = qs_now();
+	int rv;
 
 	while (s->heap_len && s->heap[0]->expiry <= now) {
 		struct qs_conn *c = s->heap[0];
@@ -891,7 +896,11 @@ void qs_server_on_timer(struct qs_server *s)
 			qs_conn_free(c);	/* closing or draining period is over */
 			continue;
 		}
-		if (ngtcp2_conn_handle_expiry(c->qc, now)) {
+		rv = ngtcp2_conn_handle_expiry(c->qc, now);
+		if (rv) {
+			/* idle or handshake timeout: dropped silently */
+			if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
+				count(&s->stats->hs_timeout, 1);
 			ngtcp2_ccerr_set_liberr(&c->last_error, NGTCP2_ERR_IDLE_CLOSE, NULL, 0);
 			c->last_error.type = NGTCP2_CCERR_TYPE_IDLE_CLOSE;
 			qs_conn_close(c);
@@ -973,6 +982,9 @@ int qs_server_init(struct qs_server *s)
 	s->sr_tokens = QS_SR_BURST;
 	s->sr_last = qs_now();
 	s->hs_window = qs_now();
+	/* the gauges of a worker that crashed: it took its connections along */
+	count_set(&s->stats->conn_active, 0);
+	count_set(&s->stats->conn_unvalidated, 0);
 	return 0;
 }
 

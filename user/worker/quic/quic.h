@@ -39,6 +39,7 @@ struct qs_config;
 struct qs_site;
 struct qs_worker_stats;
 struct qs_h3_stream;
+struct qs_strike;
 
 enum qs_conn_state { QS_CONN_LIVE, QS_CONN_CLOSING, QS_CONN_DRAINING };
 
@@ -58,6 +59,11 @@ struct qs_conn {
 	ngtcp2_tstamp expiry;           /* heap key */
 	size_t heap_idx;
 	bool handshake_done;
+	/* client address not validated yet (no token, no handshake): on the
+	 * server's half-open list, oldest first */
+	bool unvalidated;
+	ngtcp2_tstamp unv_since;
+	struct qs_conn *unv_prev, *unv_next;
 	/* session resumption and 0-RTT (quic/tickets.c) */
 	uint8_t tkt_unknown;            /* the ticket named a key we do not have */
 	uint8_t early_refused;          /* enum qs_early_refusal */
@@ -120,6 +126,12 @@ struct qs_server {
 	/* handshake rate, for --retry auto */
 	ngtcp2_tstamp hs_window;
 	unsigned hs_count;
+	/* half-open connections of unvalidated clients (quic/accept.c) */
+	struct qs_conn *unv_head, *unv_tail;
+	unsigned n_unvalidated;
+	/* NEW_TOKEN tokens honoured on this host, single use (shared register) */
+	struct qs_strike *tokens;
+	uint64_t token_key[2];
 	bool draining;                        /* SIGTERM: GOAWAY sent, no new conns */
 	ngtcp2_tstamp drain_deadline;
 	uint8_t rxbuf[65536];
