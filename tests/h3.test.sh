@@ -225,7 +225,16 @@ test_h3_workers_unprivileged_while_serving() {
 		pid=$(worker_stat $w pid)
 		assert_eq "worker $w uid" "$(id -u www-data)" "$(awk '/^Uid:/ {print $2}' /proc/$pid/status)"
 		assert_eq "worker $w CapEff" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' /proc/$pid/status)"
+		assert_eq "worker $w NoNewPrivs" 1 "$(awk '/^NoNewPrivs:/ {print $2}' /proc/$pid/status)"
+		# not dumpable: code running as the workers' user (PHP) cannot read
+		# a worker's memory or environment, nor attach to it
+		runuser -u www-data -- cat "/proc/$pid/environ" >/dev/null 2>&1 &&
+			fail "www-data reads worker $w's environ"
+		runuser -u www-data -- dd if="/proc/$pid/mem" bs=1 count=1 skip=4096 \
+			of=/dev/null status=none 2>/dev/null &&
+			fail "www-data reads worker $w's memory"
 	done
+	assert_eq "GET after the checks" 200 "$(statuses "https://127.0.0.1:$QS_PORT/small.txt")"
 }
 
 # --- migration: the heart of the HTTP/3 issue --------------------------------

@@ -116,6 +116,15 @@ static int drop_privileges(const struct qs_worker_ctx *ctx)
 		pr_warn("privileges still recoverable after setuid: refusing to run");
 		return -EPERM;
 	}
+	/*
+	 * Nor through a setuid binary it could exec; and not dumpable, whatever
+	 * fs.suid_dumpable says: PHP code running as the same user can neither
+	 * ptrace a worker nor read its memory (the ticket keys, the token secret).
+	 */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		pr_warn("cannot set no_new_privs and non-dumpable: %s", strerror(errno));
+		return -errno;
+	}
 	return 0;
 }
 
