@@ -31,6 +31,12 @@ len_script() {
 	chmod a+r "$QS_DOCROOT/len.php"
 }
 
+# hi_script: $QS_DOCROOT/hi.php answers "hi"
+hi_script() {
+	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
+	chmod a+r "$QS_DOCROOT/hi.php"
+}
+
 # rss_peak PID WHILE_PID: the highest VmRSS (kB) of PID while WHILE_PID runs
 rss_peak() {
 	local peak rss
@@ -589,8 +595,7 @@ test_php_pool_with_max_requests_no_502() {
 	local load=.output/quicsteer-load out
 	need_php_load || return
 	php_docroot
-	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
-	chmod a+r "$QS_DOCROOT/hi.php"
+	hi_script
 	own_pool /tmp/qs-test-fpm-retire.$$.sock "pm.max_requests = 3"
 	defer "rm -f /tmp/qs-test-fpm-retire.$$.sock"
 	qs_start phpretire 2 --fastcgi "unix:/tmp/qs-test-fpm-retire.$$.sock" --php-max-children 4
@@ -677,8 +682,7 @@ test_php_ondemand_pool_with_keepalive_off() {
 	local load=.output/quicsteer-load out sock=/tmp/qs-test-fpm-od.$$.sock i
 	need_php_load || return
 	php_docroot
-	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
-	chmod a+r "$QS_DOCROOT/hi.php"
+	hi_script
 	own_pool "$sock" "pm = ondemand" "pm.max_children = 4" "pm.process_idle_timeout = 1s"
 	defer "rm -f $sock"
 	qs_start phpod 2 --fastcgi "unix:$sock" --php-max-children 4 --fastcgi-keepalive off
@@ -740,8 +744,7 @@ test_php_stalled_uploads_do_not_hold_the_pool() {
 	need_php_load || return
 	php_docroot
 	len_script
-	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
-	chmod a+r "$QS_DOCROOT/hi.php"
+	hi_script
 	qs_start phpstall 1 --fastcgi managed --php-max-children 2
 	stall_uploads 12
 	out=$(hi_gets)
@@ -759,8 +762,7 @@ test_php_stalled_uploads_hold_the_pool_without_buffering() {
 	need_php_load || return
 	php_docroot
 	len_script
-	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
-	chmod a+r "$QS_DOCROOT/hi.php"
+	hi_script
 	qs_start phpstalloff 1 --fastcgi managed --php-max-children 2 --php-request-buffering off
 	stall_uploads 12
 	out=$(hi_gets)
@@ -816,8 +818,7 @@ test_php_stalled_reader_frees_the_child() {
 	local out spid
 	need_php_load || return
 	php_docroot
-	printf '<?php echo "hi\\n";' >"$QS_DOCROOT/hi.php"
-	chmod a+r "$QS_DOCROOT/hi.php"
+	hi_script
 	qs_start phpsendto 1 --fastcgi managed --php-max-children 1 --send-timeout 2
 	.output/quicsteer-load -k --any-status -c 1 -m 1 -n 1 -d 20 -t 30 \
 		--stop-reading-after 100000 "https://127.0.0.1:$QS_PORT/big.php" >/dev/null 2>&1 &

@@ -1167,9 +1167,23 @@ static int fpm_reply(int s, const char *stdout_text)
  * streams as STDIN with its credit returned once written, the CGI answer
  * becomes the response, the connection is kept for the next request.
  */
-static int test_php_fake_fpm(void)
+/* A listening socket where the test plays php-fpm (fpmsock), or -1. */
+static int fpm_listen(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int l;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fpmsock);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (l >= 0 && (bind(l, (struct sockaddr *)&sun, sizeof(sun)) || listen(l, 8))) {
+		close(l);
+		l = -1;
+	}
+	return l;
+}
+
+static int test_php_fake_fpm(void)
+{
 	static struct fpm_req r;
 	static uint8_t buf[1 << 17];
 	size_t have = 0;
@@ -1178,10 +1192,8 @@ static int test_php_fake_fpm(void)
 	int l, s = -1, fds, ret = -1;
 	static const char body[] = "name=value&x=1";
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fpmsock);
-	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	CHECK(l >= 0 && !bind(l, (struct sockaddr *)&sun, sizeof(sun)) && !listen(l, 8),
-	      "cannot listen on %s: %s", fpmsock, strerror(errno));
+	l = fpm_listen();
+	CHECK(l >= 0, "cannot listen on %s: %s", fpmsock, strerror(errno));
 	fds = open_fds();
 	php_on(fpmsock);
 	cfg.fastcgi_keepalive = true;
@@ -1323,7 +1335,6 @@ out:
  */
 static int test_php_buffered(void)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	static struct fpm_req r;
 	static uint8_t buf[1 << 17], body[50000];
 	static const size_t sizes[] = { 10, sizeof(body) };
@@ -1335,10 +1346,8 @@ static int test_php_buffered(void)
 
 	for (size_t i = 0; i < sizeof(body); i++)
 		body[i] = (uint8_t)(i * 7 + i / 251);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fpmsock);
-	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	CHECK(l >= 0 && !bind(l, (struct sockaddr *)&sun, sizeof(sun)) && !listen(l, 8),
-	      "cannot listen on %s: %s", fpmsock, strerror(errno));
+	l = fpm_listen();
+	CHECK(l >= 0, "cannot listen on %s: %s", fpmsock, strerror(errno));
 	fds = open_fds();
 	php_on(fpmsock);
 	cfg.php_request_buffering = true;
