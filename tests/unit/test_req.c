@@ -1462,7 +1462,7 @@ static int test_client_body_timeout(void)
 	      (unsigned long long)(site.http_hook.next_deadline(&site) - t));
 	/* a GET whose body ended at once is not waited for */
 	request(&g, "GET", "/get.txt");
-	CHECK(!g.req.on_body_list && g.status == 200, "GET on the body list, status %d",
+	CHECK(!g.req.body_wait.on && g.status == 200, "GET on the body list, status %d",
 	      g.status);
 	site.http_hook.on_timer(&site, t + 29000000000ull);
 	CHECK(f.responds == 0, "answered %d before the timeout", f.status);
@@ -1472,7 +1472,7 @@ static int test_client_body_timeout(void)
 	CHECK(g.aborts == 0, "the finished GET was touched");
 	fake_close(&g);
 	fake_close(&f);
-	CHECK(!site.body_head && !site.send_head, "requests left on the lists");
+	CHECK(!site.body_waits.head && !site.send_waits.head, "requests left on the lists");
 	return 0;
 }
 
@@ -1486,20 +1486,20 @@ static int test_send_timeout(void)
 	uint64_t t;
 
 	request(&f, "GET", "/big.bin");
-	CHECK(f.status == 200 && f.files == 1 && f.req.on_send_list, "status %d files %d",
+	CHECK(f.status == 200 && f.files == 1 && f.req.send_wait.on, "status %d files %d",
 	      f.status, f.files);
 	request(&h, "HEAD", "/big.bin");
-	CHECK(!h.req.on_send_list, "a HEAD waits for the client");
+	CHECK(!h.req.send_wait.on, "a HEAD waits for the client");
 	t = mono_ns();
 	site.http_hook.on_timer(&site, t + 59000000000ull);
 	CHECK(f.aborts == 0, "reset before the timeout");
 	qs_req_proceed(&f.req);	/* the client took bytes */
-	CHECK(f.req.send_at >= t - 20000000ull, "proceed did not restart the clock");
+	CHECK(f.req.send_wait.at >= t - 20000000ull, "proceed did not restart the clock");
 	site.http_hook.on_timer(&site, t + 61000000000ull);
-	CHECK(f.aborts == 1 && !f.req.on_send_list, "aborts %d", f.aborts);
+	CHECK(f.aborts == 1 && !f.req.send_wait.on, "aborts %d", f.aborts);
 	fake_close(&h);
 	fake_close(&f);
-	CHECK(!site.body_head && !site.send_head, "requests left on the lists");
+	CHECK(!site.body_waits.head && !site.send_waits.head, "requests left on the lists");
 	return 0;
 }
 

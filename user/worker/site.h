@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "worker/http/req.h"
+
 struct qs_config;
 struct qs_docroot;
 struct qs_handler;
@@ -85,8 +87,7 @@ struct qs_site {
 	 * activity first (one timeout per list, so moving a request to the tail
 	 * keeps the order), checked by the layer's loop hook.
 	 */
-	struct qs_req *body_head, *body_tail;
-	struct qs_req *send_head, *send_tail;
+	struct qs_req_waits body_waits, send_waits;
 	struct qs_loop_hook http_hook;
 	/* the handlers' per-worker state */
 	struct qs_static_ctx *static_ctx;

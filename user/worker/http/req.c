@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,45 +27,50 @@ static uint64_t coarse_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- the timeout lists (one per kind, oldest activity first) ------------- */
+/* ---- the timeout lists: one timeout each, so the oldest activity is first -- */
 
-#define LIST_FNS(kind)                                                              \
-static void kind##_unlink(struct qs_req *req)                                       \
-{                                                                                   \
-	struct qs_site *site = req->site;                                           \
-                                                                                    \
-	if (!req->on_##kind##_list)                                                 \
-		return;                                                             \
-	if (req->kind##_prev)                                                       \
-		req->kind##_prev->kind##_next = req->kind##_next;                   \
-	else                                                                        \
-		site->kind##_head = req->kind##_next;                               \
-	if (req->kind##_next)                                                       \
-		req->kind##_next->kind##_prev = req->kind##_prev;                   \
-	else                                                                        \
-		site->kind##_tail = req->kind##_prev;                               \
-	req->kind##_next = req->kind##_prev = NULL;                                 \
-	req->on_##kind##_list = false;                                              \
-}                                                                                   \
-                                                                                    \
-/* (Re)start req's clock: to the tail, the newest activity. */                      \
-static void kind##_touch(struct qs_req *req)                                        \
-{                                                                                   \
-	struct qs_site *site = req->site;                                           \
-                                                                                    \
-	kind##_unlink(req);                                                         \
-	req->kind##_at = coarse_ns();                                               \
-	req->kind##_prev = site->kind##_tail;                                       \
-	if (site->kind##_tail)                                                      \
-		site->kind##_tail->kind##_next = req;                               \
-	else                                                                        \
-		site->kind##_head = req;                                            \
-	site->kind##_tail = req;                                                    \
-	req->on_##kind##_list = true;                                               \
+static void wait_unlink(struct qs_req_waits *l, struct qs_req_wait *w)
+{
+	if (!w->on)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		l->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		l->tail = w->prev;
+	w->next = w->prev = NULL;
+	w->on = false;
 }
 
-LIST_FNS(body)
-LIST_FNS(send)
+/* (Re)start a clock: the newest activity goes to the tail. */
+static void wait_touch(struct qs_req_waits *l, struct qs_req_wait *w)
+{
+	wait_unlink(l, w);
+	w->at = coarse_ns();
+	w->prev = l->tail;
+	if (l->tail)
+		l->tail->next = w;
+	else
+		l->head = w;
+	l->tail = w;
+	w->on = true;
+}
+
+#define BODY_WAITS(req) (&(req)->site->body_waits)
+#define SEND_WAITS(req) (&(req)->site->send_waits)
+
+static struct qs_req *body_waiter(struct qs_req_wait *w)
+{
+	return (struct qs_req *)((char *)w - offsetof(struct qs_req, body_wait));
+}
+
+static struct qs_req *send_waiter(struct qs_req_wait *w)
+{
+	return (struct qs_req *)((char *)w - offsetof(struct qs_req, send_wait));
+}
 
 static void count_status(struct qs_req *req, int status)
 {
@@ -95,7 +101,7 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 	req->status = status;
 	count_status(req, status);
 	if (body && !req->head)
-		send_touch(req);	/* the send timeout runs from now */
+		wait_touch(SEND_WAITS(req), &req->send_wait);	/* the send timeout runs from now */
 	return req->ops->respond(req, all, n + 2, body && !req->head);
 }
 
@@ -163,7 +169,7 @@ int qs_req_start(struct qs_req *req)
 	struct qs_site *site = req->site;
 
 	req->handler = site->route(site, req);
-	body_touch(req);	/* the body timeout runs until its end */
+	wait_touch(BODY_WAITS(req), &req->body_wait);	/* the body timeout runs to its end */
 	return req->handler->start ? req->handler->start(req) : 0;
 }
 
@@ -172,9 +178,9 @@ int qs_req_body(struct qs_req *req, const uint8_t *data, size_t len, bool end)
 	if (!req->handler)
 		return 0;
 	if (end)
-		body_unlink(req);
-	else if (len && req->on_body_list)
-		body_touch(req);
+		wait_unlink(BODY_WAITS(req), &req->body_wait);
+	else if (len && req->body_wait.on)
+		wait_touch(BODY_WAITS(req), &req->body_wait);
 	if (!req->handler->body) {
 		qs_req_consume(req, len);	/* taken and dropped */
 		return 0;
@@ -184,22 +190,22 @@ int qs_req_body(struct qs_req *req, const uint8_t *data, size_t len, bool end)
 
 void qs_req_stop_body(struct qs_req *req)
 {
-	body_unlink(req);
+	wait_unlink(BODY_WAITS(req), &req->body_wait);
 	req->ops->stop_body(req);
 }
 
 void qs_req_proceed(struct qs_req *req)
 {
-	if (req->on_send_list)
-		send_touch(req);
+	if (req->send_wait.on)
+		wait_touch(SEND_WAITS(req), &req->send_wait);
 	if (req->handler && req->handler->proceed)
 		req->handler->proceed(req);
 }
 
 void qs_req_close(struct qs_req *req)
 {
-	body_unlink(req);
-	send_unlink(req);
+	wait_unlink(BODY_WAITS(req), &req->body_wait);
+	wait_unlink(SEND_WAITS(req), &req->send_wait);
 	if (req->handler && req->handler->close)
 		req->handler->close(req);
 	req->handler = NULL;
@@ -252,11 +258,11 @@ static uint64_t http_next_deadline(void *ud)
 	struct qs_site *site = ud;
 	uint64_t next = UINT64_MAX;
 
-	if (site->body_head)
-		next = site->body_head->body_at +
+	if (site->body_waits.head)
+		next = site->body_waits.head->at +
 		       (uint64_t)site->cfg->client_body_timeout_ms * 1000000u;
-	if (site->send_head) {
-		uint64_t d = site->send_head->send_at +
+	if (site->send_waits.head) {
+		uint64_t d = site->send_waits.head->at +
 			     (uint64_t)site->cfg->send_timeout_ms * 1000000u;
 
 		if (d < next)
@@ -270,10 +276,12 @@ static void http_on_timer(void *ud, uint64_t now)
 	struct qs_site *site = ud;
 	uint64_t body_to = (uint64_t)site->cfg->client_body_timeout_ms * 1000000u;
 	uint64_t send_to = (uint64_t)site->cfg->send_timeout_ms * 1000000u;
+	struct qs_req_wait *w;
 	struct qs_req *req;
 
-	while ((req = site->body_head) && req->body_at + body_to <= now) {
-		body_unlink(req);
+	while ((w = site->body_waits.head) && w->at + body_to <= now) {
+		req = body_waiter(w);
+		wait_unlink(&site->body_waits, w);
 		pr_info("request %" PRIu64 ": no body byte for --client-body-timeout (%u s): "
 			"408", req->id, site->cfg->client_body_timeout_ms / 1000);
 		if (req->status) {
@@ -283,8 +291,9 @@ static void http_on_timer(void *ud, uint64_t now)
 			qs_req_stop_body(req);
 		}
 	}
-	while ((req = site->send_head) && req->send_at + send_to <= now) {
-		send_unlink(req);
+	while ((w = site->send_waits.head) && w->at + send_to <= now) {
+		req = send_waiter(w);
+		wait_unlink(&site->send_waits, w);
 		pr_info("request %" PRIu64 ": the client took no response byte for "
 			"--send-timeout (%u s): reset", req->id, site->cfg->send_timeout_ms / 1000);
 		qs_abort(req);

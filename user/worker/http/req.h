@@ -81,6 +81,17 @@ struct qs_proto_ops {
 		     const struct sockaddr **local);
 };
 
+/* A request's place on one of the site's timeout lists, and its last activity. */
+struct qs_req_wait {
+	struct qs_req_wait *next, *prev;
+	uint64_t at;                /* ns, CLOCK_MONOTONIC_COARSE */
+	bool on;
+};
+
+struct qs_req_waits {
+	struct qs_req_wait *head, *tail;    /* oldest activity first */
+};
+
 struct qs_tls_info {
 	const char *version;        /* "TLSv1.3"; NULL without TLS */
 	const char *cipher;
@@ -107,10 +118,8 @@ struct qs_req {
 	struct qs_site *site;
 	/* the response, kept by the layer */
 	int status;                 /* 0 until respond */
-	/* the layer's timeouts: on the site's lists, with the last activity */
-	struct qs_req *body_next, *body_prev, *send_next, *send_prev;
-	uint64_t body_at, send_at;
-	bool on_body_list, on_send_list;
+	/* the layer's timeouts: waiting for body bytes, for the client to take the response */
+	struct qs_req_wait body_wait, send_wait;
 	/* the handler chosen by the site's router, and its state */
 	const struct qs_handler *handler;
 	void *hdata;
