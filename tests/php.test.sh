@@ -831,3 +831,28 @@ test_php_stalled_reader_frees_the_child() {
 	assert_eq "the only child serves again" "3 0" \
 		"$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
 }
+
+# 4,000 requests with 60 KB header blocks whose bodies never come (40
+# connections x 100 streams): the worker holds at most its budget of
+# request fields (64 MB) and answers the rest 503: it grew by 96 MB (315 MB
+# without the budget, and refused none)
+test_php_held_header_blocks_are_bounded() {
+	local pid before peak lpid
+	need_php_load || return
+	php_docroot
+	len_script
+	head -c 1000 /dev/urandom >"$DL/1k.bin"
+	qs_start phpfields 1 --fastcgi managed --php-max-children 2
+	pid=$(worker_stat 0 pid)
+	before=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+	.output/quicsteer-load -k --json --any-status -c 40 -m 100 -d 8 -t 30 -H x-big:@60000 \
+		--data "$DL/1k.bin" --stall-after 1 "https://127.0.0.1:$QS_PORT/len.php" \
+		>"$DL/out.json" 2>/dev/null &
+	lpid=$!
+	defer "kill $lpid 2>/dev/null; wait $lpid 2>/dev/null"
+	peak=$(rss_peak "$pid" "$lpid")
+	info "$(jq -c '{status_5xx, requests_failed}' "$DL/out.json"); worker RSS $before kB, peak $peak kB"
+	assert_ge "requests refused 503 (budget spent)" 1 "$(jq .status_5xx "$DL/out.json")"
+	((peak - before < 131072)) || fail "worker RSS grew by $(((peak - before) / 1024)) MB"
+	assert_eq "still serving" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
+}

@@ -913,6 +913,36 @@ H3_TEST(test_h3_hold)
 }
 
 /* A header block over --max-header-bytes: 431, the handler never starts. */
+/*
+ * The worker's budget of held request fields spent (QS_REQ_FIELDS_BUDGET):
+ * a new request is refused with 503 before its handler starts, and it
+ * keeps nothing; with room again, requests run.
+ */
+H3_TEST(test_h3_fields_budget)
+{
+	nghttp3_nv nva[] = {
+		NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", "a"),
+		NV(":path", "/x"), NV("x-field", "value"),
+	};
+
+	if (env_start())
+		return -1;
+	E.site.fields_held = QS_REQ_FIELDS_BUDGET - 100;
+	CHECK(submit(0, nva, 5, NULL, 0, 0) == 0, "submit");
+	CHECK(pump() == 0, "pump");
+	CHECK(H.starts == 0, "the handler started");
+	CHECK(E.cs[0].status == 503 && E.cs[0].ended, "status %d", E.cs[0].status);
+	CHECK(E.site.fields_held == QS_REQ_FIELDS_BUDGET - 100, "the refused request holds %zu",
+	      E.site.fields_held - (QS_REQ_FIELDS_BUDGET - 100));
+	E.site.fields_held = 0;
+	CHECK(submit(4, nva, 5, NULL, 0, 0) == 0, "submit");
+	CHECK(pump() == 0, "pump");
+	CHECK(H.starts == 1 && E.cs[1].status == 200, "started %d, status %d", H.starts,
+	      E.cs[1].status);
+	CHECK(E.site.fields_held > 0, "a running request's fields not counted");
+	return 0;
+}
+
 H3_TEST(test_h3_header_too_large)
 {
 	static char big[600];
@@ -1270,6 +1300,7 @@ int main(void)
 	RUN(test_h3_body_consume);
 	RUN(test_h3_hold);
 	RUN(test_h3_header_too_large);
+	RUN(test_h3_fields_budget);
 	RUN(test_h3_no_path);
 	RUN(test_h3_early_get);
 	RUN(test_h3_early_post);

@@ -88,6 +88,7 @@ struct qs_site {
 	 * keeps the order), checked by the layer's loop hook.
 	 */
 	struct qs_req_waits body_waits, send_waits;
+	size_t fields_held;             /* of QS_REQ_FIELDS_BUDGET, counted as allocated */
 	struct qs_loop_hook http_hook;
 	/* the handlers' per-worker state */
 	struct qs_static_ctx *static_ctx;

@@ -555,8 +555,8 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 	(void)h3;
 	(void)stream_id;
 	(void)flags;
-	if (!st || st->reject == 431)
-		return 0;
+	if (!st || st->reject)
+		return 0;	/* refused: nothing more is kept */
 	req = &st->req;
 	/* the same accounting as SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 4.2.2) */
 	st->header_bytes += n.len + v.len + 32;
@@ -607,6 +607,12 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 	/* every regular field, when a handler wants them (bounded above) */
 	if (!ret && n.len && n.base[0] != ':' && req->site->keep_fields)
 		ret = qs_req_add_field(req, n.base, n.len, v.base, v.len);
+	if (ret == -ENOBUFS) {
+		/* the worker holds its budget of request fields: 503, and let go */
+		st->reject = 503;
+		qs_req_free_fields(req);
+		return 0;
+	}
 	return ret ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
 }
 

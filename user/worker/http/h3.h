@@ -39,7 +39,7 @@ struct qs_h3_stream {
 	struct qs_conn *conn;
 	struct qs_h3_stream *next, *prev;   /* the connection's open streams */
 	enum qs_h3_state state;
-	int reject;                         /* 400 or 431: the header block is refused */
+	int reject;                         /* 400, 431 or 503: the header block is refused */
 	size_t header_bytes;
 	bool recv_fin;                      /* the client ended its side */
 	/* request body: delivered to the handler and not yet credited */

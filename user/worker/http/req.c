@@ -222,6 +222,9 @@ void qs_req_free_fields(struct qs_req *req)
 	free(req->if_range);
 	free(req->content_type);
 	free(req->fields);
+	if (req->fields_cap)
+		req->site->fields_held -= req->fields_cap;
+	req->fields_len = req->fields_cap = 0;
 	req->path = req->authority = req->range = req->if_none_match = NULL;
 	req->if_modified_since = req->if_range = req->content_type = req->fields = NULL;
 }
@@ -237,9 +240,12 @@ int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const u
 
 		while (cap < need)
 			cap *= 2;
+		if (req->site->fields_held + (cap - req->fields_cap) > QS_REQ_FIELDS_BUDGET)
+			return -ENOBUFS;
 		h = realloc(req->fields, cap);
 		if (!h)
 			return -ENOMEM;
+		req->site->fields_held += cap - req->fields_cap;
 		req->fields = h;
 		req->fields_cap = cap;
 	}

@@ -217,7 +217,16 @@ void qs_req_free_fields(struct qs_req *req);
  */
 void qs_http_site_init(struct qs_site *site);
 
-/* Append a regular field to req->fields; 0 or -ENOMEM. */
+/*
+ * The request fields every request of a worker may hold at once.  A header
+ * block costs the client a few bytes (QPACK) and the worker up to
+ * --max-header-bytes until its request ends, and a request without its FIN
+ * lives until --client-body-timeout: without a bound, streams x connections
+ * of them would grow the worker without limit.
+ */
+#define QS_REQ_FIELDS_BUDGET (64u << 20)
+
+/* Append a regular field to req->fields; 0, -ENOMEM, or -ENOBUFS over the budget. */
 int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
 		     size_t vl);
 
