@@ -856,3 +856,29 @@ test_php_held_header_blocks_are_bounded() {
 	((peak - before < 131072)) || fail "worker RSS grew by $(((peak - before) / 1024)) MB"
 	assert_eq "still serving" 200 "$(php_status "https://127.0.0.1:$QS_PORT/info.php")"
 }
+
+# --php-max-per-connection (default: half the worker's share of the pool):
+# one connection's 8 slow requests hold 2 of the 4 children, so another
+# connection's request starts at once instead of behind them (the order the
+# scripts started in, written by the scripts themselves)
+test_php_one_connection_cannot_take_the_pool() {
+	local order apid
+	need_php_load || return
+	php_docroot
+	script_out_dir
+	printf '<?php file_put_contents("%s/w/order", ($_GET["who"] ?? "?") . "\\n", FILE_APPEND | LOCK_EX); if (($_GET["who"] ?? "") === "a") sleep(3); echo "ok\\n";' \
+		"$DL" >"$QS_DOCROOT/slow.php"
+	chmod a+r "$QS_DOCROOT/slow.php"
+	qs_start phpfair 1 --fastcgi managed --php-max-children 4
+	.output/quicsteer-load -k --any-status -c 1 -m 8 -n 8 -t 30 \
+		"https://127.0.0.1:$QS_PORT/slow.php?who=a" >/dev/null 2>&1 &
+	apid=$!
+	defer "kill $apid 2>/dev/null; wait $apid 2>/dev/null"
+	wait_until 5 bash -c "[[ \$(grep -c a $DL/w/order 2>/dev/null) -ge 2 ]]" ||
+		fail "connection A's requests did not start"
+	sleep 0.5
+	assert_eq "B answered" 200 "$(php_status "https://127.0.0.1:$QS_PORT/slow.php?who=b")"
+	order=$(tr -d '\n' <"$DL/w/order")
+	info "start order: $order"
+	assert_eq "A's requests that started before B" 2 "$(sed 's/b.*//' <<<"$order" | tr -cd a | wc -c)"
+}

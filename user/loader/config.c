@@ -704,6 +704,13 @@ static const struct opt options[] = {
 		.help = "where buffered bodies over --body-buffer-size go (O_TMPFILE: never "
 			"visible, gone with the request); writable by --user",
 	}, {
+		.flag = "php-max-per-connection", .key = "php_max_per_connection", .metavar = "N",
+		.type = OPT_UINT, FIELD(php_max_per_conn), .min = 0, .max = 65536,
+		.note = "0: half the worker's share of the pool, at least 1", .def = "0",
+		.help = "php-fpm children the requests of one client connection may hold at "
+			"once; its further PHP requests wait their turn, so one connection "
+			"with many slow requests cannot take the whole pool",
+	}, {
 		.flag = "client-body-timeout", .key = "client_body_timeout", .metavar = "SEC",
 		.type = OPT_UINT, FIELD(client_body_timeout_ms), .min = 1, .max = 86400,
 		.scale = 1000, .unit = "seconds", .def = "30",

@@ -53,6 +53,7 @@ struct qs_php_req {
 	uint8_t *out;               /* encoded request waiting for a connection */
 	size_t out_len, out_cap;
 	bool queued;
+	bool holds;                 /* counted in its client connection's busy slots */
 	bool retried;               /* sent again once: a kept-alive connection was gone */
 	struct qs_php_req *qnext;
 };
@@ -136,6 +137,31 @@ static unsigned pool_share(const struct qs_config *cfg)
 }
 
 static void dispatch_queue(struct qs_php_ctx *ctx);
+
+/* Children one client connection may hold (--php-max-per-connection). */
+static unsigned conn_cap(const struct qs_config *cfg)
+{
+	unsigned n = cfg->php_max_per_conn ? cfg->php_max_per_conn : (pool_share(cfg) + 1) / 2;
+
+	return n ? n : 1;
+}
+
+static bool conn_full(const struct qs_php_req *pr)
+{
+	return pr->req->conn_busy && *pr->req->conn_busy >= conn_cap(pr->ctx->site->cfg);
+}
+
+/* pr holds a child, or no longer: its client connection's count follows. */
+static void hold_slot(struct qs_php_req *pr, bool holds)
+{
+	if (!pr || pr->holds == holds || !pr->req->conn_busy)
+		return;
+	pr->holds = holds;
+	if (holds)
+		(*pr->req->conn_busy)++;
+	else
+		(*pr->req->conn_busy)--;
+}
 
 static void touch(struct qs_php_conn *pc)
 {
@@ -417,6 +443,7 @@ static void conn_free(struct qs_php_conn *pc)
 	}
 	if (pc->pr) {
 		give_credit(pc->pr);	/* the request lives on without its body's reader */
+		hold_slot(pc->pr, false);
 		pc->pr->conn = NULL;
 	}
 	if (pc->prev)
@@ -603,6 +630,7 @@ static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 	pc->pr = pr;
 	pc->idle = false;
 	pr->conn = pc;
+	hold_slot(pr, true);
 	pc->out = pr->out;	/* release() and conn_new() leave pc->out NULL */
 	pc->out_len = pr->out_len;
 	pc->out_cap = pr->out_cap;
@@ -699,9 +727,13 @@ static int answer(struct qs_php_req *pr, int status)
  */
 static int try_start(struct qs_php_ctx *ctx, struct qs_php_req *pr)
 {
-	struct qs_php_conn *pc = idle_conn(ctx);
-	bool reused = pc != NULL;
+	struct qs_php_conn *pc;
+	bool reused;
 
+	if (conn_full(pr))
+		return 0;	/* its connection holds its share: it waits its turn */
+	pc = idle_conn(ctx);
+	reused = pc != NULL;
 	if (!pc) {
 		if (ctx->n_conns >= pool_share(ctx->site->cfg))
 			return 0;
@@ -718,16 +750,24 @@ static int try_start(struct qs_php_ctx *ctx, struct qs_php_req *pr)
 
 static void dispatch_queue(struct qs_php_ctx *ctx)
 {
+	struct qs_php_req *prev = NULL, *pr, *next;
 	bool down = false;
 
-	while (ctx->queue_head) {
-		struct qs_php_req *pr = ctx->queue_head;
-
+	/* oldest first, passing over requests whose connection holds its share */
+	for (pr = ctx->queue_head; pr; pr = next) {
+		next = pr->qnext;
 		if (!idle_conn(ctx) && ctx->n_conns >= pool_share(ctx->site->cfg))
 			return;
-		ctx->queue_head = pr->qnext;
-		if (!ctx->queue_head)
-			ctx->queue_tail = NULL;
+		if (!down && conn_full(pr)) {
+			prev = pr;
+			continue;
+		}
+		if (prev)
+			prev->qnext = next;
+		else
+			ctx->queue_head = next;
+		if (ctx->queue_tail == pr)
+			ctx->queue_tail = prev;
 		pr->qnext = NULL;
 		pr->queued = false;
 		ctx->n_queued--;
@@ -787,8 +827,10 @@ static void release(struct qs_php_conn *pc)
 {
 	struct qs_php_ctx *ctx = pc->ctx;
 
-	if (pc->pr)
+	if (pc->pr) {
+		hold_slot(pc->pr, false);
 		pc->pr->conn = NULL;
+	}
 	pc->pr = NULL;
 	pc->idle = true;
 	free(pc->out);
@@ -837,6 +879,7 @@ static bool retry(struct qs_php_conn *pc, bool unsent)
 	pr->out_cap = pc->out_cap;
 	pc->out = NULL;
 	pr->retried = true;
+	hold_slot(pr, false);
 	pr->conn = NULL;
 	pc->pr = NULL;
 	pr->queued = true;
@@ -1386,6 +1429,7 @@ static void php_close(struct qs_req *req)
 	}
 	if (pc) {
 		/* the client went away: closing the socket aborts the script */
+		hold_slot(pr, false);
 		pc->pr = NULL;
 		pr->conn = NULL;
 		conn_free(pc);

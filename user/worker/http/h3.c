@@ -99,6 +99,7 @@ static struct qs_h3_stream *stream_new(struct qs_conn *c, int64_t id)
 	st->req.protocol = "HTTP/3";
 	st->req.site = c->srv->site;
 	st->req.id = ++c->srv->site->next_req_id;
+	st->req.conn_busy = &c->busy;
 	st->req.ops = &h3_ops;
 	st->next = c->streams;
 	if (c->streams)

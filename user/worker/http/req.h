@@ -113,6 +113,8 @@ struct qs_req {
 	int64_t content_length;     /* -1: none given */
 	uint64_t id;                /* unique within the worker */
 	struct qs_tls_info tls;
+	/* backend slots the client's connection holds now (handlers count theirs) */
+	unsigned *conn_busy;
 	bool head;                  /* the method is HEAD: no response body */
 	bool early;                 /* received in 0-RTT (may be a replay: RFC 8470) */
 	struct qs_site *site;

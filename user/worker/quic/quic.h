@@ -59,6 +59,7 @@ struct qs_conn {
 	ngtcp2_tstamp expiry;           /* heap key */
 	size_t heap_idx;
 	bool handshake_done;
+	unsigned busy;                  /* backend slots its requests hold (req.conn_busy) */
 	/* client address not validated yet (no token, no handshake): on the
 	 * server's half-open list, oldest first */
 	bool unvalidated;
