@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -55,6 +56,19 @@ static inline int write_file(const char *dir, const char *name, const void *data
 		return -EIO;
 	}
 	return close(fd) ? -errno : 0;
+}
+
+static inline int rm_entry(const char *path, const struct stat *st, int flag,
+			   struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* Remove a test's directory tree; FTW_PHYS: never follow its escaping symlinks. */
+static inline void rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* A FastCGI name-value length (1 or 4 bytes) at b[*at]; *at moves past it. */

@@ -118,17 +118,10 @@ static int build_docroot(void)
 	return qs_docroot_open(&doc, root);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static void remove_docroot(void)
 {
 	qs_docroot_close(&doc);
-	/* FTW_PHYS: never follow the test's own escaping symlinks */
-	nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(base);
 }
 
 /* Where a served descriptor points: it must be under the docroot. */
