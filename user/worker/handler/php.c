@@ -751,13 +751,15 @@ static int try_start(struct qs_php_ctx *ctx, struct qs_php_req *pr)
 static void dispatch_queue(struct qs_php_ctx *ctx)
 {
 	struct qs_php_req *prev = NULL, *pr, *next;
-	bool down = false;
+	bool down = false, recheck = true;
 
 	/* oldest first, passing over requests whose connection holds its share */
 	for (pr = ctx->queue_head; pr; pr = next) {
 		next = pr->qnext;
-		if (!idle_conn(ctx) && ctx->n_conns >= pool_share(ctx->site->cfg))
+		/* the pool changes only when one starts: no scan per request passed over */
+		if (recheck && !idle_conn(ctx) && ctx->n_conns >= pool_share(ctx->site->cfg))
 			return;
+		recheck = false;
 		if (!down && conn_full(pr)) {
 			prev = pr;
 			continue;
@@ -776,6 +778,7 @@ static void dispatch_queue(struct qs_php_ctx *ctx)
 			answer(pr, 502);
 		else
 			down = try_start(ctx, pr) < 0;
+		recheck = true;
 	}
 }
 
