@@ -30,6 +30,7 @@
 #define FILE_PIECE   (32u << 10)   /* a file-held body goes to php-fpm this much at a time */
 #define CGI_HDR_MAX  (64u << 10)
 #define REQUEST_ID   1
+#define RETRY_MAX    3             /* times a request is sent again (retry()) */
 
 /* A request on its way to PHP: what this handler keeps of a qs_req. */
 struct qs_php_req {
@@ -54,7 +55,7 @@ struct qs_php_req {
 	size_t out_len, out_cap;
 	bool queued;
 	bool holds;                 /* counted in its client connection's busy slots */
-	bool retried;               /* sent again once: a kept-alive connection was gone */
+	uint8_t retries;            /* sent again: kept-alive connections were gone */
 	struct qs_php_req *qnext;
 };
 
@@ -862,8 +863,10 @@ static bool idempotent(const char *method)
 /*
  * A kept-alive connection that fails before php-fpm sent a byte for this
  * request was most likely closed by its child (pm.max_requests, an idle
- * child stopped) as the request went out: send it again, once, on another
- * connection, first in the queue.  Only when the whole request is still
+ * child stopped) as the request went out: send it again on another
+ * connection, first in the queue, up to RETRY_MAX times (each is another
+ * kept-alive connection that was gone: with pm.max_requests = 3 and 4
+ * children, once was not enough for 1 request in a few thousand).  Only when the whole request is still
  * here (no streamed body) and, unless not one byte of it was written, only
  * for an idempotent method: a child that died running a POST must not run it
  * twice (nginx's rule for fastcgi_next_upstream).
@@ -873,15 +876,15 @@ static bool retry(struct qs_php_conn *pc, bool unsent)
 	struct qs_php_ctx *ctx = pc->ctx;
 	struct qs_php_req *pr = pc->pr;
 
-	if (!pr || !pc->reused || pc->rx_any || pr->retried || pr->stream_body ||
-	    pr->body_fd >= 0 ||
+	if (!pr || !pc->reused || pc->rx_any || pr->retries >= RETRY_MAX ||
+	    pr->stream_body || pr->body_fd >= 0 ||
 	    !pc->out || !pc->req_len || (!unsent && !idempotent(pr->req->method)))
 		return false;
 	pr->out = pc->out;
 	pr->out_len = pc->req_len;
 	pr->out_cap = pc->out_cap;
 	pc->out = NULL;
-	pr->retried = true;
+	pr->retries++;
 	hold_slot(pr, false);
 	pr->conn = NULL;
 	pc->pr = NULL;
