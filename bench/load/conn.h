@@ -13,6 +13,8 @@ struct load_req {
 	int status;
 	bool in_use;
 	bool body_given;           /* --stall-after: its part of the body went */
+	uint64_t sent;             /* --stall-headers: stream bytes handed to QUIC */
+	bool stalled;              /* --stall-headers: they are all it gets */
 };
 
 struct load_conn {
@@ -49,6 +51,16 @@ struct load_conn {
 	uint8_t *pending;          /* one datagram the socket refused (EAGAIN) */
 	size_t pending_len;
 };
+
+/* The request on stream_id, NULL if none (a linear scan: hostile-client modes only). */
+static inline struct load_req *conn_find_req(struct load_conn *c, int64_t stream_id,
+					     unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (c->reqs[i].in_use && c->reqs[i].stream_id == stream_id)
+			return &c->reqs[i];
+	return NULL;
+}
 
 /* quic.c */
 int conn_migrate(struct load_conn *c);

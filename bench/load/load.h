@@ -55,6 +55,7 @@ struct load_cfg {
 	char body_len_s[24];       /* its content-length */
 	bool no_content_length;    /* --no-content-length: the body ends with the stream */
 	size_t stall_after;        /* --stall-after: send this much of --data, then stall */
+	size_t stall_headers;      /* --stall-headers: this much of each request stream, then stall */
 	uint64_t stop_reading_after; /* --stop-reading-after: no flow control past this */
 	/* handshake benchmarks: every connection does its handshake, its K requests,
 	 * then closes, and a new one takes its slot */

@@ -71,6 +71,9 @@ static void usage(FILE *f)
 "      --stall-after BYTES  send only the first BYTES of --data (its whole\n"
 "                         length announced) and then nothing: a stalled upload\n"
 "                         (hostile-client tests; end the run with -d)\n"
+"      --stall-headers BYTES  send only the first BYTES of each request stream\n"
+"                         (its HEADERS frame cut short) and then nothing: a\n"
+"                         header block that never ends (end the run with -d)\n"
 "      --reconnect        handshake benchmark: every connection sends K requests,\n"
 "                         closes once they are answered, and a new connection\n"
 "                         (new source port) takes its place\n"
@@ -172,7 +175,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
 	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE, OPT_NO_CL,
-	       OPT_STALL, OPT_STOP_READING };
+	       OPT_STALL, OPT_STOP_READING, OPT_STALL_HEADERS };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -190,6 +193,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "data", required_argument, NULL, OPT_DATA },
 		{ "no-content-length", no_argument, NULL, OPT_NO_CL },
 		{ "stall-after", required_argument, NULL, OPT_STALL },
+		{ "stall-headers", required_argument, NULL, OPT_STALL_HEADERS },
 		{ "stop-reading-after", required_argument, NULL, OPT_STOP_READING },
 		{ "migrate-after", required_argument, NULL, OPT_MIGRATE },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
@@ -246,6 +250,11 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 			if (parse_u64(optarg, UINT32_MAX, &v))
 				goto bad;
 			cfg->stall_after = (size_t)v;
+			break;
+		case OPT_STALL_HEADERS:
+			if (parse_u64(optarg, UINT32_MAX, &v) || v == 0)
+				goto bad;
+			cfg->stall_headers = (size_t)v;
 			break;
 		case OPT_STOP_READING:
 			if (parse_u64(optarg, UINT32_MAX, &v))

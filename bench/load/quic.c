@@ -246,6 +246,12 @@ static int cb_extend_max_stream_data(ngtcp2_conn *qc, int64_t stream_id, uint64_
 	int rv;
 
 	(void)qc; (void)max_data; (void)stream_user_data;
+	if (c->run->cfg.stall_headers) {
+		struct load_req *r = conn_find_req(c, stream_id, c->run->cfg.concurrency);
+
+		if (r && r->stalled)
+			return 0;	/* it stays blocked */
+	}
 	if (c->h3 && (rv = nghttp3_conn_unblock_stream(c->h3, stream_id)) != 0) {
 		conn_set_why(c, "nghttp3_conn_unblock_stream: %s", nghttp3_strerror(rv));
 		return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -559,6 +565,7 @@ static int conn_send(struct load_conn *c, const uint8_t *pkt, size_t len)
 
 static int conn_write(struct load_conn *c)
 {
+	const struct load_cfg *run_cfg = &c->run->cfg;
 	ngtcp2_path_storage ps;
 	size_t maxlen, max_pkts, npkts = 0;
 	uint64_t ts;
@@ -593,6 +600,7 @@ static int conn_write(struct load_conn *c)
 		uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
 		ngtcp2_ssize ndata = -1, n;
 		ngtcp2_pkt_info pi;
+		struct load_req *stalled_req = NULL;
 
 		if (c->h3 && ngtcp2_conn_get_max_data_left2(c->qc)) {
 			nvec = nghttp3_conn_writev_stream(c->h3, &sid, &fin, vec, 16);
@@ -602,6 +610,29 @@ static int conn_write(struct load_conn *c)
 					  nghttp3_strerror((int)nvec));
 				return -1;
 			}
+		}
+		if (nvec > 0 && run_cfg->stall_headers && ngtcp2_is_bidi_stream(sid)) {
+			/* a header block that never ends: its first bytes, then nothing */
+			struct load_req *r = conn_find_req(c, sid, run_cfg->concurrency);
+			uint64_t left = r && r->sent < run_cfg->stall_headers ?
+					run_cfg->stall_headers - r->sent : 0;
+
+			if (r && !left) {
+				r->stalled = true;
+				nghttp3_conn_block_stream(c->h3, sid);
+				continue;
+			}
+			for (nghttp3_ssize i = 0; i < nvec; i++) {
+				if (vec[i].len >= left) {
+					vec[i].len = (size_t)left;
+					nvec = i + 1;
+					fin = 0;
+					break;
+				}
+				left -= vec[i].len;
+			}
+			if (r)
+				stalled_req = r;
 		}
 		if (fin)
 			flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
@@ -617,6 +648,8 @@ static int conn_write(struct load_conn *c)
 				nghttp3_conn_shutdown_stream_write(c->h3, sid);
 				continue;
 			case NGTCP2_ERR_WRITE_MORE:
+				if (stalled_req)
+					stalled_req->sent += (size_t)ndata;
 				if ((rv = nghttp3_conn_add_write_offset(c->h3, sid, (size_t)ndata)) != 0) {
 					conn_set_app_error(c, nghttp3_err_infer_quic_app_error_code(rv));
 					conn_fail(c, FAIL_CONN, "nghttp3_conn_add_write_offset: %s",
@@ -630,6 +663,8 @@ static int conn_write(struct load_conn *c)
 				  c->why[0] ? c->why : ngtcp2_strerror((int)n));
 			return -1;
 		}
+		if (ndata >= 0 && stalled_req)
+			stalled_req->sent += (size_t)ndata;
 		if (ndata >= 0 && (rv = nghttp3_conn_add_write_offset(c->h3, sid, (size_t)ndata)) != 0) {
 			conn_set_app_error(c, nghttp3_err_infer_quic_app_error_code(rv));
 			conn_fail(c, FAIL_CONN, "nghttp3_conn_add_write_offset: %s", nghttp3_strerror(rv));
