@@ -99,6 +99,9 @@ struct qs_worker_stats {
 	__u64 hs_evicted;         /* dropped: the oldest half-open one, for a validated client */
 	__u64 retry_unvalidated;  /* Retries sent because of --retry-unvalidated (also in retries) */
 	__u64 tokens_reused;      /* NEW_TOKEN tokens the host saw before (or register full) */
+	/* the request layer's limits (http/req.c) */
+	__u64 req_header_timeouts; /* streams reset: header block not complete in time */
+	__u64 req_file_waits;     /* requests that waited for a file slot of their connection */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

@@ -92,6 +92,7 @@ struct qs_config {
 	unsigned idle_timeout_ms;
 	unsigned max_streams;       /* concurrent request streams per connection */
 	unsigned max_conns;         /* QUIC connections per worker; more are refused */
+	unsigned files_per_conn;    /* files one connection's responses hold open at once */
 	unsigned max_header_bytes;  /* request field section (names + values) */
 	unsigned drain_timeout_ms;  /* after GOAWAY, before closing what is left */
 	enum qs_cc cc;
@@ -107,6 +108,7 @@ struct qs_config {
 	uint64_t body_buffer_size;  /* ... in memory up to this, then in a file */
 	char body_temp_dir[256];    /* ... here (O_TMPFILE) */
 	unsigned php_max_per_conn;  /* children one client connection may hold; 0: half the share */
+	unsigned client_header_timeout_ms; /* header block not complete this long: reset */
 	unsigned client_body_timeout_ms; /* no body byte this long: 408 */
 	unsigned send_timeout_ms;   /* the client took no response byte this long: reset */
 	/* session tickets and 0-RTT */

@@ -644,6 +644,14 @@ static const struct opt options[] = {
 			"at once, counted in `conn_refused`, unless half-open connections "
 			"hold some of the table (see `--retry-unvalidated`)",
 	}, {
+		.flag = "files-per-connection", .key = "files_per_connection", .metavar = "N",
+		.type = OPT_UINT, FIELD(files_per_conn), .min = 1, .max = 1024, .def = "16",
+		.help = "files one connection's responses may hold open at once (files too "
+			"large for the worker's cache, while they are sent); its further "
+			"requests for such files wait their turn. The workers' descriptor "
+			"limit is raised at start to what `--max-connections` connections "
+			"holding this many need",
+	}, {
 		.flag = "max-header-bytes", .key = "max_header_bytes", .metavar = "N",
 		.type = OPT_UINT, FIELD(max_header_bytes), .min = 1024, .max = 1 << 24,
 		.unit = "bytes", .def = "65536",
@@ -710,6 +718,14 @@ static const struct opt options[] = {
 		.help = "php-fpm children the requests of one client connection may hold at "
 			"once; its further PHP requests wait their turn, so one connection "
 			"with many slow requests cannot take the whole pool",
+	}, {
+		.flag = "client-header-timeout", .key = "client_header_timeout", .metavar = "SEC",
+		.type = OPT_UINT, FIELD(client_header_timeout_ms), .min = 1, .max = 86400,
+		.scale = 1000, .unit = "seconds", .def = "10",
+		.help = "a request's header block not complete this long after it began: "
+			"the stream is reset (a client that trickles its header fields, or "
+			"sends a block QPACK cannot decode, holds the worker's memory no "
+			"longer)",
 	}, {
 		.flag = "client-body-timeout", .key = "client_body_timeout", .metavar = "SEC",
 		.type = OPT_UINT, FIELD(client_body_timeout_ms), .min = 1, .max = 86400,

@@ -27,6 +27,7 @@
 #include "loader/bpf.h"
 #include "common/config.h"
 #include "loader/keys.h"
+#include "loader/limits.h"
 #include "common/strike.h"
 #include "loader/guard.h"
 #include "loader/metrics.h"
@@ -529,6 +530,8 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(hs_evicted, "half-open connections dropped to make room for a validated client"),
 	W(retry_unvalidated, "Retry sent: unvalidated connections above --retry-unvalidated"),
 	W(tokens_reused, "NEW_TOKEN tokens used before on this host: taken as no token"),
+	W(req_header_timeouts, "streams reset: header block not complete in --client-header-timeout"),
+	W(req_file_waits, "requests that waited for a file slot: --files-per-connection open"),
 };
 #undef W
 /* every counter of the struct but pid is exported: a new one needs its row */
@@ -725,6 +728,7 @@ int main(int argc, char **argv)
 
 	if (check_privileges())
 		return 1;
+	qs_raise_nofile(cfg);	/* short of it, a warning: the workers answer 503 when out */
 	pw = getpwnam(cfg->user);
 	if (!pw) {
 		pr_warn("user '%s' for the workers does not exist: create it or pick "

@@ -82,12 +82,16 @@ struct qs_site {
 	/* the handler of a request whose header block is in */
 	const struct qs_handler *(*route)(struct qs_site *site, struct qs_req *req);
 	/*
-	 * The request layer's timeouts (http/req.c): requests waiting for body
-	 * bytes and responses waiting for the client, each list oldest
-	 * activity first (one timeout per list, so moving a request to the tail
-	 * keeps the order), checked by the layer's loop hook.
+	 * The request layer's timeouts (http/req.c): requests waiting for
+	 * their header block, for body bytes and responses waiting for the
+	 * client, each list oldest activity first (one timeout per list, so
+	 * moving a request to the tail keeps the order), checked by the
+	 * layer's loop hook.  And the requests waiting for a file slot of
+	 * their connection, in the order they came; files_closed: one was
+	 * closed since the hook last looked.
 	 */
-	struct qs_req_waits body_waits, send_waits;
+	struct qs_req_waits header_waits, body_waits, send_waits, file_waits;
+	bool files_closed;
 	size_t fields_held;             /* of QS_REQ_FIELDS_BUDGET, counted as allocated */
 	struct qs_loop_hook http_hook;
 	/* the handlers' per-worker state */

@@ -93,6 +93,9 @@ static int respond_not_modified(struct qs_req *req, const struct qs_static_resp 
 	return qs_respond(req, 304, f, n, false);
 }
 
+/* A static request's hdata while it waits for a file slot of its connection. */
+static char file_slot_wait;
+
 static int respond_file(struct qs_req *req)
 {
 	struct qs_site *site = req->site;
@@ -117,6 +120,11 @@ static int respond_file(struct qs_req *req)
 		return ret;
 	}
 
+	/* a file to hold open while it is sent: the connection may hold only so many */
+	if (!req->head && !strcmp(req->method, "GET") && qs_req_file_wait(req)) {
+		req->hdata = &file_slot_wait;	/* see static_proceed */
+		return 0;
+	}
 	ret = qs_static_resolve(site->docroot, req->method, req->path, req->pathlen, req->range,
 				&r);
 	if ((r.status == 206 || r.status == 416) && req->if_range &&
@@ -176,10 +184,21 @@ static int static_body(struct qs_req *req, const uint8_t *data, size_t len, bool
 	return end && !req->status ? respond_file(req) : 0;
 }
 
+/* The connection has a file slot again (or the client took bytes: nothing to do). */
+static void static_proceed(struct qs_req *req)
+{
+	if (req->hdata != &file_slot_wait)
+		return;
+	req->hdata = NULL;
+	if (respond_file(req))
+		qs_abort(req);
+}
+
 const struct qs_handler qs_static_handler = {
 	.name = "static",
 	.start = static_start,
 	.body = static_body,
+	.proceed = static_proceed,
 };
 
 bool qs_static_exists(struct qs_site *site, const char *path, size_t pathlen)

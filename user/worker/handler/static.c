@@ -305,6 +305,10 @@ static int open_error(int err, struct qs_static_resp *out)
 				"every static request answers 500");
 		warned = true;
 		break;
+	case EMFILE:
+	case ENFILE:		/* out of descriptors: a moment's overload, not a fault */
+		out->status = 503;
+		return err;
 	}
 	out->status = 500;
 	return err;

@@ -71,8 +71,10 @@ static void stream_free(struct qs_h3_stream *st)
 	free_chunks(st->head);
 	free_chunks(st->pend_head);
 	c->tx_unacked -= st->unacked < c->tx_unacked ? st->unacked : c->tx_unacked;
-	if (st->fd >= 0)
+	if (st->fd >= 0) {
 		close(st->fd);
+		qs_req_file_closed(&st->req);
+	}
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -100,6 +102,7 @@ static struct qs_h3_stream *stream_new(struct qs_conn *c, int64_t id)
 	st->req.site = c->srv->site;
 	st->req.id = ++c->srv->site->next_req_id;
 	st->req.conn_busy = &c->busy;
+	st->req.conn_files = &c->files;
 	st->req.ops = &h3_ops;
 	st->next = c->streams;
 	if (c->streams)
@@ -198,6 +201,7 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 		if (st->file_left == 0) {
 			close(st->fd);
 			st->fd = -1;
+			qs_req_file_closed(&st->req);
 		}
 	}
 	if (st->ended && !st->pend_head && !st->file_left) {
@@ -524,6 +528,7 @@ static int on_begin_headers(nghttp3_conn *h3, int64_t stream_id, void *conn_ud,
 	if (!st)
 		return NGHTTP3_ERR_CALLBACK_FAILURE;
 	nghttp3_conn_set_stream_user_data(h3, stream_id, st);
+	qs_req_headers_begin(&st->req);
 	return 0;
 }
 
@@ -657,6 +662,7 @@ static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *co
 	(void)stream_id;
 	if (!st || st->state != QS_H3_RECV_HEADERS)
 		return 0;
+	qs_req_headers_end(&st->req);
 	st->recv_fin = fin;
 	st->req.head = !strcmp(st->req.method, "HEAD");
 	if (!st->reject && (!st->req.path || !st->req.method[0]))

@@ -59,18 +59,12 @@ static void wait_touch(struct qs_req_waits *l, struct qs_req_wait *w)
 	w->on = true;
 }
 
+#define HEADER_WAITS(req) (&(req)->site->header_waits)
 #define BODY_WAITS(req) (&(req)->site->body_waits)
 #define SEND_WAITS(req) (&(req)->site->send_waits)
+#define FILE_WAITS(req) (&(req)->site->file_waits)
 
-static struct qs_req *body_waiter(struct qs_req_wait *w)
-{
-	return (struct qs_req *)((char *)w - offsetof(struct qs_req, body_wait));
-}
-
-static struct qs_req *send_waiter(struct qs_req_wait *w)
-{
-	return (struct qs_req *)((char *)w - offsetof(struct qs_req, send_wait));
-}
+#define WAITER(w, member) ((struct qs_req *)((char *)(w) - offsetof(struct qs_req, member)))
 
 static void count_status(struct qs_req *req, int status)
 {
@@ -107,12 +101,35 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 
 int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
 {
+	int ret;
+
 	if (req->head || !len) {
 		close(fd);
 		qs_end(req);
 		return 0;
 	}
-	return req->ops->send_file(req, fd, off, len);
+	ret = req->ops->send_file(req, fd, off, len);
+	if (!ret && req->conn_files)
+		++*req->conn_files;
+	return ret;
+}
+
+bool qs_req_file_wait(struct qs_req *req)
+{
+	if (!req->conn_files || *req->conn_files < req->site->cfg->files_per_conn)
+		return false;
+	wait_touch(FILE_WAITS(req), &req->file_wait);
+	count(&req->site->stats->req_file_waits, 1);
+	return true;
+}
+
+void qs_req_file_closed(struct qs_req *req)
+{
+	if (req->conn_files && *req->conn_files)
+		--*req->conn_files;
+	/* the waiters get their turn from the loop hook, outside the protocol's callbacks */
+	if (req->site->file_waits.head)
+		req->site->files_closed = true;
 }
 
 static const char *reason(int status)
@@ -164,6 +181,16 @@ int qs_respond_error(struct qs_req *req, int status, const char *allow,
 	return ret;
 }
 
+void qs_req_headers_begin(struct qs_req *req)
+{
+	wait_touch(HEADER_WAITS(req), &req->header_wait);
+}
+
+void qs_req_headers_end(struct qs_req *req)
+{
+	wait_unlink(HEADER_WAITS(req), &req->header_wait);
+}
+
 int qs_req_start(struct qs_req *req)
 {
 	struct qs_site *site = req->site;
@@ -204,8 +231,10 @@ void qs_req_proceed(struct qs_req *req)
 
 void qs_req_close(struct qs_req *req)
 {
+	wait_unlink(HEADER_WAITS(req), &req->header_wait);
 	wait_unlink(BODY_WAITS(req), &req->body_wait);
 	wait_unlink(SEND_WAITS(req), &req->send_wait);
+	wait_unlink(FILE_WAITS(req), &req->file_wait);
 	if (req->handler && req->handler->close)
 		req->handler->close(req);
 	req->handler = NULL;
@@ -259,37 +288,76 @@ int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const u
 
 /* ---- the layer's loop hook ---------------------------------------------- */
 
+/* The deadline of the oldest entry of a list whose timeout is ms. */
+static uint64_t list_deadline(const struct qs_req_waits *l, unsigned ms, uint64_t next)
+{
+	uint64_t d;
+
+	if (!l->head)
+		return next;
+	d = l->head->at + (uint64_t)ms * 1000000u;
+	return d < next ? d : next;
+}
+
 static uint64_t http_next_deadline(void *ud)
 {
 	struct qs_site *site = ud;
+	const struct qs_config *cfg = site->cfg;
 	uint64_t next = UINT64_MAX;
 
-	if (site->body_waits.head)
-		next = site->body_waits.head->at +
-		       (uint64_t)site->cfg->client_body_timeout_ms * 1000000u;
-	if (site->send_waits.head) {
-		uint64_t d = site->send_waits.head->at +
-			     (uint64_t)site->cfg->send_timeout_ms * 1000000u;
+	if (site->files_closed)
+		return 0;	/* file waiters to look at: now */
+	next = list_deadline(&site->header_waits, cfg->client_header_timeout_ms, next);
+	next = list_deadline(&site->body_waits, cfg->client_body_timeout_ms, next);
+	return list_deadline(&site->send_waits, cfg->send_timeout_ms, next);
+}
 
-		if (d < next)
-			next = d;
+/* Requests whose connection has a file slot free again go on, oldest first. */
+static void wake_file_waiters(struct qs_site *site)
+{
+	struct qs_req_wait *w = site->file_waits.head, *next;
+
+	site->files_closed = false;
+	for (; w; w = next) {
+		struct qs_req *req = WAITER(w, file_wait);
+
+		next = w->next;
+		if (*req->conn_files >= site->cfg->files_per_conn)
+			continue;
+		wait_unlink(&site->file_waits, w);
+		/* its handler opens the file now, and the stream may go with it */
+		if (req->handler && req->handler->proceed)
+			req->handler->proceed(req);
+		next = site->file_waits.head;	/* the list may have changed under us */
 	}
-	return next;
 }
 
 static void http_on_timer(void *ud, uint64_t now)
 {
 	struct qs_site *site = ud;
-	uint64_t body_to = (uint64_t)site->cfg->client_body_timeout_ms * 1000000u;
-	uint64_t send_to = (uint64_t)site->cfg->send_timeout_ms * 1000000u;
+	const struct qs_config *cfg = site->cfg;
+	uint64_t header_to = (uint64_t)cfg->client_header_timeout_ms * 1000000u;
+	uint64_t body_to = (uint64_t)cfg->client_body_timeout_ms * 1000000u;
+	uint64_t send_to = (uint64_t)cfg->send_timeout_ms * 1000000u;
 	struct qs_req_wait *w;
 	struct qs_req *req;
 
+	if (site->files_closed)
+		wake_file_waiters(site);
+	while ((w = site->header_waits.head) && w->at + header_to <= now) {
+		req = WAITER(w, header_wait);
+		wait_unlink(&site->header_waits, w);
+		count(&site->stats->req_header_timeouts, 1);
+		pr_info("request %" PRIu64 ": header block not complete after "
+			"--client-header-timeout (%u s): reset", req->id,
+			cfg->client_header_timeout_ms / 1000);
+		qs_abort(req);
+	}
 	while ((w = site->body_waits.head) && w->at + body_to <= now) {
-		req = body_waiter(w);
+		req = WAITER(w, body_wait);
 		wait_unlink(&site->body_waits, w);
 		pr_info("request %" PRIu64 ": no body byte for --client-body-timeout (%u s): "
-			"408", req->id, site->cfg->client_body_timeout_ms / 1000);
+			"408", req->id, cfg->client_body_timeout_ms / 1000);
 		if (req->status) {
 			qs_abort(req);	/* the answer has begun: only a reset is left */
 		} else {
@@ -298,10 +366,10 @@ static void http_on_timer(void *ud, uint64_t now)
 		}
 	}
 	while ((w = site->send_waits.head) && w->at + send_to <= now) {
-		req = send_waiter(w);
+		req = WAITER(w, send_wait);
 		wait_unlink(&site->send_waits, w);
 		pr_info("request %" PRIu64 ": the client took no response byte for "
-			"--send-timeout (%u s): reset", req->id, site->cfg->send_timeout_ms / 1000);
+			"--send-timeout (%u s): reset", req->id, cfg->send_timeout_ms / 1000);
 		qs_abort(req);
 	}
 }

@@ -115,13 +115,18 @@ struct qs_req {
 	struct qs_tls_info tls;
 	/* backend slots the client's connection holds now (handlers count theirs) */
 	unsigned *conn_busy;
+	/* response files the connection holds open now (the layer counts them) */
+	unsigned *conn_files;
 	bool head;                  /* the method is HEAD: no response body */
 	bool early;                 /* received in 0-RTT (may be a replay: RFC 8470) */
 	struct qs_site *site;
 	/* the response, kept by the layer */
 	int status;                 /* 0 until respond */
-	/* the layer's timeouts: waiting for body bytes, for the client to take the response */
-	struct qs_req_wait body_wait, send_wait;
+	/*
+	 * the layer's timeouts: waiting for the header block, for body bytes,
+	 * for the client to take the response; and the wait for a file slot
+	 */
+	struct qs_req_wait header_wait, body_wait, send_wait, file_wait;
 	/* the handler chosen by the site's router, and its state */
 	const struct qs_handler *handler;
 	void *hdata;
@@ -176,6 +181,17 @@ static inline void qs_req_hold(struct qs_req *req, uint64_t n)
 /* The handler wants no more of the body (answered early): refuse the rest. */
 void qs_req_stop_body(struct qs_req *req);
 
+/*
+ * Before a handler opens a file to send: true when the client's connection
+ * holds --files-per-connection open already.  The request then waits its
+ * turn (no timeout runs: the files ahead of it end or time out) and the
+ * handler's proceed() is called once one of them is closed.  A hundred
+ * large downloads on one connection then hold a bounded number of
+ * descriptors, and the worker's limit (--max-connections times this)
+ * cannot be reached.
+ */
+bool qs_req_file_wait(struct qs_req *req);
+
 static inline void qs_req_addr(const struct qs_req *req, const struct sockaddr **peer,
 			       const struct sockaddr **local)
 {
@@ -195,6 +211,10 @@ static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, cons
 
 /* ---- for protocols ------------------------------------------------------ */
 
+/* A header block begins and ends: the header timeout runs in between. */
+void qs_req_headers_begin(struct qs_req *req);
+void qs_req_headers_end(struct qs_req *req);
+
 /*
  * The header block is complete (req->head set) and the request may run:
  * pick its handler (the site's router) and start it.  0 or -errno (reset
@@ -211,8 +231,12 @@ void qs_req_proceed(struct qs_req *req);
 void qs_req_close(struct qs_req *req);
 /* Free the request's own strings. */
 void qs_req_free_fields(struct qs_req *req);
+/* The protocol closed the file qs_send_file() gave it (sent, or the stream went). */
+void qs_req_file_closed(struct qs_req *req);
 /*
- * The layer's share of the worker's event loop: the client body timeout
+ * The layer's share of the worker's event loop: the client header timeout
+ * (a header block not complete for --client-header-timeout: the stream is
+ * reset), the client body timeout
  * (no body byte for --client-body-timeout: 408, the rest refused) and the
  * send timeout (the client took no response byte for --send-timeout: the
  * stream is reset, and its handler lets go).

@@ -60,6 +60,7 @@ struct qs_conn {
 	size_t heap_idx;
 	bool handshake_done;
 	unsigned busy;                  /* backend slots its requests hold (req.conn_busy) */
+	unsigned files;                 /* response files its streams hold open (req.conn_files) */
 	/* client address not validated yet (no token, no handshake): on the
 	 * server's half-open list, oldest first */
 	bool unvalidated;
