@@ -173,7 +173,9 @@ test_tickets_file_keys_shared_by_two_instances_sighup_and_reload_keys() {
 	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
 	tk_expect "$out" 200
 	assert_eq "A's ticket resumed by B" 1 "$(tk_stat "$QS_PIN" hs_resumed)"
-	assert_eq "with 0-RTT" 1 "$(tk_stat "$QS_PIN" early_accepted)"
+	# A's register did not see B's ClientHellos: 0-RTT only where it was issued
+	assert_eq "its 0-RTT refused at B" "0 1" \
+		"$(tk_stat "$QS_PIN" early_accepted) $(tk_stat "$QS_PIN" early_rej_host)"
 	# the operator's rotation: k3 encrypts, k1 only decrypts; SIGHUP / reload-keys
 	cp "$TK/k1" "$TK/p2.new" && mv "$TK/p2.new" "$TK/p2"
 	cp "$TK/k3" "$TK/p1.new" && mv "$TK/p1.new" "$TK/p1"
@@ -226,7 +228,12 @@ test_tickets_fleet_secret_shared_and_foreign() {
 	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
 	tk_expect "$out" 200
 	assert_eq "resumed by the other host" 1 "$(tk_stat "$b_pin" hs_resumed)"
-	assert_eq "0-RTT there" 1 "$(tk_stat "$b_pin" early_accepted)"
+	assert_eq "0-RTT refused there: issued by another host" "0 1" \
+		"$(tk_stat "$b_pin" early_accepted) $(tk_stat "$b_pin" early_rej_host)"
+	# the ticket B issued gives 0-RTT at B
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	assert_eq "0-RTT with B's own ticket" 1 "$(tk_stat "$b_pin" early_accepted)"
 	# another fleet's secret: the ticket names a key it does not have
 	qs_start tklc 2 --ticket-keys "fleet:$TK/s2" --ticket-rotate 1h --ticket-lifetime 2h
 	out=$(tk_get "$TK/d" "$QS_PORT" /index.html)
@@ -338,6 +345,42 @@ test_tickets_replayed_0rtt_request_runs_once() {
 	assert_eq "the script ran" 1 "$(wc -l <"$TK/w/runs")"
 	assert_ge "replays refused by the register" 1 "$(workers_sum early_rej_replay)"
 	assert_eq "0-RTT accepted, all told" 1 "$(workers_sum early_accepted)"
+}
+
+# Two hosts with the same ticket keys, each with its own php-fpm and
+# register: a first flight captured on its way to A (a 0-RTT GET of a
+# script) and replayed to B from 16 source ports runs the script once, at
+# A: B resumes A's ticket but refuses its early data (without the host id
+# in the ticket, B's register, which never saw that ClientHello, admits it
+# once: the script runs twice)
+test_tickets_0rtt_replayed_to_another_host_runs_once() {
+	local out relay rport n a_port a_pin
+	tk_need || return
+	tk_need_php || return
+	tk_php_docroot
+	tk_relay_py
+	tk_keyfile "$TK/k1"
+	qs_start tkxa 2 --fastcgi managed --php-max-children 2 --ticket-keys "file:$TK/k1"
+	a_port=$QS_PORT a_pin=$QS_PIN
+	qs_start tkxb 2 --fastcgi managed --php-max-children 2 --ticket-keys "file:$TK/k1"
+	out=$(tk_get "$TK/c" "$a_port" /index.html)
+	tk_expect "$out" 200
+	/usr/bin/python3 "$TK/relay.py" relay "$a_port" "$TK/flight" "$TK/rport" &
+	relay=$!
+	defer "kill $relay 2>/dev/null; wait $relay 2>/dev/null || true"
+	wait_until 5 test -s "$TK/rport" || fail "relay did not start"
+	rport=$(cat "$TK/rport")
+	out=$(tk_get "$TK/c" "$rport" /count.php)
+	tk_expect "$out" 200
+	grep -q "early=1" "$TK/dl/count.php" || fail "the 0-RTT GET was not marked: $(cat "$TK/dl/count.php")"
+	assert_eq "0-RTT accepted at A" 1 "$(tk_stat "$a_pin" early_accepted)"
+	n=$(/usr/bin/python3 "$TK/relay.py" replay "$QS_PORT" "$TK/flight" 16)
+	((n >= 1)) || fail "no first flight captured"
+	sleep 1
+	info "a $n-datagram first flight for A replayed 16 times to B: early data refused as another host's: $(tk_stat "$QS_PIN" early_rej_host)"
+	assert_eq "the script ran" 1 "$(wc -l <"$TK/w/runs")"
+	assert_eq "0-RTT accepted at B" 0 "$(tk_stat "$QS_PIN" early_accepted)"
+	assert_ge "refused at B: another host's ticket" 1 "$(tk_stat "$QS_PIN" early_rej_host)"
 }
 
 test_tickets_unsafe_0rtt_methods_wait_or_get_425() {

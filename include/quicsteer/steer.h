@@ -87,6 +87,7 @@ struct qs_worker_stats {
 	__u64 early_rej_replay;   /* the host saw this ClientHello before */
 	__u64 early_rej_settings; /* the ticket remembers larger limits */
 	__u64 early_rej_policy;   /* --early-data off */
+	__u64 early_rej_host;     /* the ticket was issued under another host's register */
 	__u64 early_rej_other;    /* not resumed, ticket age out of window */
 	__u64 req_early;          /* requests run before the handshake completed */
 	__u64 req_deferred;       /* unsafe 0-RTT requests held until the handshake */

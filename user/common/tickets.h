@@ -41,6 +41,16 @@ struct qs_tickets {
 	struct qs_tkeys keys;
 	/* keys the anti-replay register's hash of a ClientHello random */
 	unsigned char strike_key[16];
+	/*
+	 * This host's register, random at every start: a ticket carries the
+	 * id of the register that saw its connection, and 0-RTT is accepted
+	 * only under the same one.  Hosts sharing ticket keys (file:,
+	 * fleet:) resume each other's tickets but refuse their early data,
+	 * which another host's register could not have seen: a captured
+	 * first flight cannot run once per host (nor once more after a
+	 * restart emptied the register).
+	 */
+	unsigned char host_id[16];
 };
 
 struct qs_tickets *qs_tickets_create(void);

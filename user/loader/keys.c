@@ -328,7 +328,8 @@ int qs_keys_init(struct qs_keys *k, const struct qs_config *cfg, const char *run
 		return -ENOMEM;
 	}
 	if (getrandom(k->shm->strike_key, sizeof(k->shm->strike_key), 0) !=
-	    sizeof(k->shm->strike_key))
+	    sizeof(k->shm->strike_key) ||
+	    getrandom(k->shm->host_id, sizeof(k->shm->host_id), 0) != sizeof(k->shm->host_id))
 		return -errno;
 	switch (cfg->ticket_source) {
 	case QS_TICKETS_AUTO:

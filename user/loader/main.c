@@ -520,6 +520,7 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(early_rej_replay, "0-RTT refused: the host saw this ClientHello before"),
 	W(early_rej_settings, "0-RTT refused: the ticket remembers larger limits"),
 	W(early_rej_policy, "0-RTT refused: --early-data off"),
+	W(early_rej_host, "0-RTT refused: ticket issued by another host (or before a restart)"),
 	W(early_rej_other, "0-RTT refused: other reasons"),
 	W(req_early, "requests run before the handshake completed"),
 	W(req_deferred, "unsafe 0-RTT requests held until the handshake"),

@@ -101,6 +101,7 @@ enum qs_early_refusal {
 	QS_EARLY_OK,
 	QS_EARLY_REPLAY,                /* seen before on this host (or register full) */
 	QS_EARLY_SETTINGS,              /* the ticket remembers larger limits */
+	QS_EARLY_HOST,                  /* issued under another host's register */
 };
 
 struct qs_server {

@@ -26,9 +26,10 @@ struct qs_remembered {
 	uint32_t version;               /* QUIC version of the connection */
 	uint64_t max_data, stream_data, streams_bidi, streams_uni, cid_limit;
 	uint64_t field_section, qpack_capacity, qpack_blocked;
+	unsigned char host_id[16];      /* the anti-replay register it was issued under */
 };
 
-#define REMEMBERED_MAGIC 0x71730001u    /* "qs", format 1 */
+#define REMEMBERED_MAGIC 0x71730002u    /* "qs", format 2 */
 
 static struct {
 	const struct qs_config *cfg;
@@ -57,6 +58,7 @@ static void remembered_now(const struct qs_conn *c, struct qs_remembered *r)
 	r->field_section = T.cfg->max_header_bytes;
 	r->qpack_capacity = QS_H3_QPACK_CAPACITY;
 	r->qpack_blocked = QS_H3_QPACK_BLOCKED;
+	memcpy(r->host_id, T.keys->host_id, sizeof(r->host_id));
 }
 
 /* 0-RTT under these settings would break a promise the ticket remembers. */
@@ -187,6 +189,8 @@ static SSL_TICKET_RETURN dec_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char
 		now.version = ngtcp2_conn_get_client_chosen_version(c->qc);
 		if (lowered(&then, &now))
 			c->early_refused = QS_EARLY_SETTINGS;
+		else if (memcmp(then.host_id, now.host_id, sizeof(now.host_id)))
+			c->early_refused = QS_EARLY_HOST;	/* resumed, in 1-RTT */
 	}
 	/*
 	 * Always a fresh ticket for the next connection: a client that reuses
@@ -229,6 +233,10 @@ static int allow_early_cb(SSL *ssl, void *arg)
 	count(&T.stats->early_offered, 1);
 	if (c->early_refused == QS_EARLY_SETTINGS) {
 		count(&T.stats->early_rej_settings, 1);
+		return 0;
+	}
+	if (c->early_refused == QS_EARLY_HOST) {
+		count(&T.stats->early_rej_host, 1);
 		return 0;
 	}
 	if (SSL_get_client_random(ssl, rnd, sizeof(rnd)) != sizeof(rnd)) {
