@@ -487,3 +487,28 @@ test_tickets_key_material_never_exposed() {
 	grep -q "^key $(tk_hash "$TK/k1") encrypt" "/run/quicsteer/$QS_INST/ticket-keys" ||
 		fail "key names not listed"
 }
+
+# The key area and the ticket keys: the loader writes them, each worker maps
+# them read-only from a read-only descriptor (r--s; mprotect cannot make a
+# shared mapping of a read-only file writable), so a worker running hostile
+# code cannot change the keys every other worker uses (they were rw-s, the
+# same anonymous mapping as the loader's)
+test_tickets_workers_map_the_secrets_read_only() {
+	local w out
+	tk_need || return
+	make_docroot
+	qs_start tkro 2
+	assert_eq "the loader's secret mappings" "rw-s rw-s" \
+		"$(awk '/memfd:quicsteer-secrets/ {print $2}' "/proc/$QS_PID/maps" | xargs)"
+	for w in $(worker_stats_json | jq -r '.[].value.pid | select(. > 0)'); do
+		assert_eq "worker $w's secret mappings" "r--s r--s" \
+			"$(awk '/memfd:quicsteer-secrets/ {print $2}' "/proc/$w/maps" | xargs)"
+		[[ -z $(find "/proc/$w/fd" -lname '/memfd:quicsteer-secrets*' 2>/dev/null) ]] ||
+			fail "worker $w kept a descriptor of the secrets"
+	done
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	out=$(tk_get "$TK/c" "$QS_PORT" /index.html)
+	tk_expect "$out" 200
+	assert_eq "resumed with 0-RTT (the workers read the keys)" 1 "$(workers_sum early_accepted)"
+}

@@ -132,6 +132,36 @@ static int test_racing_processes(void)
 	return 0;
 }
 
+/*
+ * A worker that scribbles over all the register's shared memory spoils
+ * entries, nothing more: the loader and the other workers keep the
+ * geometry in their own memory, so a check stays in bounds and the
+ * register unmaps (with the geometry in the shared page, nbuckets became
+ * 2^64 - 1 here and the next check read far outside the mapping).
+ */
+static int test_scribbled_shared_memory(void)
+{
+	struct qs_strike *r = qs_strike_create(1024);
+	uint64_t nb;
+	pid_t pid;
+	int status;
+
+	CHECK(r, "create");
+	nb = r->nbuckets;
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		memset(r->slot, 0xff, qs_strike_bytes(r));
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status), "child");
+	CHECK(r->nbuckets == nb, "geometry kept: %llu buckets", (unsigned long long)r->nbuckets);
+	for (uint64_t h = 0; h < 4096; h++)
+		qs_strike_check(r, h * 0x9e3779b97f4a7c15ULL, 50);
+	qs_strike_destroy(r);
+	return 0;
+}
+
 int main(void)
 {
 	RUN(test_once_within_window);
@@ -139,5 +169,6 @@ int main(void)
 	RUN(test_full_bucket_refuses);
 	RUN(test_long_ttl);
 	RUN(test_racing_processes);
+	RUN(test_scribbled_shared_memory);
 	return DONE();
 }

@@ -3,7 +3,9 @@
  * Memory the loader shares with every worker (MAP_SHARED, created before
  * the first fork): secrets the workers need and the steering state they
  * mint CIDs by.  Locked, never dumped, wiped on exit.  The loader is the
- * only writer; `seq` is a seqlock so a rotation never shows a torn key.
+ * only writer, and a worker maps it read-only before it drops its
+ * privileges (qs_secret_readonly); `seq` is a seqlock so a rotation never
+ * shows a torn key.
  */
 #ifndef QS_COMMON_SHARED_H
 #define QS_COMMON_SHARED_H
@@ -25,13 +27,24 @@ struct qs_shared {
 
 /*
  * Shared memory for secrets, created before the first fork: zeroed, locked,
- * left out of core dumps; unmap wipes it.  NULL if mmap fails.
+ * left out of core dumps; unmap wipes it.  Backed by a memfd (*fd, close-
+ * on-exec, its size sealed) so that a worker can map the same pages
+ * read-only for good.  NULL if it cannot be made.
  */
-void *qs_secret_map(size_t len, const char *what);
-void qs_secret_unmap(void *p, size_t len);
+void *qs_secret_map(size_t len, const char *what, int *fd);
+void qs_secret_unmap(void *p, size_t len, int fd);
 
-struct qs_shared *qs_shared_create(void);
-void qs_shared_destroy(struct qs_shared *sh);
+/*
+ * In a worker, while it may still open /proc/self/fd: the pages at p
+ * mapped again in place, read-only, from a read-only descriptor of the
+ * memfd, which is then closed.  A MAP_SHARED mapping of a file opened
+ * read-only cannot be made writable (mprotect: EACCES), so the worker
+ * cannot change what the loader and the other workers rely on.
+ */
+int qs_secret_readonly(const void *p, size_t len, int fd, const char *what);
+
+struct qs_shared *qs_shared_create(int *fd);
+void qs_shared_destroy(struct qs_shared *sh, int fd);
 
 /* Writer side (loader). */
 static inline void qs_shared_write_begin(struct qs_shared *sh)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -25,24 +26,31 @@ struct qs_strike *qs_strike_create_ttl(uint64_t entries, uint32_t ttl_s)
 	}
 	while (nb * QS_STRIKE_WAYS < entries)
 		nb <<= 1;
-	r = mmap(NULL, sizeof(*r) + nb * QS_STRIKE_WAYS * sizeof(uint64_t),
-		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (r == MAP_FAILED)
+	r = malloc(sizeof(*r));
+	if (!r)
 		return NULL;
-	r->nbuckets = nb;	/* the rest is zero: empty slots */
+	r->nbuckets = nb;
 	r->ttl = ttl_s;
+	r->slot = mmap(NULL, qs_strike_bytes(r), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);	/* zero: empty slots */
+	if (r->slot == MAP_FAILED) {
+		free(r);
+		return NULL;
+	}
 	return r;
 }
 
 uint64_t qs_strike_bytes(const struct qs_strike *r)
 {
-	return sizeof(*r) + r->nbuckets * QS_STRIKE_WAYS * sizeof(uint64_t);
+	return r->nbuckets * QS_STRIKE_WAYS * sizeof(uint64_t);
 }
 
 void qs_strike_destroy(struct qs_strike *r)
 {
-	if (r)
-		munmap(r, qs_strike_bytes(r));
+	if (!r)
+		return;
+	munmap(r->slot, qs_strike_bytes(r));
+	free(r);
 }
 
 /* A slot holds a live entry while its expiry second is ahead of now (mod 2^24). */

@@ -36,10 +36,16 @@ enum qs_strike_result {
 	QS_STRIKE_FULL,         /* no free slot in its bucket: refuse */
 };
 
+/*
+ * The geometry lives in each process's own memory (the loader's, copied
+ * into every worker by fork), only the slots are shared: a worker that
+ * scribbles over the shared memory can spoil entries, never make another
+ * process index or unmap out of bounds.
+ */
 struct qs_strike {
 	uint64_t nbuckets;      /* power of two */
 	uint64_t ttl;           /* seconds an entry is kept */
-	uint64_t slot[];        /* nbuckets * QS_STRIKE_WAYS */
+	uint64_t *slot;         /* nbuckets * QS_STRIKE_WAYS, MAP_SHARED */
 };
 
 /* entries: rounded up to a power of two times QS_STRIKE_WAYS; QS_STRIKE_TTL. */

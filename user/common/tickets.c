@@ -7,14 +7,14 @@
 #include "common/shared.h"
 #include "common/tickets.h"
 
-struct qs_tickets *qs_tickets_create(void)
+struct qs_tickets *qs_tickets_create(int *fd)
 {
-	return qs_secret_map(sizeof(struct qs_tickets), "the ticket keys");
+	return qs_secret_map(sizeof(struct qs_tickets), "the ticket keys", fd);
 }
 
-void qs_tickets_destroy(struct qs_tickets *t)
+void qs_tickets_destroy(struct qs_tickets *t, int fd)
 {
-	qs_secret_unmap(t, sizeof(*t));
+	qs_secret_unmap(t, sizeof(*t), fd);
 }
 
 void qs_tickets_publish(struct qs_tickets *t, const struct qs_tkeys *keys)

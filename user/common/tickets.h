@@ -53,8 +53,9 @@ struct qs_tickets {
 	unsigned char host_id[16];
 };
 
-struct qs_tickets *qs_tickets_create(void);
-void qs_tickets_destroy(struct qs_tickets *t);
+/* The shared mapping (memfd *fd: see qs_secret_map). */
+struct qs_tickets *qs_tickets_create(int *fd);
+void qs_tickets_destroy(struct qs_tickets *t, int fd);
 
 /* Loader: replace the key set (copied; the caller wipes its copy). */
 void qs_tickets_publish(struct qs_tickets *t, const struct qs_tkeys *keys);

@@ -322,7 +322,7 @@ int qs_keys_init(struct qs_keys *k, const struct qs_config *cfg, const char *run
 	k->cfg = cfg;
 	snprintf(k->info_path, sizeof(k->info_path), "%s/ticket-keys", run_dir);
 	snprintf(k->last_reload, sizeof(k->last_reload), "ok");
-	k->shm = qs_tickets_create();
+	k->shm = qs_tickets_create(&k->shm_fd);
 	if (!k->shm) {
 		pr_warn("cannot map shared memory for the ticket keys: %s", strerror(errno));
 		return -ENOMEM;
@@ -406,6 +406,7 @@ void qs_keys_destroy(struct qs_keys *k)
 	explicit_bzero(&k->cur, sizeof(k->cur));
 	if (k->info_path[0])
 		unlink(k->info_path);
-	qs_tickets_destroy(k->shm);
+	qs_tickets_destroy(k->shm, k->shm_fd);
 	k->shm = NULL;
+	k->shm_fd = -1;
 }

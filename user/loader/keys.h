@@ -18,6 +18,7 @@ struct qs_config;
 struct qs_keys {
 	const struct qs_config *cfg;
 	struct qs_tickets *shm;
+	int shm_fd;                     /* its memfd: workers map it read-only */
 	struct qs_tkeys cur;            /* what the workers have (wiped on exit) */
 	int64_t next_change;            /* unix ms of the next rotation, 0 = none */
 	int64_t epoch;                  /* fleet: the epoch in force */

@@ -43,6 +43,7 @@ struct loader {
 	struct qs_config cfg;
 	struct qs_bpf bpf;
 	struct qs_shared *shared;
+	int shared_fd;               /* its memfd: workers map it read-only */
 	struct qs_keys keys;         /* session ticket keys */
 	struct qs_strike *strike;    /* 0-RTT anti-replay, shared by the workers */
 	struct qs_strike *tokens;    /* NEW_TOKEN tokens used, shared: single use */
@@ -202,6 +203,15 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
 		if (ld->metrics.c[i].fd >= 0)
 			close(ld->metrics.c[i].fd);
+	/*
+	 * Secrets a worker only reads, read-only for good: a worker that runs
+	 * hostile code cannot change the keys the others mint CIDs, seal
+	 * tickets and validate tokens with.  Failing that, it must not run.
+	 */
+	if (qs_secret_readonly(ld->shared, sizeof(*ld->shared), ld->shared_fd, "the key area") ||
+	    qs_secret_readonly(ld->keys.shm, sizeof(*ld->keys.shm), ld->keys.shm_fd,
+			       "the ticket keys"))
+		_exit(1);
 }
 
 static int install_cid_key(struct loader *ld)
@@ -712,7 +722,8 @@ static int serve(struct loader *ld)
 
 int main(int argc, char **argv)
 {
-	struct loader ld = { .ready_fd = -1, .docroot = QS_DOCROOT_INIT };
+	struct loader ld = { .ready_fd = -1, .shared_fd = -1, .keys.shm_fd = -1,
+			     .docroot = QS_DOCROOT_INIT };
 	struct qs_config *cfg = &ld.cfg;
 	struct qs_steer_state st = { 0 };
 	struct passwd *pw;
@@ -783,7 +794,7 @@ int main(int argc, char **argv)
 	ret = qs_bpf_pin(&ld.bpf, cfg->instance);
 	if (ret)
 		goto out;
-	ld.shared = qs_shared_create();
+	ld.shared = qs_shared_create(&ld.shared_fd);
 	if (!ld.shared) {
 		ret = -errno;
 		pr_warn("cannot map shared memory for the workers: %s", strerror(errno));
@@ -894,7 +905,7 @@ out:
 		qs_phpfpm_stop(&ld.phpfpm, STOP_TIMEOUT_MS);
 	close_sockets(&ld);
 	qs_bpf_destroy(&ld.bpf);
-	qs_shared_destroy(ld.shared);
+	qs_shared_destroy(ld.shared, ld.shared_fd);
 	qs_keys_destroy(&ld.keys);
 	qs_strike_destroy(ld.strike);
 	qs_strike_destroy(ld.tokens);
