@@ -61,7 +61,7 @@ UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(O
               $(OUTPUT)/test_req $(OUTPUT)/test_h3
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 
-.PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume bench-guard setup \
+.PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle setup \
 	check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
@@ -196,7 +196,7 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer bench-h3 bench-php bench-resume bench-guard
+bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -217,6 +217,10 @@ bench-resume: check-setup
 bench-guard: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/guard.sh
+
+bench-idle: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/idle.sh
 
 clean:
 	$(call msg,CLEAN,)

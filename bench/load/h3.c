@@ -272,7 +272,7 @@ void conn_fill(struct load_conn *c)
 
 	while (c->h3 && !c->goaway && !run->stopping && c->free_reqs &&
 	       (!cfg->requests || run->st.started < cfg->requests) &&
-	       (!cfg->reconnect || c->submitted < cfg->concurrency)) {
+	       (!(cfg->reconnect || cfg->ramp) || c->submitted < cfg->concurrency)) {
 		const char *path = cfg->paths[run->next_path % cfg->nurls];
 		const uint8_t nc = NGHTTP3_NV_FLAG_NO_COPY_NAME | NGHTTP3_NV_FLAG_NO_COPY_VALUE;
 #define NV(n, v) { (const uint8_t *)(n), (const uint8_t *)(v), sizeof(n) - 1, strlen(v), nc }

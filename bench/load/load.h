@@ -39,6 +39,8 @@ struct load_cfg {
 	unsigned concurrency;      /* requests in flight per connection */
 	uint64_t requests;         /* total; 0: unlimited (with --duration) */
 	uint64_t duration_ns;      /* 0: none */
+	uint64_t linger_ns;        /* --linger: connections held open, idle, after the run */
+	unsigned ramp;             /* --ramp: handshakes in progress at most (0: all at once) */
 	uint64_t timeout_ns;       /* handshake, idle and no-progress timeout */
 	int64_t expect_size;       /* -1: any body length */
 	bool insecure;
@@ -114,6 +116,8 @@ struct load_run {
 	uint64_t t0, t_end;
 	double cpu0;               /* CPU seconds used before t0 (set-up) */
 	bool stopping;             /* no new requests */
+	unsigned opened;           /* --ramp: connections started so far */
+	uint64_t linger_until;     /* --linger: the idle phase ends then (0: not in it) */
 	bool interrupted;
 };
 

@@ -74,6 +74,13 @@ static void usage(FILE *f)
 "      --stall-headers BYTES  send only the first BYTES of each request stream\n"
 "                         (its HEADERS frame cut short) and then nothing: a\n"
 "                         header block that never ends (end the run with -d)\n"
+"      --ramp N           at most N handshakes in progress: the other connections\n"
+"                         start as those complete (many connections without\n"
+"                         queueing their handshakes for seconds); each\n"
+"                         connection sends K requests, no more\n"
+"      --linger SEC       once the requests are done, keep the connections open\n"
+"                         and idle for SEC seconds (memory benchmarks: a line\n"
+"                         on stderr says when the idle phase begins)\n"
 "      --reconnect        handshake benchmark: every connection sends K requests,\n"
 "                         closes once they are answered, and a new connection\n"
 "                         (new source port) takes its place\n"
@@ -175,7 +182,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
 	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE, OPT_NO_CL,
-	       OPT_STALL, OPT_STOP_READING, OPT_STALL_HEADERS };
+	       OPT_STALL, OPT_STOP_READING, OPT_STALL_HEADERS, OPT_LINGER, OPT_RAMP };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -194,6 +201,8 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "no-content-length", no_argument, NULL, OPT_NO_CL },
 		{ "stall-after", required_argument, NULL, OPT_STALL },
 		{ "stall-headers", required_argument, NULL, OPT_STALL_HEADERS },
+		{ "linger", required_argument, NULL, OPT_LINGER },
+		{ "ramp", required_argument, NULL, OPT_RAMP },
 		{ "stop-reading-after", required_argument, NULL, OPT_STOP_READING },
 		{ "migrate-after", required_argument, NULL, OPT_MIGRATE },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
@@ -250,6 +259,15 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 			if (parse_u64(optarg, UINT32_MAX, &v))
 				goto bad;
 			cfg->stall_after = (size_t)v;
+			break;
+		case OPT_RAMP:
+			if (parse_u64(optarg, UINT32_MAX, &v) || v == 0)
+				goto bad;
+			cfg->ramp = (unsigned)v;
+			break;
+		case OPT_LINGER:
+			if (parse_seconds(optarg, &cfg->linger_ns) || !cfg->linger_ns)
+				goto bad;
 			break;
 		case OPT_STALL_HEADERS:
 			if (parse_u64(optarg, UINT32_MAX, &v) || v == 0)
@@ -421,6 +439,14 @@ static int refill(struct load_run *run)
 	const struct load_cfg *cfg = &run->cfg;
 	bool may_start = !cfg->resume || run->session || load_conn_recyclable(run->conns[0]);
 
+	/* --ramp: the next connections, while few enough handshakes are in progress */
+	while (cfg->ramp && !cfg->reconnect && !run->stopping && run->opened < cfg->connections &&
+	       run->opened - run->st.hs_ok - run->st.hs_failed < cfg->ramp) {
+		run->conns[run->opened] = load_conn_new(run, run->opened);
+		if (!run->conns[run->opened])
+			return -1;
+		run->opened++;
+	}
 	if (!cfg->reconnect || run->stopping)
 		return 0;
 	for (unsigned i = 0; i < cfg->connections; i++) {
@@ -449,6 +475,11 @@ static bool run_done(struct load_run *run, uint64_t now)
 
 	if (run->active == 0)
 		return true;
+	if (run->linger_until)
+		return now >= run->linger_until;
+	if (cfg->ramp && (run->opened < cfg->connections ||
+			  run->st.hs_ok + run->st.hs_failed < run->opened))
+		return false;	/* every connection has its turn */
 	if (cfg->duration_ns && now - run->t0 >= cfg->duration_ns)
 		return true;
 	return cfg->requests && run->st.started >= cfg->requests && run->inflight == 0;
@@ -483,7 +514,10 @@ static int run_loop(struct load_run *run, const sigset_t *waitmask)
 			if (d < next)
 				next = d;
 		}
-		if (run->cfg.duration_ns && run->t0 + run->cfg.duration_ns < next)
+		if (run->linger_until && run->linger_until < next)
+			next = run->linger_until;
+		else if (!run->linger_until && run->cfg.duration_ns &&
+			 run->t0 + run->cfg.duration_ns < next)
 			next = run->t0 + run->cfg.duration_ns;
 		if (refill(run) != 0)
 			return -1;
@@ -577,6 +611,9 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < run.cfg.connections; i++) {
 		if (i > 0 && run.cfg.resume)
 			break; /* the others start once a ticket is there (refill) */
+		if (run.cfg.ramp && !run.cfg.reconnect && i >= run.cfg.ramp)
+			break; /* the others start as handshakes complete (refill) */
+		run.opened = i + 1;
 		run.conns[i] = load_conn_new(&run, i);
 		if (!run.conns[i]) {
 			fprintf(stderr, "quicsteer-load: out of memory\n");
@@ -589,6 +626,13 @@ int main(int argc, char **argv)
 	if (run.cfg.duration_ns && run.t_end - run.t0 > run.cfg.duration_ns)
 		run.t_end = run.t0 + run.cfg.duration_ns; /* the loop woke a little late */
 	run.stopping = true;
+	if (run.cfg.linger_ns && !run.interrupted) {
+		fprintf(stderr, "quicsteer-load: requests done; %u connections held open and idle "
+			"for %.1f s\n", run.active, (double)run.cfg.linger_ns / LOAD_NS_PER_S);
+		run.linger_until = load_now() + run.cfg.linger_ns;
+		if (run_loop(&run, &waitmask) != 0)
+			run.interrupted = true;
+	}
 	for (unsigned i = 0; i < run.cfg.connections; i++)
 		load_conn_finish(run.conns[i]);
 	if (run.cfg.requests && !run.cfg.duration_ns && !run.interrupted &&
