@@ -107,3 +107,40 @@ test_limits_header_block_that_never_ends_is_reset() {
 		"https://127.0.0.1:$QS_PORT/index.html" 2>/dev/null) || true
 	assert_eq "served meanwhile" "3 0" "$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
 }
+
+# --max-response-memory 1M: 8 PHP responses of 4 MB whose client stops
+# reading each hold up to their stream's window of queued output (256 KB
+# at least); over the budget, a new request gets 503 while they run, and
+# once their client is gone the bytes held (the resp_held gauge) are back
+# to 0 and requests are served again
+test_limits_response_memory_budget() {
+	need_root_bpf || return
+	compgen -G "/usr/sbin/php-fpm*" >/dev/null || { need "php-fpm"; return; }
+	limits_docroot
+	printf '<?php echo str_repeat("x", 4000000);' >"$QS_DOCROOT/big.php"
+	chmod a+r "$QS_DOCROOT/big.php"
+	qs_start respmem 1 --fastcgi managed --php-max-children 8 --php-max-per-connection 8 \
+		--max-response-memory 1M
+	local lpid held out
+	.output/quicsteer-load -k --any-status -c 1 -m 8 -d 6 -t 30 \
+		--stop-reading-after 1 "https://127.0.0.1:$QS_PORT/big.php" >/dev/null 2>&1 &
+	lpid=$!
+	defer "kill $lpid 2>/dev/null; wait $lpid 2>/dev/null"
+	wait_until 10 bash -c "(( \$(bpftool -j map lookup pinned $QS_PIN/qs_worker_stats \
+		key 0 0 0 0 | jq .formatted.value.resp_held) > 1 << 20 ))" ||
+		fail "the stalled responses hold $(workers_sum resp_held) bytes, not over 1 MB"
+	held=$(workers_sum resp_held)
+	out=$(.output/quicsteer-load -k --json --any-status -c 1 -m 1 -n 2 -t 10 \
+		"https://127.0.0.1:$QS_PORT/4m.bin" 2>/dev/null) || true
+	info "held $((held >> 10)) KB for a stalled reader: new requests $(jq -c '{status_2xx, status_5xx}' <<<"$out")"
+	assert_eq "new requests refused meanwhile" 2 "$(jq .status_5xx <<<"$out")"
+	assert_ge "counted" 2 "$(workers_sum req_resp_budget)"
+	wait "$lpid" 2>/dev/null
+	wait_until 10 bash -c "(( \$(bpftool -j map lookup pinned $QS_PIN/qs_worker_stats \
+		key 0 0 0 0 | jq .formatted.value.conn_active) == 0 ))" ||
+		fail "the stalled connection did not close"
+	assert_eq "bytes held once their client is gone" 0 "$(workers_sum resp_held)"
+	out=$(.output/quicsteer-load -k --json -c 1 -m 1 -n 2 -t 10 --expect-size 4000000 \
+		"https://127.0.0.1:$QS_PORT/4m.bin" 2>/dev/null) || true
+	assert_eq "served again" "2 0" "$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
+}

@@ -103,6 +103,8 @@ struct qs_worker_stats {
 	/* the request layer's limits (http/req.c) */
 	__u64 req_header_timeouts; /* streams reset: header block not complete in time */
 	__u64 req_file_waits;     /* requests that waited for a file slot of their connection */
+	__u64 req_resp_budget;    /* requests answered 503: --max-response-memory held */
+	__u64 resp_held;          /* gauge: response bytes held for clients */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

@@ -93,6 +93,7 @@ struct qs_config {
 	unsigned max_streams;       /* concurrent request streams per connection */
 	unsigned max_conns;         /* QUIC connections per worker; more are refused */
 	unsigned files_per_conn;    /* files one connection's responses hold open at once */
+	uint64_t max_response_memory; /* response bytes a worker holds for clients: 503 above */
 	unsigned max_header_bytes;  /* request field section (names + values) */
 	unsigned drain_timeout_ms;  /* after GOAWAY, before closing what is left */
 	enum qs_cc cc;

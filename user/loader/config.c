@@ -652,6 +652,13 @@ static const struct opt options[] = {
 			"limit is raised at start to what `--max-connections` connections "
 			"holding this many need",
 	}, {
+		.flag = "max-response-memory", .key = "max_response_memory", .metavar = "SIZE",
+		.type = OPT_SIZE, FIELD(max_response_memory), .def = "256M",
+		.help = "response bytes a worker holds for its clients (queued, or sent and "
+			"not yet acknowledged); each stream holds at most its window, but "
+			"many stalled readers would add up. Above it new requests get 503 and "
+			"those running go on",
+	}, {
 		.flag = "max-header-bytes", .key = "max_header_bytes", .metavar = "N",
 		.type = OPT_UINT, FIELD(max_header_bytes), .min = 1024, .max = 1 << 24,
 		.unit = "bytes", .def = "65536",

@@ -543,6 +543,8 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(tokens_reused, "NEW_TOKEN tokens used before on this host: taken as no token"),
 	W(req_header_timeouts, "streams reset: header block not complete in --client-header-timeout"),
 	W(req_file_waits, "requests that waited for a file slot: --files-per-connection open"),
+	W(req_resp_budget, "requests answered 503: the worker held --max-response-memory"),
+	W(resp_held, "response bytes held for clients: queued, or sent and not acknowledged"),
 };
 #undef W
 /* every counter of the struct but pid is exported: a new one needs its row */
@@ -595,7 +597,8 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 	}
 	for (size_t m = 0; m < sizeof(worker_metrics) / sizeof(worker_metrics[0]); m++) {
 		bool gauge = !strcmp(worker_metrics[m].name, "conn_active") ||
-			     !strcmp(worker_metrics[m].name, "conn_unvalidated");
+			     !strcmp(worker_metrics[m].name, "conn_unvalidated") ||
+			     !strcmp(worker_metrics[m].name, "resp_held");
 
 		qs_mbuf_printf(b, "# HELP quicsteer_worker_%s%s %s\n# TYPE quicsteer_worker_%s%s %s\n",
 			       worker_metrics[m].name, gauge ? "" : "_total", worker_metrics[m].help,

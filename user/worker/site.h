@@ -93,6 +93,7 @@ struct qs_site {
 	struct qs_req_waits header_waits, body_waits, send_waits, file_waits;
 	bool files_closed;
 	size_t fields_held;             /* of QS_REQ_FIELDS_BUDGET, counted as allocated */
+	uint64_t resp_held;             /* response bytes held for clients (--max-response-memory) */
 	struct qs_loop_hook http_hook;
 	/* the handlers' per-worker state */
 	struct qs_static_ctx *static_ctx;

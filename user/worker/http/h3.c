@@ -71,6 +71,7 @@ static void stream_free(struct qs_h3_stream *st)
 	free_chunks(st->head);
 	free_chunks(st->pend_head);
 	c->tx_unacked -= st->unacked < c->tx_unacked ? st->unacked : c->tx_unacked;
+	qs_resp_held(st->req.site, -(int64_t)(st->unacked + st->pend_bytes));
 	if (st->fd >= 0) {
 		close(st->fd);
 		qs_req_file_closed(&st->req);
@@ -196,6 +197,7 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 			return NGHTTP3_ERR_CALLBACK_FAILURE;
 		}
 		hand_over(st, ch, &vec[n++]);
+		qs_resp_held(st->req.site, (int64_t)len);
 		st->file_off += len;
 		st->file_left -= len;
 		if (st->file_left == 0) {
@@ -269,6 +271,7 @@ static int h3_send(struct qs_req *req, const uint8_t *data, size_t len)
 		st->pend_head = ch;
 	st->pend_tail = ch;
 	st->pend_bytes += len;
+	qs_resp_held(st->req.site, (int64_t)len);
 	resume(st);
 	return 0;
 }
@@ -404,6 +407,7 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 
 		st->unacked -= n;
 		c->tx_unacked -= n < c->tx_unacked ? n : c->tx_unacked;
+		qs_resp_held(st->req.site, -(int64_t)n);
 	}
 	while (datalen && st->head) {
 		struct qs_chunk *ch = st->head;

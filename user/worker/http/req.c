@@ -181,6 +181,12 @@ int qs_respond_error(struct qs_req *req, int status, const char *allow,
 	return ret;
 }
 
+void qs_resp_held(struct qs_site *site, int64_t delta)
+{
+	site->resp_held += (uint64_t)delta;	/* two's complement: a decrease wraps back */
+	__atomic_store_n(&site->stats->resp_held, site->resp_held, __ATOMIC_RELAXED);
+}
+
 void qs_req_headers_begin(struct qs_req *req)
 {
 	wait_touch(HEADER_WAITS(req), &req->header_wait);
@@ -195,6 +201,13 @@ int qs_req_start(struct qs_req *req)
 {
 	struct qs_site *site = req->site;
 
+	if (site->resp_held > site->cfg->max_response_memory) {
+		/* the clients already hold the worker's budget: the running ones go on */
+		count(&site->stats->req_resp_budget, 1);
+		qs_respond_error(req, 503, NULL, NULL);
+		qs_req_stop_body(req);
+		return 0;
+	}
 	req->handler = site->route(site, req);
 	wait_touch(BODY_WAITS(req), &req->body_wait);	/* the body timeout runs to its end */
 	return req->handler->start ? req->handler->start(req) : 0;

@@ -252,6 +252,15 @@ void qs_http_site_init(struct qs_site *site);
  */
 #define QS_REQ_FIELDS_BUDGET (64u << 20)
 
+/*
+ * Response bytes the worker holds for its clients: queued by handlers and
+ * sent but not yet acknowledged (the protocols count them here).  Each
+ * stream holds at most its window, but streams x connections of stalled
+ * readers would grow the worker without limit: past
+ * --max-response-memory, new requests get 503 and those running go on.
+ */
+void qs_resp_held(struct qs_site *site, int64_t delta);
+
 /* Append a regular field to req->fields; 0, -ENOMEM, or -ENOBUFS over the budget. */
 int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
 		     size_t vl);
