@@ -712,6 +712,8 @@ int main(int argc, char **argv)
 	struct qs_config *cfg = &ld.cfg;
 	struct qs_steer_state st = { 0 };
 	struct passwd *pw;
+	uid_t uid, php_uid = 0;
+	gid_t gid, php_gid = 0;
 	sigset_t mask;
 	int ret;
 
@@ -731,9 +733,15 @@ int main(int argc, char **argv)
 			"another with --user", cfg->user);
 		return 1;
 	}
-	if (pw->pw_uid == 0)
+	/* copied: the next getpw* call overwrites *pw */
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (uid == 0)
 		pr_warn("workers will run as root ('%s'): use an unprivileged --user",
 			cfg->user);
+	if (cfg->fastcgi == QS_FASTCGI_MANAGED &&
+	    qs_phpfpm_user(cfg, uid, &php_uid, &php_gid))
+		return 1;
 	if (!cfg->foreground && !cfg->log_file[0]) {
 		mkdir(QS_LOG_ROOT, 0750);
 		snprintf(cfg->log_file, sizeof(cfg->log_file), "%s/%s.log",
@@ -826,7 +834,7 @@ int main(int argc, char **argv)
 		goto out;
 
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED) {
-		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, pw->pw_uid, pw->pw_gid);
+		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, uid, gid, php_uid, php_gid);
 		if (!ret)
 			ret = qs_phpfpm_start(&ld.phpfpm);
 		if (ret)
@@ -838,8 +846,8 @@ int main(int argc, char **argv)
 	ld.sv.tickets = ld.keys.shm;
 	ld.sv.strike = ld.strike;
 	ld.sv.tokens = ld.tokens;
-	ld.sv.uid = pw->pw_uid;
-	ld.sv.gid = pw->pw_gid;
+	ld.sv.uid = uid;
+	ld.sv.gid = gid;
 	ld.sv.user = cfg->user;
 	ld.sv.close_in_child = close_in_child;
 	ld.sv.other_child = other_child;
