@@ -549,7 +549,9 @@ static const struct { const char *name; size_t off; const char *help; } steer_me
 /*
  * GET /metrics: Prometheus text of every worker slot in use and of the
  * steering program (summed over CPUs); GET /health: 200 when every worker
- * of the current generation runs, else 503 naming those that do not.
+ * of the current generation runs its event loop, else 503 naming those
+ * that do not: gone, stopped (SIGSTOP, a tracer) or not answering the
+ * supervisor's probe.
  */
 static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 {
@@ -561,12 +563,26 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 
 		for (unsigned w = 0; w < ld->cfg.workers; w++) {
 			const struct qs_worker_slot *s = &sl[ld->gen * QS_MAX_WORKERS + w];
+			long long since;
 
-			if (!s->used || s->pid <= 0) {
+			switch (qs_supervisor_health(s, &since)) {
+			case QS_WORKER_UP:
+				continue;
+			case QS_WORKER_DOWN:
 				qs_mbuf_printf(b, "%sworker %u/%u is not running", down ? ", " : "",
 					       ld->gen, w);
-				down++;
+				break;
+			case QS_WORKER_STOPPED:
+				qs_mbuf_printf(b, "%sworker %u/%u (pid %d) is stopped",
+					       down ? ", " : "", ld->gen, w, (int)s->pid);
+				break;
+			case QS_WORKER_HUNG:
+				qs_mbuf_printf(b, "%sworker %u/%u (pid %d) has not answered for %lld s",
+					       down ? ", " : "", ld->gen, w, (int)s->pid,
+					       since / 1000);
+				break;
 			}
+			down++;
 		}
 		if (ld->cfg.fastcgi == QS_FASTCGI_MANAGED && ld->phpfpm.pid <= 0) {
 			qs_mbuf_printf(b, "%sphp-fpm is not running", down ? ", " : "");
@@ -855,6 +871,7 @@ int main(int argc, char **argv)
 	ld.sv.cfg = cfg;
 	ld.sv.ssl_ctx = ld.ssl_ctx;
 	ld.sv.docroot = &ld.docroot;
+	ld.sv.probe = cfg->metrics[0] != '\0';	/* for /health */
 	ld.sv.cb_arg = &ld;
 	for (unsigned w = 0; w < cfg->workers; w++) {
 		ret = qs_supervisor_start(&ld.sv, &ld.sv.slots[w]);
