@@ -178,3 +178,26 @@ worker 0/0 \\(pid $wpid\\) has not answered for [0-9]+ s$" ||
 	wait_until 5 health_is "$mport" "HTTP/1.1 200 OK
 ok" || fail "health after the thaw: $(http_get "$mport" /health)"
 }
+
+# a --php-user that is root or the workers' user, or that does not exist,
+# is refused with the fix; with an existing pool the option does not apply
+test_privsep_php_user_refused() {
+	local out status u
+	need_privsep || return
+	make_docroot
+	for u in www-data root no-such-user-qs; do
+		status=0
+		out=$(timeout 10 "$QS" --foreground --instance "t$$-phpuser" --workers 1 \
+			--listen "127.0.0.1:$((20000 + RANDOM % 30000))" "${QS_ARGS[@]}" \
+			--fastcgi managed --php-user "$u" 2>&1) || status=$?
+		defer_instance_cleanup "t$$-phpuser"
+		assert_eq "exit status with --php-user $u" 1 "$status"
+		case $u in
+		www-data) want="--php-user 'www-data' (uid $(id -u www-data)) is the workers' user" ;;
+		root) want="--php-user 'root' (uid 0) is root: give the pool a user of its own" ;;
+		*) want="user '$u' for the php-fpm pool (--php-user) does not exist" ;;
+		esac
+		grep -qF -- "$want" <<<"$out" || fail "--php-user $u: $out"
+	done
+	qs_start phpext 1 --fastcgi unix:/nonexistent/php.sock --php-user www-data
+}
