@@ -214,9 +214,17 @@ int qs_phpfpm_start(struct qs_phpfpm *p)
 		return err;
 	}
 	if (pid == 0) {
+		/*
+		 * stdin first, so the log cannot take fd 0 when the loader has
+		 * none: nothing is read from the operator's terminal
+		 */
+		int devnull = open("/dev/null", O_RDONLY);
 		sigset_t none;
-		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int fd;
+
+		if (devnull > STDIN_FILENO)
+			dup2(devnull, STDIN_FILENO);
+		fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 
 		for (int s = 1; s < NSIG; s++)
 			signal(s, SIG_DFL);
@@ -229,9 +237,6 @@ int qs_phpfpm_start(struct qs_phpfpm *p)
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
-		/* nothing read from the operator's terminal */
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
 		/* none of the loader's sockets, BPF objects or pipes */
 		close_range(3, ~0U, 0);
 		/*

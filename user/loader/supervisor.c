@@ -65,7 +65,7 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		return err;
 	}
 	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int devnull = open("/dev/null", O_RDONLY);
 		sigset_t probe;
 
 		for (int s = 1; s < NSIG; s++)
@@ -78,7 +78,7 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		 * Its own session, without the operator's terminal: nothing read
 		 * from it, no signal from its keys, no TIOCSTI into it.
 		 */
-		if (devnull >= 0) {
+		if (devnull > STDIN_FILENO) {
 			dup2(devnull, STDIN_FILENO);
 			close(devnull);
 		}
