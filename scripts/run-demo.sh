@@ -13,11 +13,14 @@ INST=${INSTANCE:-demo}
 
 [[ -s $ROOT/certs/server.crt ]] || "$ROOT/scripts/gen-certs.sh"
 chmod -R a+rX "$ROOT/www"
-# the workers run as www-data: every directory above www/ must let them pass
-if ! setpriv --reuid=www-data --regid=www-data --clear-groups test -r "$ROOT/www/index.html" 2>/dev/null; then
-	echo "run-demo: www-data cannot read $ROOT/www (a parent directory is not searchable);" >&2
-	echo "run-demo: give it a docroot it can read with QS_ARGS=\"--docroot DIR\"" >&2
-fi
+# the workers run as www-data, PHP as quicsteer-php: every directory above
+# www/ must let them pass
+for u in www-data quicsteer-php; do
+	if ! setpriv --reuid=$u --regid=$u --clear-groups test -r "$ROOT/www/index.php" 2>/dev/null; then
+		echo "run-demo: $u cannot read $ROOT/www (a parent directory is not searchable);" >&2
+		echo "run-demo: give it a docroot it can read with QS_ARGS=\"--docroot DIR\"" >&2
+	fi
+done
 cat <<MSG
 quicsteerd: starting instance '$INST' on udp [::]:$PORT serving $ROOT/www (Ctrl-C stops it)
   fetch:        gtlsclient --exit-on-all-streams-close --no-quic-dump 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php

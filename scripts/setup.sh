@@ -11,7 +11,8 @@
 #      find them: built, static, from Debian's own SOURCE packages (openssl from trixie,
 #      ngtcp2 from sid, falling back to the next suite) into a cache prefix outside the
 #      checkout. No trixie/sid binary package is ever installed.
-#   4. bpffs mounted at /sys/fs/bpf; kernel BTF present.
+#   4. bpffs mounted at /sys/fs/bpf; kernel BTF present; the system user quicsteer-php
+#      the managed php-fpm pool runs as (--php-user).
 #   5. A summary of versions and the PKG_CONFIG_PATH to use.
 #
 # Idempotent: a second run finds everything present and does nothing.
@@ -37,6 +38,10 @@ if [[ -r /etc/os-release ]]; then
 fi
 PC_PATH_PREFIX="$PREFIX/lib/pkgconfig:$PREFIX/lib64/pkgconfig"
 export PKG_CONFIG_PATH="$PC_PATH_PREFIX${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+
+# the managed php-fpm pool's user (quicsteerd --php-user): not the workers', so PHP cannot
+# signal or trace them
+PHP_USER=quicsteer-php
 
 MIN_OPENSSL=3.5
 MIN_NGTCP2=1.12
@@ -91,7 +96,7 @@ Installs and builds what quicsteer needs on Debian 12 (bookworm). Run as root
                ngtcp2-server and libnghttp3-dev from bookworm-backports,
                OpenSSL >= $MIN_OPENSSL and ngtcp2 >= $MIN_NGTCP2 (libngtcp2_crypto_ossl) built
                statically from Debian source packages into \$QUICSTEER_DEPS/prefix;
-               mount bpffs; check BTF.
+               mount bpffs; check BTF; create the system user $PHP_USER.
   --check      only report what is missing; exit 1 if anything is, else 0.
                Installs nothing and does not need root.
   --help       this text.
@@ -235,6 +240,7 @@ collect_missing() {
   if ! linktest_ok; then MISSING+=("static link test of OpenSSL/ngtcp2/nghttp3 (stamp $DEPS/stamp)"); fi
   if ! bpffs_mounted; then MISSING+=("bpffs mounted at /sys/fs/bpf"); fi
   if [[ ! -e /sys/kernel/btf/vmlinux ]]; then MISSING+=("kernel BTF (/sys/kernel/btf/vmlinux)"); fi
+  if ! getent passwd "$PHP_USER" >/dev/null; then MISSING+=("system user $PHP_USER (the php-fpm pool's)"); fi
   return 0
 }
 
@@ -646,6 +652,13 @@ do_setup() {
   [[ -e /sys/kernel/btf/vmlinux ]] ||
     die "kernel BTF missing: /sys/kernel/btf/vmlinux does not exist; quicsteer needs a kernel >= 5.10 built with CONFIG_DEBUG_INFO_BTF=y (running $(uname -r))"
   log "[4/5] kernel $(uname -r) has BTF ($(since "$t"))"
+  if ! getent passwd "$PHP_USER" >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      "$PHP_USER" || die "could not create the system user $PHP_USER (useradd)"
+    log "[4/5] created the system user $PHP_USER for the php-fpm pool"
+  else
+    log "[4/5] system user $PHP_USER present"
+  fi
 
   # 5. summary
   collect_missing

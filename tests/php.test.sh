@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # The php-fpm pool the loader manages (--fastcgi managed): real php-fpm,
-# started as the loader's child, its pool as www-data on a socket only
-# www-data can open, restarted when killed, gone after SIGTERM.
+# started as the loader's child, its pool as quicsteer-php on a socket only
+# the workers (www-data) can open, restarted when killed, gone after SIGTERM.
 
 phpfpm_master() { # the php-fpm child of quicsteerd
 	ps -o pid=,comm= --ppid "$QS_PID" | awk '$2 ~ /^php-fpm/ {print $1}'
@@ -61,7 +61,7 @@ test_php_managed_pool_lifecycle() {
 	# the socket: a unix socket only the workers' user may open
 	assert_eq "socket owner" "www-data" "$(stat -c %U "$sock")"
 	assert_eq "socket mode" "srw-------" "$(stat -c %A "$sock")"
-	wait_until 5 bash -c "[[ \$(ps -o user= --ppid $master | grep -c www-data) == 3 ]]" ||
+	wait_until 5 bash -c "[[ \$(ps -o user:20= --ppid $master | grep -c quicsteer-php) == 3 ]]" ||
 		fail "pool children: $(ps -o pid=,user= --ppid "$master")"
 	assert_eq "pool children as root" 0 "$(ps -o user= --ppid "$master" | grep -c root || true)"
 	# kill -9 the master: the loader stops its orphaned pool, starts it again

@@ -18,6 +18,7 @@
 #define QS_DEFAULT_INSTANCE "default"
 #define QS_DEFAULT_LISTEN   "[::]:4433"
 #define QS_DEFAULT_USER     "www-data"
+#define QS_DEFAULT_PHP_USER "quicsteer-php"
 #define QS_RUN_ROOT         "/run/quicsteer"
 #define QS_LOG_ROOT         "/var/log/quicsteer"
 #define QS_INSTANCE_MAX     32
@@ -101,6 +102,7 @@ struct qs_config {
 	enum qs_fastcgi fastcgi;
 	char fastcgi_addr[108];     /* unix path or host:port */
 	unsigned php_max_children;  /* managed pool size; 0 = 4 per CPU */
+	char php_user[64];          /* the managed pool's user: never the workers' */
 	unsigned fastcgi_timeout_ms; /* no byte from php-fpm this long: 504 */
 	bool fastcgi_keepalive;     /* FCGI_KEEP_CONN: one connection, many requests */
 	char index[128];            /* front controller ("index.php"), "" = none */

@@ -579,7 +579,8 @@ static const struct opt options[] = {
 		.flag = "docroot", .key = "docroot", .metavar = "DIR",
 		.type = OPT_STRING, FIELD(docroot), .def = QS_DEFAULT_DOCROOT,
 		.help = "static files; opened by the loader, read by the workers as "
-			"`--user`, so it must be readable by that user",
+			"`--user`, so it must be readable by that user (and its scripts by "
+			"`--php-user` with the managed pool)",
 	}, {
 		.flag = "retry", .key = "retry",
 		.type = OPT_ENUM, FIELD(retry), .words = retry_words, .def = "auto",
@@ -679,7 +680,7 @@ static const struct opt options[] = {
 		.flag = "fastcgi", .key = "fastcgi", .metavar = "MODE",
 		.type = OPT_FUNC, .set = set_fastcgi, .def = "off",
 		.help = "where `.php` scripts go: `off` (static files only), `managed` (the "
-			"loader runs a php-fpm pool as `--user` on a unix socket in its "
+			"loader runs a php-fpm pool as `--php-user` on a unix socket in its "
 			"runtime directory, restarts it, stops it; `make run` uses it), "
 			"`unix:/path` or `tcp:HOST:PORT`: an existing pool, nothing started",
 	}, {
@@ -688,6 +689,13 @@ static const struct opt options[] = {
 		.def_doc = "4 per CPU",
 		.help = "children of the pool: the managed pool's size (`pm = static`); "
 			"each worker keeps at most its share of FastCGI connections",
+	}, {
+		.flag = "php-user", .key = "php_user", .metavar = "NAME",
+		.type = OPT_STRING, FIELD(php_user), .def = QS_DEFAULT_PHP_USER,
+		.help = "user of the managed pool's children, never root nor the workers' "
+			"`--user`: PHP code can then neither signal, trace nor read a worker. "
+			"`scripts/setup.sh` creates the default one. Not used with an existing "
+			"pool (`--fastcgi unix:` or `tcp:`)",
 	}, {
 		.flag = "index", .key = "index", .metavar = "SCRIPT",
 		.type = OPT_FUNC, .set = set_index, .def_doc = "none",

@@ -565,7 +565,9 @@ static const struct { const char *name; size_t off; const char *help; } steer_me
 /*
  * GET /metrics: Prometheus text of every worker slot in use and of the
  * steering program (summed over CPUs); GET /health: 200 when every worker
- * of the current generation runs, else 503 naming those that do not.
+ * of the current generation runs its event loop, else 503 naming those
+ * that do not: gone, stopped (SIGSTOP, a tracer) or not answering the
+ * supervisor's probe.
  */
 static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 {
@@ -577,12 +579,26 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 
 		for (unsigned w = 0; w < ld->cfg.workers; w++) {
 			const struct qs_worker_slot *s = &sl[ld->gen * QS_MAX_WORKERS + w];
+			long long since;
 
-			if (!s->used || s->pid <= 0) {
+			switch (qs_supervisor_health(s, &since)) {
+			case QS_WORKER_UP:
+				continue;
+			case QS_WORKER_DOWN:
 				qs_mbuf_printf(b, "%sworker %u/%u is not running", down ? ", " : "",
 					       ld->gen, w);
-				down++;
+				break;
+			case QS_WORKER_STOPPED:
+				qs_mbuf_printf(b, "%sworker %u/%u (pid %d) is stopped",
+					       down ? ", " : "", ld->gen, w, (int)s->pid);
+				break;
+			case QS_WORKER_HUNG:
+				qs_mbuf_printf(b, "%sworker %u/%u (pid %d) has not answered for %lld s",
+					       down ? ", " : "", ld->gen, w, (int)s->pid,
+					       since / 1000);
+				break;
 			}
+			down++;
 		}
 		if (ld->cfg.fastcgi == QS_FASTCGI_MANAGED && ld->phpfpm.pid <= 0) {
 			qs_mbuf_printf(b, "%sphp-fpm is not running", down ? ", " : "");
@@ -730,6 +746,8 @@ int main(int argc, char **argv)
 	struct qs_config *cfg = &ld.cfg;
 	struct qs_steer_state st = { 0 };
 	struct passwd *pw;
+	uid_t uid, php_uid = 0;
+	gid_t gid, php_gid = 0;
 	sigset_t mask;
 	int ret;
 
@@ -750,9 +768,15 @@ int main(int argc, char **argv)
 			"another with --user", cfg->user);
 		return 1;
 	}
-	if (pw->pw_uid == 0)
+	/* copied: the next getpw* call overwrites *pw */
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (uid == 0)
 		pr_warn("workers will run as root ('%s'): use an unprivileged --user",
 			cfg->user);
+	if (cfg->fastcgi == QS_FASTCGI_MANAGED &&
+	    qs_phpfpm_user(cfg, uid, &php_uid, &php_gid))
+		return 1;
 	if (!cfg->foreground && !cfg->log_file[0]) {
 		mkdir(QS_LOG_ROOT, 0750);
 		snprintf(cfg->log_file, sizeof(cfg->log_file), "%s/%s.log",
@@ -845,7 +869,7 @@ int main(int argc, char **argv)
 		goto out;
 
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED) {
-		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, pw->pw_uid, pw->pw_gid);
+		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, uid, gid, php_uid, php_gid);
 		if (!ret)
 			ret = qs_phpfpm_start(&ld.phpfpm);
 		if (ret)
@@ -857,8 +881,8 @@ int main(int argc, char **argv)
 	ld.sv.tickets = ld.keys.shm;
 	ld.sv.strike = ld.strike;
 	ld.sv.tokens = ld.tokens;
-	ld.sv.uid = pw->pw_uid;
-	ld.sv.gid = pw->pw_gid;
+	ld.sv.uid = uid;
+	ld.sv.gid = gid;
 	ld.sv.user = cfg->user;
 	ld.sv.close_in_child = close_in_child;
 	ld.sv.other_child = other_child;
@@ -866,6 +890,7 @@ int main(int argc, char **argv)
 	ld.sv.cfg = cfg;
 	ld.sv.ssl_ctx = ld.ssl_ctx;
 	ld.sv.docroot = &ld.docroot;
+	ld.sv.probe = cfg->metrics[0] != '\0';	/* for /health */
 	ld.sv.cb_arg = &ld;
 	for (unsigned w = 0; w < cfg->workers; w++) {
 		ret = qs_supervisor_start(&ld.sv, &ld.sv.slots[w]);

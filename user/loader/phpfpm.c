@@ -47,12 +47,59 @@ static int find_binary(struct qs_phpfpm *p)
 	return -ENOENT;
 }
 
-int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const char *run_dir,
-		      uid_t uid, gid_t gid)
+int qs_phpfpm_user(const struct qs_config *cfg, uid_t worker_uid, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam(cfg->php_user);
+
+	if (!pw) {
+		if (!strcmp(cfg->php_user, QS_DEFAULT_PHP_USER))
+			pr_warn("user '%s' for the php-fpm pool does not exist: run "
+				"scripts/setup.sh, or create it with 'useradd --system "
+				"--no-create-home --shell /usr/sbin/nologin %s', or pick "
+				"another with --php-user", cfg->php_user, cfg->php_user);
+		else
+			pr_warn("user '%s' for the php-fpm pool (--php-user) does not exist: "
+				"create it or pick another", cfg->php_user);
+		return -ENOENT;
+	}
+	/*
+	 * The pool runs whatever PHP the docroot holds: as the workers' user it
+	 * could signal them and, were they dumpable, read their keys; as root,
+	 * anything.
+	 */
+	if (pw->pw_uid == 0 || pw->pw_uid == worker_uid) {
+		pr_warn("--php-user '%s' (uid %u) is %s: give the pool a user of its own, "
+			"like the default %s (scripts/setup.sh creates it)", cfg->php_user,
+			(unsigned)pw->pw_uid, pw->pw_uid == 0 ? "root" :
+			"the workers' user (--user): PHP code could then signal them",
+			QS_DEFAULT_PHP_USER);
+		return -EINVAL;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* user and group names for the pool configuration */
+static void names_of(uid_t uid, gid_t gid, char user[64], char group[64])
 {
 	struct passwd *pw = getpwuid(uid);
 	struct group *gr = getgrgid(gid);
-	char gname[64];
+
+	if (pw)
+		snprintf(user, 64, "%s", pw->pw_name);
+	else
+		snprintf(user, 64, "%u", (unsigned)uid);
+	if (gr)
+		snprintf(group, 64, "%s", gr->gr_name);
+	else
+		snprintf(group, 64, "%u", (unsigned)gid);
+}
+
+int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const char *run_dir,
+		      uid_t uid, gid_t gid, uid_t php_uid, gid_t php_gid)
+{
+	char user[64], group[64], php_user[64], php_group[64];
 	FILE *f;
 	int ret;
 
@@ -60,7 +107,8 @@ int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const ch
 	ret = find_binary(p);
 	if (ret)
 		return ret;
-	snprintf(gname, sizeof(gname), "%s", gr ? gr->gr_name : (pw ? pw->pw_name : "www-data"));
+	names_of(uid, gid, user, group);
+	names_of(php_uid, php_gid, php_user, php_group);
 	snprintf(p->conf, sizeof(p->conf), "%s/php-fpm.conf", run_dir);
 	if ((size_t)snprintf(p->socket, sizeof(p->socket), "%s/php-fpm.sock", run_dir) >=
 	    sizeof(p->socket)) {
@@ -75,10 +123,11 @@ int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const ch
 		return ret;
 	}
 	/*
-	 * Only the workers' user may connect (listen.mode 0600): a local user
-	 * must not reach PHP around the server.  pm static: a kept-alive
-	 * FastCGI connection holds its child, so the pool size is the limit
-	 * the workers size their connection pools by (DESIGN.md).
+	 * The children run as the PHP user; only the workers' user may connect
+	 * (listen.mode 0600): a local user must not reach PHP around the
+	 * server.  pm static: a kept-alive FastCGI connection holds its child,
+	 * so the pool size is the limit the workers size their connection
+	 * pools by.
 	 */
 	fprintf(f,
 		"; written by quicsteerd for instance %s: do not edit, it is rewritten at start\n"
@@ -106,8 +155,8 @@ int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const ch
 		"; what --max-body lets through, PHP accepts (its defaults: 8M posts, 2M files)\n"
 		"php_value[post_max_size] = %llu\n"
 		"php_value[upload_max_filesize] = %llu\n",
-		cfg->instance, run_dir, p->log, pw ? pw->pw_name : cfg->user, gname, p->socket,
-		pw ? pw->pw_name : cfg->user, gname, cfg->php_max_children,
+		cfg->instance, run_dir, p->log, php_user, php_group, p->socket, user, group,
+		cfg->php_max_children,
 		(unsigned long long)cfg->max_body, (unsigned long long)cfg->max_body);
 	if (fclose(f)) {
 		ret = -errno;
@@ -165,8 +214,17 @@ int qs_phpfpm_start(struct qs_phpfpm *p)
 		return err;
 	}
 	if (pid == 0) {
+		/*
+		 * stdin first, so the log cannot take fd 0 when the loader has
+		 * none: nothing is read from the operator's terminal
+		 */
+		int devnull = open("/dev/null", O_RDONLY);
 		sigset_t none;
-		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		int fd;
+
+		if (devnull > STDIN_FILENO)
+			dup2(devnull, STDIN_FILENO);
+		fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 
 		for (int s = 1; s < NSIG; s++)
 			signal(s, SIG_DFL);
@@ -181,9 +239,13 @@ int qs_phpfpm_start(struct qs_phpfpm *p)
 		}
 		/* none of the loader's sockets, BPF objects or pipes */
 		close_range(3, ~0U, 0);
-		/* its own process group: when the master dies, its pool can be
-		 * found and stopped (the children do not die with it) */
-		setpgid(0, 0);
+		/*
+		 * Its own session, without a controlling terminal, so PHP code
+		 * cannot reach the operator's (TIOCSTI); and its own process
+		 * group: when the master dies, its pool can be found and
+		 * stopped (the children do not die with it).
+		 */
+		setsid();
 		execl(p->binary, p->binary, "--nodaemonize", "--fpm-config", p->conf, (char *)NULL);
 		_exit(127);
 	}

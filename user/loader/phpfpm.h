@@ -2,9 +2,10 @@
 /*
  * The php-fpm pool the loader manages (--fastcgi managed): a pool
  * configuration in the instance's runtime directory, php-fpm started in
- * the foreground as the loader's child, its pool running as the workers'
- * user and listening on a unix socket only that user can open; restarted
- * with backoff when it dies, stopped on shutdown.
+ * the foreground as the loader's child, in a session of its own; its pool
+ * runs as --php-user, never the workers' user, and listens on a unix socket
+ * only the workers' user can open; restarted with backoff when it dies,
+ * stopped on shutdown.
  */
 #ifndef QS_LOADER_PHPFPM_H
 #define QS_LOADER_PHPFPM_H
@@ -26,9 +27,17 @@ struct qs_phpfpm {
 	unsigned restarts;
 };
 
-/* Find php-fpm, write its configuration; -errno after saying what is wrong. */
+/*
+ * The pool's user (--php-user) into *uid, *gid: it must exist and be
+ * neither root nor the workers' uid.  -errno after saying what to do.
+ */
+int qs_phpfpm_user(const struct qs_config *cfg, uid_t worker_uid, uid_t *uid, gid_t *gid);
+/*
+ * Find php-fpm, write its configuration: the pool as php_uid/php_gid, its
+ * socket for uid/gid (the workers') only; -errno after saying what is wrong.
+ */
 int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const char *run_dir,
-		      uid_t uid, gid_t gid);
+		      uid_t uid, gid_t gid, uid_t php_uid, gid_t php_gid);
 /* Start it and wait (bounded) until its socket accepts connections. */
 int qs_phpfpm_start(struct qs_phpfpm *p);
 /* SIGCHLD for pid: true when it was php-fpm (a restart is scheduled). */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -16,6 +18,20 @@
 #define CRASHES_BEFORE_BACKOFF 3
 #define BACKOFF_MIN_MS    250
 #define BACKOFF_MAX_MS    30000
+
+/*
+ * Liveness probe: with --metrics, a running worker of the current
+ * generation gets SIGHUP every PROBE_INTERVAL_MS unless the last one is
+ * still pending.  The worker blocks SIGHUP and reads it from its signalfd
+ * in its event loop (and does nothing else with it), so a probe pending
+ * longer than PROBE_LIMIT_MS means a loop that does not run: hung, or
+ * frozen where /proc shows no stop.  A signal, not a heartbeat in shared
+ * memory: the worker writes nothing another worker could forge, and the
+ * worker code is not involved.  One wake-up a second per worker.
+ */
+#define PROBE_SIGNAL      SIGHUP
+#define PROBE_INTERVAL_MS 1000
+#define PROBE_LIMIT_MS    3000
 
 long long qs_now_ms(void)
 {
@@ -49,12 +65,24 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		return err;
 	}
 	if (pid == 0) {
-		sigset_t none;
+		int devnull = open("/dev/null", O_RDONLY);
+		sigset_t probe;
 
 		for (int s = 1; s < NSIG; s++)
 			signal(s, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* a probe before the worker takes it on its signalfd must not kill it */
+		sigemptyset(&probe);
+		sigaddset(&probe, PROBE_SIGNAL);
+		sigprocmask(SIG_SETMASK, &probe, NULL);
+		/*
+		 * Its own session, without the operator's terminal: nothing read
+		 * from it, no signal from its keys, no TIOCSTI into it.
+		 */
+		if (devnull > STDIN_FILENO) {
+			dup2(devnull, STDIN_FILENO);
+			close(devnull);
+		}
+		setsid();
 		if (sv->close_in_child)
 			sv->close_in_child(sv->cb_arg, slot);
 		memset(&ctx, 0, sizeof(ctx));
@@ -78,6 +106,7 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	slot->pid = pid;
 	slot->restart_at_ms = 0;
+	slot->probe_sent_ms = 0;
 	__atomic_store_n(&stats_of(sv, slot)->pid, (__u64)pid, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&stats_of(sv, slot)->starts, 1, __ATOMIC_RELAXED);
 	pr_debug("worker %u/%u started, pid %d", slot->gen, slot->id, (int)pid);
@@ -153,9 +182,80 @@ void qs_supervisor_reap(struct qs_supervisor *sv, bool stopping)
 	}
 }
 
+/*
+ * /proc/PID/status: the state letter into *state and whether PROBE_SIGNAL
+ * is pending for the process; -errno when it is gone.
+ */
+static int read_status(pid_t pid, char *state, bool *probe_pending)
+{
+	unsigned long long pending = 0;
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	*state = '?';
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "State: %c", state) == 1)
+			continue;
+		if (sscanf(line, "ShdPnd: %llx", &pending) == 1)
+			break;
+	}
+	fclose(f);
+	*probe_pending = pending >> (PROBE_SIGNAL - 1) & 1;
+	return 0;
+}
+
+static void probe(struct qs_supervisor *sv, long long now)
+{
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
+		struct qs_worker_slot *s = &sv->slots[i];
+		bool pending;
+		char state;
+
+		if (!s->used || !s->pid || s->retiring)
+			continue;
+		if (read_status(s->pid, &state, &pending) || pending)
+			continue;
+		/* the last one was taken: the loop runs; send the next */
+		if (kill(s->pid, PROBE_SIGNAL) == 0)
+			s->probe_sent_ms = now;
+	}
+}
+
+enum qs_worker_health qs_supervisor_health(const struct qs_worker_slot *s, long long *since_ms)
+{
+	bool pending;
+	char state;
+
+	*since_ms = 0;
+	if (!s->used || s->pid <= 0 || read_status(s->pid, &state, &pending) || state == 'Z' ||
+	    state == 'X')
+		return QS_WORKER_DOWN;
+	/* T: SIGSTOP; t: a tracer holds it */
+	if (state == 'T' || state == 't')
+		return QS_WORKER_STOPPED;
+	if (pending && s->probe_sent_ms) {
+		*since_ms = qs_now_ms() - s->probe_sent_ms;
+		if (*since_ms > PROBE_LIMIT_MS)
+			return QS_WORKER_HUNG;
+	}
+	return QS_WORKER_UP;
+}
+
 int qs_supervisor_tick(struct qs_supervisor *sv)
 {
 	long long now = qs_now_ms(), next = -1;
+
+	if (sv->probe) {
+		if (sv->next_probe_ms <= now) {
+			probe(sv, now);
+			sv->next_probe_ms = now + PROBE_INTERVAL_MS;
+		}
+		next = sv->next_probe_ms - now;
+	}
 
 	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
 		struct qs_worker_slot *s = &sv->slots[i];

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Worker processes: fork one per (generation, id), fork it again with the
- * same id and the same sockets when it dies, stop them all on shutdown.
+ * Worker processes: fork one per (generation, id), each in a session of
+ * its own, fork it again with the same id and the same sockets when it
+ * dies, stop them all on shutdown; and tell whether a running one still
+ * runs its event loop.
  */
 #ifndef QS_LOADER_SUPERVISOR_H
 #define QS_LOADER_SUPERVISOR_H
@@ -31,6 +33,7 @@ struct qs_worker_slot {
 	unsigned backoff_ms;
 	bool retiring;               /* old generation: draining, never restarted */
 	long long kill_at_ms;        /* ... SIGKILL if still there then */
+	long long probe_sent_ms;     /* the liveness probe now pending, 0 = none */
 };
 
 struct qs_supervisor {
@@ -46,6 +49,8 @@ struct qs_supervisor {
 	const struct qs_config *cfg;
 	SSL_CTX *ssl_ctx;
 	const struct qs_docroot *docroot;
+	bool probe;                      /* send liveness probes (for /health) */
+	long long next_probe_ms;
 	/* fds every child must close (the loader's own: BPF, other sockets) */
 	void (*close_in_child)(void *arg, const struct qs_worker_slot *keep);
 	void *cb_arg;
@@ -65,6 +70,16 @@ void qs_supervisor_stop_all(struct qs_supervisor *sv, int timeout_ms);
 unsigned qs_supervisor_running(const struct qs_supervisor *sv);
 /* Old generation: SIGTERM (GOAWAY, drain), SIGKILL after grace_ms; no restarts. */
 void qs_supervisor_retire(struct qs_supervisor *sv, struct qs_worker_slot *slot, int grace_ms);
+
+enum qs_worker_health {
+	QS_WORKER_UP,
+	QS_WORKER_DOWN,      /* no process, or one that exited */
+	QS_WORKER_STOPPED,   /* SIGSTOP, or held by a tracer */
+	QS_WORKER_HUNG,      /* its event loop has not read a probe in time */
+};
+
+/* Whether the worker of slot serves; *since_ms: how long the probe is pending. */
+enum qs_worker_health qs_supervisor_health(const struct qs_worker_slot *slot, long long *since_ms);
 
 long long qs_now_ms(void);
 
