@@ -882,3 +882,42 @@ test_php_one_connection_cannot_take_the_pool() {
 	info "start order: $order"
 	assert_eq "A's requests that started before B" 2 "$(sed 's/b.*//' <<<"$order" | tr -cd a | wc -c)"
 }
+
+# PATH_INFO reaches PHP decoded (RFC 3875 4.1.5, as nginx gives it); a
+# path whose PATH_INFO has a dot segment (raw or %2e), an encoded slash or
+# a control byte (NUL too) is 400 and php-fpm never sees it; REQUEST_URI
+# stays the raw path
+test_php_path_info_decoded_or_refused() {
+	local body seen st
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	script_out_dir
+	cat >"$QS_DOCROOT/pi.php" <<PHP
+<?php
+file_put_contents("$DL/w/seen", \$_SERVER["PATH_INFO"] . "\n", FILE_APPEND | LOCK_EX);
+echo "script=", \$_SERVER["SCRIPT_NAME"], "\n";
+echo "path_info=", \$_SERVER["PATH_INFO"], "\n";
+echo "doc_uri=", \$_SERVER["DOCUMENT_URI"], "\n";
+echo "uri=", \$_SERVER["REQUEST_URI"], "\n";
+PHP
+	chmod a+r "$QS_DOCROOT/pi.php"
+	qs_start phppathinfo 1 --fastcgi managed --php-max-children 2
+	mkdir "$DL/get"
+	fetch_php "$DL/get" "/pi.php/%41%20b//caf%c3%a9/x?q=%2e%2e" || fail "decoded PATH_INFO request failed"
+	body=$(cat "$DL"/get/*)
+	for want in "script=/pi.php" "path_info=/A b/café/x" "doc_uri=/pi.php/A b/café/x" \
+		"uri=/pi.php/%41%20b//caf%c3%a9/x?q=%2e%2e"; do
+		grep -qx "$want" <<<"$body" || fail "no '$want': $body"
+	done
+	for p in "/pi.php/a/../../etc/passwd" "/pi.php/%2e%2e/x" "/pi.php/.%2E/x" \
+		"/pi.php/a/." "/pi.php/a%2fb" "/pi.php/a%2F..%2Fb" "/pi.php/a%00b" "/pi.php/%0d%0a" \
+		"/pi.php/a%5c..%5cb" "/pi.php/%zz" "/a/../pi.php/x" "/%2e%2e/pi.php/x"; do
+		st=$(php_status "https://127.0.0.1:$QS_PORT$p")
+		[[ $st == 400 ]] || fail "$p: $st, expected 400"
+	done
+	assert_eq "served after the 400s" 200 "$(php_status "https://127.0.0.1:$QS_PORT/pi.php/ok")"
+	seen=$(paste -sd' ' "$DL/w/seen")
+	assert_eq "the PATH_INFO values PHP saw" "/A b/café/x /ok" "$seen"
+}

@@ -297,7 +297,11 @@ static int add_addr(struct qs_fcgi_params *p, const char *addr_name, const char 
 	return add(p, port_name, port, strlen(port));
 }
 
-/* The params of a request, into buf; its length or -errno. */
+/*
+ * The params of a request, into buf; its length or -errno: -EINVAL for a
+ * PATH_INFO PHP must not see (qs_cgi_path_info: 400), -ENAMETOOLONG for
+ * one over QS_STATIC_PATH_MAX (414), -ENOSPC when buf is full (431).
+ */
 static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 {
 	const struct qs_req *st = pr->req;
@@ -307,8 +311,8 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	const char *query = n < st->pathlen ? st->path + n + 1 : "";
 	size_t qlen = n < st->pathlen ? st->pathlen - n - 1 : 0;
 	size_t sn = pr->front ? n : script_len(st->path, st->pathlen);
-	const char *info = st->path + sn;
-	size_t ilen = n - sn;
+	char info[QS_STATIC_PATH_MAX + 1];
+	ssize_t ilen;
 	const char *root = s->docroot->path;
 	char script[QS_STATIC_PATH_MAX + 4096], len_s[24], worker[16];
 	struct qs_fcgi_params p;
@@ -321,6 +325,14 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	const char *name, *value;
 	int ret = 0;
 
+	/*
+	 * The script's name is literal (check_script allows no '%' and no dot
+	 * segment); what follows it goes decoded, as CGI and nginx give
+	 * PATH_INFO, and is refused when a ".." could reach PHP that way.
+	 */
+	ilen = qs_cgi_path_info(st->path + sn, n - sn, info, sizeof(info));
+	if (ilen < 0)
+		return ilen == -ENOSPC ? -ENAMETOOLONG : ilen;
 	qs_fcgi_params_init(&p, buf, size);
 	if (pr->front) {
 		snprintf(front, sizeof(front), "/%s", s->cfg->index);
@@ -333,9 +345,10 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	snprintf(worker, sizeof(worker), "%u/%u", s->gen, s->id);
 	ret |= add(&p, "SCRIPT_FILENAME", script, strlen(script));
 	ret |= add(&p, "SCRIPT_NAME", sname, slen);
-	ret |= add(&p, "PATH_INFO", info, ilen);
-	/* as nginx's $document_uri: the path, or the index script it went to */
-	ret |= add(&p, "DOCUMENT_URI", pr->front ? sname : st->path, pr->front ? slen : n);
+	ret |= add(&p, "PATH_INFO", info, (size_t)ilen);
+	/* as nginx's $document_uri: the decoded path, or the index script it went to */
+	ret |= add(&p, "DOCUMENT_URI", sname, slen);
+	ret |= qs_fcgi_params_append(&p, "", 0, info, (size_t)ilen);
 	ret |= add(&p, "DOCUMENT_ROOT", root, strlen(root));
 	ret |= add(&p, "REQUEST_URI", st->path, st->pathlen);
 	ret |= add(&p, "QUERY_STRING", query, qlen);
@@ -583,7 +596,7 @@ static int encode_request(struct qs_php_req *pr)
 		return 500;
 	plen = build_params(pr, ctx->params, psize);
 	if (plen < 0)
-		return 431;
+		return plen == -EINVAL ? 400 : plen == -ENAMETOOLONG ? 414 : 431;
 	cap = QS_FCGI_BEGIN_LEN + qs_fcgi_stream_size((size_t)plen) + QS_FCGI_STREAM_END_LEN +
 	      qs_fcgi_stream_size(pr->body_len) + QS_FCGI_STREAM_END_LEN;
 	out = malloc(cap);
