@@ -921,3 +921,61 @@ PHP
 	seen=$(paste -sd' ' "$DL/w/seen")
 	assert_eq "the PATH_INFO values PHP saw" "/A b/café/x /ok" "$seen"
 }
+
+# A script's body is held to its own Content-Length: more is cut at it
+# (logged once), less resets the stream (a clean end would pass a short
+# body off as the whole); HEAD, whose body is never sent, is not short
+test_php_body_held_to_its_content_length() {
+	local L q
+	need_php_load || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php header("Content-Length: 5"); echo "012"; flush(); echo "3456789"; flush(); echo "more";' \
+		>"$QS_DOCROOT/long.php"
+	printf '<?php header("Content-Length: 100"); echo "short";' >"$QS_DOCROOT/short.php"
+	chmod a+r "$QS_DOCROOT"/*.php
+	qs_start phpclen 1 --fastcgi managed --php-max-children 1
+	L=("$ROOT/.output/quicsteer-load" -k --any-status --json -t 5 -n 1)
+	q='"\(.status_2xx) \(.failed_reset) \(.requests_failed) \(.body_bytes)"'
+	assert_eq "longer than its Content-Length: 200, cut" "1 0 0 5" \
+		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/long.php" | jq -r "$q")"
+	fetch_php "$DL" /long.php || fail "GET long.php failed"
+	assert_eq "the body" "01234" "$(cat "$DL/long.php")"
+	assert_eq "logged once a request" 2 \
+		"$(grep -c 'the script wrote more than its Content-Length of 5: the rest is dropped' "$QS_LOG")"
+	assert_eq "shorter than its Content-Length: reset" "0 1 1 0" \
+		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/short.php" | jq -r "$q")"
+	grep -q 'the script ended 95 bytes short of its Content-Length of 100: stream reset' "$QS_LOG" ||
+		fail "the short body is not logged: $(tail -3 "$QS_LOG")"
+	assert_eq "HEAD of the short one" "1 0 0 0" \
+		"$("${L[@]}" -X HEAD "https://127.0.0.1:$QS_PORT/short.php" | jq -r "$q")"
+	assert_eq "served after" "1 0 0 5" \
+		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/long.php" | jq -r "$q")"
+}
+
+# 204 and 304 from a script carry no body (RFC 9110 15.3.5, 15.4.5), and a
+# 204 no Content-Length; the 304 keeps its validators
+test_php_204_and_304_without_body() {
+	local L q out
+	need_php_load || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php http_response_code(204); header("Content-Length: 1"); echo "x";' \
+		>"$QS_DOCROOT/nc.php"
+	printf '<?php http_response_code(304); header("ETag: \\"v1\\""); header("Cache-Control: max-age=60"); echo "body";' \
+		>"$QS_DOCROOT/nm.php"
+	chmod a+r "$QS_DOCROOT"/*.php
+	qs_start phpnobody 1 --fastcgi managed --php-max-children 1
+	L=("$ROOT/.output/quicsteer-load" -k --any-status --json -t 5 -n 1)
+	q='"\(.status_2xx) \(.status_3xx) \(.requests_failed) \(.body_bytes)"'
+	assert_eq "204" "1 0 0 0" "$("${L[@]}" "https://127.0.0.1:$QS_PORT/nc.php" | jq -r "$q")"
+	assert_eq "304" "0 1 0 0" "$("${L[@]}" "https://127.0.0.1:$QS_PORT/nm.php" | jq -r "$q")"
+	out=$(timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/nc.php" \
+		"https://127.0.0.1:$QS_PORT/nm.php" 2>&1)
+	grep -q '\[:status: 204\]' <<<"$out" || fail "no 204: $(grep 'http:' <<<"$out")"
+	grep -q '\[content-length: ' <<<"$out" && fail "a 204 with content-length"
+	grep -q '\[etag: "v1"\]' <<<"$out" || fail "the 304 lost its ETag"
+	grep -q '\[cache-control: max-age=60\]' <<<"$out" || fail "the 304 lost Cache-Control"
+	true
+}

@@ -70,6 +70,9 @@ struct qs_php_conn {
 	struct qs_cgi cgi;
 	char *cgibuf;
 	bool headers_sent;
+	bool no_body;               /* 204/304: what the script writes is dropped */
+	bool overrun_told;          /* wrote past its Content-Length: logged once */
+	int64_t body_left;          /* of the script's Content-Length; -1: none */
 	bool reading_paused;
 	uint32_t events;            /* what epoll watches now */
 	bool registered;
@@ -654,6 +657,9 @@ static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 	pr->out = NULL;
 	pr->out_len = pr->out_cap = 0;
 	pc->headers_sent = false;
+	pc->no_body = false;
+	pc->overrun_told = false;
+	pc->body_left = -1;
 	pc->reading_paused = false;
 	qs_cgi_init(&pc->cgi, pc->cgibuf, CGI_HDR_MAX);
 	qs_fcgi_parser_reset(&pc->parser, REQUEST_ID);
@@ -929,20 +935,77 @@ static void fail(struct qs_php_conn *pc, int status, const char *why)
 /* Response fields a script may send (the layer adds server and date). */
 #define CGI_FIELDS_MAX 254
 
+/*
+ * The script's head.  204 and 304 have no content (RFC 9110 15.3.5,
+ * 15.4.5): what the script writes after them is dropped, and a 204 loses
+ * its Content-Length (a 304's may stand: it tells the 200's length).
+ * Otherwise the script's Content-Length is held against what it writes
+ * (send_body, end_response): HTTP/3 calls a body of another length
+ * malformed (RFC 9114 4.1.2), and the client's stack fails the request.
+ */
 static int send_headers(struct qs_php_conn *pc)
 {
 	struct qs_field f[CGI_FIELDS_MAX];
 	size_t n = 0, pos = 0;
 	struct qs_cgi_field cf;
+	int status = pc->cgi.status;
 
+	pc->no_body = status == 204 || status == 304;
+	pc->body_left = pc->no_body ? -1 : pc->cgi.content_length;
 	while (qs_cgi_next(&pc->cgi, &pos, &cf)) {
+		if (status == 204 && !strcmp(cf.name, "content-length"))
+			continue;
 		/* never a silent cut (a Set-Cookie lost): the script's fault, 500 */
 		if (n == CGI_FIELDS_MAX)
 			return -E2BIG;
 		f[n++] = (struct qs_field){ cf.name, cf.value, cf.name_len, cf.value_len };
 	}
 	pc->headers_sent = true;
-	return qs_respond(pc->pr->req, pc->cgi.status, f, n, true);
+	return qs_respond(pc->pr->req, status, f, n, !pc->no_body);
+}
+
+/*
+ * Body bytes from the script: dropped after a 204/304 and for HEAD, cut
+ * at its Content-Length (logged once).  0, or -errno from qs_send().
+ */
+static int send_body(struct qs_php_conn *pc, const uint8_t *data, size_t len)
+{
+	struct qs_req *req = pc->pr->req;
+
+	if (pc->no_body || req->head)
+		return 0;
+	if (pc->body_left >= 0) {
+		if ((uint64_t)len > (uint64_t)pc->body_left) {
+			if (!pc->overrun_told)
+				pr_warn("request %" PRIu64 ": the script wrote more than its "
+					"Content-Length of %" PRId64 ": the rest is dropped",
+					req->id, pc->cgi.content_length);
+			pc->overrun_told = true;
+			len = (size_t)pc->body_left;
+		}
+		pc->body_left -= (int64_t)len;
+	}
+	return qs_send(req, data, len);
+}
+
+/*
+ * The script is done: the response ends, unless it wrote less than its
+ * Content-Length.  Then a clean end would pass a short body off as the
+ * whole (a client that does not check keeps a truncated file): the stream
+ * is reset instead.  HEAD sends no body, so it is never short.
+ */
+static void end_response(struct qs_php_conn *pc)
+{
+	struct qs_req *req = pc->pr->req;
+
+	if (pc->body_left > 0 && !req->head) {
+		pr_warn("request %" PRIu64 ": the script ended %" PRId64 " bytes short of its "
+			"Content-Length of %" PRId64 ": stream reset", req->id, pc->body_left,
+			pc->cgi.content_length);
+		qs_abort(req);
+		return;
+	}
+	qs_end(req);
 }
 
 /* STDOUT bytes: headers first, then body.  -1 when pc was freed. */
@@ -969,7 +1032,7 @@ static int on_stdout(struct qs_php_conn *pc, const uint8_t *data, size_t len)
 		data += body_off;
 		len -= body_off;
 	}
-	if (len && qs_send(pc->pr->req, data, len)) {
+	if (len && send_body(pc, data, len)) {
 		fail(pc, 500, "out of memory");
 		return -1;
 	}
@@ -1037,7 +1100,7 @@ static void on_readable(struct qs_php_conn *pc)
 					fail(pc, 500, "no response from the script");
 					return;
 				}
-				qs_end(pc->pr->req);
+				end_response(pc);
 				if (off != (size_t)n || pc->reading_paused ||
 				    !pc->pr->stdin_done || pc->out_off < pc->out_len) {
 					/* bytes after END, or a body php did not wait
