@@ -979,3 +979,35 @@ test_php_204_and_304_without_body() {
 	grep -q '\[cache-control: max-age=60\]' <<<"$out" || fail "the 304 lost Cache-Control"
 	true
 }
+
+# What php-fpm sends on STDERR (PHP's messages) goes to the log escaped:
+# no raw control byte (a terminal escape, a forged log line) gets in, each
+# line is cut at 1024 characters, and a flood is rate-limited per worker
+# with the count of what was not logged
+test_php_stderr_escaped_and_rate_limited() {
+	local L lines longest
+	need_php_load || return
+	php_docroot
+	printf '<?php error_log("evil\\x1b[31mred\\n2026-01-01T00:00:00Z worker 0/0 warn: forged\\\\x"); echo "ok";' \
+		>"$QS_DOCROOT/evil.php"
+	printf '<?php for ($i = 0; $i < 20000; $i++) error_log(str_repeat("x", 90) . " $i"); echo "ok";' \
+		>"$QS_DOCROOT/flood.php"
+	chmod a+r "$QS_DOCROOT"/*.php
+	qs_start phpstderr 1 --fastcgi managed --php-max-children 1
+	L=("$ROOT/.output/quicsteer-load" -k --json -t 10 -n 1)
+	assert_eq "evil.php" 1 "$("${L[@]}" "https://127.0.0.1:$QS_PORT/evil.php" | jq -r .status_2xx)"
+	wait_until 5 grep -qF 'php: PHP message: evil\x1b[31mred\x0a2026-01-01T00:00:00Z worker 0/0 warn: forged\x5cx' "$QS_LOG" ||
+		fail "not logged escaped: $(grep 'evil' "$QS_LOG" | cat -v)"
+	assert_eq "ESC bytes in the log" 0 "$(grep -c $'\x1b' "$QS_LOG" || true)"
+	assert_eq "forged lines" 0 "$(grep -c '^2026-01-01T00:00:00Z' "$QS_LOG" || true)"
+	# about 2 MB of STDERR in 8 KB records: more than 50 a second
+	assert_eq "flood.php" 1 "$("${L[@]}" "https://127.0.0.1:$QS_PORT/flood.php" | jq -r .status_2xx)"
+	wait_until 5 grep -q 'php: [0-9]* more STDERR lines not logged (at most 50 a second' "$QS_LOG" ||
+		fail "no count of what was not logged: $(tail -2 "$QS_LOG" | cut -c1-200)"
+	lines=$(grep -c ': php: .*PHP message: x' "$QS_LOG")
+	info "flood: $lines lines logged, $(grep -o '[0-9]* more STDERR lines' "$QS_LOG" | paste -sd+) not"
+	(( lines <= 50 * 3 )) || fail "$lines lines logged"
+	longest=$(grep ': php: ' "$QS_LOG" | sed 's/^.*: php: //' | awk '{ if (length > m) m = length } END { print m }')
+	(( longest <= 1024 + 30 )) || fail "a line of $longest characters"
+	grep -q 'x\.\.\. ([0-9]* more bytes)$' "$QS_LOG" || fail "no line says it was cut"
+}

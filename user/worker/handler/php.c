@@ -31,6 +31,16 @@
 #define CGI_HDR_MAX  (64u << 10)
 #define REQUEST_ID   1
 #define RETRY_MAX    3             /* times a request is sent again (retry()) */
+/*
+ * What php-fpm sends on STDERR (PHP's messages: error_log(), warnings) is
+ * the script's text, which a client may steer: each piece goes to the log
+ * escaped (qs_fcgi_log_escape), cut at STDERR_LINE_MAX characters, and at
+ * most STDERR_PER_SEC pieces a second per worker; what is over is counted
+ * in one line when its second ends.  php-fpm's own log has them all.
+ */
+#define STDERR_LINE_MAX 1024
+#define STDERR_PER_SEC  50
+#define NS_PER_SEC      1000000000u
 
 /* A request on its way to PHP: what this handler keeps of a qs_req. */
 struct qs_php_req {
@@ -130,6 +140,9 @@ struct qs_php_ctx {
 	 */
 	size_t held_bytes;
 	uint8_t *params;            /* scratch for one request's params */
+	uint64_t stderr_since;      /* ns: the second STDERR pieces are counted in */
+	unsigned stderr_lines;      /* logged in it */
+	uint64_t stderr_dropped;    /* not logged in it */
 	struct script_slot script_cache[SCRIPT_SLOTS];
 };
 
@@ -1008,6 +1021,40 @@ static void end_response(struct qs_php_conn *pc)
 	qs_end(req);
 }
 
+/* Once a second is over: its STDERR count starts again, what it dropped is logged. */
+static void stderr_second(struct qs_php_ctx *ctx, uint64_t now)
+{
+	if (now - ctx->stderr_since < NS_PER_SEC)
+		return;
+	if (ctx->stderr_dropped)
+		pr_warn("php: %" PRIu64 " more STDERR lines not logged (at most %u a second; "
+			"php-fpm's log has them)", ctx->stderr_dropped, STDERR_PER_SEC);
+	ctx->stderr_since = now;
+	ctx->stderr_lines = 0;
+	ctx->stderr_dropped = 0;
+}
+
+/* A piece of STDERR: one log line, escaped and cut, or counted when over the rate. */
+static void log_stderr(struct qs_php_conn *pc, const uint8_t *data, size_t len)
+{
+	struct qs_php_ctx *ctx = pc->ctx;
+	char line[STDERR_LINE_MAX + 1];
+	size_t used;
+
+	stderr_second(ctx, qs_clock_ns());
+	if (ctx->stderr_lines >= STDERR_PER_SEC) {
+		ctx->stderr_dropped++;
+		return;
+	}
+	ctx->stderr_lines++;
+	used = qs_fcgi_log_escape(line, sizeof(line), data, len);
+	if (used < len)
+		pr_warn("request %" PRIu64 ": php: %s... (%zu more bytes)", pc->pr->req->id,
+			line, len - used);
+	else
+		pr_warn("request %" PRIu64 ": php: %s", pc->pr->req->id, line);
+}
+
 /* STDOUT bytes: headers first, then body.  -1 when pc was freed. */
 static int on_stdout(struct qs_php_conn *pc, const uint8_t *data, size_t len)
 {
@@ -1092,8 +1139,7 @@ static void on_readable(struct qs_php_conn *pc)
 				break;
 			case QS_FCGI_EV_STDERR:
 				if (ev.len)
-					pr_warn("request %" PRIu64 ": php: %.*s", pc->pr->req->id,
-						(int)(ev.len > 1000 ? 1000 : ev.len), (const char *)ev.data);
+					log_stderr(pc, ev.data, ev.len);
 				break;
 			case QS_FCGI_EV_END:
 				if (!pc->headers_sent) {
@@ -1158,6 +1204,9 @@ static uint64_t php_next_deadline(void *ud)
 	for (struct qs_php_conn *pc = ctx->all_conns; pc; pc = pc->next)
 		if (!pc->idle && !pc->reading_paused && pc->deadline < next)
 			next = pc->deadline;
+	/* the count of STDERR pieces not logged, when their second ends */
+	if (ctx->stderr_dropped && ctx->stderr_since + NS_PER_SEC < next)
+		next = ctx->stderr_since + NS_PER_SEC;
 	return next;
 }
 
@@ -1167,6 +1216,8 @@ static void php_on_timer(void *ud, uint64_t now)
 	struct qs_php_ctx *ctx = ud;
 	struct qs_php_conn *pc = ctx->all_conns, *next;
 
+	if (ctx->stderr_dropped)
+		stderr_second(ctx, now);
 	for (; pc; pc = next) {
 		next = pc->next;
 		/* a paused read waits for the client, not for php-fpm */
