@@ -318,8 +318,8 @@ static int test_error_messages(void)
 		{ "ticket_lifetime", "8d", "ticket_lifetime '8d': expected a duration of 1s..7d "
 		  "(TLS 1.3's limit)", -EINVAL },
 		{ "max_body", "0", "max_body '0': expected bytes (suffix K, M, G)", -EINVAL },
-		{ "max_body", "99999999999G", "max_body '99999999999G': too large; at most 2^63 - 1 "
-		  "bytes", -EINVAL },
+		{ "max_body", "99999999999G",
+		  "max_body '99999999999G': too large; at most 2^63 - 1 bytes", -EINVAL },
 		{ "user", "", "user: empty", -EINVAL },
 		{ "listen", "127.0.0.1", "listen '127.0.0.1': expected ADDR:PORT", -EINVAL },
 		{ "workerz", "2", "unknown option 'workerz'", -ENOENT },
