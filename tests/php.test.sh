@@ -882,3 +882,132 @@ test_php_one_connection_cannot_take_the_pool() {
 	info "start order: $order"
 	assert_eq "A's requests that started before B" 2 "$(sed 's/b.*//' <<<"$order" | tr -cd a | wc -c)"
 }
+
+# PATH_INFO reaches PHP decoded (RFC 3875 4.1.5, as nginx gives it); a
+# path whose PATH_INFO has a dot segment (raw or %2e), an encoded slash or
+# a control byte (NUL too) is 400 and php-fpm never sees it; REQUEST_URI
+# stays the raw path
+test_php_path_info_decoded_or_refused() {
+	local body seen st
+	need_root_bpf || return
+	need_phpfpm || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	script_out_dir
+	cat >"$QS_DOCROOT/pi.php" <<PHP
+<?php
+file_put_contents("$DL/w/seen", \$_SERVER["PATH_INFO"] . "\n", FILE_APPEND | LOCK_EX);
+echo "script=", \$_SERVER["SCRIPT_NAME"], "\n";
+echo "path_info=", \$_SERVER["PATH_INFO"], "\n";
+echo "doc_uri=", \$_SERVER["DOCUMENT_URI"], "\n";
+echo "uri=", \$_SERVER["REQUEST_URI"], "\n";
+PHP
+	chmod a+r "$QS_DOCROOT/pi.php"
+	qs_start phppathinfo 1 --fastcgi managed --php-max-children 2
+	mkdir "$DL/get"
+	fetch_php "$DL/get" "/pi.php/%41%20b//caf%c3%a9/x?q=%2e%2e" || fail "decoded PATH_INFO request failed"
+	body=$(cat "$DL"/get/*)
+	for want in "script=/pi.php" "path_info=/A b/café/x" "doc_uri=/pi.php/A b/café/x" \
+		"uri=/pi.php/%41%20b//caf%c3%a9/x?q=%2e%2e"; do
+		grep -qx "$want" <<<"$body" || fail "no '$want': $body"
+	done
+	for p in "/pi.php/a/../../etc/passwd" "/pi.php/%2e%2e/x" "/pi.php/.%2E/x" \
+		"/pi.php/a/." "/pi.php/a%2fb" "/pi.php/a%2F..%2Fb" "/pi.php/a%00b" "/pi.php/%0d%0a" \
+		"/pi.php/a%5c..%5cb" "/pi.php/%zz" "/a/../pi.php/x" "/%2e%2e/pi.php/x"; do
+		st=$(php_status "https://127.0.0.1:$QS_PORT$p")
+		[[ $st == 400 ]] || fail "$p: $st, expected 400"
+	done
+	assert_eq "served after the 400s" 200 "$(php_status "https://127.0.0.1:$QS_PORT/pi.php/ok")"
+	seen=$(paste -sd' ' "$DL/w/seen")
+	assert_eq "the PATH_INFO values PHP saw" "/A b/café/x /ok" "$seen"
+}
+
+# A script's body is held to its own Content-Length: more is cut at it
+# (logged once), less resets the stream (a clean end would pass a short
+# body off as the whole); HEAD, whose body is never sent, is not short
+test_php_body_held_to_its_content_length() {
+	local L q
+	need_php_load || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php header("Content-Length: 5"); echo "012"; flush(); echo "3456789"; flush(); echo "more";' \
+		>"$QS_DOCROOT/long.php"
+	printf '<?php header("Content-Length: 100"); echo "short";' >"$QS_DOCROOT/short.php"
+	chmod a+r "$QS_DOCROOT"/*.php
+	qs_start phpclen 1 --fastcgi managed --php-max-children 1
+	L=("$ROOT/.output/quicsteer-load" -k --any-status --json -t 5 -n 1)
+	q='"\(.status_2xx) \(.failed_reset) \(.requests_failed) \(.body_bytes)"'
+	assert_eq "longer than its Content-Length: 200, cut" "1 0 0 5" \
+		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/long.php" | jq -r "$q")"
+	fetch_php "$DL" /long.php || fail "GET long.php failed"
+	assert_eq "the body" "01234" "$(cat "$DL/long.php")"
+	assert_eq "logged once a request" 2 \
+		"$(grep -c 'the script wrote more than its Content-Length of 5: the rest is dropped' "$QS_LOG")"
+	assert_eq "shorter than its Content-Length: reset" "0 1 1 0" \
+		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/short.php" | jq -r "$q")"
+	grep -q 'the script ended 95 bytes short of its Content-Length of 100: stream reset' "$QS_LOG" ||
+		fail "the short body is not logged: $(tail -3 "$QS_LOG")"
+	assert_eq "HEAD of the short one" "1 0 0 0" \
+		"$("${L[@]}" -X HEAD "https://127.0.0.1:$QS_PORT/short.php" | jq -r "$q")"
+	assert_eq "served after" "1 0 0 5" \
+		"$("${L[@]}" "https://127.0.0.1:$QS_PORT/long.php" | jq -r "$q")"
+}
+
+# 204 and 304 from a script carry no body (RFC 9110 15.3.5, 15.4.5), and a
+# 204 no Content-Length; the 304 keeps its validators
+test_php_204_and_304_without_body() {
+	local L q out
+	need_php_load || return
+	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
+	php_docroot
+	printf '<?php http_response_code(204); header("Content-Length: 1"); echo "x";' \
+		>"$QS_DOCROOT/nc.php"
+	printf '<?php http_response_code(304); header("ETag: \\"v1\\""); header("Cache-Control: max-age=60"); echo "body";' \
+		>"$QS_DOCROOT/nm.php"
+	chmod a+r "$QS_DOCROOT"/*.php
+	qs_start phpnobody 1 --fastcgi managed --php-max-children 1
+	L=("$ROOT/.output/quicsteer-load" -k --any-status --json -t 5 -n 1)
+	q='"\(.status_2xx) \(.status_3xx) \(.requests_failed) \(.body_bytes)"'
+	assert_eq "204" "1 0 0 0" "$("${L[@]}" "https://127.0.0.1:$QS_PORT/nc.php" | jq -r "$q")"
+	assert_eq "304" "0 1 0 0" "$("${L[@]}" "https://127.0.0.1:$QS_PORT/nm.php" | jq -r "$q")"
+	out=$(timeout 20 gtlsclient --exit-on-all-streams-close --no-quic-dump --timeout=5s \
+		127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/nc.php" \
+		"https://127.0.0.1:$QS_PORT/nm.php" 2>&1)
+	grep -q '\[:status: 204\]' <<<"$out" || fail "no 204: $(grep 'http:' <<<"$out")"
+	grep -q '\[content-length: ' <<<"$out" && fail "a 204 with content-length"
+	grep -q '\[etag: "v1"\]' <<<"$out" || fail "the 304 lost its ETag"
+	grep -q '\[cache-control: max-age=60\]' <<<"$out" || fail "the 304 lost Cache-Control"
+	true
+}
+
+# What php-fpm sends on STDERR (PHP's messages) goes to the log escaped:
+# no raw control byte (a terminal escape, a forged log line) gets in, each
+# line is cut at 1024 characters, and a flood is rate-limited per worker
+# with the count of what was not logged
+test_php_stderr_escaped_and_rate_limited() {
+	local L lines longest
+	need_php_load || return
+	php_docroot
+	printf '<?php error_log("evil\\x1b[31mred\\n2026-01-01T00:00:00Z worker 0/0 warn: forged\\\\x"); echo "ok";' \
+		>"$QS_DOCROOT/evil.php"
+	printf '<?php for ($i = 0; $i < 20000; $i++) error_log(str_repeat("x", 90) . " $i"); echo "ok";' \
+		>"$QS_DOCROOT/flood.php"
+	chmod a+r "$QS_DOCROOT"/*.php
+	qs_start phpstderr 1 --fastcgi managed --php-max-children 1
+	L=("$ROOT/.output/quicsteer-load" -k --json -t 10 -n 1)
+	assert_eq "evil.php" 1 "$("${L[@]}" "https://127.0.0.1:$QS_PORT/evil.php" | jq -r .status_2xx)"
+	wait_until 5 grep -qF 'php: PHP message: evil\x1b[31mred\x0a2026-01-01T00:00:00Z worker 0/0 warn: forged\x5cx' "$QS_LOG" ||
+		fail "not logged escaped: $(grep 'evil' "$QS_LOG" | cat -v)"
+	assert_eq "ESC bytes in the log" 0 "$(grep -c $'\x1b' "$QS_LOG" || true)"
+	assert_eq "forged lines" 0 "$(grep -c '^2026-01-01T00:00:00Z' "$QS_LOG" || true)"
+	# about 2 MB of STDERR in 8 KB records: more than 50 a second
+	assert_eq "flood.php" 1 "$("${L[@]}" "https://127.0.0.1:$QS_PORT/flood.php" | jq -r .status_2xx)"
+	wait_until 5 grep -q 'php: [0-9]* more STDERR lines not logged (at most 50 a second' "$QS_LOG" ||
+		fail "no count of what was not logged: $(tail -2 "$QS_LOG" | cut -c1-200)"
+	lines=$(grep -c ': php: .*PHP message: x' "$QS_LOG")
+	info "flood: $lines lines logged, $(grep -o '[0-9]* more STDERR lines' "$QS_LOG" | paste -sd+) not"
+	(( lines <= 50 * 3 )) || fail "$lines lines logged"
+	longest=$(grep ': php: ' "$QS_LOG" | sed 's/^.*: php: //' | awk '{ if (length > m) m = length } END { print m }')
+	(( longest <= 1024 + 30 )) || fail "a line of $longest characters"
+	grep -q 'x\.\.\. ([0-9]* more bytes)$' "$QS_LOG" || fail "no line says it was cut"
+}

@@ -8,7 +8,8 @@
  *    the STDOUT it yields then fed on to the CGI header parser;
  *  - the STDOUT bytes themselves, straight to the CGI header parser in the
  *    same two slices (a blind fuzzer rarely frames valid records);
- *  - data for the encoders, checked with their own size functions.
+ *  - data for the encoders, checked with their own size functions;
+ *  - a client's PATH_INFO and a STDERR line for the log.
  * abort() on any broken promise: no progress, an event outside its slice,
  * an event after END_REQUEST, a field that is not a lowercase token or a
  * value with CR/LF/NUL, a dropped header that got through, a status out
@@ -250,6 +251,40 @@ static void encode(const uint8_t *data, size_t size)
 	}
 }
 
+/*
+ * PATH_INFO from a client's path: what comes out is no longer than what
+ * went in, starts with '/', and has no control byte, backslash, "." or
+ * ".." segment; STDERR escaped for the log has no control byte.
+ */
+static void path_info(const uint8_t *data, size_t size)
+{
+	char *out = malloc(size + 1), *log = malloc(64);
+	ssize_t n;
+
+	if (!out || !log)
+		abort();
+	n = qs_cgi_path_info((const char *)data, size, out, size + 1);
+	if (n != -EINVAL && (n < 0 || (size_t)n > size || (n && out[0] != '/') || out[n]))
+		FAIL("path info %zd from %zu bytes", n, size);
+	for (ssize_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)out[i];
+		bool seg = i == 0 || out[i - 1] == '/';
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			FAIL("path info byte 0x%02x at %zd", c, i);
+		if (seg && c == '.' && (i + 1 == n || out[i + 1] == '/' ||
+		    (out[i + 1] == '.' && (i + 2 == n || out[i + 2] == '/'))))
+			FAIL("a dot segment in path info at %zd", i);
+	}
+	if (qs_fcgi_log_escape(log, 64, data, size) > size)
+		FAIL("escape took more than it was given");
+	for (const char *p = log; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			FAIL("a control byte in the escaped log line");
+	free(out);
+	free(log);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t cut, limit;
@@ -264,5 +299,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	decode(data, size, cut, limit);
 	cgi_direct(data, size, cut, limit);
 	encode(data, size);
+	path_info(data, size);
 	return 0;
 }

@@ -318,7 +318,8 @@ static int test_error_messages(void)
 		{ "ticket_lifetime", "8d", "ticket_lifetime '8d': expected a duration of 1s..7d "
 		  "(TLS 1.3's limit)", -EINVAL },
 		{ "max_body", "0", "max_body '0': expected bytes (suffix K, M, G)", -EINVAL },
-		{ "max_body", "99999999999G", "max_body '99999999999G': expected bytes", -EINVAL },
+		{ "max_body", "99999999999G",
+		  "max_body '99999999999G': too large; at most 2^63 - 1 bytes", -EINVAL },
 		{ "user", "", "user: empty", -EINVAL },
 		{ "listen", "127.0.0.1", "listen '127.0.0.1': expected ADDR:PORT", -EINVAL },
 		{ "workerz", "2", "unknown option 'workerz'", -ENOENT },
@@ -338,6 +339,65 @@ static int test_error_messages(void)
 		      "%s = '%s': '%s', expected '%s...'", cases[i].name, cases[i].value, err,
 		      cases[i].message);
 	}
+	return 0;
+}
+
+/*
+ * Numbers that overflow, or that strtoull() would take (a sign, leading
+ * blanks: " -1" is 2^64-1 to it), are refused from the flags and the file.
+ */
+static int test_numbers_out_of_range(void)
+{
+	static const struct { const char *name, *value; } bad[] = {
+		{ "max_body", "17179869184G" },		/* 2^64: the shift overflows */
+		{ "max_body", "8589934592G" },		/* 2^63: past int64_t */
+		{ "max_body", "9223372036854775808" },
+		{ "max_body", "18446744073709551616" },	/* ERANGE */
+		{ "max_body", "-1" },
+		{ "max_body", " -1" },
+		{ "max_body", "+1" },
+		{ "max_body", " 1K" },
+		{ "body_buffer_size", "-0" },
+		{ "workers", " -1" },
+		{ "workers", "+2" },
+		{ "workers", "18446744073709551617" },
+		{ "idle_timeout", "4294967296" },	/* wraps to 0 in 32 bits */
+		{ "ticket_rotate", " -1" },
+		{ "ticket_rotate", "+1h" },
+		{ "ticket_rotate", "213503982334601d" },	/* the product wraps */
+		{ "ticket_rotate", "18446744073709551616s" },
+	};
+	static const struct { const char *name, *value; uint64_t want; } good[] = {
+		{ "max_body", "8589934591G", 8589934591ULL << 30 },
+		{ "max_body", "9223372036854775807", 9223372036854775807ULL },
+		{ "max_body", "1", 1 },
+	};
+	const char *path = write_conf("big.conf", "max_body = 17179869184G\n");
+	const char *file[] = { "quicsteerd", "-c", path, NULL };
+	const char *flag[] = { "quicsteerd", "-c", write_conf("e8.conf", ""),
+			       "--max-body", "17179869184G", NULL };
+	struct qs_config cfg;
+	char err[256];
+
+	CHECK(qs_config_defaults(&cfg) == 0, "defaults");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK(qs_config_set(&cfg, bad[i].name, bad[i].value, err, sizeof(err)) == -EINVAL,
+		      "%s = '%s' is refused", bad[i].name, bad[i].value);
+		CHECK(strstr(err, bad[i].value), "%s = '%s': the message names it: '%s'",
+		      bad[i].name, bad[i].value, err);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		CHECK(qs_config_set(&cfg, good[i].name, good[i].value, err, sizeof(err)) == 0 &&
+		      cfg.max_body == good[i].want, "%s = '%s': %s", good[i].name, good[i].value,
+		      err);
+	}
+	err[0] = '\0';
+	qs_config_set(&cfg, "max_body", "17179869184G", err, sizeof(err));
+	CHECK(strstr(err, "too large"), "the overflow says so: '%s'", err);
+	fprintf(stderr, "  (the error messages below are expected)\n");
+	CHECK(parse(&cfg, 3, file) < 0, "an overflowing size in the file");
+	CHECK(parse(&cfg, 5, flag) < 0, "an overflowing size on the command line");
 	return 0;
 }
 
@@ -387,6 +447,7 @@ int main(void)
 	RUN(test_file_values_by_type);
 	RUN(test_listen_sources);
 	RUN(test_error_messages);
+	RUN(test_numbers_out_of_range);
 	RUN(test_help_and_markdown);
 	char cmd[300];
 

@@ -1003,6 +1003,80 @@ static int test_cgi_content_length(void)
 	return 0;
 }
 
+/* PATH_INFO: decoded; what could climb out or hide a separator is refused. */
+static int test_path_info(void)
+{
+	static const struct { const char *raw, *want; } good[] = {
+		{ "", "" },
+		{ "/", "/" },
+		{ "/archive/2026/x.html", "/archive/2026/x.html" },
+		{ "/%41%20b", "/A b" },
+		{ "/caf%c3%a9", "/caf\xc3\xa9" },
+		{ "/a//b///", "/a/b/" },
+		{ "/.well-known/x", "/.well-known/x" },	/* hidden is not traversal */
+		{ "/a/...", "/a/..." },
+		{ "/..a/b..", "/..a/b.." },
+		{ "/%25", "/%" },			/* decoded once only */
+	};
+	static const char *const bad[] = {
+		"/..", "/a/../../etc/passwd", "/a/..", "/a/../", "/.", "/./x", "/a/./b",
+		"/%2e%2e/x", "/%2E%2e", "/.%2e/x", "/%2e", "/a/%2e/b",
+		"/a%2fb", "/a%2F..%2Fb", "/%2f",
+		"/a%00b", "/%0a", "/%1b[31m", "/%7f", "/a\tb",
+		"/a\\b", "/a%5cb",
+		"/%", "/%4", "/%zz", "/%4g",
+		"x", "a/b",
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ssize_t n = qs_cgi_path_info(good[i].raw, strlen(good[i].raw), out, sizeof(out));
+
+		CHECK(n == (ssize_t)strlen(good[i].want) && !strcmp(out, good[i].want),
+		      "'%s' -> %zd '%s', expected '%s'", good[i].raw, n, n >= 0 ? out : "",
+		      good[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(qs_cgi_path_info(bad[i], strlen(bad[i]), out, sizeof(out)) == -EINVAL,
+		      "'%s' refused", bad[i]);
+	/* the raw length + 1 is always room enough; less is -ENOSPC, never a cut */
+	CHECK(qs_cgi_path_info("/abc", 4, out, 5) == 4, "n + 1");
+	CHECK(qs_cgi_path_info("/abc", 4, out, 4) == -ENOSPC, "n");
+	CHECK(qs_cgi_path_info("/%41", 4, out, 3) == 2 && !strcmp(out, "/A"), "decoded fits");
+	return 0;
+}
+
+/* STDERR for the log: no control byte gets through, nothing is cut mid-escape. */
+static int test_log_escape(void)
+{
+	const char msg[] = "PHP message: one\x1b[31mred\nsecond\\line\r\x7f\x00z\xc3\xa9\n";
+	char out[256];
+	size_t used;
+
+	used = qs_fcgi_log_escape(out, sizeof(out), msg, sizeof(msg) - 1);
+	CHECK(used == sizeof(msg) - 1, "all taken: %zu", used);
+	CHECK(!strcmp(out, "PHP message: one\\x1b[31mred\\x0asecond\\x5cline\\x0d\\x7f\\x00z"
+		      "\xc3\xa9"), "%s", out);
+	for (const char *p = out; *p; p++)
+		CHECK((unsigned char)*p >= 0x20 && *p != 0x7f, "a control byte at %zu",
+		      (size_t)(p - out));
+	/* only the last newline is a line end */
+	used = qs_fcgi_log_escape(out, sizeof(out), "a\n\n", 3);
+	CHECK(used == 3 && !strcmp(out, "a\\x0a"), "%zu %s", used, out);
+	used = qs_fcgi_log_escape(out, sizeof(out), "", 0);
+	CHECK(used == 0 && !out[0], "empty");
+	/* the cap: whole characters and whole escapes only */
+	used = qs_fcgi_log_escape(out, 6, "abcdefgh", 8);
+	CHECK(used == 5 && !strcmp(out, "abcde"), "%zu %s", used, out);
+	used = qs_fcgi_log_escape(out, 6, "ab\x1b" "cd", 5);
+	CHECK(used == 2 && !strcmp(out, "ab"), "no half escape: %zu %s", used, out);
+	used = qs_fcgi_log_escape(out, 7, "ab\x1b" "cd", 5);
+	CHECK(used == 3 && !strcmp(out, "ab\\x1b"), "%zu %s", used, out);
+	used = qs_fcgi_log_escape(out, 1, "abc", 3);
+	CHECK(used == 0 && !out[0], "size 1");
+	return 0;
+}
+
 int main(void)
 {
 	RUN(test_begin_abort);
@@ -1029,5 +1103,7 @@ int main(void)
 	RUN(test_cgi_empty);
 	RUN(test_cgi_dropped);
 	RUN(test_cgi_content_length);
+	RUN(test_path_info);
+	RUN(test_log_escape);
 	return DONE();
 }

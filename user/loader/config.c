@@ -94,13 +94,22 @@ bad:
 	return -EINVAL;
 }
 
+/*
+ * strtoul() and strtoull() skip blanks and take a sign ("-1" is their
+ * largest value): numbers here start with a digit.
+ */
+static bool digit_first(const char *v)
+{
+	return *v >= '0' && *v <= '9';
+}
+
 static int parse_uint(const char *v, unsigned min, unsigned max, unsigned *out)
 {
 	char *end;
 	unsigned long n;
 
 	errno = 0;
-	if (!*v || *v == '-')
+	if (!digit_first(v))
 		return -EINVAL;
 	n = strtoul(v, &end, 10);
 	if (*end || errno || n < min || n > max)
@@ -116,7 +125,7 @@ static int parse_duration(const char *v, unsigned min, unsigned max, unsigned *o
 	char *end;
 
 	errno = 0;
-	if (!*v || *v == '-')
+	if (!digit_first(v))
 		return -EINVAL;
 	n = strtoull(v, &end, 10);
 	if (errno || end == v)
@@ -151,7 +160,13 @@ static void format_duration(unsigned s, char *buf, size_t len)
 		snprintf(buf, len, "%us", s);
 }
 
-/* "65536", "64K", "64M", "1G" -> bytes, at least 1 */
+/*
+ * "65536", "64K", "64M", "1G" -> bytes, 1..SIZE_LIMIT; -ERANGE above.  The
+ * limit is int64_t's: request lengths are int64_t here, and PHP's ini
+ * values (post_max_size) a signed zend_long.
+ */
+#define SIZE_LIMIT ((uint64_t)INT64_MAX)
+
 static int parse_size(const char *v, uint64_t *out)
 {
 	unsigned long long n;
@@ -159,11 +174,13 @@ static int parse_size(const char *v, uint64_t *out)
 	char *end;
 
 	errno = 0;
-	if (!*v || *v == '-')
+	if (!digit_first(v))
 		return -EINVAL;
 	n = strtoull(v, &end, 10);
-	if (errno || end == v || n == 0)
+	if (end == v || n == 0)
 		return -EINVAL;
+	if (errno == ERANGE)
+		n = ULLONG_MAX;	/* too large whatever the suffix */
 	if (!*end)
 		shift = 0;
 	else if (!strcmp(end, "K"))
@@ -174,8 +191,8 @@ static int parse_size(const char *v, uint64_t *out)
 		shift = 30;
 	else
 		return -EINVAL;
-	if (n > UINT64_MAX >> shift)
-		return -EINVAL;
+	if (n > SIZE_LIMIT >> shift)
+		return -ERANGE;
 	*out = (uint64_t)n << shift;
 	return 0;
 }
@@ -949,6 +966,7 @@ static int set_typed(struct qs_config *cfg, const struct opt *o, const char *nam
 	char allowed[160];
 	size_t n = strlen(value);
 	unsigned u;
+	int ret;
 
 	switch (o->type) {
 	case OPT_UINT:
@@ -974,7 +992,13 @@ static int set_typed(struct qs_config *cfg, const struct opt *o, const char *nam
 			break;
 		return 0;
 	case OPT_SIZE:
-		if (parse_size(value, dst))
+		ret = parse_size(value, dst);
+		if (ret == -ERANGE) {
+			snprintf(err, errlen, "%s '%s': too large; at most 2^63 - 1 bytes", name,
+				 value);
+			return -EINVAL;
+		}
+		if (ret)
 			break;
 		return 0;
 	case OPT_STRING:

@@ -673,3 +673,89 @@ bool qs_cgi_next(const struct qs_cgi *c, size_t *pos, struct qs_cgi_field *f)
 	*pos = at + f->value_len + 1;
 	return true;
 }
+
+/* ---- CGI request variables and STDERR ---------------------------------- */
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+ssize_t qs_cgi_path_info(const char *raw, size_t n, char *out, size_t size)
+{
+	size_t o = 0, seg = 0;
+
+	if (!size)
+		return -ENOSPC;
+	if (n && raw[0] != '/')
+		return -EINVAL;
+	for (size_t i = 0; i <= n; i++) {
+		unsigned char c = i < n ? (unsigned char)raw[i] : '/';
+		int hi, lo;
+
+		if (c == '/') {
+			size_t len = o - seg;
+
+			if (len && out[seg] == '.' &&
+			    (len == 1 || (len == 2 && out[seg + 1] == '.')))
+				return -EINVAL;
+			/* "//" collapses; a trailing slash stays */
+			if (i == n || (o && out[o - 1] == '/'))
+				continue;
+			if (o + 1 >= size)
+				return -ENOSPC;
+			out[o++] = '/';
+			seg = o;
+			continue;
+		}
+		if (c == '%') {
+			if (n - i < 3 || (hi = hex_value((unsigned char)raw[i + 1])) < 0 ||
+			    (lo = hex_value((unsigned char)raw[i + 2])) < 0)
+				return -EINVAL;
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+			if (c == '/')
+				return -EINVAL;
+		}
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			return -EINVAL;
+		if (o + 1 >= size)
+			return -ENOSPC;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return (ssize_t)o;
+}
+
+size_t qs_fcgi_log_escape(char *out, size_t size, const void *in, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *b = in;
+	size_t o = 0, i = 0, all = len;
+
+	if (len && b[len - 1] == '\n')
+		len--;
+	for (; i < len; i++) {
+		uint8_t c = b[i];
+
+		if (c < 0x20 || c == 0x7f || c == '\\') {
+			if (size - o < 5)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			if (size - o < 2)
+				break;
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return i == len ? all : i;	/* the dropped newline is taken with the rest */
+}

@@ -302,4 +302,29 @@ int qs_cgi_eof(struct qs_cgi *c);
  */
 bool qs_cgi_next(const struct qs_cgi *c, size_t *pos, struct qs_cgi_field *f);
 
+/* ---- CGI request variables and STDERR ---------------------------------- */
+
+/*
+ * PATH_INFO from the raw path after the script name (raw[0..n), query
+ * cut off): percent-decoded, as CGI (RFC 3875 4.1.5) and nginx give it,
+ * repeated slashes collapsed, into out (NUL-terminated).  Returns its
+ * length, or -EINVAL for what PHP must never see and the client gets 400
+ * for: a "." or ".." segment, raw or encoded (include("pages" .
+ * $_SERVER["PATH_INFO"]) would climb out), an encoded '/' (a segment
+ * must not hide a separator), a control byte raw or decoded (NUL
+ * included), a backslash, a malformed %XX, a path not starting with '/';
+ * -ENOSPC when out is too small (a decoded path is never longer than the
+ * raw one: n + 1 always fits).  The rules are the static resolver's.
+ */
+ssize_t qs_cgi_path_info(const char *raw, size_t n, char *out, size_t size);
+
+/*
+ * STDERR bytes as one log line's text: control bytes (a newline inside
+ * included), DEL and backslash as \xNN, other bytes as they are; a
+ * trailing newline dropped.  Writes at most size - 1 characters and a
+ * NUL (an escape is never cut in half); returns the input bytes taken,
+ * so the caller can say how many were cut.  size >= 1.
+ */
+size_t qs_fcgi_log_escape(char *out, size_t size, const void *in, size_t len);
+
 #endif

@@ -31,6 +31,16 @@
 #define CGI_HDR_MAX  (64u << 10)
 #define REQUEST_ID   1
 #define RETRY_MAX    3             /* times a request is sent again (retry()) */
+/*
+ * What php-fpm sends on STDERR (PHP's messages: error_log(), warnings) is
+ * the script's text, which a client may steer: each piece goes to the log
+ * escaped (qs_fcgi_log_escape), cut at STDERR_LINE_MAX characters, and at
+ * most STDERR_PER_SEC pieces a second per worker; what is over is counted
+ * in one line when its second ends.  php-fpm's own log has them all.
+ */
+#define STDERR_LINE_MAX 1024
+#define STDERR_PER_SEC  50
+#define NS_PER_SEC      1000000000u
 
 /* A request on its way to PHP: what this handler keeps of a qs_req. */
 struct qs_php_req {
@@ -70,6 +80,9 @@ struct qs_php_conn {
 	struct qs_cgi cgi;
 	char *cgibuf;
 	bool headers_sent;
+	bool no_body;               /* 204/304: what the script writes is dropped */
+	bool overrun_told;          /* wrote past its Content-Length: logged once */
+	int64_t body_left;          /* of the script's Content-Length; -1: none */
 	bool reading_paused;
 	uint32_t events;            /* what epoll watches now */
 	bool registered;
@@ -127,6 +140,9 @@ struct qs_php_ctx {
 	 */
 	size_t held_bytes;
 	uint8_t *params;            /* scratch for one request's params */
+	uint64_t stderr_since;      /* ns: the second STDERR pieces are counted in */
+	unsigned stderr_lines;      /* logged in it */
+	uint64_t stderr_dropped;    /* not logged in it */
 	struct script_slot script_cache[SCRIPT_SLOTS];
 };
 
@@ -297,7 +313,11 @@ static int add_addr(struct qs_fcgi_params *p, const char *addr_name, const char 
 	return add(p, port_name, port, strlen(port));
 }
 
-/* The params of a request, into buf; its length or -errno. */
+/*
+ * The params of a request, into buf; its length or -errno: -EINVAL for a
+ * PATH_INFO PHP must not see (qs_cgi_path_info: 400), -ENAMETOOLONG for
+ * one over QS_STATIC_PATH_MAX (414), -ENOSPC when buf is full (431).
+ */
 static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 {
 	const struct qs_req *st = pr->req;
@@ -307,8 +327,8 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	const char *query = n < st->pathlen ? st->path + n + 1 : "";
 	size_t qlen = n < st->pathlen ? st->pathlen - n - 1 : 0;
 	size_t sn = pr->front ? n : script_len(st->path, st->pathlen);
-	const char *info = st->path + sn;
-	size_t ilen = n - sn;
+	char info[QS_STATIC_PATH_MAX + 1];
+	ssize_t ilen;
 	const char *root = s->docroot->path;
 	char script[QS_STATIC_PATH_MAX + 4096], len_s[24], worker[16];
 	struct qs_fcgi_params p;
@@ -321,6 +341,14 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	const char *name, *value;
 	int ret = 0;
 
+	/*
+	 * The script's name is literal (check_script allows no '%' and no dot
+	 * segment); what follows it goes decoded, as CGI and nginx give
+	 * PATH_INFO, and is refused when a ".." could reach PHP that way.
+	 */
+	ilen = qs_cgi_path_info(st->path + sn, n - sn, info, sizeof(info));
+	if (ilen < 0)
+		return ilen == -ENOSPC ? -ENAMETOOLONG : ilen;
 	qs_fcgi_params_init(&p, buf, size);
 	if (pr->front) {
 		snprintf(front, sizeof(front), "/%s", s->cfg->index);
@@ -333,9 +361,10 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	snprintf(worker, sizeof(worker), "%u/%u", s->gen, s->id);
 	ret |= add(&p, "SCRIPT_FILENAME", script, strlen(script));
 	ret |= add(&p, "SCRIPT_NAME", sname, slen);
-	ret |= add(&p, "PATH_INFO", info, ilen);
-	/* as nginx's $document_uri: the path, or the index script it went to */
-	ret |= add(&p, "DOCUMENT_URI", pr->front ? sname : st->path, pr->front ? slen : n);
+	ret |= add(&p, "PATH_INFO", info, (size_t)ilen);
+	/* as nginx's $document_uri: the decoded path, or the index script it went to */
+	ret |= add(&p, "DOCUMENT_URI", sname, slen);
+	ret |= qs_fcgi_params_append(&p, "", 0, info, (size_t)ilen);
 	ret |= add(&p, "DOCUMENT_ROOT", root, strlen(root));
 	ret |= add(&p, "REQUEST_URI", st->path, st->pathlen);
 	ret |= add(&p, "QUERY_STRING", query, qlen);
@@ -583,7 +612,7 @@ static int encode_request(struct qs_php_req *pr)
 		return 500;
 	plen = build_params(pr, ctx->params, psize);
 	if (plen < 0)
-		return 431;
+		return plen == -EINVAL ? 400 : plen == -ENAMETOOLONG ? 414 : 431;
 	cap = QS_FCGI_BEGIN_LEN + qs_fcgi_stream_size((size_t)plen) + QS_FCGI_STREAM_END_LEN +
 	      qs_fcgi_stream_size(pr->body_len) + QS_FCGI_STREAM_END_LEN;
 	out = malloc(cap);
@@ -641,6 +670,9 @@ static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 	pr->out = NULL;
 	pr->out_len = pr->out_cap = 0;
 	pc->headers_sent = false;
+	pc->no_body = false;
+	pc->overrun_told = false;
+	pc->body_left = -1;
 	pc->reading_paused = false;
 	qs_cgi_init(&pc->cgi, pc->cgibuf, CGI_HDR_MAX);
 	qs_fcgi_parser_reset(&pc->parser, REQUEST_ID);
@@ -916,20 +948,111 @@ static void fail(struct qs_php_conn *pc, int status, const char *why)
 /* Response fields a script may send (the layer adds server and date). */
 #define CGI_FIELDS_MAX 254
 
+/*
+ * The script's head.  204 and 304 have no content (RFC 9110 15.3.5,
+ * 15.4.5): what the script writes after them is dropped, and a 204 loses
+ * its Content-Length (a 304's may stand: it tells the 200's length).
+ * Otherwise the script's Content-Length is held against what it writes
+ * (send_body, end_response): HTTP/3 calls a body of another length
+ * malformed (RFC 9114 4.1.2), and the client's stack fails the request.
+ */
 static int send_headers(struct qs_php_conn *pc)
 {
 	struct qs_field f[CGI_FIELDS_MAX];
 	size_t n = 0, pos = 0;
 	struct qs_cgi_field cf;
+	int status = pc->cgi.status;
 
+	pc->no_body = status == 204 || status == 304;
+	pc->body_left = pc->no_body ? -1 : pc->cgi.content_length;
 	while (qs_cgi_next(&pc->cgi, &pos, &cf)) {
+		if (status == 204 && !strcmp(cf.name, "content-length"))
+			continue;
 		/* never a silent cut (a Set-Cookie lost): the script's fault, 500 */
 		if (n == CGI_FIELDS_MAX)
 			return -E2BIG;
 		f[n++] = (struct qs_field){ cf.name, cf.value, cf.name_len, cf.value_len };
 	}
 	pc->headers_sent = true;
-	return qs_respond(pc->pr->req, pc->cgi.status, f, n, true);
+	return qs_respond(pc->pr->req, status, f, n, !pc->no_body);
+}
+
+/*
+ * Body bytes from the script: dropped after a 204/304 and for HEAD, cut
+ * at its Content-Length (logged once).  0, or -errno from qs_send().
+ */
+static int send_body(struct qs_php_conn *pc, const uint8_t *data, size_t len)
+{
+	struct qs_req *req = pc->pr->req;
+
+	if (pc->no_body || req->head)
+		return 0;
+	if (pc->body_left >= 0) {
+		if ((uint64_t)len > (uint64_t)pc->body_left) {
+			if (!pc->overrun_told)
+				pr_warn("request %" PRIu64 ": the script wrote more than its "
+					"Content-Length of %" PRId64 ": the rest is dropped",
+					req->id, pc->cgi.content_length);
+			pc->overrun_told = true;
+			len = (size_t)pc->body_left;
+		}
+		pc->body_left -= (int64_t)len;
+	}
+	return qs_send(req, data, len);
+}
+
+/*
+ * The script is done: the response ends, unless it wrote less than its
+ * Content-Length.  Then a clean end would pass a short body off as the
+ * whole (a client that does not check keeps a truncated file): the stream
+ * is reset instead.  HEAD sends no body, so it is never short.
+ */
+static void end_response(struct qs_php_conn *pc)
+{
+	struct qs_req *req = pc->pr->req;
+
+	if (pc->body_left > 0 && !req->head) {
+		pr_warn("request %" PRIu64 ": the script ended %" PRId64 " bytes short of its "
+			"Content-Length of %" PRId64 ": stream reset", req->id, pc->body_left,
+			pc->cgi.content_length);
+		qs_abort(req);
+		return;
+	}
+	qs_end(req);
+}
+
+/* Once a second is over: its STDERR count starts again, what it dropped is logged. */
+static void stderr_second(struct qs_php_ctx *ctx, uint64_t now)
+{
+	if (now - ctx->stderr_since < NS_PER_SEC)
+		return;
+	if (ctx->stderr_dropped)
+		pr_warn("php: %" PRIu64 " more STDERR lines not logged (at most %u a second; "
+			"php-fpm's log has them)", ctx->stderr_dropped, STDERR_PER_SEC);
+	ctx->stderr_since = now;
+	ctx->stderr_lines = 0;
+	ctx->stderr_dropped = 0;
+}
+
+/* A piece of STDERR: one log line, escaped and cut, or counted when over the rate. */
+static void log_stderr(struct qs_php_conn *pc, const uint8_t *data, size_t len)
+{
+	struct qs_php_ctx *ctx = pc->ctx;
+	char line[STDERR_LINE_MAX + 1];
+	size_t used;
+
+	stderr_second(ctx, qs_clock_ns());
+	if (ctx->stderr_lines >= STDERR_PER_SEC) {
+		ctx->stderr_dropped++;
+		return;
+	}
+	ctx->stderr_lines++;
+	used = qs_fcgi_log_escape(line, sizeof(line), data, len);
+	if (used < len)
+		pr_warn("request %" PRIu64 ": php: %s... (%zu more bytes)", pc->pr->req->id,
+			line, len - used);
+	else
+		pr_warn("request %" PRIu64 ": php: %s", pc->pr->req->id, line);
 }
 
 /* STDOUT bytes: headers first, then body.  -1 when pc was freed. */
@@ -956,7 +1079,7 @@ static int on_stdout(struct qs_php_conn *pc, const uint8_t *data, size_t len)
 		data += body_off;
 		len -= body_off;
 	}
-	if (len && qs_send(pc->pr->req, data, len)) {
+	if (len && send_body(pc, data, len)) {
 		fail(pc, 500, "out of memory");
 		return -1;
 	}
@@ -1016,15 +1139,14 @@ static void on_readable(struct qs_php_conn *pc)
 				break;
 			case QS_FCGI_EV_STDERR:
 				if (ev.len)
-					pr_warn("request %" PRIu64 ": php: %.*s", pc->pr->req->id,
-						(int)(ev.len > 1000 ? 1000 : ev.len), (const char *)ev.data);
+					log_stderr(pc, ev.data, ev.len);
 				break;
 			case QS_FCGI_EV_END:
 				if (!pc->headers_sent) {
 					fail(pc, 500, "no response from the script");
 					return;
 				}
-				qs_end(pc->pr->req);
+				end_response(pc);
 				if (off != (size_t)n || pc->reading_paused ||
 				    !pc->pr->stdin_done || pc->out_off < pc->out_len) {
 					/* bytes after END, or a body php did not wait
@@ -1082,6 +1204,9 @@ static uint64_t php_next_deadline(void *ud)
 	for (struct qs_php_conn *pc = ctx->all_conns; pc; pc = pc->next)
 		if (!pc->idle && !pc->reading_paused && pc->deadline < next)
 			next = pc->deadline;
+	/* the count of STDERR pieces not logged, when their second ends */
+	if (ctx->stderr_dropped && ctx->stderr_since + NS_PER_SEC < next)
+		next = ctx->stderr_since + NS_PER_SEC;
 	return next;
 }
 
@@ -1091,6 +1216,8 @@ static void php_on_timer(void *ud, uint64_t now)
 	struct qs_php_ctx *ctx = ud;
 	struct qs_php_conn *pc = ctx->all_conns, *next;
 
+	if (ctx->stderr_dropped)
+		stderr_second(ctx, now);
 	for (; pc; pc = next) {
 		next = pc->next;
 		/* a paused read waits for the client, not for php-fpm */
