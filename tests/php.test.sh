@@ -793,6 +793,38 @@ test_php_buffered_upload_through_a_file() {
 		fail "the script read another body: $out"
 }
 
+# --max-body-temp 1M: two stalled uploads hold 800 KB of buffered bodies
+# in files; a complete 300 KB upload that would take the worker over gets
+# 503 (without the budget: 200, and uploads could fill the disk); once the
+# stalled ones are gone it is answered
+test_php_buffered_bodies_disk_budget() {
+	local out spid
+	need_php_load || return
+	php_docroot
+	len_script
+	head -c 1000000 /dev/urandom >"$DL/1m.bin"
+	head -c 300000 /dev/urandom >"$DL/300k.bin"
+	qs_start phptemp 1 --fastcgi managed --php-max-children 2 --body-buffer-size 16K \
+		--max-body-temp 1M
+	.output/quicsteer-load -k --any-status -c 2 -m 1 -d 4 -t 30 --data "$DL/1m.bin" \
+		--stall-after 400000 "https://127.0.0.1:$QS_PORT/len.php" >/dev/null 2>&1 &
+	spid=$!
+	defer "kill $spid 2>/dev/null; wait $spid 2>/dev/null"
+	sleep 1.5
+	out=$(.output/quicsteer-load -k --json --any-status -c 1 -m 1 -n 1 -t 10 \
+		--data "$DL/300k.bin" "https://127.0.0.1:$QS_PORT/len.php" 2>/dev/null) || true
+	assert_eq "an upload beyond the disk budget" "0 1" \
+		"$(jq -r '"\(.status_2xx) \(.status_5xx)"' <<<"$out")"
+	wait "$spid" 2>/dev/null || true
+	wait_until 10 bash -c "(( \$(bpftool -j map lookup pinned $QS_PIN/qs_worker_stats \
+		key 0 0 0 0 | jq .formatted.value.conn_active) == 0 ))" ||
+		fail "the stalled uploads' connections did not close"
+	out=$(.output/quicsteer-load -k --json -c 1 -m 1 -n 1 -t 10 --expect-size 7 \
+		--data "$DL/300k.bin" "https://127.0.0.1:$QS_PORT/len.php" 2>/dev/null) || true
+	assert_eq "the same upload once they are gone" "1 0" \
+		"$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
+}
+
 # --client-body-timeout: an upload that stalls mid-body gets 408 (and its
 # body refused) once no byte came for the timeout
 test_php_stalled_upload_gets_408() {

@@ -110,6 +110,7 @@ struct qs_config {
 	bool php_request_buffering; /* the whole body before php-fpm sees the request */
 	uint64_t body_buffer_size;  /* ... in memory up to this, then in a file */
 	char body_temp_dir[256];    /* ... here (O_TMPFILE) */
+	uint64_t max_body_temp;     /* ... all of a worker's, at most: 503 above */
 	unsigned php_max_per_conn;  /* children one client connection may hold; 0: half the share */
 	unsigned client_header_timeout_ms; /* header block not complete this long: reset */
 	unsigned client_body_timeout_ms; /* no body byte this long: 408 */

@@ -744,6 +744,12 @@ static const struct opt options[] = {
 		.help = "where buffered bodies over --body-buffer-size go (O_TMPFILE: never "
 			"visible, gone with the request); writable by --user",
 	}, {
+		.flag = "max-body-temp", .key = "max_body_temp", .metavar = "SIZE",
+		.type = OPT_SIZE, FIELD(max_body_temp), .def = "1G",
+		.help = "disk the bodies one worker buffers in --body-temp-dir may take "
+			"at once (and at most 1024 files); a body that would go beyond gets "
+			"503, so uploads cannot fill the disk",
+	}, {
 		.flag = "php-max-per-connection", .key = "php_max_per_connection", .metavar = "N",
 		.type = OPT_UINT, FIELD(php_max_per_conn), .min = 0, .max = 65536,
 		.note = "0: half the worker's share of the pool, at least 1", .def = "0",

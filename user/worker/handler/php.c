@@ -139,6 +139,13 @@ struct qs_php_ctx {
 	 * allocated).
 	 */
 	size_t held_bytes;
+	/*
+	 * Bodies buffered in files (--body-temp-dir): their bytes, within
+	 * --max-body-temp, and their descriptors, within QS_PHP_BODY_FILES_MAX
+	 * (part of the descriptors the loader sets aside for the worker).
+	 */
+	uint64_t file_bytes;
+	unsigned n_files;
 	uint8_t *params;            /* scratch for one request's params */
 	uint64_t stderr_since;      /* ns: the second STDERR pieces are counted in */
 	unsigned stderr_lines;      /* logged in it */
@@ -445,8 +452,11 @@ static void body_free(struct qs_php_req *pr)
 	body_release(pr);
 	free(pr->body);
 	pr->body = NULL;
-	if (pr->body_fd >= 0)
+	if (pr->body_fd >= 0) {
 		close(pr->body_fd);
+		pr->ctx->n_files--;
+		pr->ctx->file_bytes -= pr->file_len;
+	}
 	pr->body_fd = -1;
 }
 
@@ -1380,9 +1390,15 @@ static int write_all(int fd, const uint8_t *data, size_t len)
  */
 static int spill(struct qs_php_req *pr, const uint8_t *data, size_t len)
 {
-	const char *dir = pr->ctx->site->cfg->body_temp_dir;
+	struct qs_php_ctx *ctx = pr->ctx;
+	const char *dir = ctx->site->cfg->body_temp_dir;
+	uint64_t more = len + (pr->body_fd < 0 ? pr->body_len : 0);
 	int ret;
 
+	/* the worker's share of the disk and of the descriptors: 503 beyond */
+	if (ctx->file_bytes + more > ctx->site->cfg->max_body_temp ||
+	    (pr->body_fd < 0 && ctx->n_files >= QS_PHP_BODY_FILES_MAX))
+		return -ENOSPC;
 	if (pr->body_fd < 0) {
 		pr->body_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (pr->body_fd < 0) {
@@ -1393,10 +1409,12 @@ static int spill(struct qs_php_req *pr, const uint8_t *data, size_t len)
 				strerror(-ret));
 			return ret;
 		}
+		ctx->n_files++;
 		ret = write_all(pr->body_fd, pr->body, pr->body_len);
 		if (ret)
 			goto fail;
 		pr->file_len = pr->body_len;
+		ctx->file_bytes += pr->body_len;
 		body_release(pr);
 		free(pr->body);
 		pr->body = NULL;
@@ -1405,6 +1423,7 @@ static int spill(struct qs_php_req *pr, const uint8_t *data, size_t len)
 	ret = write_all(pr->body_fd, data, len);
 	if (!ret) {
 		pr->file_len += len;
+		ctx->file_bytes += len;
 		return 0;
 	}
 fail:
@@ -1434,10 +1453,14 @@ static int hold_body(struct qs_php_req *pr, const uint8_t *data, size_t len, boo
 			body_free(pr);
 		} else if (pr->body_fd >= 0 || (cfg->php_request_buffering &&
 						pr->body_len + len > cfg->body_buffer_size)) {
-			if (spill(pr, data, len)) {
+			int ret = spill(pr, data, len);
+
+			if (ret == -ENOSPC)
+				pr->body_busy = true;	/* answered 503 at the end */
+			else if (ret)
 				pr->body_failed = true;	/* answered 500 at the end */
+			if (ret)
 				body_free(pr);
-			}
 		} else {
 			size_t cap = pr->body_cap;
 

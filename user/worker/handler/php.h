@@ -22,6 +22,8 @@ struct qs_site;
 
 #define QS_PHP_BODY_MAX  (8u << 20)    /* request body held for PHP (and --max-body) */
 #define QS_PHP_HELD_MAX  (48u << 20)   /* all of a worker's held bodies */
+/* bodies a worker buffers in files at once (descriptors: see loader/limits.h) */
+#define QS_PHP_BODY_FILES_MAX 1024
 #define QS_PHP_QUEUE_MAX 1024          /* requests waiting for a connection: 503 above */
 
 /* A script by its path; the front controller's requests (--index) go to the index script. */
