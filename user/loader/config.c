@@ -656,9 +656,9 @@ static const struct opt options[] = {
 	}, {
 		.flag = "max-connections", .key = "max_connections", .metavar = "N",
 		.type = OPT_UINT, FIELD(max_conns), .min = 1, .max = 1000000, .def = "16384",
-		.help = "QUIC connections per worker, the memory bound: about 100 KB each "
-			"after a handshake and a request (measured with 500), so 16384 is "
-			"about 1.6 GB per worker. A client beyond it gets `CONNECTION_REFUSED` "
+		.help = "QUIC connections per worker, the memory bound: about 74 KB each "
+			"idle after a handshake and a request (`make bench-idle`, 10,000), so "
+			"16384 is about 1.2 GB per worker. A client beyond it gets `CONNECTION_REFUSED` "
 			"at once, counted in `conn_refused`, unless half-open connections "
 			"hold some of the table (see `--retry-unvalidated`)",
 	}, {
