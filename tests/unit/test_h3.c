@@ -572,6 +572,10 @@ static void env_init(void)
 	H.answer_at_end = true;
 	H.policy = CONSUME;
 	E.cfg.max_header_bytes = 16384;
+	/* the request layer's limits, as their defaults */
+	E.cfg.max_response_memory = 256u << 20;
+	E.cfg.files_per_conn = 16;
+	E.cfg.client_header_timeout_ms = 10000;
 	E.conn.handshake_done = true;
 }
 

@@ -1527,6 +1527,11 @@ int main(void)
 	site.keep_fields = true;
 	cfg.client_body_timeout_ms = 30000;
 	cfg.send_timeout_ms = 60000;
+	/* the limits added with them, as their defaults */
+	cfg.client_header_timeout_ms = 10000;
+	cfg.max_response_memory = 256u << 20;
+	cfg.files_per_conn = 16;
+	cfg.max_body_temp = 1ULL << 30;
 	qs_http_site_init(&site);
 	if (loop.epfd < 0 || qs_static_ctx_new(&site) || qs_php_ctx_new(&site)) {
 		fprintf(stderr, "cannot set up the site: %s\n", strerror(errno));
