@@ -105,6 +105,19 @@ struct qs_worker_stats {
 	__u64 req_file_waits;     /* requests that waited for a file slot of their connection */
 	__u64 req_resp_budget;    /* requests answered 503: --max-response-memory held */
 	__u64 resp_held;          /* gauge: response bytes held for clients */
+	/* HTTPS over TCP (worker/tcp/, http/h1.c, http/h2.c) */
+	__u64 tcp_accepted;       /* TCP connections accepted */
+	__u64 tcp_closed;
+	__u64 tcp_active;         /* gauge */
+	__u64 tcp_refused;        /* closed at once: --max-tcp-connections reached */
+	__u64 tcp_hs_full;        /* TLS handshakes over TCP, full */
+	__u64 tcp_hs_resumed;     /* ... resumed from a ticket */
+	__u64 tcp_hs_failed;      /* ... failed or timed out */
+	__u64 req_h1;             /* requests over HTTP/1.1 */
+	__u64 req_h2;             /* requests over HTTP/2 */
+	__u64 req_h3;             /* requests over HTTP/3 */
+	__u64 h1_bad_requests;    /* HTTP/1.1 requests refused 400 and closed (smuggling, syntax) */
+	__u64 h2_floods;          /* HTTP/2 connections ended with GOAWAY for a flood */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

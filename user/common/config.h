@@ -82,6 +82,11 @@ struct qs_config {
 	int log_level;              /* enum qs_log_level */
 	unsigned rcvbuf;            /* socket receive buffer, bytes; 0 = kernel default */
 	char metrics[64];           /* metrics/health endpoint ADDR:PORT, "" = off */
+	/* HTTPS over TCP */
+	bool tcp;                   /* TCP listeners on the --listen addresses too */
+	bool alt_svc;               /* alt-svc: h3 on TCP responses */
+	unsigned max_tcp_conns;     /* per worker */
+	unsigned keepalive_timeout_ms; /* TCP connection idle between requests */
 	/* HTTP/3 */
 	char cert[256];
 	char key[256];

@@ -544,10 +544,33 @@ static const struct opt options[] = {
 		.flag = "listen", .short_flag = 'l', .key = "listen", .metavar = "ADDR:PORT",
 		.type = OPT_FUNC, .set = set_listen, .clear = clear_listen,
 		.def = QS_DEFAULT_LISTEN,
-		.help = "UDP listen address, up to " STR(QS_MAX_LISTENERS) " (repeat the "
+		.help = "listen address, UDP (HTTP/3) and TCP (HTTP/2, HTTP/1.1; see "
+			"`--tcp`), up to " STR(QS_MAX_LISTENERS) " (repeat the "
 			"option or the key): IPv4 `1.2.3.4:443`, IPv6 `[::1]:443`, `*:443`; "
 			"`[::]:443` is dual-stack. Addresses on the command line replace the "
 			"file's list",
+	}, {
+		.flag = "tcp", .key = "tcp",
+		.type = OPT_ENUM, FIELD(tcp), .words = on_off_words, .def = "on",
+		.help = "HTTPS over TCP on the `--listen` addresses too: HTTP/2 and HTTP/1.1 "
+			"(TLS 1.3 and 1.2, the same certificate and ticket keys), through the "
+			"same handlers as HTTP/3",
+	}, {
+		.flag = "alt-svc", .key = "alt_svc",
+		.type = OPT_ENUM, FIELD(alt_svc), .words = on_off_words, .def = "on",
+		.help = "`alt-svc: h3=\":PORT\"; ma=86400` on every response over TCP, so "
+			"browsers move to HTTP/3 on the same port",
+	}, {
+		.flag = "max-tcp-connections", .key = "max_tcp_connections", .metavar = "N",
+		.type = OPT_UINT, FIELD(max_tcp_conns), .min = 1, .max = 1000000, .def = "16384",
+		.help = "TCP connections per worker; more are closed at once (counted in "
+			"`tcp_refused`)",
+	}, {
+		.flag = "keepalive-timeout", .key = "keepalive_timeout", .metavar = "SEC",
+		.type = OPT_UINT, FIELD(keepalive_timeout_ms), .min = 1, .max = 3600,
+		.scale = 1000, .unit = "seconds", .def = "60",
+		.help = "a TCP connection with no request in progress is closed after this "
+			"long",
 	}, {
 		.flag = "workers", .short_flag = 'w', .key = "workers", .metavar = "N",
 		.type = OPT_UINT, FIELD(workers), .min = 1, .max = QS_MAX_WORKERS,

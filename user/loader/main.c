@@ -49,6 +49,7 @@ struct loader {
 	struct qs_strike *tokens;    /* NEW_TOKEN tokens used, shared: single use */
 	struct qs_supervisor sv;
 	SSL_CTX *ssl_ctx;
+	SSL_CTX *tcp_ssl_ctx;        /* HTTPS over TCP; NULL with --tcp off */
 	struct qs_docroot docroot;
 	struct qs_phpfpm phpfpm;
 	unsigned gen;                /* the generation that takes new connections */
@@ -193,6 +194,8 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 			continue;
 		for (unsigned l = 0; l < s->n_fds; l++)
 			close(s->fds[l]);
+		for (unsigned l = 0; l < s->n_tcp_fds; l++)
+			close(s->tcp_fds[l]);
 	}
 	/* a worker never touches BPF objects: the counters mmap stays mapped */
 	qs_bpf_close_fds();
@@ -265,6 +268,13 @@ static int open_sockets(struct loader *ld, unsigned gen, bool reload)
 				return fd;
 			s->fds[l] = fd;
 			s->n_fds = l + 1;
+			if (cfg->tcp) {
+				fd = qs_tcp_socket_open(&cfg->listen[l], w == 0 && !reload);
+				if (fd < 0)
+					return fd;
+				s->tcp_fds[l] = fd;
+				s->n_tcp_fds = l + 1;
+			}
 			if (cfg->steering) {
 				if (w == 0 && !reload &&
 				    (ret = qs_bpf_attach(&ld->bpf, l, fd, cfg->listen[l].text)))
@@ -289,7 +299,9 @@ static void retired(void *arg, struct qs_worker_slot *s)
 			qs_bpf_clear_socket(&ld->bpf, l, s->gen, s->id);
 		close(s->fds[l]);
 	}
-	s->n_fds = 0;
+	for (unsigned l = 0; l < s->n_tcp_fds; l++)
+		close(s->tcp_fds[l]);
+	s->n_fds = s->n_tcp_fds = 0;
 	s->used = false;
 }
 
@@ -300,7 +312,9 @@ static void close_sockets(struct loader *ld)
 
 		for (unsigned l = 0; l < s->n_fds; l++)
 			close(s->fds[l]);
-		s->n_fds = 0;
+		for (unsigned l = 0; l < s->n_tcp_fds; l++)
+			close(s->tcp_fds[l]);
+		s->n_fds = s->n_tcp_fds = 0;
 		s->used = false;
 	}
 }
@@ -400,7 +414,7 @@ static int reload(struct loader *ld)
 	unsigned old = ld->gen, gen = (old + 1) % QS_MAX_GENS;
 	struct qs_docroot docroot = QS_DOCROOT_INIT, prev_docroot;
 	struct qs_steer_state st = { 0 };
-	SSL_CTX *ctx, *prev_ctx;
+	SSL_CTX *ctx, *prev_ctx, *tcp_ctx = NULL, *prev_tcp_ctx;
 	int ret;
 
 	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
@@ -414,6 +428,10 @@ static int reload(struct loader *ld)
 			return -EBUSY;
 		}
 	ctx = qs_tls_ctx_new(cfg->cert, cfg->key);
+	if (ctx && cfg->tcp && !(tcp_ctx = qs_tls_tcp_ctx_new(cfg->cert, cfg->key))) {
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
 	if (!ctx) {
 		pr_warn("reload refused: the certificate or key is unusable (above); "
 			"generation %u keeps serving", old);
@@ -424,6 +442,7 @@ static int reload(struct loader *ld)
 	ret = qs_docroot_open(&docroot, cfg->docroot);
 	if (ret) {
 		SSL_CTX_free(ctx);
+		SSL_CTX_free(tcp_ctx);
 		pr_warn("reload refused: generation %u keeps serving", old);
 		reload_status(ld, "refused: the docroot %s: %s; generation %u keeps serving",
 			      cfg->docroot, strerror(-ret), old);
@@ -433,21 +452,26 @@ static int reload(struct loader *ld)
 	if (ret)
 		goto undo;
 	prev_ctx = ld->ssl_ctx;
+	prev_tcp_ctx = ld->tcp_ssl_ctx;
 	prev_docroot = ld->docroot;
 	ld->ssl_ctx = ld->sv.ssl_ctx = ctx;
+	ld->tcp_ssl_ctx = ld->sv.tcp_ssl_ctx = tcp_ctx;
 	ld->docroot = docroot;
 	for (unsigned w = 0; w < cfg->workers && !ret; w++)
 		ret = qs_supervisor_start(&ld->sv, &ld->sv.slots[gen * QS_MAX_WORKERS + w]);
 	if (ret) {
 		ld->ssl_ctx = ld->sv.ssl_ctx = prev_ctx;
+		ld->tcp_ssl_ctx = ld->sv.tcp_ssl_ctx = prev_tcp_ctx;
 		ld->docroot = prev_docroot;
 		ctx = NULL;
+		tcp_ctx = NULL;	/* as ctx */
 		for (unsigned w = 0; w < cfg->workers; w++)
 			qs_supervisor_retire(&ld->sv, &ld->sv.slots[gen * QS_MAX_WORKERS + w], 0);
 		goto undo;
 	}
 	/* the workers have their copies: the loader keeps only the new ones */
 	SSL_CTX_free(prev_ctx);
+	SSL_CTX_free(prev_tcp_ctx);
 	qs_docroot_close(&prev_docroot);
 	st.cur_gen = gen;
 	st.cur_config = 0;
@@ -482,6 +506,7 @@ undo:
 	}
 	if (ctx)
 		SSL_CTX_free(ctx);
+	SSL_CTX_free(tcp_ctx);
 	if (ld->docroot.dirfd != docroot.dirfd)
 		qs_docroot_close(&docroot);
 	pr_warn("reload failed: generation %u keeps serving", old);
@@ -545,6 +570,18 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(req_file_waits, "requests that waited for a file slot: --files-per-connection open"),
 	W(req_resp_budget, "requests answered 503: the worker held --max-response-memory"),
 	W(resp_held, "response bytes held for clients: queued, or sent and not acknowledged"),
+	W(tcp_accepted, "TCP connections accepted"),
+	W(tcp_closed, "TCP connections closed"),
+	W(tcp_active, "TCP connections open"),
+	W(tcp_refused, "TCP connections closed at once: --max-tcp-connections reached"),
+	W(tcp_hs_full, "TLS handshakes over TCP without resumption"),
+	W(tcp_hs_resumed, "TLS handshakes over TCP that resumed a ticket"),
+	W(tcp_hs_failed, "TLS handshakes over TCP that failed or timed out"),
+	W(req_h1, "requests over HTTP/1.1"),
+	W(req_h2, "requests over HTTP/2"),
+	W(req_h3, "requests over HTTP/3"),
+	W(h1_bad_requests, "HTTP/1.1 requests refused 400 and closed (syntax, smuggling)"),
+	W(h2_floods, "HTTP/2 connections ended with GOAWAY for a frame flood"),
 };
 #undef W
 /* every counter of the struct but pid is exported: a new one needs its row */
@@ -614,7 +651,8 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 	for (size_t m = 0; m < sizeof(worker_metrics) / sizeof(worker_metrics[0]); m++) {
 		bool gauge = !strcmp(worker_metrics[m].name, "conn_active") ||
 			     !strcmp(worker_metrics[m].name, "conn_unvalidated") ||
-			     !strcmp(worker_metrics[m].name, "resp_held");
+			     !strcmp(worker_metrics[m].name, "resp_held") ||
+			     !strcmp(worker_metrics[m].name, "tcp_active");
 
 		qs_mbuf_printf(b, "# HELP quicsteer_worker_%s%s %s\n# TYPE quicsteer_worker_%s%s %s\n",
 			       worker_metrics[m].name, gauge ? "" : "_total", worker_metrics[m].help,
@@ -804,6 +842,10 @@ int main(int argc, char **argv)
 
 	/* as root, before any worker drops privileges: the key may be root-only */
 	ld.ssl_ctx = qs_tls_ctx_new(cfg->cert, cfg->key);
+	if (ld.ssl_ctx && cfg->tcp && !(ld.tcp_ssl_ctx = qs_tls_tcp_ctx_new(cfg->cert, cfg->key))) {
+		SSL_CTX_free(ld.ssl_ctx);
+		ld.ssl_ctx = NULL;
+	}
 	if (!ld.ssl_ctx) {
 		ret = -EINVAL;
 		goto out;
@@ -851,6 +893,8 @@ int main(int argc, char **argv)
 		pr_warn("cannot map the NEW_TOKEN register: %s", strerror(errno));
 		goto out;
 	}
+	if (cfg->tcp)
+		qs_tcp_enable_migration();
 	ret = open_sockets(&ld, 0, false);
 	if (ret)
 		goto out;
@@ -889,6 +933,7 @@ int main(int argc, char **argv)
 	ld.sv.retired = retired;
 	ld.sv.cfg = cfg;
 	ld.sv.ssl_ctx = ld.ssl_ctx;
+	ld.sv.tcp_ssl_ctx = ld.tcp_ssl_ctx;
 	ld.sv.docroot = &ld.docroot;
 	ld.sv.probe = cfg->metrics[0] != '\0';	/* for /health */
 	ld.sv.cb_arg = &ld;
@@ -912,8 +957,9 @@ int main(int argc, char **argv)
 			strcat(addrs, l ? " " : "");
 			strcat(addrs, cfg->listen[l].text);
 		}
-		pr_info("instance '%s' serving HTTP/3 on udp %s from %s: %u workers as %s, "
-			"steering %s, pins in %s", cfg->instance, addrs, cfg->docroot,
+		pr_info("instance '%s' serving HTTP/3 on udp %s%s%s from %s: %u workers as %s, "
+			"steering %s, pins in %s", cfg->instance, addrs,
+			cfg->tcp ? ", HTTPS on tcp " : "", cfg->tcp ? addrs : "", cfg->docroot,
 			cfg->workers, cfg->user,
 			cfg->steering == QS_STEER_ON ? "on (CID)" :
 			cfg->steering == QS_STEER_OFF ? "off (SO_REUSEPORT hash)" :
@@ -940,6 +986,7 @@ out:
 	qs_docroot_close(&ld.docroot);
 	if (ld.ssl_ctx)
 		SSL_CTX_free(ld.ssl_ctx);
+	SSL_CTX_free(ld.tcp_ssl_ctx);
 	release_instance(&ld);
 	if (ret)
 		pr_warn("quicsteerd stopped after an error");

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -78,4 +80,67 @@ int qs_socket_open(const struct qs_listen *l, unsigned rcvbuf)
 fail:
 	close(fd);
 	return err;
+}
+
+int qs_tcp_socket_open(const struct qs_listen *l, bool check_free)
+{
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, off = 0, err;
+
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("cannot create a TCP socket for %s: %s", l->text, strerror(errno));
+		return err;
+	}
+	if ((l->addr.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off))) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) {
+		err = -errno;
+		pr_warn("cannot set the options of a TCP socket for %s: %s", l->text,
+			strerror(errno));
+		goto fail;
+	}
+	/* alone first: bound with SO_REUSEPORT it would join another server's group */
+	if (check_free && bind(fd, (const struct sockaddr *)&l->addr, l->addrlen)) {
+		err = -errno;
+		pr_warn("cannot listen on TCP %s: %s%s", l->text, strerror(errno),
+			err == -EADDRINUSE ? " (another server holds it: stop it, choose "
+			"another --listen, or --tcp off)" : "");
+		goto fail;
+	}
+	if (check_free) {
+		close(fd);
+		return qs_tcp_socket_open(l, false);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) || listen(fd, 4096)) {
+		err = -errno;
+		pr_warn("cannot listen on TCP %s: %s", l->text, strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return err;
+}
+
+void qs_tcp_enable_migration(void)
+{
+	static const char path[] = "/proc/sys/net/ipv4/tcp_migrate_req";
+	char cur = '0';
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0 && read(fd, &cur, 1) == 1 && cur == '1') {
+		close(fd);
+		return;
+	}
+	if (fd < 0 || pwrite(fd, "1\n", 2, 0) != 2)
+		pr_warn("cannot set net.ipv4.tcp_migrate_req: %s (Linux >= 5.14): a reload "
+			"resets the TCP connections still queued at the old workers",
+			strerror(errno));
+	else
+		pr_info("net.ipv4.tcp_migrate_req set to 1: a reload hands the TCP "
+			"connections queued at the old workers to the new ones");
+	if (fd >= 0)
+		close(fd);
 }

@@ -3,6 +3,8 @@
 #ifndef QS_LOADER_SOCKETS_H
 #define QS_LOADER_SOCKETS_H
 
+#include <stdbool.h>
+
 #include "common/config.h"
 
 /*
@@ -14,5 +16,19 @@ int qs_socket_check_free(const struct qs_listen *l);
 
 /* A bound SO_REUSEPORT UDP socket for l; returns the fd or -errno. */
 int qs_socket_open(const struct qs_listen *l, unsigned rcvbuf);
+
+/*
+ * A listening SO_REUSEPORT TCP socket for l (HTTPS over TCP), nonblocking;
+ * the fd or -errno after a message.  check_free: fail with EADDRINUSE when
+ * another socket holds the address (the first of the instance).
+ */
+int qs_tcp_socket_open(const struct qs_listen *l, bool check_free);
+
+/*
+ * net.ipv4.tcp_migrate_req = 1 (this network namespace): a listener that
+ * stops (a draining worker) hands the connections in its queues to another
+ * of its reuseport group instead of resetting them.  A warning if not.
+ */
+void qs_tcp_enable_migration(void);
 
 #endif

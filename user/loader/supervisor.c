@@ -90,6 +90,9 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		ctx.id = slot->id;
 		memcpy(ctx.fds, slot->fds, sizeof(ctx.fds));
 		ctx.n_fds = slot->n_fds;
+		memcpy(ctx.tcp_fds, slot->tcp_fds, sizeof(ctx.tcp_fds));
+		ctx.n_tcp_fds = slot->n_tcp_fds;
+		ctx.tcp_ssl_ctx = sv->tcp_ssl_ctx;
 		ctx.stats = stats_of(sv, slot);
 		ctx.shared = sv->shared;
 		ctx.tickets = sv->tickets;

@@ -26,6 +26,8 @@ struct qs_worker_slot {
 	unsigned gen, id;
 	int fds[QS_MAX_LISTENERS];
 	unsigned n_fds;
+	int tcp_fds[QS_MAX_LISTENERS];   /* HTTPS over TCP: listening, one per listener */
+	unsigned n_tcp_fds;
 	pid_t pid;
 	long long restart_at_ms;     /* pending restart, 0 = none */
 	long long window_start_ms;   /* crash-loop detection */
@@ -48,6 +50,7 @@ struct qs_supervisor {
 	const char *user;
 	const struct qs_config *cfg;
 	SSL_CTX *ssl_ctx;
+	SSL_CTX *tcp_ssl_ctx;            /* NULL with --tcp off */
 	const struct qs_docroot *docroot;
 	bool probe;                      /* send liveness probes (for /health) */
 	long long next_probe_ms;

@@ -12,4 +12,10 @@
 /* NULL after logging which file is wrong and how to fix it. */
 SSL_CTX *qs_tls_ctx_new(const char *cert, const char *key);
 
+/*
+ * The context of HTTPS over TCP: TLS 1.3 and 1.2, ALPN h2 then http/1.1,
+ * the same certificate and key (the workers install the ticket keys).
+ */
+SSL_CTX *qs_tls_tcp_ctx_new(const char *cert, const char *key);
+
 #endif

@@ -24,6 +24,7 @@
 #include "worker/quic/quic.h"
 #include "worker/quic/tickets.h"
 #include "worker/site.h"
+#include "worker/tcp/tcp.h"
 #include "worker/worker.h"
 
 #define RX_BUDGET 64      /* datagrams per socket per wakeup, then flush */
@@ -240,10 +241,16 @@ static void watch_writable(struct qs_server *s, int ep_fd, bool *watching)
 	*watching = want;
 }
 
+/* Application protocols over TLS over TCP, by ALPN (NULL-terminated). */
+static const struct qs_tcp_app *const tcp_apps[] = {
+	NULL,
+};
+
 int qs_worker_main(struct qs_worker_ctx *ctx)
 {
-	struct epoll_event ev, events[QS_MAX_LISTENERS + 2];
+	struct epoll_event ev, events[64];
 	struct qs_server *s = NULL;
+	struct qs_tcp_server *tcp = NULL;
 	struct qs_loop loop = { .epfd = -1 };
 	struct qs_site site = { 0 };
 	pid_t loader = getppid();
@@ -307,6 +314,21 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 		pr_warn("cannot start the QUIC server: %s", strerror(errno));
 		goto out;
 	}
+	if (ctx->tcp_ssl_ctx && ctx->n_tcp_fds) {
+		/* the same ticket keys as QUIC; no 0-RTT over TCP */
+		if (qs_tickets_setup(ctx->tcp_ssl_ctx, ctx->cfg, ctx->tickets, ctx->strike,
+				     ctx->stats)) {
+			pr_warn("cannot install the session ticket callbacks for TCP");
+			goto out;
+		}
+		SSL_CTX_set_max_early_data(ctx->tcp_ssl_ctx, 0);
+		tcp = qs_tcp_server_new(&site, ctx->tcp_ssl_ctx, ctx->tcp_fds, ctx->n_tcp_fds,
+					tcp_apps, sizeof(tcp_apps) / sizeof(tcp_apps[0]) - 1);
+		if (!tcp) {
+			pr_warn("cannot start serving TCP: %s", strerror(errno));
+			goto out;
+		}
+	}
 
 	ev.events = EPOLLIN;
 	ev.data.u64 = EV_SIGNAL;
@@ -333,7 +355,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 			ts.tv_nsec = (long)(d % NGTCP2_SECONDS);
 			tsp = &ts;
 		}
-		n = epoll_pwait2(ep, events, QS_MAX_LISTENERS + 2, tsp, NULL);
+		n = epoll_pwait2(ep, events, 64, tsp, NULL);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -374,7 +396,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 			qs_server_flush(s);
 		qs_loop_after_events(&loop);
 		watch_writable(s, ep, &watching_out);
-		if (s->draining && qs_server_drained(s)) {
+		if (s->draining && qs_server_drained(s) && qs_tcp_drained(tcp)) {
 			ret = 0;
 			goto out;
 		}
@@ -384,6 +406,7 @@ out:
 		qs_server_free(s);
 		free(s);
 	}
+	qs_tcp_server_free(tcp);
 	site_free(&site);
 	if (ep >= 0)
 		close(ep);

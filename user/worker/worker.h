@@ -24,6 +24,9 @@ struct qs_worker_ctx {
 	unsigned gen, id;
 	int fds[QS_MAX_LISTENERS];
 	unsigned n_fds;
+	int tcp_fds[QS_MAX_LISTENERS];     /* HTTPS over TCP: listening sockets */
+	unsigned n_tcp_fds;
+	SSL_CTX *tcp_ssl_ctx;
 	struct qs_worker_stats *stats;     /* this worker's slot, shared */
 	const struct qs_shared *shared;
 	const struct qs_tickets *tickets;  /* session ticket keys, shared */

@@ -652,6 +652,7 @@ static int start_request(struct qs_h3_stream *st)
 		req->tls.resumed = SSL_session_reused(ssl);
 	}
 	set_state(st, QS_H3_RECV_BODY);
+	count(&st->conn->srv->stats->req_h3, 1);
 	return qs_req_start(req);
 }
 

@@ -82,21 +82,25 @@ static void count_status(struct qs_req *req, int status)
 
 int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t n, bool body)
 {
-	struct qs_field all[QS_RESP_FIELDS_MAX + 2];
+	struct qs_field all[QS_RESP_FIELDS_MAX + 3];
 	const char *date = qs_http_date();
+	size_t k = 0;
 
 	if (req->status)
 		return -EALREADY;
 	if (n > QS_RESP_FIELDS_MAX)
 		return -E2BIG;
-	all[0] = (struct qs_field)QS_FIELD("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
-	all[1] = (struct qs_field)QS_FIELD("date", date, strlen(date));
-	memcpy(all + 2, f, n * sizeof(*f));
+	all[k++] = (struct qs_field)QS_FIELD("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
+	all[k++] = (struct qs_field)QS_FIELD("date", date, strlen(date));
+	/* how a browser that came over TCP learns HTTP/3 (RFC 7838) */
+	if (req->alt_svc)
+		all[k++] = (struct qs_field)QS_FIELD("alt-svc", req->alt_svc, strlen(req->alt_svc));
+	memcpy(all + k, f, n * sizeof(*f));
 	req->status = status;
 	count_status(req, status);
 	if (body && !req->head)
 		wait_touch(SEND_WAITS(req), &req->send_wait);	/* the send timeout runs from now */
-	return req->ops->respond(req, all, n + 2, body && !req->head);
+	return req->ops->respond(req, all, n + k, body && !req->head);
 }
 
 int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)

@@ -105,7 +105,9 @@ struct qs_req {
 	size_t pathlen;
 	char *authority;            /* NULL when absent */
 	const char *scheme;         /* "https" */
-	const char *protocol;       /* "HTTP/3", as CGI's SERVER_PROTOCOL */
+	const char *protocol;       /* "HTTP/3", "HTTP/2.0", "HTTP/1.1": CGI's SERVER_PROTOCOL */
+	/* over TCP while HTTP/3 listens on the port: `h3=":PORT"; ma=86400`, else NULL */
+	const char *alt_svc;
 	char *range, *if_none_match, *if_modified_since, *if_range;
 	char *content_type;
 	char *fields;               /* every regular field, "name\0value\0"... */

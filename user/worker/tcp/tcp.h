@@ -68,21 +68,27 @@ struct qs_tcp_conn {
 	SSL *ssl;
 	struct sockaddr_storage peer, local;
 	struct qs_tls_info tls;         /* filled when the handshake completes */
+	const char *alt_svc;            /* for qs_req.alt_svc: NULL when HTTP/3 is off */
 	const struct qs_tcp_app *app;   /* NULL until the handshake completes */
 	void *app_data;
 	/* what the request layer counts per connection (qs_req.conn_busy, conn_files) */
 	unsigned busy, files;
-	/* the rest is the transport's */
+	/* the rest is the transport's (tcp/tcp.c) */
 	uint8_t *out;                   /* plaintext waiting for SSL_write */
 	size_t out_len, out_cap, out_off;
 	uint8_t *in_held;               /* received, not yet taken by the application */
-	size_t in_len, in_cap;
-	uint64_t last_active;           /* ns (qs_clock_ns): the idle timeout */
-	uint64_t deadline;              /* ns: handshake, idle or drain deadline */
+	size_t in_len, in_off;
+	struct qs_tcp_conn *t_prev, *t_next; /* the timeout list it is on */
+	uint64_t t_at;                  /* ns (coarse clock): when it went on it */
+	int t_list;                     /* which (tcp.c), -1: none */
+	struct qs_tcp_conn *r_next;     /* the server's ready list: flush, resume */
+	bool in_ready;
 	bool handshake_done;
 	bool read_paused;               /* the application took less than it was given */
-	bool want_write;                /* EPOLLOUT armed: the socket was full */
+	bool read_again;                /* ... and resumed: read what waits */
+	bool over_high;                 /* the queue went over QS_TCP_OUT_HIGH */
 	bool closing;                   /* close once the queue is sent */
+	bool dead;                      /* closed: freed after the batch */
 	bool idle;                      /* no request in progress (keep-alive idle) */
 	bool draining;
 	struct qs_tcp_conn *prev, *next; /* the server's connections */
@@ -112,6 +118,22 @@ void qs_tcp_set_idle(struct qs_tcp_conn *c, bool idle);
  * application's close() is called either way, later, from the loop.
  */
 void qs_tcp_close(struct qs_tcp_conn *c, bool flush);
+
+/* ---- for the worker (worker.c) ----------------------------------------- */
+
+/*
+ * A worker's TCP side: its listening sockets (one per listener, its own
+ * generation's), the TLS context for TCP (the certificate and ticket keys
+ * of QUIC; ALPN h2, http/1.1) and the application protocols by ALPN.  The
+ * loop hook runs the timeouts, the flushes and the drain.  NULL and errno
+ * set on failure.
+ */
+struct qs_tcp_server *qs_tcp_server_new(struct qs_site *site, SSL_CTX *ctx, const int *fds,
+					unsigned n_fds, const struct qs_tcp_app *const *apps,
+					unsigned n_apps);
+void qs_tcp_server_free(struct qs_tcp_server *srv);
+/* After a drain: every connection is gone. */
+bool qs_tcp_drained(const struct qs_tcp_server *srv);
 
 /* The client's address and ours, for qs_proto_ops.addr. */
 static inline void qs_tcp_addr(const struct qs_tcp_conn *c, const struct sockaddr **peer,
