@@ -4,6 +4,16 @@
 # when something the build needs is missing).  V=1 for verbose.
 
 OUTPUT     := .output
+# SANITIZE=1: the same build with ASan and UBSan (user code; the BPF
+# programs and the static OpenSSL/ngtcp2 are not instrumented) into
+# .output-san/, binaries included, so that both builds live side by side
+BIN_DIR    :=
+ifeq ($(SANITIZE),1)
+OUTPUT     := .output-san
+BIN_DIR    := $(OUTPUT)/
+SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+endif
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
@@ -27,7 +37,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
               -Wno-unused-function $(INCLUDES) -Ivmlinux
 CFLAGS     ?= -g -O2
 CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
-              -DQS_VERSION='"$(VERSION)"' $(QUIC_CFLAGS) $(INCLUDES)
+              -DQS_VERSION='"$(VERSION)"' $(QUIC_CFLAGS) $(INCLUDES) $(SAN_CFLAGS)
 LIBBPF_LIBS := $(shell $(PKGCONF) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 # ngtcp2 (ossl backend) and OpenSSL 3.5 are static from the set-up's prefix:
 # its include dir must come first, the system has OpenSSL 3.0 headers
@@ -52,7 +62,7 @@ WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
 
 include bench/load/load.mk
 
-BINS       := quicsteerd quicsteerctl
+BINS       := $(BIN_DIR)quicsteerd $(BIN_DIR)quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 TOOLS      += $(OUTPUT)/qs-initials
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
@@ -66,7 +76,8 @@ FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
-all: $(BINS) $(TOOLS) $(UNITS) $(FUZZERS) $(LOAD_BIN)
+# (the fuzz targets are sanitized builds already: not again under SANITIZE=1)
+all: $(BINS) $(TOOLS) $(UNITS) $(if $(SAN_CFLAGS),,$(FUZZERS)) $(LOAD_BIN)
 
 # ---- set-up --------------------------------------------------------------
 check-setup:
@@ -102,11 +113,11 @@ $(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) $(wildcard include/quicsteer/*.h) $(SK
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
+$(BIN_DIR)quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(QUIC_LIBS) -o $@
 
-quicsteerctl: user/ctl/quicsteerctl.c
+$(BIN_DIR)quicsteerctl: user/ctl/quicsteerctl.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
@@ -220,4 +231,4 @@ bench-guard: check-setup
 
 clean:
 	$(call msg,CLEAN,)
-	$(Q)rm -rf $(OUTPUT) quicsteerd quicsteerctl
+	$(Q)rm -rf .output .output-san quicsteerd quicsteerctl
