@@ -69,7 +69,8 @@ UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(O
               $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3
-FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
+FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
+              $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid
 
 .PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume bench-guard setup \
 	check-setup unit fuzz
@@ -157,7 +158,7 @@ $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
 
 # HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
 TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/req.o \
-                worker/http/date.o worker/mem.o common/log.o)
+                worker/http/fields.o worker/http/date.o worker/mem.o common/log.o)
 $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) -o $@
@@ -176,6 +177,18 @@ $(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c use
 $(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
+
+$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/common/log.c $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
+$(OUTPUT)/fuzz_config: tests/fuzz/fuzz_config.c user/loader/config.c $(COMMON_SRCS) $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -DQS_VERSION='"$(VERSION)"' $(filter %.c,$^) $(INIH_LIBS) -o $@
+
+$(OUTPUT)/fuzz_cid: tests/fuzz/fuzz_cid.c $(wildcard include/quicsteer/*.h) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< -o $@
 
 fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done

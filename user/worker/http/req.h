@@ -196,6 +196,19 @@ static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, cons
 /* ---- for protocols ------------------------------------------------------ */
 
 /*
+ * One field of the request's header block as the protocol decoded it (a
+ * pseudo-header's name starts with ':'), kept in req (http/fields.c).
+ * Returns 0; the status to refuse the request with: 400 for a malformed
+ * name, value, :method or Content-Length, 503 when the worker holds its
+ * budget of request fields (the fields kept so far are let go); or
+ * -ENOMEM.
+ */
+int qs_req_header(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
+		  size_t vl);
+/* The header block is complete: sets req->head; 0, or 400 without :method or :path. */
+int qs_req_headers_end(struct qs_req *req);
+
+/*
  * The header block is complete (req->head set) and the request may run:
  * pick its handler (the site's router) and start it.  0 or -errno (reset
  * the stream).
