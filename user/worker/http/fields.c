@@ -107,9 +107,11 @@ int qs_req_header(struct qs_req *req, const uint8_t *name, size_t nl, const uint
 	} else if (is(name, nl, "if-range")) {
 		ret = set_value(&req->if_range, value, vl, NULL);
 	} else if (is(name, nl, "content-length")) {
-		req->content_length = parse_length(value, vl);
-		if (req->content_length < 0)
+		int64_t cl = parse_length(value, vl);
+
+		if (cl < 0)
 			return 400;
+		req->content_length = cl;
 	} else if (is(name, nl, "content-type")) {
 		ret = set_value(&req->content_type, value, vl, NULL);
 	}
