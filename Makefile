@@ -72,7 +72,7 @@ UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(O
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid
 
-.PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume bench-guard setup \
+.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard setup \
 	check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
@@ -212,9 +212,17 @@ unit: $(UNITS)
 certs/server.crt:
 	$(Q)scripts/gen-certs.sh
 
+# the unit tests run twice: as built, and built with ASan and UBSan
 test: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 	$(Q)tests/run.sh
+
+# the whole suite against quicsteerd built with ASan and UBSan
+test-sanitize: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
+	$(Q)QS_BIN_DIR=$(CURDIR)/.output-san tests/run.sh
 
 run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
