@@ -4,6 +4,16 @@
 # when something the build needs is missing).  V=1 for verbose.
 
 OUTPUT     := .output
+# SANITIZE=1: the same build with ASan and UBSan (user code; the BPF
+# programs and the static OpenSSL/ngtcp2 are not instrumented) into
+# .output-san/, binaries included, so that both builds live side by side
+BIN_DIR    :=
+ifeq ($(SANITIZE),1)
+OUTPUT     := .output-san
+BIN_DIR    := $(OUTPUT)/
+SAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+endif
 ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
@@ -27,7 +37,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
               -Wno-unused-function $(INCLUDES) -Ivmlinux
 CFLAGS     ?= -g -O2
 CFLAGS     += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
-              -DQS_VERSION='"$(VERSION)"' $(QUIC_CFLAGS) $(INCLUDES)
+              -DQS_VERSION='"$(VERSION)"' $(QUIC_CFLAGS) $(INCLUDES) $(SAN_CFLAGS)
 LIBBPF_LIBS := $(shell $(PKGCONF) --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 # ngtcp2 (ossl backend) and OpenSSL 3.5 are static from the set-up's prefix:
 # its include dir must come first, the system has OpenSSL 3.0 headers
@@ -52,21 +62,23 @@ WORKER_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(WORKER_SRCS))
 
 include bench/load/load.mk
 
-BINS       := quicsteerd quicsteerctl
+BINS       := $(BIN_DIR)quicsteerd $(BIN_DIR)quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 TOOLS      += $(OUTPUT)/qs-initials
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3
-FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi
+FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
+              $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid
 
-.PHONY: all clean test run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle setup \
+.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle setup \
 	check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
-all: $(BINS) $(TOOLS) $(UNITS) $(FUZZERS) $(LOAD_BIN)
+# (the fuzz targets are sanitized builds already: not again under SANITIZE=1)
+all: $(BINS) $(TOOLS) $(UNITS) $(if $(SAN_CFLAGS),,$(FUZZERS)) $(LOAD_BIN)
 
 # ---- set-up --------------------------------------------------------------
 check-setup:
@@ -102,11 +114,11 @@ $(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) $(wildcard include/quicsteer/*.h) $(SK
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
+$(BIN_DIR)quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(QUIC_LIBS) -o $@
 
-quicsteerctl: user/ctl/quicsteerctl.c
+$(BIN_DIR)quicsteerctl: user/ctl/quicsteerctl.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
@@ -146,7 +158,7 @@ $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
 
 # HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
 TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/req.o \
-                worker/http/date.o worker/mem.o common/log.o)
+                worker/http/fields.o worker/http/date.o worker/mem.o common/log.o)
 $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) -o $@
@@ -165,6 +177,18 @@ $(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c use
 $(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
+
+$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/common/log.c $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
+$(OUTPUT)/fuzz_config: tests/fuzz/fuzz_config.c user/loader/config.c $(COMMON_SRCS) $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -DQS_VERSION='"$(VERSION)"' $(filter %.c,$^) $(INIH_LIBS) -o $@
+
+$(OUTPUT)/fuzz_cid: tests/fuzz/fuzz_cid.c $(wildcard include/quicsteer/*.h) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< -o $@
 
 fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
@@ -188,9 +212,17 @@ unit: $(UNITS)
 certs/server.crt:
 	$(Q)scripts/gen-certs.sh
 
+# the unit tests run twice: as built, and built with ASan and UBSan
 test: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 	$(Q)tests/run.sh
+
+# the whole suite against quicsteerd built with ASan and UBSan
+test-sanitize: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
+	$(Q)QS_BIN_DIR=$(CURDIR)/.output-san tests/run.sh
 
 run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
@@ -224,4 +256,4 @@ bench-idle: check-setup
 
 clean:
 	$(call msg,CLEAN,)
-	$(Q)rm -rf $(OUTPUT) quicsteerd quicsteerctl
+	$(Q)rm -rf .output .output-san quicsteerd quicsteerctl

@@ -413,6 +413,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 test_h3_garbage_and_flood_memory_flat() {
 	local pids before after w
 	need_root_bpf || return
+	not_sanitized "worker RSS figures" || return
 	need_gtls || return
 	h3_docroot
 	qs_start flood 2

@@ -4,7 +4,9 @@
 # ends, pass or fail (EXIT trap of the subshell).
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-QS=$ROOT/quicsteerd
+# QS_BIN_DIR: where quicsteerd comes from (make SANITIZE=1 puts an ASan and
+# UBSan build in .output-san)
+QS=${QS_BIN_DIR:-$ROOT}/quicsteerd
 QS_SEND=$ROOT/.output/qs-send
 PIN_ROOT=/sys/fs/bpf/quicsteer
 
@@ -42,6 +44,21 @@ need() {
 unsupported() {
 	echo "skipped: $*" >&2
 	return 77
+}
+
+# true when quicsteerd is built with ASan (QS_BIN_DIR=.output-san)
+qs_sanitized() {
+	ldd "$QS" 2>/dev/null | grep -q libasan
+}
+
+# not_sanitized WHAT: skip, in CI too, a test of what an ASan build cannot
+# show (its shadow memory and quarantine swell RSS)
+not_sanitized() {
+	if qs_sanitized; then
+		unsupported "$1 under ASan"
+		return
+	fi
+	return 0
 }
 
 need_root_bpf() {

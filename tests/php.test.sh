@@ -182,6 +182,7 @@ test_php_get_post_redirect_status_errors() {
 test_php_big_response_streams_with_bounded_memory() {
 	local pid before after
 	need_root_bpf || return
+	not_sanitized "worker RSS figures" || return
 	need_phpfpm || return
 	command -v gtlsclient >/dev/null || { need gtlsclient; return; }
 	php_docroot
@@ -651,6 +652,7 @@ test_php_more_uploads_than_children_on_one_connection() {
 test_php_held_bodies_without_length_are_bounded() {
 	local load=.output/quicsteer-load out pid before peak lpid
 	need_php_load || return
+	not_sanitized "worker RSS figures" || return
 	php_docroot
 	len_script
 	head -c 8000000 /dev/urandom >"$DL/8m.bin"
@@ -871,6 +873,7 @@ test_php_stalled_reader_frees_the_child() {
 test_php_held_header_blocks_are_bounded() {
 	local pid before peak lpid
 	need_php_load || return
+	not_sanitized "worker RSS figures" || return
 	php_docroot
 	len_script
 	head -c 1000 /dev/urandom >"$DL/1k.bin"

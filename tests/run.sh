@@ -13,10 +13,35 @@ pattern=${1:-}
 passed=0 failed=0 skipped=0
 failed_names=()
 logdir=$(mktemp -d /tmp/qs-tests.XXXXXX)
-trap 'rm -rf "$logdir"' EXIT
+# What ASan and UBSan report (make SANITIZE=1 builds, the fuzz targets) goes
+# to files here, from every process: workers run as an unprivileged user,
+# hence the sticky world-writable directory.  A report fails the test that
+# was running, even when the process that made it was restarted unseen.
+sandir=$(mktemp -d /tmp/qs-san.XXXXXX)
+chmod 1777 "$sandir"
+trap 'rm -rf "$logdir" "$sandir"' EXIT
+export ASAN_OPTIONS="log_path=$sandir/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$sandir/ubsan:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
+# san_reports LOG: move the sanitizer reports made since the last call to
+# LOG; false if there were any
+san_reports() {
+	local f found=0
+
+	for f in "$sandir"/*; do
+		[[ -e $f ]] || continue
+		{ echo "sanitizer report $(basename "$f"):"; cat "$f"; } >>"$1"
+		rm -f "$f"
+		found=1
+	done
+	((found == 0))
+}
 
 report() { # NAME STATUS LOG
-	case $2 in
+	local status=$2
+
+	san_reports "$3" || status=1
+	case $status in
 	0) echo "PASS $1"; passed=$((passed + 1)) ;;
 	77) echo "SKIP $1: $(grep -m1 "^skipped: " "$3" || tail -1 "$3")"; skipped=$((skipped + 1)) ;;
 	*) echo "FAIL $1"; sed 's/^/    | /' "$3"; failed=$((failed + 1)); failed_names+=("$1") ;;
@@ -31,6 +56,7 @@ for bin in .output/test_*; do
 	log=$logdir/$name.log
 	"$bin" >"$log" 2>&1
 	status=$?
+	san_reports "$log" || status=1
 	while read -r verdict fn; do
 		case $verdict in
 		PASS) echo "PASS $name:$fn"; passed=$((passed + 1)) ;;
@@ -44,6 +70,17 @@ for bin in .output/test_*; do
 	fi
 	# figures the unit tests print (false-accept rate, chi-square) are worth seeing
 	grep -E '^  (false accept|unlinkable|round trip):' "$log" || true
+done
+
+# ---- the unit tests again, built with ASan and UBSan: one line each ------
+# (make test builds them with make SANITIZE=1; a sanitizer report fails one)
+for bin in .output-san/test_*; do
+	[[ -x $bin ]] || continue
+	name=san/$(basename "$bin")
+	[[ -z $pattern || $name == *"$pattern"* ]] || continue
+	log=$logdir/${name#san/}.san.log
+	"$bin" >"$log" 2>&1
+	report "$name" $? "$log"
 done
 
 # ---- bash tests -----------------------------------------------------------

@@ -13,16 +13,19 @@
 
 static char tmpdir[] = "/tmp/qs-config-test.XXXXXX";
 
+/* The path of a new file in tmpdir; a test's arrays name several at once. */
 static const char *write_conf(const char *name, const char *text)
 {
-	char path[256];
+	static char paths[64][256];
+	static unsigned n;
+	char *path = paths[n++ % 64];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	snprintf(path, sizeof(paths[0]), "%s/%s", tmpdir, name);
 	f = fopen(path, "w");
 	fputs(text, f);
 	fclose(f);
-	return strdup(path);	/* freed with the process: a test binary */
+	return path;
 }
 
 static int parse(struct qs_config *cfg, int argc, const char **argv)

@@ -93,7 +93,8 @@ static int build(struct frame *f, const struct spec *s, const unsigned char *pl,
 		p[off + 7] = 64;
 		inet_pton(AF_INET6, s->src ? s->src : "2001:db8:1::2", p + off + 8);
 		inet_pton(AF_INET6, s->dst ? s->dst : "2001:db8::1", p + off + 24);
-		memcpy(p + off + 40, s->ext, s->ext_len);
+		if (s->ext_len)
+			memcpy(p + off + 40, s->ext, s->ext_len);	/* s->ext may be NULL */
 		l4 = off + 40 + s->ext_len;
 	}
 	put16(p + l4, 50000);

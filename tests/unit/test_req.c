@@ -274,6 +274,8 @@ static int fake_body(struct fake *f, const void *data, size_t len, bool end)
 
 static void fake_close(struct fake *f)
 {
+	if (!f->req.site)
+		return;	/* closed and cleared already */
 	qs_req_close(&f->req);
 	qs_req_free_fields(&f->req);
 	free(f->body);

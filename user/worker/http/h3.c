@@ -536,22 +536,6 @@ static int on_begin_headers(nghttp3_conn *h3, int64_t stream_id, void *conn_ud,
 	return 0;
 }
 
-/* A copy of value into *dst (freeing what was there); 0 or -ENOMEM. */
-static int set_value(char **dst, const nghttp3_vec *v, size_t *len)
-{
-	char *s = malloc(v->len + 1);
-
-	if (!s)
-		return -ENOMEM;
-	memcpy(s, v->base, v->len);
-	s[v->len] = '\0';
-	free(*dst);
-	*dst = s;
-	if (len)
-		*len = v->len;
-	return 0;
-}
-
 static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 			  nghttp3_rcbuf *name, nghttp3_rcbuf *value, uint8_t flags,
 			  void *conn_ud, void *stream_ud)
@@ -564,6 +548,7 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 
 	(void)h3;
 	(void)stream_id;
+	(void)token;
 	(void)flags;
 	if (!st || st->reject)
 		return 0;	/* refused: nothing more is kept */
@@ -574,53 +559,9 @@ static int on_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 		st->reject = 431;
 		return 0;
 	}
-	switch (token) {
-	case NGHTTP3_QPACK_TOKEN__METHOD:
-		if (v.len == 0 || v.len >= sizeof(req->method)) {
-			st->reject = 400;
-			break;
-		}
-		memcpy(req->method, v.base, v.len);
-		req->method[v.len] = '\0';
-		break;
-	case NGHTTP3_QPACK_TOKEN__PATH:
-		ret = set_value(&req->path, &v, &req->pathlen);
-		break;
-	case NGHTTP3_QPACK_TOKEN__AUTHORITY:
-		ret = set_value(&req->authority, &v, NULL);
-		break;
-	case NGHTTP3_QPACK_TOKEN_RANGE:
-		ret = set_value(&req->range, &v, NULL);
-		break;
-	case NGHTTP3_QPACK_TOKEN_IF_NONE_MATCH:
-		ret = set_value(&req->if_none_match, &v, NULL);
-		break;
-	case NGHTTP3_QPACK_TOKEN_IF_MODIFIED_SINCE:
-		ret = set_value(&req->if_modified_since, &v, NULL);
-		break;
-	case NGHTTP3_QPACK_TOKEN_IF_RANGE:
-		ret = set_value(&req->if_range, &v, NULL);
-		break;
-	case NGHTTP3_QPACK_TOKEN_CONTENT_LENGTH: {
-		/* nghttp3 checked it is a number and will hold the body to it */
-		uint64_t cl = 0;
-
-		for (size_t i = 0; i < v.len && cl < (1ULL << 60); i++)
-			cl = cl * 10 + (uint64_t)(v.base[i] - '0');
-		req->content_length = (int64_t)cl;
-		break;
-	}
-	case NGHTTP3_QPACK_TOKEN_CONTENT_TYPE:
-		ret = set_value(&req->content_type, &v, NULL);
-		break;
-	}
-	/* every regular field, when a handler wants them (bounded above) */
-	if (!ret && n.len && n.base[0] != ':' && req->site->keep_fields)
-		ret = qs_req_add_field(req, n.base, n.len, v.base, v.len);
-	if (ret == -ENOBUFS) {
-		/* the worker holds its budget of request fields: 503, and let go */
-		st->reject = 503;
-		qs_req_free_fields(req);
+	ret = qs_req_header(req, n.base, n.len, v.base, v.len);
+	if (ret > 0) {
+		st->reject = ret;
 		return 0;
 	}
 	return ret ? NGHTTP3_ERR_CALLBACK_FAILURE : 0;
@@ -667,11 +608,10 @@ static int on_end_headers(nghttp3_conn *h3, int64_t stream_id, int fin, void *co
 	(void)stream_id;
 	if (!st || st->state != QS_H3_RECV_HEADERS)
 		return 0;
-	qs_req_headers_end(&st->req);
 	st->recv_fin = fin;
-	st->req.head = !strcmp(st->req.method, "HEAD");
-	if (!st->reject && (!st->req.path || !st->req.method[0]))
-		st->reject = 400;
+	ret = qs_req_headers_end(&st->req);
+	if (!st->reject)
+		st->reject = ret;
 	if (st->reject) {
 		ret = refuse(st, st->reject);
 	} else if (!c->handshake_done && safe_method(st->req.method)) {

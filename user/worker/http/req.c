@@ -196,7 +196,7 @@ void qs_req_headers_begin(struct qs_req *req)
 	wait_touch(HEADER_WAITS(req), &req->header_wait);
 }
 
-void qs_req_headers_end(struct qs_req *req)
+void qs_req_header_timeout_stop(struct qs_req *req)
 {
 	wait_unlink(HEADER_WAITS(req), &req->header_wait);
 }

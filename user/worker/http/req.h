@@ -213,9 +213,26 @@ static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, cons
 
 /* ---- for protocols ------------------------------------------------------ */
 
-/* A header block begins and ends: the header timeout runs in between. */
+/*
+ * A header block begins: the header timeout runs until its end
+ * (qs_req_headers_end() stops it).
+ */
 void qs_req_headers_begin(struct qs_req *req);
-void qs_req_headers_end(struct qs_req *req);
+void qs_req_header_timeout_stop(struct qs_req *req);
+
+/*
+ * One field of the request's header block as the protocol decoded it (a
+ * pseudo-header's name starts with ':'), kept in req (http/fields.c).
+ * Returns 0; the status to refuse the request with: 400 for a malformed
+ * name, value, :method or Content-Length, 503 when the worker holds its
+ * budget of request fields (the fields kept so far are let go); or
+ * -ENOMEM.
+ */
+int qs_req_header(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
+		  size_t vl);
+/* The header block is complete: its timeout stops, req->head is set; 0, or 400
+ * without :method or :path. */
+int qs_req_headers_end(struct qs_req *req);
 
 /*
  * The header block is complete (req->head set) and the request may run:
