@@ -23,6 +23,7 @@
 #include "worker/quic/net.h"
 #include "worker/quic/quic.h"
 #include "worker/quic/tickets.h"
+#include "worker/sandbox.h"
 #include "worker/site.h"
 #include "worker/worker.h"
 
@@ -320,6 +321,9 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 		}
 	}
 	pr_debug("running as %s, %u sockets", ctx->user, ctx->n_fds);
+	/* last: from here on, only what serving needs */
+	if (ctx->cfg->seccomp && qs_sandbox_enter(name))
+		goto out;
 
 	for (;;) {
 		ngtcp2_tstamp next = next_deadline(s, &loop), now = qs_now();
