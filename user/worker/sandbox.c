@@ -30,18 +30,18 @@
 #define MAX_NR 512	/* names known for calls 0..MAX_NR-1 (Linux has ~460) */
 
 /* Allowed whatever their arguments.  Names, so that one list serves every
- * architecture: a call an architecture lacks (epoll_wait on arm64) is skipped. */
+ * architecture: a call an architecture lacks (time on arm64) is skipped. */
 static const char *const allowed[] = {
 	/* the event loop, the signalfd, the FastCGI sockets, the log */
-	"epoll_pwait2", "epoll_pwait", "epoll_wait", "epoll_ctl",
-	"read", "write", "close",
-	/* QUIC datagrams on the sockets the loader opened */
-	"recvmsg", "sendmsg", "recvmmsg", "sendmmsg",
-	/* FastCGI: a nonblocking connect, then its outcome */
-	"connect", "getsockopt",
+	"epoll_pwait2", "epoll_ctl", "read", "write", "close",
+	/* QUIC datagrams (GSO, GRO) on the sockets the loader opened */
+	"recvmsg", "sendmsg",
+	/* FastCGI: a nonblocking connect; socket() below */
+	"connect",
 	/* static files (openat2 confines them to the docroot), request bodies in
 	 * O_TMPFILE files; openat2's flags are in memory a filter cannot read,
-	 * so restricting openat's would buy nothing */
+	 * so restricting openat's would buy nothing.  fstat is newfstatat or
+	 * statx in some libcs, lseek is stdio's */
 	"openat", "openat2", "fstat", "newfstatat", "statx", "pread64", "lseek",
 	/* malloc; mmap and mprotect below */
 	"brk", "munmap", "mremap", "madvise",
