@@ -2,9 +2,10 @@
 /*
  * The worker's seccomp allow-list.  It is loaded last, once the sockets,
  * the docroot, the TLS context and the event loop exist, so it holds only
- * what serving needs: the event loop, QUIC datagrams, FastCGI connections,
- * files, memory, time, randomness and dying.  No exec, no new process or
- * thread, no ptrace, no new kind of socket, no executable memory.
+ * what serving needs: the event loop, QUIC datagrams, FastCGI connections
+ * (of the configured pool's family; none without PHP), files, memory, time,
+ * randomness and dying.  No exec, no new process or thread, no ptrace, no
+ * other socket, no executable memory.
  *
  * A refused call traps (SIGSYS) instead of killing outright: the handler
  * writes the call's name to the log, where an operator looks, then dies
@@ -29,6 +30,7 @@
 
 #include <seccomp.h>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "worker/sandbox.h"
 
@@ -167,10 +169,18 @@ static int prepare_trap(const char *who)
 	return 0;
 }
 
-static int add_rules(scmp_filter_ctx ctx)
+static int allow_stream_socket(scmp_filter_ctx ctx, int family)
 {
-	static const int families[] = { AF_UNIX, AF_INET, AF_INET6 };
-	int ret;
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family),
+				SCMP_A1(SCMP_CMP_MASKED_EQ,
+					~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC),
+					SOCK_STREAM));
+}
+
+static int add_rules(scmp_filter_ctx ctx, const struct qs_config *cfg)
+{
+	int ret = 0;
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		int nr = seccomp_syscall_resolve_name(allowed[i]);
@@ -183,16 +193,22 @@ static int add_rules(scmp_filter_ctx ctx)
 			return ret;
 		}
 	}
-	/* FastCGI connections only: stream sockets of the three families */
-	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]),
-				       SCMP_A1(SCMP_CMP_MASKED_EQ,
-					       ~(scmp_datum_t)(SOCK_NONBLOCK | SOCK_CLOEXEC),
-					       SOCK_STREAM));
-		if (ret)
-			return ret;
+	/* new sockets are FastCGI connections: of the pool's family, or none */
+	switch (cfg->fastcgi) {
+	case QS_FASTCGI_OFF:
+		break;
+	case QS_FASTCGI_MANAGED:
+	case QS_FASTCGI_UNIX:
+		ret = allow_stream_socket(ctx, AF_UNIX);
+		break;
+	case QS_FASTCGI_TCP:
+		ret = allow_stream_socket(ctx, AF_INET);
+		if (!ret)
+			ret = allow_stream_socket(ctx, AF_INET6);
+		break;
 	}
+	if (ret)
+		return ret;
 	/* memory, never executable: injected code cannot be made to run */
 	ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 			       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
@@ -206,7 +222,7 @@ static int add_rules(scmp_filter_ctx ctx)
 	return ret;
 }
 
-int qs_sandbox_enter(const char *who)
+int qs_sandbox_enter(const char *who, const struct qs_config *cfg)
 {
 	scmp_filter_ctx ctx;
 	int ret;
@@ -227,7 +243,7 @@ int qs_sandbox_enter(const char *who)
 	if (!ret)
 		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (!ret)
-		ret = add_rules(ctx);
+		ret = add_rules(ctx, cfg);
 	if (ret) {
 		pr_warn("seccomp: cannot build the filter: %s", strerror(-ret));
 		goto cleanup;

@@ -8,11 +8,14 @@
 #ifndef QS_WORKER_SANDBOX_H
 #define QS_WORKER_SANDBOX_H
 
+struct qs_config;
+
 /*
  * Load the filter into the calling (single-threaded) process; who names it
- * in the message of a refused call ("worker 0/1").  No new privileges must
- * already be set.  Returns 0 or a negative errno after logging why.
+ * in the message of a refused call ("worker 0/1"), cfg says which sockets
+ * FastCGI opens.  No new privileges must already be set.  Returns 0 or a
+ * negative errno after logging why.
  */
-int qs_sandbox_enter(const char *who);
+int qs_sandbox_enter(const char *who, const struct qs_config *cfg);
 
 #endif

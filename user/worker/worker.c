@@ -322,7 +322,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	}
 	pr_debug("running as %s, %u sockets", ctx->user, ctx->n_fds);
 	/* last: from here on, only what serving needs */
-	if (ctx->cfg->seccomp && qs_sandbox_enter(name))
+	if (ctx->cfg->seccomp && qs_sandbox_enter(name, ctx->cfg))
 		goto out;
 
 	for (;;) {
