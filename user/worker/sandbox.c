@@ -185,7 +185,16 @@ static int add_rules(scmp_filter_ctx ctx, const struct qs_config *cfg)
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		int nr = seccomp_syscall_resolve_name(allowed[i]);
 
-		if (nr < 0)	/* not on this architecture */
+		if (nr == __NR_SCMP_ERROR) {
+			const struct scmp_version *v = seccomp_version();
+
+			/* else the worker would die at its first such call */
+			pr_warn("seccomp: libseccomp %u.%u.%u does not know the system call "
+				"%s: a newer libseccomp is needed (or --seccomp off)",
+				v->major, v->minor, v->micro, allowed[i]);
+			return -ENOSYS;
+		}
+		if (nr < 0)	/* a pseudo number: not on this architecture */
 			continue;
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		if (ret) {
