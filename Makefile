@@ -46,6 +46,7 @@ QUIC_LIBS   := $(shell $(PKGCONF) --static --libs libngtcp2_crypto_ossl 2>/dev/n
                $(shell $(PKGCONF) --libs libnghttp3 2>/dev/null)
 INIH_LIBS   := $(shell $(PKGCONF) --libs inih 2>/dev/null || echo -linih)
 XDP_LIBS    := $(shell $(PKGCONF) --libs libxdp 2>/dev/null || echo -lxdp)
+SECCOMP_LIBS := $(shell $(PKGCONF) --libs libseccomp 2>/dev/null || echo -lseccomp)
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -116,7 +117,7 @@ $(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) $(wildcard include/quicsteer/*.h) $(SK
 
 $(BIN_DIR)quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(QUIC_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(SECCOMP_LIBS) $(QUIC_LIBS) -o $@
 
 $(BIN_DIR)quicsteerctl: user/ctl/quicsteerctl.c
 	$(call msg,CC,$@)

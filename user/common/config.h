@@ -76,6 +76,7 @@ struct qs_config {
 	enum qs_steering steering;
 	bool foreground;
 	char user[64];
+	bool seccomp;               /* workers under their system call allow-list */
 	unsigned char server_id[QS_CID_SID_MAX];
 	unsigned server_id_len;
 	char log_file[256];         /* "" = stderr in foreground, default file otherwise */

@@ -41,6 +41,11 @@ int qs_log_open_file(const char *path)
 	return 0;
 }
 
+int qs_log_fd(void)
+{
+	return fileno(log_out ? log_out : stderr);
+}
+
 void qs_log_tee_stderr(bool on)
 {
 	log_tee = on;

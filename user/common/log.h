@@ -15,6 +15,8 @@ void qs_log_set_level(enum qs_log_level level);
 enum qs_log_level qs_log_get_level(void);
 /* Where messages go: NULL = stderr.  Returns -errno. */
 int qs_log_open_file(const char *path);
+/* The descriptor messages go to, for a signal handler's write(2). */
+int qs_log_fd(void);
 /* Also copy warnings to stderr (a daemon, until it has detached). */
 void qs_log_tee_stderr(bool on);
 

@@ -594,6 +594,12 @@ static const struct opt options[] = {
 		.type = OPT_STRING, FIELD(user), .def = QS_DEFAULT_USER,
 		.help = "unprivileged user the workers run as",
 	}, {
+		.flag = "seccomp", .key = "seccomp",
+		.type = OPT_BOOL, FIELD(seccomp), .def = "on",
+		.help = "workers run under a seccomp allow-list of the system calls they "
+			"need; any other call kills the worker, which logs the call's name. "
+			"`off` is for finding such a call, to report it",
+	}, {
 		.flag = "server-id", .key = "server_id", .metavar = "HEX",
 		.type = OPT_FUNC, .set = set_server_id, .def = "01",
 		.help = "plaintext QUIC-LB server id in every CID, 1.." STR(QS_CID_SID_MAX)

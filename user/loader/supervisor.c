@@ -158,7 +158,12 @@ void qs_supervisor_reap(struct qs_supervisor *sv, bool stopping)
 			pr_debug("worker %u/%u (pid %d) stopped", s->gen, s->id, (int)pid);
 			continue;
 		}
-		if (WIFSIGNALED(status))
+		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+			pr_warn("worker %u/%u (pid %d) killed by its seccomp filter: it made a "
+				"system call outside its allow-list (its last log line names "
+				"it; --seccomp off runs without the filter: please report the "
+				"call); restarting it on the same socket", s->gen, s->id, (int)pid);
+		else if (WIFSIGNALED(status))
 			pr_warn("worker %u/%u (pid %d) killed by signal %d (%s); restarting it "
 				"on the same socket", s->gen, s->id, (int)pid, WTERMSIG(status),
 				strsignal(WTERMSIG(status)));

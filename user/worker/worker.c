@@ -23,6 +23,7 @@
 #include "worker/quic/net.h"
 #include "worker/quic/quic.h"
 #include "worker/quic/tickets.h"
+#include "worker/sandbox.h"
 #include "worker/site.h"
 #include "worker/tcp/tcp.h"
 #include "worker/worker.h"
@@ -342,6 +343,9 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 		}
 	}
 	pr_debug("running as %s, %u sockets", ctx->user, ctx->n_fds);
+	/* last: from here on, only what serving needs */
+	if (ctx->cfg->seccomp && qs_sandbox_enter(name, ctx->cfg))
+		goto out;
 
 	for (;;) {
 		ngtcp2_tstamp next = next_deadline(s, &loop), now = qs_now();
