@@ -269,10 +269,11 @@ static int open_sockets(struct loader *ld, unsigned gen, bool reload)
 			s->fds[l] = fd;
 			s->n_fds = l + 1;
 			if (cfg->tcp) {
-				fd = qs_tcp_socket_open(&cfg->listen[l], w == 0 && !reload);
-				if (fd < 0)
-					return fd;
-				s->tcp_fds[l] = fd;
+				int tfd = qs_tcp_socket_open(&cfg->listen[l], w == 0 && !reload);
+
+				if (tfd < 0)
+					return tfd;
+				s->tcp_fds[l] = tfd;
 				s->n_tcp_fds = l + 1;
 			}
 			if (cfg->steering) {
