@@ -152,7 +152,7 @@ test_workers_unprivileged() {
 		assert_eq "worker $w CapEff" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' /proc/$pid/status)"
 		# a worker holds its own sockets only, and no BPF object
 		ls -l /proc/$pid/fd | grep -q "anon_inode:bpf" && fail "worker $w holds BPF fds"
-		assert_eq "worker $w sockets" 1 "$(ls -l /proc/$pid/fd | grep -c 'socket:')"
+		assert_eq "worker $w sockets (UDP and TCP)" 2 "$(ls -l /proc/$pid/fd | grep -c 'socket:')"
 	done
 }
 

@@ -132,7 +132,7 @@ test_reload_between_retry_and_token_initial() {
 	make_docroot
 	head -c 8000000 /dev/urandom >"$QS_DOCROOT/8m.bin"
 	chmod -R a+rX "$QS_DOCROOT"
-	qs_start reloadretry 1 --retry always --drain-timeout 20
+	qs_start reloadretry 1 --retry always --drain-timeout 40
 	# generation 0's worker stays busy (draining, not gone) across the test
 	(cd "$RL" && rl_get -n 100 127.0.0.1 "$QS_PORT" "https://127.0.0.1:$QS_PORT/8m.bin" \
 		>"$RL/long.out") &
