@@ -59,7 +59,8 @@ test_tcpsteer_reloads_under_load_lose_nothing() {
 	# every connection any generation accepted finished its handshake
 	assert_eq "handshakes of the accepted connections" \
 		"$(workers_sum tcp_accepted)" "$(workers_sum tcp_hs_full)" || return
-	assert_eq "SYNs steered by the TCP program" \
+	# (and a SYN retransmitted now and then)
+	assert_ge "SYNs steered by the TCP program" \
 		"$(workers_sum tcp_accepted)" "$(ts_tcp_stat new_conn)" || return
 	assert_eq "TCP selections failed" 0 "$(ts_tcp_stat select_failed)" || return
 	# generation 4 = 0 (mod 4): only its two sockets are left in the array

@@ -779,10 +779,8 @@ static int serve(struct loader *ld)
 		if (ld->retire_at_ms) {
 			long long r = ld->retire_at_ms - qs_now_ms();
 
-			if (r <= 0)
-				retire_old(ld);
-			else if (timeout < 0 || r < timeout)
-				timeout = (int)r;
+			if (timeout < 0 || r < timeout)
+				timeout = r > 0 ? (int)r : 0;
 		}
 
 		if (poll(pfd, (nfds_t)n, timeout) < 0) {
@@ -811,6 +809,9 @@ static int serve(struct loader *ld)
 				return 0;
 			}
 		}
+		/* here, so that the next tick sees the retiring workers' deadlines */
+		if (ld->retire_at_ms && ld->retire_at_ms <= qs_now_ms())
+			retire_old(ld);
 	}
 	close(sfd);
 	return -EIO;
