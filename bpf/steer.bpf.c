@@ -7,6 +7,10 @@
  * One copy of this program is loaded per listen address (each is its own
  * reuseport group, and the kernel only selects within the group); the
  * copies share every map and differ only in qs_listener.
+ *
+ * qs_tcp_steer does the same for the listener's TCP group (HTTPS over TCP):
+ * a new connection goes to a socket of the current generation, and so does
+ * whatever waits in a listener that stops (see the program).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -49,6 +53,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct qs_steer_stats);
 } qs_steer_stats SEC(".maps");
+
+/* The TCP listeners: the same slots as qs_socks (listener, gen, worker). */
+struct {
+	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
+	__uint(max_entries, QS_MAX_LISTENERS * QS_SLOTS_PER_LISTENER);
+	__type(key, __u32);
+	__type(value, __u64);
+} qs_tcp_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qs_tcp_steer_stats);
+} qs_tcp_steer_stats SEC(".maps");
 
 /* Not used by the program: defined here so it is created with BTF. */
 struct {
@@ -187,6 +206,57 @@ new_flow:
 SEC("sk_reuseport")
 int qs_baseline(struct sk_reuseport_md *md)
 {
+	return SK_PASS;
+}
+
+/*
+ * The TCP group's selector, attached as SELECT_OR_MIGRATE: the kernel calls
+ * it for every SYN (migrating_sk NULL) and, once a listener leaves the group
+ * (a draining worker's shutdown(SHUT_RD), a close), for every connection
+ * that listener still holds: each request in SYN-RECV (migrating_sk in
+ * TCP_NEW_SYN_RECV, when its ACK or its SYN-ACK retransmission comes) and
+ * each established child in its accept queue (at once).  Both kinds go to a
+ * socket of the current generation, by hash, so a reload refuses and resets
+ * nothing; a listener that stops is out of qs_tcp_socks already (the kernel
+ * removes it), so it is never picked again.  SK_PASS without a selection
+ * lets the kernel hash over the listeners left; never SK_DROP, which resets.
+ */
+SEC("sk_reuseport/migrate")
+int qs_tcp_steer(struct sk_reuseport_md *md)
+{
+	struct bpf_sock *migrating = md->migrating_sk;
+	const struct qs_steer_state *st;
+	struct qs_tcp_steer_stats *stats;
+	__u32 zero = 0, hash = md->hash, gen, live, key;
+
+	stats = bpf_map_lookup_elem(&qs_tcp_steer_stats, &zero);
+	if (!stats)
+		return SK_PASS;
+	if (!migrating)
+		stats->new_conn++;
+	else if (migrating->state == BPF_TCP_NEW_SYN_RECV)
+		stats->migrated_req++;
+	else
+		stats->migrated_child++;
+
+	st = bpf_map_lookup_elem(&qs_state, &zero);
+	if (!st)
+		goto fail;
+	gen = st->cur_gen & (QS_MAX_GENS - 1);
+	live = st->live[gen];
+	if (live == 0 || live > QS_MAX_WORKERS)
+		goto fail;
+	/*
+	 * The hashed worker's listener may be stopping too (quicsteerd
+	 * stopping: every worker drains): then the next live one.
+	 */
+	for (__u32 i = 0; i < QS_MAX_WORKERS && i < live; i++) {
+		key = qs_slot(qs_listener, gen, (hash + i) % live);
+		if (bpf_sk_select_reuseport(md, &qs_tcp_socks, &key, 0) == 0)
+			return SK_PASS;
+	}
+fail:
+	stats->select_failed++;
 	return SK_PASS;
 }
 

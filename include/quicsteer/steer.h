@@ -18,6 +18,9 @@
 #define QS_PIN_WORKERS     "qs_worker_stats"
 #define QS_PIN_PROG_FMT    "qs_steer_l%u"   /* one program per listener */
 #define QS_PIN_BASELINE_FMT "qs_baseline_l%u" /* --steering baseline */
+#define QS_PIN_TCP_SOCKS   "qs_tcp_socks"
+#define QS_PIN_TCP_STATS   "qs_tcp_steer_stats"
+#define QS_PIN_TCP_PROG_FMT "qs_tcp_steer_l%u" /* the TCP group's, per listener */
 
 /* One entry (key 0): what the program needs besides the CID keys. */
 struct qs_steer_state {
@@ -38,6 +41,19 @@ struct qs_steer_stats {
 	__u64 stale;          /* our CID, but its (gen, worker) has no socket */
 	__u64 malformed;      /* too short to parse (empty, truncated) */
 	__u64 select_failed;  /* hash path: no live worker or select error */
+};
+
+/*
+ * Per-CPU, one entry: the TCP program.  Every call increments exactly one
+ * of the first three counters (a migration by the state of what moves);
+ * select_failed counts those where no current socket could be selected
+ * (the kernel then hashes over the listeners left in the group).
+ */
+struct qs_tcp_steer_stats {
+	__u64 new_conn;       /* a SYN: a socket of the current generation */
+	__u64 migrated_req;   /* a request (SYN received) of a closed listener */
+	__u64 migrated_child; /* an established connection in a closed listener's queue */
+	__u64 select_failed;  /* no live socket of the current generation selected */
 };
 
 /*

@@ -149,6 +149,8 @@ static int reuse_maps(struct steer *dst, struct steer *src)
 		{ dst->maps.qs_cid_keys, src->maps.qs_cid_keys },
 		{ dst->maps.qs_steer_stats, src->maps.qs_steer_stats },
 		{ dst->maps.qs_worker_stats, src->maps.qs_worker_stats },
+		{ dst->maps.qs_tcp_socks, src->maps.qs_tcp_socks },
+		{ dst->maps.qs_tcp_steer_stats, src->maps.qs_tcp_steer_stats },
 	};
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
@@ -160,14 +162,17 @@ static int reuse_maps(struct steer *dst, struct steer *src)
 	return 0;
 }
 
-int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering)
+int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering, bool tcp)
 {
 	unsigned n_progs = steering ? n_listeners : 1;
 	int ret;
 
 	memset(b, 0, sizeof(*b));
 	b->socks_fd = b->state_fd = b->keys_fd = b->stats_fd = b->workers_fd = -1;
+	b->tcp_socks_fd = b->tcp_stats_fd = -1;
 	b->steering = steering;
+	/* baseline too stays without: the kernel's hash is its reference */
+	b->tcp = tcp && steering == QS_STEER_ON;
 	b->prog_name = steering == QS_STEER_BASELINE ? "qs_baseline" : "qs_steer";
 
 	for (unsigned l = 0; l < n_progs; l++) {
@@ -184,6 +189,7 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steerin
 		/* with --steering off the maps still exist (counters, inspect) */
 		bpf_program__set_autoload(s->progs.qs_steer, steering == QS_STEER_ON);
 		bpf_program__set_autoload(s->progs.qs_baseline, steering == QS_STEER_BASELINE);
+		bpf_program__set_autoload(s->progs.qs_tcp_steer, b->tcp);
 		if (l > 0 && (ret = reuse_maps(s, b->skel[0]))) {
 			pr_warn("cannot share maps between steering programs: %s", strerror(-ret));
 			goto cleanup;
@@ -194,6 +200,8 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steerin
 				l, strerror(-ret),
 				ret == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN, or root; "
 				"check also the RLIMIT_MEMLOCK on kernels < 5.11)" :
+				b->tcp ? " (the TCP program needs Linux >= 5.14; run with "
+				"--log-level debug for the verifier log)" :
 				" (run with --log-level debug for the verifier log)");
 			goto cleanup;
 		}
@@ -204,6 +212,8 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steerin
 	b->keys_fd = bpf_map__fd(b->skel[0]->maps.qs_cid_keys);
 	b->stats_fd = bpf_map__fd(b->skel[0]->maps.qs_steer_stats);
 	b->workers_fd = bpf_map__fd(b->skel[0]->maps.qs_worker_stats);
+	b->tcp_socks_fd = bpf_map__fd(b->skel[0]->maps.qs_tcp_socks);
+	b->tcp_stats_fd = bpf_map__fd(b->skel[0]->maps.qs_tcp_steer_stats);
 
 	b->workers_len = QS_WORKER_SLOTS * sizeof(struct qs_worker_stats);
 	b->workers = mmap(NULL, b->workers_len, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -242,7 +252,8 @@ int qs_bpf_pin(struct qs_bpf *b, const char *instance)
 	struct bpf_map *maps[] = {
 		b->skel[0]->maps.qs_socks, b->skel[0]->maps.qs_state,
 		b->skel[0]->maps.qs_cid_keys, b->skel[0]->maps.qs_steer_stats,
-		b->skel[0]->maps.qs_worker_stats,
+		b->skel[0]->maps.qs_worker_stats, b->skel[0]->maps.qs_tcp_socks,
+		b->skel[0]->maps.qs_tcp_steer_stats,
 	};
 	char path[256];
 	int ret;
@@ -275,19 +286,28 @@ int qs_bpf_pin(struct qs_bpf *b, const char *instance)
 			pr_warn("cannot pin program at %s: %s", path, strerror(-ret));
 			return ret;
 		}
+		if (!b->tcp)
+			continue;
+		snprintf(name, sizeof(name), QS_PIN_TCP_PROG_FMT, l);
+		snprintf(path, sizeof(path), "%s/%s", b->pin_dir, name);
+		ret = bpf_program__pin(b->skel[l]->progs.qs_tcp_steer, path);
+		if (ret) {
+			pr_warn("cannot pin program at %s: %s", path, strerror(-ret));
+			return ret;
+		}
 	}
 	return 0;
 }
 
-int qs_bpf_attach(struct qs_bpf *b, unsigned listener, int sock_fd, const char *what)
+static int attach(struct bpf_program *prog, int sock_fd, const char *proto, const char *what)
 {
-	int prog_fd = bpf_program__fd(prog_of(b, listener));
+	int prog_fd = bpf_program__fd(prog);
 
 	if (setsockopt(sock_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd,
 		       sizeof(prog_fd))) {
 		int err = -errno;
 
-		pr_warn("failed to attach reuseport program to %s: %s%s", what,
+		pr_warn("failed to attach reuseport program to %s %s: %s%s", proto, what,
 			strerror(errno), err == -EPERM ?
 			" (needs CAP_BPF and CAP_NET_ADMIN)" : "");
 		return err;
@@ -295,28 +315,64 @@ int qs_bpf_attach(struct qs_bpf *b, unsigned listener, int sock_fd, const char *
 	return 0;
 }
 
-int qs_bpf_set_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
-		      unsigned worker, int sock_fd, const char *what)
+int qs_bpf_attach(struct qs_bpf *b, unsigned listener, int sock_fd, const char *what)
+{
+	return attach(prog_of(b, listener), sock_fd, "UDP", what);
+}
+
+int qs_bpf_attach_tcp(struct qs_bpf *b, unsigned listener, int sock_fd, const char *what)
+{
+	return attach(b->skel[listener]->progs.qs_tcp_steer, sock_fd, "TCP", what);
+}
+
+static int set_slot(int map_fd, const char *map, unsigned listener, unsigned gen,
+		    unsigned worker, int sock_fd, const char *what)
 {
 	__u32 key = qs_slot(listener, gen, worker);
 	__u64 value = (__u64)sock_fd;
 
-	if (bpf_map_update_elem(b->socks_fd, &key, &value, BPF_ANY)) {
+	if (bpf_map_update_elem(map_fd, &key, &value, BPF_ANY)) {
 		int err = -errno;
 
 		pr_warn("cannot put the socket of worker %u/%u on %s into %s slot %u: %s",
-			gen, worker, what, QS_PIN_SOCKS, key, strerror(errno));
+			gen, worker, what, map, key, strerror(errno));
 		return err;
 	}
 	return 0;
 }
 
-void qs_bpf_clear_socket(struct qs_bpf *b, unsigned listener, unsigned gen, unsigned worker)
+static void clear_slot(int map_fd, const char *map, unsigned listener, unsigned gen,
+		       unsigned worker)
 {
 	__u32 key = qs_slot(listener, gen, worker);
 
-	if (b->socks_fd >= 0 && bpf_map_delete_elem(b->socks_fd, &key) && errno != ENOENT)
-		pr_warn("cannot clear %s slot %u: %s", QS_PIN_SOCKS, key, strerror(errno));
+	if (map_fd >= 0 && bpf_map_delete_elem(map_fd, &key) && errno != ENOENT)
+		pr_warn("cannot clear %s slot %u: %s", map, key, strerror(errno));
+}
+
+int qs_bpf_set_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
+		      unsigned worker, int sock_fd, const char *what)
+{
+	return set_slot(b->socks_fd, QS_PIN_SOCKS, listener, gen, worker, sock_fd, what);
+}
+
+void qs_bpf_clear_socket(struct qs_bpf *b, unsigned listener, unsigned gen, unsigned worker)
+{
+	clear_slot(b->socks_fd, QS_PIN_SOCKS, listener, gen, worker);
+}
+
+int qs_bpf_set_tcp_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
+			  unsigned worker, int sock_fd, const char *what)
+{
+	return set_slot(b->tcp_socks_fd, QS_PIN_TCP_SOCKS, listener, gen, worker, sock_fd,
+			what);
+}
+
+/* Often gone already: the kernel removes a listener that stops from the array. */
+void qs_bpf_clear_tcp_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
+			     unsigned worker)
+{
+	clear_slot(b->tcp_socks_fd, QS_PIN_TCP_SOCKS, listener, gen, worker);
 }
 
 int qs_bpf_set_state(struct qs_bpf *b, const struct qs_steer_state *st)
