@@ -617,8 +617,8 @@ static void tcp_drain(void *ud)
 		next = c->next;
 		c->draining = true;
 		if (!c->app)
-			conn_kill(c);	/* still in its handshake: nothing runs */
-		else if (c->app->drain)
+			continue;	/* in its handshake: drained once it completes */
+		if (c->app->drain)
 			c->app->drain(c);
 		else
 			qs_tcp_close(c, true);
