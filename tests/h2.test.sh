@@ -83,3 +83,137 @@ test_h2_h2load_1000_requests() {
 		fail "h2load 10m: $(grep -E '^(requests|status codes)' <<<"$out")" || return
 	assert_ge "req_h2 counted" 1040 "$(workers_sum req_h2)"
 }
+
+# PHP over HTTP/2 with the managed pool: CGI facts and uploads by sha256
+test_h2_php_params_and_uploads() {
+	local out
+	need_root_bpf || return
+	need_h2_clients || return
+	compgen -G "/usr/sbin/php-fpm*" >/dev/null || { need "php-fpm"; return; }
+	h2_docroot
+	printf '%s\n' '<?php' \
+		'echo $_SERVER["SERVER_PROTOCOL"], " ", $_SERVER["HTTPS"] ?? "-", " ",' \
+		'  $_SERVER["REQUEST_METHOD"], " ", hash("sha256", file_get_contents("php://input")), "\n";' \
+		>"$QS_DOCROOT/env.php"
+	chmod a+r "$QS_DOCROOT/env.php"
+	head -c 3000000 /dev/urandom >"$DL/up.bin"
+	qs_start h2php 2 --fastcgi managed --php-max-children 3
+	out=$(c2 "$(url env.php)")
+	assert_eq "GET env.php" "HTTP/2.0 on GET $(sha256sum </dev/null | cut -d' ' -f1)" "$out" || return
+	out=$(c2 --data-binary "@$DL/up.bin" "$(url env.php)")
+	assert_eq "3 MB upload" "HTTP/2.0 on POST $(sha "$DL/up.bin")" "$out" || return
+	# several uploads at once on one connection
+	out=$(c2 --parallel --parallel-immediate --data-binary "@$DL/up.bin" \
+		"$(url env.php)" "$(url env.php)" "$(url env.php)" "$(url env.php)")
+	assert_eq "4 uploads at once" 4 "$(grep -c "HTTP/2.0 on POST $(sha "$DL/up.bin")" <<<"$out")"
+}
+
+# flood KIND: a python h2 client over TLS (ALPN h2) sends it; prints what
+# the server answered: "goaway CODE" or "no goaway"
+flood() {
+	"$PY" - "$QS_PORT" "$1" <<'PYEOF'
+import socket, ssl, sys, time
+import h2.connection, h2.config, h2.events, h2.frame_buffer
+from hyperframe.frame import ContinuationFrame, HeadersFrame, PingFrame, SettingsFrame
+
+port, kind = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["h2"])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="qs")
+assert s.selected_alpn_protocol() == "h2"
+c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+c.initiate_connection()
+s.sendall(c.data_to_send())
+req = [(":method", "GET"), (":path", "/small.txt"), (":scheme", "https"), (":authority", "qs")]
+out = b""
+try:
+    if kind == "rapid_reset":
+        for i in range(2000):
+            sid = c.get_next_available_stream_id()
+            c.send_headers(sid, req, end_stream=True)
+            c.reset_stream(sid)
+            out += c.data_to_send()
+            if len(out) > 16384:
+                s.sendall(out)
+                out = b""
+    elif kind == "ping":
+        out = b"".join(PingFrame(0, opaque_data=b"%08d" % i).serialize() for i in range(5000))
+    elif kind == "settings":
+        out = b"".join(SettingsFrame(0, settings={4: 65535}).serialize() for i in range(5000))
+    elif kind == "continuation":
+        # a HEADERS frame without END_HEADERS, then empty CONTINUATION frames
+        out = HeadersFrame(1, data=c.encoder.encode(req)).serialize()
+        out += b"".join(ContinuationFrame(1, data=b"").serialize() for i in range(1000))
+    s.sendall(out)
+except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+    pass
+s.settimeout(5)
+deadline = time.time() + 10
+try:
+    while time.time() < deadline:
+        d = s.recv(65536)
+        if not d:
+            break
+        for e in c.receive_data(d):
+            if isinstance(e, h2.events.ConnectionTerminated):
+                print("goaway", e.error_code.name if hasattr(e.error_code, "name") else e.error_code)
+                sys.exit(0)
+except Exception:
+    pass
+print("no goaway")
+PYEOF
+}
+
+flood_test() { # KIND
+	local out floods rss0 rss1
+	need_root_bpf || return
+	need_h2_clients || return
+	h2_docroot
+	qs_start "h2$1" 1
+	c2 -o /dev/null "$(url small.txt)" || fail "first GET" || return
+	rss0=$(workers_rss)
+	for _ in 1 2 3; do
+		out=$(flood "$1")
+		assert_eq "$1 flood answered" "goaway ENHANCE_YOUR_CALM" "$out" || return
+	done
+	floods=$(workers_sum h2_floods)
+	assert_eq "h2_floods" 3 "$floods" || return
+	# the worker still serves, and did not grow
+	assert_eq "GET after the floods" 200 "$(c2 -o /dev/null -w '%{http_code}' "$(url small.txt)")" || return
+	rss1=$(workers_rss)
+	info "worker RSS ${rss0} kB before, ${rss1} kB after"
+	((rss1 < rss0 + 20000)) || fail "RSS grew from $rss0 to $rss1 kB"
+}
+
+test_h2_rapid_reset_flood_goaway() { flood_test rapid_reset; }
+test_h2_ping_flood_goaway() { flood_test ping; }
+test_h2_settings_flood_goaway() { flood_test settings; }
+test_h2_continuation_flood_goaway() { flood_test continuation; }
+
+# reload with a download in flight on an HTTP/2 connection: GOAWAY, the
+# download completes, new connections go to the new generation
+test_h2_reload_in_flight_download_completes() {
+	local cpid status=0 out
+	need_root_bpf || return
+	need_h2_clients || return
+	h2_docroot
+	qs_start h2reload 2 --drain-timeout 30
+	# slowly: the reload comes while it runs
+	c2 --limit-rate 2M -o "$DL/10m.bin" "$(url 10m.bin)" &
+	cpid=$!
+	defer "kill $cpid"
+	wait_until 5 bash -c "[[ \$(source $ROOT/tests/lib.sh; QS_PIN=$QS_PIN workers_sum req_h2) -ge 1 ]]" ||
+		fail "request did not start" || return
+	kill -HUP "$QS_PID"
+	wait_until 5 bash -c "grep -q 'reload: generation 1 (2 workers) takes new connections' $QS_LOG" ||
+		fail "no reload: $(tail -5 "$QS_LOG")" || return
+	assert_eq "GET after the reload" 200 "$(c2 -o /dev/null -w '%{http_code}' "$(url small.txt)")" || return
+	wait "$cpid" || status=$?
+	assert_eq "curl exit status" 0 "$status" || return
+	assert_eq "10m.bin complete" "$(sha "$QS_DOCROOT/10m.bin")" "$(sha "$DL/10m.bin")" || return
+	# the old generation's workers are gone once the connection closed
+	wait_until 10 bash -c "[[ \$(source $ROOT/tests/lib.sh; QS_PIN=$QS_PIN workers_running) == 2 ]]" ||
+		fail "old workers still running: $(tail -5 "$QS_LOG")"
+}

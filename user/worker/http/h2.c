@@ -96,6 +96,18 @@ static void set_state(struct h2_stream *st, enum h2_state to)
 
 static void pump(struct h2_conn *h);
 
+/*
+ * A handler's call asks for frames: they are made from the loop, since
+ * making them may end the stream, and its request must outlive the call.
+ */
+static void schedule(struct h2_conn *h)
+{
+	if (h->in_recv || h->pumping)
+		h->again = true;
+	else
+		qs_tcp_wake(h->c);
+}
+
 /* ---- flood limits -------------------------------------------------------- */
 
 static uint64_t mono_ns(void)
@@ -299,7 +311,7 @@ static void resume(struct h2_stream *st)
 		st->deferred = false;
 		nghttp2_session_resume_data(st->h->s, st->id);
 	}
-	pump(st->h);
+	schedule(st->h);
 }
 
 static int h2_respond(struct qs_req *req, const struct qs_field *f, size_t n, bool body)
@@ -324,7 +336,7 @@ static int h2_respond(struct qs_req *req, const struct qs_field *f, size_t n, bo
 	if (!body)
 		st->ended = true;
 	ret = nghttp2_submit_response(st->h->s, st->id, nva, n + 1, body ? &dp : NULL);
-	pump(st->h);
+	schedule(st->h);
 	return ret ? -EIO : 0;
 }
 
@@ -383,7 +395,7 @@ static void h2_abort(struct qs_req *req)
 	struct h2_stream *st = h2_stream(req);
 
 	nghttp2_submit_rst_stream(st->h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-	pump(st->h);
+	schedule(st->h);
 }
 
 static bool h2_backlog(struct qs_req *req)
@@ -407,7 +419,7 @@ static void h2_consume(struct qs_req *req, uint64_t n)
 		nghttp2_session_consume(s, st->id, n - ahead);
 	st->conn_ahead -= ahead;
 	st->uncredited -= n;
-	pump(st->h);
+	schedule(st->h);
 }
 
 /*
@@ -425,7 +437,7 @@ static void h2_hold(struct qs_req *req, uint64_t n)
 		return;
 	nghttp2_session_consume_connection(st->h->s, n);
 	st->conn_ahead += n;
-	pump(st->h);
+	schedule(st->h);
 }
 
 /*
