@@ -142,6 +142,51 @@ try:
         out = b"".join(PingFrame(0, opaque_data=b"%08d" % i).serialize() for i in range(5000))
     elif kind == "settings":
         out = b"".join(SettingsFrame(0, settings={4: 65535}).serialize() for i in range(5000))
+    elif kind == "streams":
+        # 20 requests at once against --max-streams 5: the rest are refused
+        for i in range(20):
+            c.send_headers(c.get_next_available_stream_id(), req, end_stream=True)
+        out = c.data_to_send()
+        s.sendall(out)
+        s.settimeout(5)
+        done = refused = 0
+        while done + refused < 20:
+            d = s.recv(65536)
+            if not d:
+                break
+            for e in c.receive_data(d):
+                if isinstance(e, h2.events.StreamEnded):
+                    done += 1
+                elif isinstance(e, h2.events.StreamReset):
+                    refused += e.error_code == 7
+            s.sendall(c.data_to_send())
+        print("done", done, "refused", refused)
+        sys.exit(0)
+    elif kind == "stall":
+        # windows wide open, 4 downloads of 10 MB, nothing read for 2 s:
+        # only the TCP queue holds the server back
+        c.update_settings({4: 2**31 - 1})
+        c.increment_flow_control_window(2**30)
+        big = [(":method", "GET"), (":path", "/10m.bin"), (":scheme", "https"), (":authority", "qs")]
+        for i in range(4):
+            c.send_headers(c.get_next_available_stream_id(), big, end_stream=True)
+        s.sendall(c.data_to_send())
+        time.sleep(2)
+        s.settimeout(10)
+        got, ended = {}, 0
+        while ended < 4:
+            d = s.recv(65536)
+            if not d:
+                break
+            for e in c.receive_data(d):
+                if isinstance(e, h2.events.DataReceived):
+                    got[e.stream_id] = got.get(e.stream_id, 0) + len(e.data)
+                    c.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                elif isinstance(e, h2.events.StreamEnded):
+                    ended += 1
+            s.sendall(c.data_to_send())
+        print(" ".join(str(got.get(i, 0)) for i in (1, 3, 5, 7)))
+        sys.exit(0)
     elif kind == "continuation":
         # a HEADERS frame without END_HEADERS, then empty CONTINUATION frames
         out = HeadersFrame(1, data=c.encoder.encode(req)).serialize()
@@ -185,6 +230,34 @@ flood_test() { # KIND
 	rss1=$(workers_rss)
 	info "worker RSS ${rss0} kB before, ${rss1} kB after"
 	((rss1 < rss0 + 20000)) || fail "RSS grew from $rss0 to $rss1 kB"
+}
+
+# a client that opens its windows wide and does not read: the worker stops
+# framing at the TCP queue's mark, and everything arrives once it reads
+test_h2_stalled_reader_backpressure() {
+	local out
+	need_root_bpf || return
+	need_h2_clients || return
+	h2_docroot
+	qs_start h2stall 1
+	out=$(flood stall)
+	assert_eq "4 x 10 MB after a stall" "10000000 10000000 10000000 10000000" "$out"
+}
+
+# --max-streams bounds the streams of a connection; --max-header-bytes its header block
+test_h2_concurrent_streams_and_header_limits() {
+	local out big
+	need_root_bpf || return
+	need_h2_clients || return
+	h2_docroot
+	qs_start h2streams 1 --max-streams 5 --max-header-bytes 8192
+	out=$(flood streams)
+	assert_eq "20 streams at once, 5 allowed" "done 5 refused 15" "$out" || return
+	big=$(head -c 3000 /dev/zero | tr '\0' a)
+	assert_eq "header block over --max-header-bytes" 431 \
+		"$(c2 -H "x-a: $big" -H "x-b: $big" -H "x-c: $big" -o /dev/null -w '%{http_code}' \
+			"$(url small.txt)")" || return
+	assert_eq "GET after" 200 "$(c2 -o /dev/null -w '%{http_code}' "$(url small.txt)")"
 }
 
 test_h2_rapid_reset_flood_goaway() { flood_test rapid_reset; }
