@@ -244,6 +244,17 @@ test_h2_stalled_reader_backpressure() {
 	assert_eq "4 x 10 MB after a stall" "10000000 10000000 10000000 10000000" "$out"
 }
 
+# a download slower than --send-timeout whose client keeps taking bytes
+# is not reset: file bytes framed count as the client's progress
+test_h2_slow_download_outlives_send_timeout() {
+	need_root_bpf || return
+	need_h2_clients || return
+	h2_docroot
+	qs_start h2slow 1 --send-timeout 2
+	c2 --limit-rate 2M -o "$DL/10m.bin" "$(url 10m.bin)" || fail "curl: $?" || return
+	assert_eq "10m.bin" "$(sha "$QS_DOCROOT/10m.bin")" "$(sha "$DL/10m.bin")"
+}
+
 # --max-streams bounds the streams of a connection; --max-header-bytes its header block
 test_h2_concurrent_streams_and_header_limits() {
 	local out big

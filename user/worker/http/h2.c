@@ -286,6 +286,7 @@ static ssize_t read_data(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;	/* resets the stream */
 		}
 		n += len;
+		st->took = true;	/* the client takes bytes: its send timeout restarts */
 		st->file_off += len;
 		st->file_left -= len;
 		if (!st->file_left) {
@@ -831,8 +832,9 @@ static void h2_writable(struct qs_tcp_conn *c)
 /*
  * The worker drains: a shutdown notice (GOAWAY with the largest stream id)
  * and a PING; its ack means the client has seen the notice, and the final
- * GOAWAY names the last stream taken.  The streams finish; then nghttp2
- * wants neither to read nor to write, and the pump closes.
+ * GOAWAY names the last stream taken (an idle connection gets it at
+ * once).  The streams finish; then nghttp2 wants neither to read nor to
+ * write, and the pump closes.
  */
 static void h2_drain(struct qs_tcp_conn *c)
 {
@@ -841,8 +843,16 @@ static void h2_drain(struct qs_tcp_conn *c)
 	if (h->draining)
 		return;
 	h->draining = true;
-	nghttp2_submit_shutdown_notice(h->s);
-	nghttp2_submit_ping(h->s, NGHTTP2_FLAG_NONE, NULL);
+	if (!h->n_streams) {
+		/* idle: a request on its way is retried elsewhere (GOAWAY says unseen) */
+		h->goaway = true;
+		nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
+				      nghttp2_session_get_last_proc_stream_id(h->s),
+				      NGHTTP2_NO_ERROR, NULL, 0);
+	} else {
+		nghttp2_submit_shutdown_notice(h->s);
+		nghttp2_submit_ping(h->s, NGHTTP2_FLAG_NONE, NULL);
+	}
 	pump(h);
 }
 
