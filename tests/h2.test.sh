@@ -187,6 +187,11 @@ try:
             s.sendall(c.data_to_send())
         print(" ".join(str(got.get(i, 0)) for i in (1, 3, 5, 7)))
         sys.exit(0)
+    elif kind == "idle":
+        # one request, then idle and not reading until the server goes
+        c.send_headers(c.get_next_available_stream_id(), req, end_stream=True)
+        s.sendall(c.data_to_send())
+        time.sleep(8)
     elif kind == "continuation":
         # a HEADERS frame without END_HEADERS, then empty CONTINUATION frames
         out = HeadersFrame(1, data=c.encoder.encode(req)).serialize()
@@ -242,6 +247,25 @@ test_h2_stalled_reader_backpressure() {
 	qs_start h2stall 1
 	out=$(flood stall)
 	assert_eq "4 x 10 MB after a stall" "10000000 10000000 10000000 10000000" "$out"
+}
+
+# SIGTERM with an idle HTTP/2 connection whose client does not read: the
+# final GOAWAY goes at once, and the worker does not wait --drain-timeout
+test_h2_sigterm_idle_connection_goaway_at_once() {
+	local cpid out
+	need_root_bpf || return
+	need_h2_clients || return
+	h2_docroot
+	qs_start h2idle 1 --drain-timeout 30
+	flood idle >"$DL/idle.out" &
+	cpid=$!
+	defer "kill $cpid"
+	wait_until 5 bash -c "[[ \$(source $ROOT/tests/lib.sh; QS_PIN=$QS_PIN workers_sum req_2xx) -ge 1 ]]" ||
+		fail "request did not run" || return
+	kill -TERM "$QS_PID"
+	wait_until 5 is_dead "$QS_PID" || fail "quicsteerd still draining an idle connection" || return
+	wait "$cpid"
+	assert_eq "client saw" "goaway NO_ERROR" "$(cat "$DL/idle.out")"
 }
 
 # a download slower than --send-timeout whose client keeps taking bytes
