@@ -47,6 +47,7 @@ QUIC_LIBS   := $(shell $(PKGCONF) --static --libs libngtcp2_crypto_ossl 2>/dev/n
 INIH_LIBS   := $(shell $(PKGCONF) --libs inih 2>/dev/null || echo -linih)
 XDP_LIBS    := $(shell $(PKGCONF) --libs libxdp 2>/dev/null || echo -lxdp)
 SECCOMP_LIBS := $(shell $(PKGCONF) --libs libseccomp 2>/dev/null || echo -lseccomp)
+H2_LIBS     := $(shell $(PKGCONF) --libs libnghttp2 2>/dev/null || echo -lnghttp2)
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -117,7 +118,7 @@ $(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) $(wildcard include/quicsteer/*.h) $(SK
 
 $(BIN_DIR)quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(SECCOMP_LIBS) $(QUIC_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(SECCOMP_LIBS) $(QUIC_LIBS) $(H2_LIBS) -o $@
 
 $(BIN_DIR)quicsteerctl: user/ctl/quicsteerctl.c
 	$(call msg,CC,$@)

@@ -55,7 +55,7 @@ NGHTTP3_SUITES=(sid forky trixie "$CODENAME-backports")
 
 DEB_PKGS=(clang llvm libclang-rt-14-dev libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev pkg-config
   cmake make gcc libinih-dev libseccomp-dev php-fpm iproute2 jq procps ca-certificates dpkg-dev
-  build-essential perl xz-utils patch python3 gdb)
+  build-essential perl xz-utils patch python3 gdb libnghttp2-dev nghttp2-client python3-h2)
 
 OPENSSL_CONFIG=(--prefix="$PREFIX" --libdir=lib no-docs no-tests no-shared)
 NGTCP2_CMAKE=(-DCMAKE_BUILD_TYPE=Release -DENABLE_LIB_ONLY=ON -DENABLE_OPENSSL=ON

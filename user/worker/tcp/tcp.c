@@ -424,6 +424,14 @@ void qs_tcp_resume_read(struct qs_tcp_conn *c)
 	make_ready(c);
 }
 
+void qs_tcp_wake(struct qs_tcp_conn *c)
+{
+	if (c->dead || c->closing)
+		return;
+	c->wake = true;
+	make_ready(c);
+}
+
 void qs_tcp_set_idle(struct qs_tcp_conn *c, bool idle)
 {
 	if (c->dead || c->closing || c->idle == idle)
@@ -561,6 +569,13 @@ static void run_ready(struct qs_tcp_server *srv)
 		if (c->read_again) {
 			c->read_again = false;
 			do_read(c);
+			if (c->dead)
+				continue;
+		}
+		if (c->wake) {
+			c->wake = false;
+			if (c->app && c->app->writable)
+				c->app->writable(c);
 			if (c->dead)
 				continue;
 		}

@@ -46,7 +46,7 @@ struct qs_tcp_app {
 	 * queued is sent, if the application queued an answer).
 	 */
 	ssize_t (*recv)(struct qs_tcp_conn *c, const uint8_t *data, size_t len);
-	/* The output queue fell under QS_TCP_OUT_HIGH: produce more (may be NULL). */
+	/* The output queue fell under QS_TCP_OUT_HIGH, or qs_tcp_wake(): produce (may be NULL). */
 	void (*writable)(struct qs_tcp_conn *c);
 	/*
 	 * The worker drains (SIGTERM, or a reload's new generation took over):
@@ -91,6 +91,7 @@ struct qs_tcp_conn {
 	bool dead;                      /* closed: freed after the batch */
 	bool idle;                      /* no request in progress (keep-alive idle) */
 	bool draining;
+	bool wake;                      /* call writable() from the ready list */
 	struct qs_tcp_conn *prev, *next; /* the server's connections */
 };
 
@@ -102,6 +103,13 @@ static inline size_t qs_tcp_queued(const struct qs_tcp_conn *c)
 {
 	return c->out_len - c->out_off;
 }
+
+/*
+ * Call the application's writable() soon, from the loop (after the current
+ * batch of events): for producing in answer to a handler's call, which must
+ * not end (and free) the request under the handler's feet.
+ */
+void qs_tcp_wake(struct qs_tcp_conn *c);
 
 /* Deliver again what the application left (and read the socket again). */
 void qs_tcp_resume_read(struct qs_tcp_conn *c);
