@@ -19,6 +19,7 @@
 #include "worker/handler/files.h"
 #include "worker/handler/php.h"
 #include "worker/handler/route.h"
+#include "worker/http/h1.h"
 #include "worker/http/h2.h"
 #include "worker/http/h3.h"
 #include "worker/quic/net.h"
@@ -245,6 +246,7 @@ static void watch_writable(struct qs_server *s, int ep_fd, bool *watching)
 
 /* Application protocols over TLS over TCP, by ALPN (NULL-terminated). */
 static const struct qs_tcp_app *const tcp_apps[] = {
+	&qs_h1_app,
 	&qs_h2_app,
 	NULL,
 };
