@@ -70,9 +70,9 @@ TOOLS      += $(OUTPUT)/qs-initials
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
               $(OUTPUT)/test_mem \
-              $(OUTPUT)/test_req $(OUTPUT)/test_h3
+              $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
-              $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid
+              $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1
 
 .PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp setup \
 	check-setup unit fuzz
@@ -165,6 +165,10 @@ $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) -o $@
 
+$(OUTPUT)/test_h1: tests/unit/test_h1.c $(OUTPUT)/user/worker/http/h1parse.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 # BPF_PROG_TEST_RUN over crafted frames: the guard program as the loader builds it
 $(OUTPUT)/test_guard: tests/unit/test_guard.c $(OUTPUT)/guard.skel.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -187,6 +191,10 @@ $(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/
 $(OUTPUT)/fuzz_config: tests/fuzz/fuzz_config.c user/loader/config.c $(COMMON_SRCS) $(USER_HDRS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -DQS_VERSION='"$(VERSION)"' $(filter %.c,$^) $(INIH_LIBS) -o $@
+
+$(OUTPUT)/fuzz_h1: tests/fuzz/fuzz_h1.c user/worker/http/h1parse.c $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
 $(OUTPUT)/fuzz_cid: tests/fuzz/fuzz_cid.c $(wildcard include/quicsteer/*.h) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
