@@ -421,8 +421,10 @@ static void refuse(struct h1_conn *hc, int status)
 	qs_req_header_timeout_stop(req);
 	hc->keep_alive = false;
 	set_state(hc, H1_DISCARD);
-	if (req->status)
-		qs_abort(req);
+	if (req->status && !hc->cur->complete)
+		qs_abort(req);		/* the answer is cut: only a reset tells */
+	else if (req->status)
+		qs_tcp_close(hc->c, true);
 	else
 		qs_respond_error(req, status, NULL, NULL);
 	maybe_finish(hc);
