@@ -218,3 +218,23 @@ test_h1_slowloris_and_idle_timeouts() {
 		fail "idle close after $(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') s"
 	still_serves
 }
+
+test_h1_drain_closes_idle_keepalive_connections() {
+	local out t0 t1 client
+	need_h1 || return
+	qs_start h1drain 1 --keepalive-timeout 60 --drain-timeout 30
+	out=$(mktemp /tmp/qs-test-h1drain.XXXXXX)
+	defer "rm -f $out"
+	raw send 'GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n' 20 >"$out" &
+	client=$!
+	defer "kill $client 2>/dev/null; wait $client 2>/dev/null || true"
+	sleep 1		# answered, and idle on its keep-alive connection
+	# SIGTERM: the idle keep-alive connection closes now, not at a timeout
+	t0=$(date +%s)
+	kill -TERM "$QS_PID"
+	wait_until 15 is_dead "$client" || fail "not closed on drain"
+	t1=$(date +%s)
+	grep -q '^quicsteer test docroot' "$out" || fail "no answer: $(cat "$out")"
+	[[ $(tail -1 "$out") == CLOSED ]] || fail "not closed: $(cat "$out")"
+	((t1 - t0 < 10)) || fail "closed after $((t1 - t0)) s"
+}
