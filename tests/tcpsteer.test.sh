@@ -30,9 +30,15 @@ ts_tcp_slots() {
 }
 
 # ts_reload_load STEERING: 16 clients opening TLS connections back to back
-# for 9 s across 4 reloads; leaves the client's JSON in $TS/churn.json
+# for 9 s across 4 reloads, in a namespace of their own (tcp_migrate_req 0,
+# the kernel's default, whatever the host's); leaves the client's JSON in
+# $TS/churn.json
 ts_reload_load() {
 	local cpid gen
+	QS_NETNS=qs-tr$$
+	ip netns add "$QS_NETNS" || { fail "ip netns add"; return 1; }
+	defer "ip netns delete $QS_NETNS"
+	ip -n "$QS_NETNS" link set lo up
 	make_docroot
 	qs_start "tcp$1" 2 --steering "$1" --drain-timeout 1
 	ts_churn 127.0.0.1 "$QS_PORT" 9 --threads 16 >"$TS/churn.json" &
@@ -67,27 +73,20 @@ test_tcpsteer_reloads_under_load_lose_nothing() {
 	assert_eq "TCP socket slots left" "0 1" "$(ts_tcp_slots)"
 }
 
-test_tcpsteer_off_loses_connections() {
-	ts_need || return
-	ts_reload_load off || return
-	(( $(jq .lost "$TS/churn.json") > 0 )) ||
-		fail "no connection lost without steering: $(cat "$TS/churn.json")"
-	[[ ! -e $QS_PIN/qs_tcp_steer_l0 ]] || fail "a TCP program with --steering off"
-}
 
-# A worker that takes nothing from its queue (stopped) is killed at the end
-# of its drain: the established connections queued at its listener move to
-# the new generation by the program (the namespace has tcp_migrate_req 0).
-test_tcpsteer_queued_connections_migrate() {
+# ts_queued STEERING: a worker that takes nothing from its queue (stopped)
+# holds 20 established connections there across a reload and is killed at
+# the end of its drain, in a namespace whose tcp_migrate_req is 0 (the
+# kernel's default); leaves the client's JSON in $TS/churn.json
+ts_queued() {
 	local ns=qs-ts$$ cpid pid
-	ts_need || return
 	ip netns add "$ns" || { fail "ip netns add"; return 1; }
 	defer "ip netns delete $ns"
 	ip -n "$ns" link set lo up
 	assert_eq "tcp_migrate_req in the namespace" 0 \
 		"$(ip netns exec "$ns" cat /proc/sys/net/ipv4/tcp_migrate_req)" || return
 	make_docroot
-	QS_NETNS=$ns qs_start tcpmig 1 --drain-timeout 1 || return
+	QS_NETNS=$ns qs_start "tcpq$1" 1 --steering "$1" --drain-timeout 1 || return
 	pid=$(worker_stat 0 pid)
 	kill -STOP "$pid"
 	defer "kill -CONT $pid 2>/dev/null || true"
@@ -100,8 +99,25 @@ test_tcpsteer_queued_connections_migrate() {
 	# the stopped worker cannot drain: killed after --drain-timeout + 5 s
 	wait_until 15 is_dead "$pid" || { fail "old worker $pid still there"; return 1; }
 	wait "$cpid" || { fail "the churn client failed"; return 1; }
+	info "steering $1: $(jq -c 'del(.errors)' "$TS/churn.json")"
+}
+
+# ... steering on: the program moves them to the new generation
+test_tcpsteer_queued_connections_migrate() {
+	ts_need || return
+	ts_queued on || return
 	assert_eq "connections completed ($(jq -c .errors "$TS/churn.json"))" \
 		20 "$(jq .ok "$TS/churn.json")" || return
 	assert_eq "queued connections migrated by the program" 20 "$(ts_tcp_stat migrated_child)" || return
 	assert_eq "handshakes on generation 1" 20 "$(worker_stat 64 tcp_hs_full)"
+}
+
+# ... steering off (the kernel's hash, as without quicsteer's program): the
+# connections queued at the closing listener are reset (so the test above
+# can fail)
+test_tcpsteer_off_loses_queued_connections() {
+	ts_need || return
+	ts_queued off || return
+	assert_eq "connections lost" 20 "$(jq .lost "$TS/churn.json")"
+	[[ ! -e $QS_PIN/qs_tcp_steer_l0 ]] || fail "a TCP program with --steering off"
 }

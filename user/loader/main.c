@@ -933,9 +933,6 @@ int main(int argc, char **argv)
 		pr_warn("cannot map the NEW_TOKEN register: %s", strerror(errno));
 		goto out;
 	}
-	/* with the TCP program the group migrates by itself: the netns keeps its setting */
-	if (cfg->tcp && !ld.bpf.tcp)
-		qs_tcp_enable_migration();
 	ret = open_sockets(&ld, 0, false);
 	if (ret)
 		goto out;

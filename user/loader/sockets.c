@@ -123,24 +123,3 @@ fail:
 	close(fd);
 	return err;
 }
-
-void qs_tcp_enable_migration(void)
-{
-	static const char path[] = "/proc/sys/net/ipv4/tcp_migrate_req";
-	char cur = '0';
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-
-	if (fd >= 0 && read(fd, &cur, 1) == 1 && cur == '1') {
-		close(fd);
-		return;
-	}
-	if (fd < 0 || pwrite(fd, "1\n", 2, 0) != 2)
-		pr_warn("cannot set net.ipv4.tcp_migrate_req: %s (Linux >= 5.14): a reload "
-			"resets the TCP connections still queued at the old workers",
-			strerror(errno));
-	else
-		pr_info("net.ipv4.tcp_migrate_req set to 1: a reload hands the TCP "
-			"connections queued at the old workers to the new ones");
-	if (fd >= 0)
-		close(fd);
-}

@@ -24,11 +24,5 @@ int qs_socket_open(const struct qs_listen *l, unsigned rcvbuf);
  */
 int qs_tcp_socket_open(const struct qs_listen *l, bool check_free);
 
-/*
- * net.ipv4.tcp_migrate_req = 1 (this network namespace): a listener that
- * stops (a draining worker) hands the connections in its queues to another
- * of its reuseport group instead of resetting them.  A warning if not.
- */
-void qs_tcp_enable_migration(void);
 
 #endif

@@ -619,9 +619,9 @@ static void tcp_drain(void *ud)
 	srv->draining = true;
 	/*
 	 * No new connections: the listener leaves its reuseport group, and
-	 * with net.ipv4.tcp_migrate_req (the loader sets it) the kernel moves
-	 * what waits in its queues to another listener of the group (a reload's
-	 * new generation) instead of resetting it.
+	 * the group's steering program (bpf/steer.bpf.c, qs_tcp_steer) moves
+	 * what waits in its queues to the current generation instead of the
+	 * kernel resetting it.
 	 */
 	for (unsigned i = 0; i < srv->n_ls; i++) {
 		epoll_ctl(srv->site->loop->epfd, EPOLL_CTL_DEL, srv->ls[i].fd, NULL);
