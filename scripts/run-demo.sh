@@ -22,8 +22,9 @@ for u in www-data quicsteer-php; do
 	fi
 done
 cat <<MSG
-quicsteerd: starting instance '$INST' on udp [::]:$PORT serving $ROOT/www (Ctrl-C stops it)
+quicsteerd: starting instance '$INST' on udp and tcp [::]:$PORT serving $ROOT/www (Ctrl-C stops it)
   fetch:        gtlsclient --exit-on-all-streams-close --no-quic-dump 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php
+  over TCP:     curl -k --http2 -i https://127.0.0.1:$PORT/index.php   (--http1.1 for HTTP/1.1; alt-svc names h3)
   static page:  gtlsclient -q --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.html
   migrate:      gtlsclient --change-local-addr=10ms --exit-on-all-streams-close 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php
   0-RTT:        run this twice; the second run resumes and sends its GET in 0-RTT (the page says so):
