@@ -154,41 +154,6 @@ static void maybe_finish(struct h1_conn *hc)
 
 /* ---- responses ------------------------------------------------------------- */
 
-static const char *reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 416: return "Range Not Satisfiable";
-	case 425: return "Too Early";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "";
-	}
-}
-
 static int h1_respond(struct qs_req *req, const struct qs_field *f, size_t n, bool body)
 {
 	struct h1_req *r = h1_req(req);
@@ -207,7 +172,7 @@ static int h1_respond(struct qs_req *req, const struct qs_field *f, size_t n, bo
 	if (!buf)
 		return -ENOMEM;
 	/* 1.1 to a 1.0 client too: our version, the client's rules (RFC 9110 6.2) */
-	len = (size_t)snprintf(buf, cap, "HTTP/1.1 %03d %s\r\n", req->status, reason(req->status));
+	len = (size_t)snprintf(buf, cap, "HTTP/1.1 %03d %s\r\n", req->status, qs_http_reason(req->status));
 	for (size_t i = 0; i < n; i++) {
 		memcpy(buf + len, f[i].name, f[i].name_len);
 		len += f[i].name_len;

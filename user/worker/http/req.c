@@ -136,24 +136,47 @@ void qs_req_file_closed(struct qs_req *req)
 		req->site->files_closed = true;
 }
 
-static const char *reason(int status)
+const char *qs_http_reason(int status)
 {
 	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
 	case 425: return "Too Early";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
-	default: return "Error";
+	case 505: return "HTTP Version Not Supported";
+	default: return "";
 	}
+}
+
+/* An error page's title: the reason phrase, or "Error" for one we do not name. */
+static const char *error_reason(int status)
+{
+	const char *r = qs_http_reason(status);
+
+	return r[0] ? r : "Error";
 }
 
 int qs_respond_error(struct qs_req *req, int status, const char *allow,
@@ -168,7 +191,7 @@ int qs_respond_error(struct qs_req *req, int status, const char *allow,
 		return 0;
 	blen = snprintf(body, sizeof(body),
 			"<!DOCTYPE html><title>%d %s</title><h1>%d %s</h1>\n",
-			status, reason(status), status, reason(status));
+			status, error_reason(status), status, error_reason(status));
 	snprintf(len_s, sizeof(len_s), "%d", blen);
 	f[n++] = (struct qs_field)QS_FIELD("content-type", "text/html; charset=utf-8", 24);
 	f[n++] = (struct qs_field)QS_FIELD("content-length", len_s, strlen(len_s));

@@ -207,6 +207,9 @@ static inline void qs_req_addr(const struct qs_req *req, const struct sockaddr *
 int qs_respond_error(struct qs_req *req, int status, const char *allow,
 		     const char *content_range);
 
+/* The reason phrase of a status (RFC 9110 15), "" for one it does not name. */
+const char *qs_http_reason(int status);
+
 /* The next value of a "name\0value\0" field list at *off, or NULL. */
 static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, const char **name,
 				     size_t *nl, const char **value, size_t *vl);
