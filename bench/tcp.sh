@@ -186,6 +186,6 @@ for name in h2-1k h2-php h1-1k h1-php; do
 	n=$(median <<<"${rps[nginx-$name]}")
 	awk -v name="$name" -v q="$q" -v n="$n" 'BEGIN {
 		r = n > 0 ? q / n : 0
-		printf "%-8s %10.0f r/s %10.0f r/s %7.2fx  %s\n", name, q, n, r, r >= 1.0 ? "MET" : "MISSED"
+		printf "%-8s %10.0f r/s %10.0f r/s %7.2fx  %s\n", name, q, n, r, (r >= 1.0 ? "MET" : "MISSED")
 	}'
 done

@@ -839,7 +839,6 @@ int main(int argc, char **argv)
 
 	if (check_privileges())
 		return 1;
-	qs_raise_nofile(cfg);	/* short of it, a warning: the workers answer 503 when out */
 	pw = getpwnam(cfg->user);
 	if (!pw) {
 		pr_warn("user '%s' for the workers does not exist: create it or pick "
@@ -865,6 +864,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	qs_log_tee_stderr(!cfg->foreground);
+	qs_raise_nofile(cfg);	/* short of it, a warning: the workers answer 503 when out */
 	if (claim_instance(&ld))
 		return 1;
 	if (!cfg->foreground && daemonize(&ld))
