@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # The privilege split: PHP runs as --php-user (quicsteer-php), not as the
-# workers' user, so it can neither signal nor read a worker; php-fpm and
-# the workers have sessions of their own and no terminal; /health sees a
+# workers' user, so it can neither signal nor read a worker; php-fpm has a
+# session of its own and no terminal, the workers stdin on /dev/null and a
+# process group of their own; /health sees a
 # worker that is stopped or whose event loop no longer runs.
 
 PHP_USER=quicsteer-php
@@ -76,8 +77,10 @@ PHP
 }
 
 # started from a terminal (script(1) gives the loader one, as an operator's
-# shell would): the workers, php-fpm and its children are in sessions of
-# their own, without a controlling terminal, stdin on /dev/null
+# shell would): php-fpm and its children are in sessions of their own,
+# without a controlling terminal, stdin on /dev/null; the workers stay in
+# the loader's session (a scheduling group under autogroups) in process
+# groups of their own, stdin on /dev/null, under seccomp (no ioctl)
 test_privsep_children_have_no_terminal() {
 	local port lpid lsid spid p pids master log try
 	need_privsep || return
@@ -112,12 +115,23 @@ test_privsep_children_have_no_terminal() {
 		{ fail "the loader has no terminal: the test cannot tell"; return; }
 	master=$(ps -o pid=,comm= --ppid "$lpid" | awk '$2 ~ /^php-fpm/ {print $1}')
 	[[ -n $master ]] || fail "no php-fpm child of the loader"
-	pids="$(ps -o pid= --ppid "$lpid") $(ps -o pid= --ppid "$master")"
+	# php-fpm and PHP: sessions of their own, no terminal
+	pids="$master $(ps -o pid= --ppid "$master")"
 	for p in $pids; do
 		[[ $(ps -o sid= -p "$p" | tr -d ' ') != "$lsid" ]] ||
 			fail "$(ps -o comm= -p "$p") $p is in the loader's session $lsid"
 		assert_eq "$(ps -o comm= -p "$p") $p terminal" "?" "$(ps -o tty= -p "$p" | tr -d ' ')"
 		assert_eq "$(ps -o comm= -p "$p") $p stdin" /dev/null "$(readlink "/proc/$p/fd/0")"
+	done
+	# workers: the loader's session (one scheduling group), their own
+	# process group (no signal from the terminal's keys), stdin /dev/null,
+	# and no ioctl under their seccomp filter
+	for p in $(ps -o pid=,comm= --ppid "$lpid" | awk '$2 !~ /^php-fpm/ {print $1}'); do
+		[[ $(ps -o pgid= -p "$p" | tr -d ' ') == "$p" ]] ||
+			fail "worker $p is in process group $(ps -o pgid= -p "$p")"
+		assert_eq "worker $p stdin" /dev/null "$(readlink "/proc/$p/fd/0")"
+		assert_eq "worker $p seccomp" 2 "$(awk '/^Seccomp:/ {print $2}' "/proc/$p/status")"
+		pids+=" $p"
 	done
 	info "loader session $lsid on $(ps -o tty= -p "$lpid"); checked $(wc -w <<<"$pids") children"
 	qs_kill "$lpid"
