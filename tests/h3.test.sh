@@ -270,7 +270,7 @@ migrate_runs() {
 
 # run_control N: the same nat-rebinding downloads against ngtcp2's own
 # single-process gtlsserver (no steering involved): the client's emulation
-# alone fails some (DESIGN.md); prints "ok failed"
+# alone fails some (seen when the test was written); prints "ok failed"
 run_control() {
 	local n=$1 port=$((QS_PORT + 1)) pid res
 	command -v gtlsserver >/dev/null || { echo "0 0"; return; }
@@ -293,7 +293,7 @@ migration_test() {
 	[[ $rebind == nat ]] && extra=(--nat-rebinding)
 	qs_start "mig$workers$rebind" "$workers"
 	# the NAT-rebinding emulation of gtlsclient is flaky when many run at once
-	# (DESIGN.md): run those one by one, the others 5 at a time
+	# (seen when the test was written): run those one by one, the others 5 at a time
 	res=$(migrate_runs $n "$([[ $rebind == nat ]] && echo 1 || echo 5)" "${extra[@]}")
 	read -r ok bad <<<"$res"
 	mig=$(workers_sum migrations)

@@ -47,8 +47,9 @@
 #define QS_MAX_LISTENERS  8
 
 /*
- * SipHash rounds: 2-4 as recommended by DESIGN.md; the steering cost
- * benchmark (make bench-steer) reports what this costs per datagram.
+ * SipHash rounds: 1-3 (docs/architecture.md says why not 2-4, measured);
+ * the steering cost benchmark (make bench-steer) reports what this costs
+ * per datagram.
  */
 #ifndef QS_SIPHASH_C
 #define QS_SIPHASH_C 1
