@@ -139,7 +139,9 @@ for r in $(seq "$ROUNDS"); do
 	order=(qs gtls)
 	((r % 2)) || order=(gtls qs)
 	for cfg in "${order[@]}"; do
-		read -r before idle n < <(measure "$cfg")
+		# in this shell, so that the exit trap knows the server to stop
+		measure "$cfg" >"$TMP/measure"
+		read -r before idle n <"$TMP/measure"
 		((n == CONNS)) || die "$cfg: $n of $CONNS connections open in the idle phase"
 		grow[$cfg]+="$((idle - before)) "
 		printf '  round %d %-9s RSS %7d kB -> %7d kB  (+%d kB, %d connections)\n' \

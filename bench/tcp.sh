@@ -172,11 +172,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	order=(qs nginx)
 	((r % 2)) || order=(nginx qs)
 	for srv in "${order[@]}"; do
+		# in this shell, so that the exit trap knows the server to stop
+		run "$srv" >"$TMP/run"
 		while read -r name v; do
 			[[ -n $v ]] || die "$srv: no figure for $name"
 			rps[$srv-$name]+="$v "
 			printf '  round %d %-6s %-7s %10.0f req/s\n' "$r" "$srv" "$name" "$v"
-		done < <(run "$srv")
+		done <"$TMP/run"
 	done
 done
 echo
