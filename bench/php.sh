@@ -59,28 +59,7 @@ chmod -R a+rX "$TMP"
 # One php-fpm pool for all three.  Each server runs only for its own
 # measurements: php-fpm gives every kept-alive connection a child, so a
 # server idling on its connections would hold the pool from the others.
-SOCK=$TMP/php.sock
-FPM=$(ls /usr/sbin/php-fpm* | sort | tail -1)
-cat >"$TMP/fpm.conf" <<EOF
-[global]
-pid = $TMP/fpm.pid
-error_log = $TMP/fpm.log
-daemonize = no
-[bench]
-user = www-data
-group = www-data
-listen = $SOCK
-listen.owner = www-data
-listen.group = www-data
-listen.mode = 0600
-listen.backlog = 511
-pm = static
-pm.max_children = $CHILDREN
-EOF
-"$FPM" --nodaemonize --fpm-config "$TMP/fpm.conf" &
-fpid=$!
-for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
-[[ -S $SOCK ]] || { cat "$TMP/fpm.log"; echo "bench-php: php-fpm did not start" >&2; exit 1; }
+start_fpm bench-php "$CHILDREN"
 
 cat >"$TMP/nginx.conf" <<EOF
 worker_processes $WORKERS;

@@ -62,28 +62,7 @@ printf '<?php echo "Hello, world!\\n";' >"$DOC/hello.php"
 chmod -R a+rX "$TMP"
 
 # one pool for both; each server runs only for its own measurements
-SOCK=$TMP/php.sock
-FPM=$(ls /usr/sbin/php-fpm* | sort | tail -1)
-cat >"$TMP/fpm.conf" <<EOF
-[global]
-pid = $TMP/fpm.pid
-error_log = $TMP/fpm.log
-daemonize = no
-[bench]
-user = www-data
-group = www-data
-listen = $SOCK
-listen.owner = www-data
-listen.group = www-data
-listen.mode = 0600
-listen.backlog = 511
-pm = static
-pm.max_children = $CHILDREN
-EOF
-"$FPM" --nodaemonize --fpm-config "$TMP/fpm.conf" &
-fpid=$!
-for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
-[[ -S $SOCK ]] || { cat "$TMP/fpm.log"; die "php-fpm did not start"; }
+start_fpm bench-tcp "$CHILDREN"
 
 cat >"$TMP/nginx.conf" <<EOF
 worker_processes $WORKERS;
