@@ -70,7 +70,7 @@ TOOLS      += $(OUTPUT)/qs-initials
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
               $(OUTPUT)/test_mem \
-              $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1
+              $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1 $(OUTPUT)/test_trace
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1
 
@@ -133,7 +133,7 @@ $(OUTPUT)/test_config: tests/unit/test_config.c $(OUTPUT)/user/loader/config.o $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(INIH_LIBS) -o $@
 
-$(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/handler/static.o $(OUTPUT)/user/worker/http/date.o $(OUTPUT)/user/common/docroot.o $(OUTPUT)/user/common/log.o | $(OUTPUT)
+$(OUTPUT)/test_static: tests/unit/test_static.c $(OUTPUT)/user/worker/handler/static.o $(OUTPUT)/user/worker/http/date.o $(OUTPUT)/user/common/docroot.o $(OUTPUT)/user/common/log.o $(OUTPUT)/user/common/json.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
@@ -153,17 +153,23 @@ $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o
 TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/date.o \
                  worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
                  worker/handler/route.o worker/handler/php.o worker/handler/fcgi.o \
-                 common/docroot.o common/log.o)
+                 common/docroot.o common/log.o common/json.o \
+                 worker/http/trace.o worker/http/accesslog.o)
 $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
 TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/req.o \
-                worker/http/fields.o worker/http/date.o worker/mem.o common/log.o)
+                worker/http/fields.o worker/http/date.o worker/mem.o common/log.o \
+                common/json.o worker/http/trace.o worker/http/accesslog.o)
 $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) -o $@
+
+$(OUTPUT)/test_trace: tests/unit/test_trace.c $(OUTPUT)/user/worker/http/trace.o $(OUTPUT)/user/common/json.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 $(OUTPUT)/test_h1: tests/unit/test_h1.c $(OUTPUT)/user/worker/http/h1parse.o | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -176,7 +182,7 @@ $(OUTPUT)/test_guard: tests/unit/test_guard.c $(OUTPUT)/guard.skel.h $(wildcard 
 
 # libFuzzer targets for the parsers of untrusted bytes (clang, ASan, UBSan)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser
-$(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c user/worker/http/date.c user/common/docroot.c user/common/log.c | $(OUTPUT)
+$(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c user/worker/http/date.c user/common/docroot.c user/common/log.c user/common/json.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
@@ -184,7 +190,7 @@ $(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPU
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
-$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/common/log.c $(USER_HDRS) | $(OUTPUT)
+$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/worker/http/trace.c user/worker/http/accesslog.c user/common/log.c user/common/json.c $(USER_HDRS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 

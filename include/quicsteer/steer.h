@@ -134,6 +134,7 @@ struct qs_worker_stats {
 	__u64 req_h3;             /* requests over HTTP/3 */
 	__u64 h1_bad_requests;    /* HTTP/1.1 requests refused 400 and closed (smuggling, syntax) */
 	__u64 h2_floods;          /* HTTP/2 connections ended with GOAWAY for a flood */
+	__u64 access_log_dropped; /* access log lines dropped: a write failed or was short */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

@@ -35,6 +35,7 @@
 #include "worker/handler/files.h"
 #include "worker/handler/php.h"
 #include "worker/handler/route.h"
+#include "worker/http/accesslog.h"
 #include "worker/http/date.h"
 #include "worker/http/req.h"
 #include "worker/site.h"
@@ -747,7 +748,8 @@ static int test_respond_twice(void)
 	CHECK(qs_respond_error(&f.req, 503, NULL, NULL) == 0, "error page after an answer");
 	CHECK(f.responds == 1 && f.req.status == 200 && f.status == 200 && f.sends == 0,
 	      "responds %d status %d sends %d", f.responds, f.req.status, f.sends);
-	CHECK(field(&f, "x-one") && f.nfields == 3, "%zu fields", f.nfields);
+	/* server, date, x-request-id, traceparent and the handler's */
+	CHECK(field(&f, "x-one") && f.nfields == 5, "%zu fields", f.nfields);
 	/* what a protocol can carry: QS_RESP_FIELDS_MAX, no more */
 	{
 		static struct qs_field many[QS_RESP_FIELDS_MAX + 1];
@@ -1499,6 +1501,74 @@ static int test_send_timeout(void)
 	return 0;
 }
 
+/*
+ * Request ids and trace context through the layer: a sane x-request-id
+ * and a valid traceparent come back in the response (our span, the same
+ * trace), others are replaced; every request closed leaves exactly one
+ * access log line with what the layer knows.
+ */
+static int test_request_ids_and_access_log(void)
+{
+	static const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	struct fake f, g;
+	char buf[8192], *second;
+	ssize_t n;
+	int fd;
+
+	snprintf(cfg.access_log, sizeof(cfg.access_log), "%s/access.log", base);
+	fd = open(cfg.access_log, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	CHECK(fd >= 0, "create %s", cfg.access_log);
+	close(fd);
+	CHECK(qs_alog_init(&site) == 0 && site.alog, "access log not set up");
+
+	fake_init(&f, "GET", "/get.txt");
+	memcpy(f.req.request_id, "abc-123", 8);
+	f.req.request_id_len = 7;
+	CHECK(qs_traceparent_parse((const uint8_t *)tp, strlen(tp), &f.req.trace) == 0,
+	      "traceparent refused");
+	qs_req_headers_begin(&f.req);
+	qs_req_header_timeout_stop(&f.req);
+	qs_req_ids(&f.req);
+	CHECK(qs_req_start(&f.req) == 0 && fake_body(&f, NULL, 0, true) == 0, "request failed");
+	CHECK(f.status == 200 && field(&f, "x-request-id") &&
+	      !strcmp(field(&f, "x-request-id"), "abc-123"), "x-request-id %s",
+	      field(&f, "x-request-id"));
+	CHECK(field(&f, "traceparent") && !strncmp(field(&f, "traceparent"), tp, 36) &&
+	      strcmp(field(&f, "traceparent"), tp), "traceparent %s", field(&f, "traceparent"));
+	fake_close(&f);
+
+	/* nothing given: a 404 answered with ids of ours */
+	fake_init(&g, "GET", "/nothing-here");
+	qs_req_headers_begin(&g.req);
+	qs_req_header_timeout_stop(&g.req);
+	CHECK(qs_req_start(&g.req) == 0 && fake_body(&g, NULL, 0, true) == 0, "request failed");
+	CHECK(g.status == 404 && field(&g, "x-request-id") &&
+	      strlen(field(&g, "x-request-id")) == 32, "x-request-id %s", field(&g, "x-request-id"));
+	fake_close(&g);
+	fake_close(&g);	/* closed twice: still one line */
+
+	qs_alog_free(&site);	/* flushes */
+	fd = open(cfg.access_log, O_RDONLY | O_CLOEXEC);
+	cfg.access_log[0] = '\0';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CHECK(n > 0, "nothing logged");
+	buf[n] = '\0';
+	second = strchr(buf, '\n');
+	CHECK(second && strchr(second + 1, '\n') && !strchr(second + 1, '\n')[1],
+	      "not two lines: %s", buf);
+	CHECK(strstr(buf, "\"request_id\":\"abc-123\"") &&
+	      strstr(buf, "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"") &&
+	      strstr(buf, "\"parent_id\":\"00f067aa0ba902b7\"") &&
+	      strstr(buf, "\"protocol\":\"h3\",\"method\":\"GET\",\"path\":\"/get.txt\","
+		     "\"status\":200") &&
+	      strstr(buf, "\"upstream\":\"static\",\"php_ms\":null") &&
+	      strstr(buf, "\"client\":\"2001:db8::1\",\"client_port\":1234"), "first line %s", buf);
+	CHECK(strstr(second, "\"path\":\"/nothing-here\",\"status\":404") &&
+	      strstr(second, "\"parent_id\":null"), "second line %s", second + 1);
+	return 0;
+}
+
 int main(void)
 {
 	int err;
@@ -1562,6 +1632,7 @@ int main(void)
 	RUN(test_php_buffered);
 	RUN(test_client_body_timeout);
 	RUN(test_send_timeout);
+	RUN(test_request_ids_and_access_log);
 
 	qs_php_ctx_free(&site);
 	qs_static_ctx_free(&site);

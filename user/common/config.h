@@ -81,6 +81,8 @@ struct qs_config {
 	unsigned server_id_len;
 	char log_file[256];         /* "" = stderr in foreground, default file otherwise */
 	int log_level;              /* enum qs_log_level */
+	bool log_json;              /* --log-format json: one JSON object per line */
+	char access_log[256];       /* absolute path, "" = off (user/worker/http/accesslog.c) */
 	unsigned rcvbuf;            /* socket receive buffer, bytes; 0 = kernel default */
 	char metrics[64];           /* metrics/health endpoint ADDR:PORT, "" = off */
 	/* HTTPS over TCP */

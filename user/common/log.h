@@ -12,6 +12,12 @@ enum qs_log_level { QS_LOG_WARN, QS_LOG_INFO, QS_LOG_DEBUG };
 /* Who is talking ("quicsteerd", "worker 0/3"); copied. */
 void qs_log_set_name(const char *name);
 void qs_log_set_level(enum qs_log_level level);
+/*
+ * --log-format json: one object a line, {"time", "level", "pid", "worker"
+ * ("GEN/ID", null for the loader), "msg"}; else text, as
+ * "TIME NAME[PID] LEVEL: MSG".
+ */
+void qs_log_set_json(bool on);
 enum qs_log_level qs_log_get_level(void);
 /* Where messages go: NULL = stderr.  Returns -errno. */
 int qs_log_open_file(const char *path);

@@ -303,6 +303,25 @@ static int set_metrics(struct qs_config *cfg, const char *name, const char *valu
 	return 0;
 }
 
+static int set_access_log(struct qs_config *cfg, const char *name, const char *value,
+			  char *err, size_t errlen)
+{
+	if (!strcmp(value, "off") || !*value) {
+		cfg->access_log[0] = '\0';
+		return 0;
+	}
+	/* the workers reopen it by name (SIGUSR1), wherever their working directory is */
+	if (value[0] != '/' || strlen(value) >= sizeof(cfg->access_log) ||
+	    value[strlen(value) - 1] == '/') {
+		snprintf(err, errlen, "%s '%s': expected an absolute file path shorter than %zu "
+			 "bytes (/var/log/quicsteer/access.log) or off", name, value,
+			 sizeof(cfg->access_log));
+		return -EINVAL;
+	}
+	snprintf(cfg->access_log, sizeof(cfg->access_log), "%s", value);
+	return 0;
+}
+
 static int set_fastcgi(struct qs_config *cfg, const char *name, const char *value,
 		       char *err, size_t errlen)
 {
@@ -523,6 +542,10 @@ static const struct opt_word cc_words[] = {
 
 static const struct opt_word unsafe_words[] = {
 	WORD("defer", false), WORD("reject", true), WORDS_END,
+};
+
+static const struct opt_word log_format_words[] = {
+	WORD("text", false), WORD("json", true), WORDS_END,
 };
 
 static const struct opt_word log_level_words[] = {
@@ -898,6 +921,17 @@ static const struct opt options[] = {
 		.flag = "log-level", .key = "log_level",
 		.type = OPT_ENUM, FIELD(log_level), .words = log_level_words, .def = "info",
 		.help = "`debug` includes libbpf's messages and the verifier log",
+	}, {
+		.flag = "log-format", .key = "log_format",
+		.type = OPT_ENUM, FIELD(log_json), .words = log_format_words, .def = "text",
+		.help = "the server's own log lines: `text`, or `json` (one object a line: "
+			"time, level, pid, worker, msg)",
+	}, {
+		.flag = "access-log", .key = "access_log", .metavar = "PATH",
+		.type = OPT_FUNC, .set = set_access_log, .def = "off",
+		.help = "one JSON line per request here (absolute path; its directory must "
+			"exist); the loader creates the file for the workers' user, workers "
+			"reopen it on SIGUSR1; `off`: none",
 	}, {
 		.flag = "help", .short_flag = 'h', .type = OPT_ACTION, .run = qs_usage,
 		.help = "print this help",

@@ -28,6 +28,7 @@
 #include "common/config.h"
 #include "loader/keys.h"
 #include "loader/limits.h"
+#include "loader/logs.h"
 #include "common/strike.h"
 #include "loader/guard.h"
 #include "loader/metrics.h"
@@ -450,6 +451,7 @@ static int reload(struct loader *ld)
 				      cfg->drain_timeout_ms / 1000 + 5);
 			return -EBUSY;
 		}
+	qs_logs_prepare(cfg, ld->sv.uid, ld->sv.gid);	/* the new workers open it; said if not */
 	ctx = qs_tls_ctx_new(cfg->cert, cfg->key);
 	if (ctx && cfg->tcp && !(tcp_ctx = qs_tls_tcp_ctx_new(cfg->cert, cfg->key))) {
 		SSL_CTX_free(ctx);
@@ -601,6 +603,7 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(req_h3, "requests over HTTP/3"),
 	W(h1_bad_requests, "HTTP/1.1 requests refused 400 and closed (syntax, smuggling)"),
 	W(h2_floods, "HTTP/2 connections ended with GOAWAY for a frame flood"),
+	W(access_log_dropped, "access log lines dropped: a write failed or was short (disk full)"),
 };
 #undef W
 /* every counter of the struct but pid is exported: a new one needs its row */
@@ -834,6 +837,7 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	qs_log_set_level(cfg->log_level);
+	qs_log_set_json(cfg->log_json);
 	qs_bpf_setup_logging();
 	qs_guard_setup_logging();
 
@@ -864,6 +868,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	qs_log_tee_stderr(!cfg->foreground);
+	if (qs_logs_prepare(cfg, uid, gid))
+		return 1;
 	qs_raise_nofile(cfg);	/* short of it, a warning: the workers answer 503 when out */
 	if (claim_instance(&ld))
 		return 1;

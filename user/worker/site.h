@@ -24,6 +24,7 @@ struct qs_req;
 struct qs_worker_stats;
 struct qs_static_ctx;
 struct qs_php_ctx;
+struct qs_alog;
 
 /* The loop's clock: CLOCK_MONOTONIC in ns (the QUIC timers' too). */
 static inline uint64_t qs_clock_ns(void)
@@ -78,6 +79,8 @@ struct qs_site {
 	unsigned gen, id;               /* this worker */
 	struct qs_loop *loop;
 	uint64_t next_req_id;
+	struct qs_idgen ids;            /* request ids, trace and span ids (http/trace.h) */
+	struct qs_alog *alog;           /* the access log (http/accesslog.c), NULL: off */
 	bool keep_fields;               /* protocols collect every request field (qs_req.fields) */
 	/* the handler of a request whose header block is in */
 	const struct qs_handler *(*route)(struct qs_site *site, struct qs_req *req);

@@ -19,6 +19,7 @@
 #include "worker/handler/files.h"
 #include "worker/handler/php.h"
 #include "worker/handler/route.h"
+#include "worker/http/accesslog.h"
 #include "worker/http/h1.h"
 #include "worker/http/h2.h"
 #include "worker/http/h3.h"
@@ -92,7 +93,9 @@ static int site_init(struct qs_site *site, struct qs_loop *loop, const struct qs
 	site->loop = loop;
 	site->route = qs_route;
 	qs_http_site_init(site);
-	ret = qs_static_ctx_new(site);
+	ret = qs_alog_init(site);
+	if (!ret)
+		ret = qs_static_ctx_new(site);
 	if (ret)
 		return ret;
 	if (ctx->cfg->fastcgi != QS_FASTCGI_OFF) {
@@ -106,6 +109,7 @@ static void site_free(struct qs_site *site)
 {
 	qs_php_ctx_free(site);
 	qs_static_ctx_free(site);
+	qs_alog_free(site);	/* last: the requests closed before it wrote their lines */
 }
 
 static int drop_privileges(const struct qs_worker_ctx *ctx)
@@ -271,6 +275,7 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);	/* reopen the access log (logrotate) */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -384,7 +389,9 @@ int qs_worker_main(struct qs_worker_ctx *ctx)
 				struct signalfd_siginfo si;
 
 				while (read(sfd, &si, sizeof(si)) == sizeof(si))
-					if (si.ssi_signo != SIGHUP) {
+					if (si.ssi_signo == SIGUSR1) {
+						qs_alog_reopen(site.alog);
+					} else if (si.ssi_signo != SIGHUP) {
 						qs_server_start_drain(s);
 						qs_loop_drain(&loop);
 					}

@@ -196,6 +196,7 @@ static void static_proceed(struct qs_req *req)
 
 const struct qs_handler qs_static_handler = {
 	.name = "static",
+	.upstream = "static",
 	.start = static_start,
 	.body = static_body,
 	.proceed = static_proceed,

@@ -296,28 +296,39 @@ static int add(struct qs_fcgi_params *p, const char *name, const char *value, si
 static int add_addr(struct qs_fcgi_params *p, const char *addr_name, const char *port_name,
 		    const struct sockaddr *sa)
 {
-	char host[INET6_ADDRSTRLEN] = "", port[8];
-	const char *h = host;
-	unsigned pnum = 0;
+	char host[46], port[8];
+	unsigned pnum;
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
-		pnum = ntohs(a4->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
-		pnum = ntohs(a6->sin6_port);
-		/* a dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d */
-		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) && strchr(host, '.'))
-			h = strrchr(host, ':') + 1;
-	}
+	qs_sockaddr_host(sa, host, &pnum);
 	snprintf(port, sizeof(port), "%u", pnum);
-	if (add(p, addr_name, h, strlen(h)))
+	if (add(p, addr_name, host, strlen(host)))
 		return -ENOSPC;
 	return add(p, port_name, port, strlen(port));
+}
+
+/*
+ * The request id and the trace context: HTTP_TRACEPARENT is our span's, so
+ * what the script calls out to becomes its child; TRACE_ID, SPAN_ID, and
+ * PARENT_SPAN_ID when the trace came from the client (else absent).  The
+ * client's own x-request-id stays HTTP_X_REQUEST_ID; REQUEST_ID is the one
+ * the server uses (the same when it was sane).
+ */
+static int add_trace(struct qs_fcgi_params *p, const struct qs_req *st)
+{
+	char tp[QS_TRACEPARENT_LEN + 1], span[16], parent[16];
+	int ret = 0;
+
+	qs_traceparent_format(&st->trace, tp);
+	qs_hex(span, st->trace.span_id, sizeof(st->trace.span_id));
+	ret |= add(p, "REQUEST_ID", st->request_id, st->request_id_len);
+	ret |= add(p, "HTTP_TRACEPARENT", tp, QS_TRACEPARENT_LEN);
+	ret |= add(p, "TRACE_ID", tp + 3, 32);
+	ret |= add(p, "SPAN_ID", span, sizeof(span));
+	if (st->trace.state == QS_TRACE_CONTINUED) {
+		qs_hex(parent, st->trace.parent_id, sizeof(st->trace.parent_id));
+		ret |= add(p, "PARENT_SPAN_ID", parent, sizeof(parent));
+	}
+	return ret;
 }
 
 /*
@@ -398,6 +409,7 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	/* RFC 8470 5.1: what an intermediary adds to a request it got in 0-RTT */
 	if (st->early)
 		ret |= add(&p, "HTTP_EARLY_DATA", "1", 1);
+	ret |= add_trace(&p, st);
 	/* the client's current address: it changes when the client migrates */
 	qs_req_addr(st, &peer, &local);
 	ret |= add_addr(&p, "REMOTE_ADDR", "REMOTE_PORT", peer);
@@ -425,6 +437,10 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 		/* an intermediary adds Early-Data; a client's is never passed on */
 		if (!strcmp(name, "early-data") || !strcmp(name, "host") ||
 		    !strcmp(name, "content-type") || !strcmp(name, "content-length"))
+			continue;
+		/* ours replaces it (add_trace); a trace we restarted drops its state */
+		if (!strcmp(name, "traceparent") ||
+		    (!strcmp(name, "tracestate") && st->trace.state != QS_TRACE_CONTINUED))
 			continue;
 		ret = qs_fcgi_params_add_header(&p, name, nl, value, vl);
 		if (ret == -ENOSPC)
@@ -677,6 +693,7 @@ static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 	pc->out_off = 0;
 	pc->req_len = pc->out_len;
 	pc->rx_any = false;
+	qs_req_upstream_begin(pr->req);	/* php-fpm's time runs from here */
 	pr->out = NULL;
 	pr->out_len = pr->out_cap = 0;
 	pc->headers_sent = false;
@@ -946,6 +963,7 @@ static void fail(struct qs_php_conn *pc, int status, const char *why)
 	struct qs_php_req *pr = pc->pr;
 
 	if (pr) {
+		qs_req_upstream_end(pr->req);
 		pr_warn("request %" PRIu64 ": FastCGI: %s", pr->req->id, why);
 		if (!pc->headers_sent)
 			answer(pr, status);
@@ -1021,6 +1039,7 @@ static void end_response(struct qs_php_conn *pc)
 {
 	struct qs_req *req = pc->pr->req;
 
+	qs_req_upstream_end(req);
 	if (pc->body_left > 0 && !req->head) {
 		pr_warn("request %" PRIu64 ": the script ended %" PRId64 " bytes short of its "
 			"Content-Length of %" PRId64 ": stream reset", req->id, pc->body_left,
@@ -1598,6 +1617,7 @@ static void php_close(struct qs_req *req)
 
 const struct qs_handler qs_php_handler = {
 	.name = "php",
+	.upstream = "php",
 	.start = php_start,
 	.body = php_body,
 	.proceed = php_proceed,
@@ -1606,6 +1626,7 @@ const struct qs_handler qs_php_handler = {
 
 const struct qs_handler qs_php_front_handler = {
 	.name = "php (front controller)",
+	.upstream = "php",
 	.start = php_start_front,
 	.body = php_body,
 	.proceed = php_proceed,

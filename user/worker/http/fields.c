@@ -114,6 +114,21 @@ int qs_req_header(struct qs_req *req, const uint8_t *name, size_t nl, const uint
 		req->content_length = cl;
 	} else if (is(name, nl, "content-type")) {
 		ret = set_value(&req->content_type, value, vl, NULL);
+	} else if (is(name, nl, "x-request-id")) {
+		/* one sane value is kept; anything else, or a second one, is replaced */
+		if (req->request_id_len || req->request_id_refused || !qs_reqid_valid(value, vl)) {
+			req->request_id_len = 0;
+			req->request_id_refused = true;
+		} else {
+			memcpy(req->request_id, value, vl);
+			req->request_id[vl] = '\0';
+			req->request_id_len = (uint8_t)vl;
+		}
+	} else if (is(name, nl, "traceparent")) {
+		/* given twice, which parent would we be the child of: a new trace */
+		if (req->trace.state != QS_TRACE_NONE ||
+		    qs_traceparent_parse(value, vl, &req->trace))
+			req->trace.state = QS_TRACE_INVALID;
 	}
 	/* every regular field, when a handler wants them */
 	if (!ret && name[0] != ':' && req->site->keep_fields)
@@ -129,6 +144,7 @@ int qs_req_header(struct qs_req *req, const uint8_t *name, size_t nl, const uint
 int qs_req_headers_end(struct qs_req *req)
 {
 	qs_req_header_timeout_stop(req);
+	qs_req_ids(req);
 	req->head = !strcmp(req->method, "HEAD");
 	return req->path && req->method[0] ? 0 : 400;
 }

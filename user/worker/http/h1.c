@@ -219,6 +219,7 @@ static int send_body(struct h1_req *r, const uint8_t *data, size_t len)
 	char hdr[24];
 	int ret;
 
+	qs_req_sent(&r->req, len);
 	if (!r->chunked_out)
 		return qs_tcp_send(c, data, len);
 	ret = qs_tcp_send(c, (const uint8_t *)hdr, (size_t)snprintf(hdr, sizeof(hdr), "%zx\r\n",

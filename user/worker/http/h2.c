@@ -295,6 +295,7 @@ static ssize_t read_data(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
 			qs_req_file_closed(&st->req);
 		}
 	}
+	qs_req_sent(&st->req, n);
 	if (st->ended && !st->pend_head && !st->file_left) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		return (ssize_t)n;

@@ -87,6 +87,18 @@ static void stream_free(struct qs_h3_stream *st)
 	qs_free(st);
 }
 
+/* The connection's TLS facts, as of now (a 0-RTT request's handshake is not done). */
+static void tls_facts(struct qs_h3_stream *st)
+{
+	SSL *ssl = st->conn->ssl;
+
+	if (ssl) {
+		st->req.tls.version = SSL_get_version(ssl);
+		st->req.tls.cipher = SSL_get_cipher_name(ssl);
+		st->req.tls.resumed = SSL_session_reused(ssl);
+	}
+}
+
 static struct qs_h3_stream *stream_new(struct qs_conn *c, int64_t id)
 {
 	/* streams and chunks churn with every request: the worker's free lists */
@@ -104,11 +116,13 @@ static struct qs_h3_stream *stream_new(struct qs_conn *c, int64_t id)
 	st->req.id = ++c->srv->site->next_req_id;
 	st->req.conn_busy = &c->busy;
 	st->req.conn_files = &c->files;
+	st->req.conn_migrated = &c->migrated;
 	st->req.ops = &h3_ops;
 	st->next = c->streams;
 	if (c->streams)
 		c->streams->prev = st;
 	c->streams = st;
+	tls_facts(st);	/* for the access log of a request refused before it starts */
 	return st;
 }
 
@@ -407,6 +421,7 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 
 		st->unacked -= n;
 		c->tx_unacked -= n < c->tx_unacked ? n : c->tx_unacked;
+		qs_req_sent(&st->req, n);	/* delivered: the client acknowledged it */
 		qs_resp_held(st->req.site, -(int64_t)n);
 	}
 	while (datalen && st->head) {
@@ -585,13 +600,8 @@ static int refuse(struct qs_h3_stream *st, int status)
 static int start_request(struct qs_h3_stream *st)
 {
 	struct qs_req *req = &st->req;
-	SSL *ssl = st->conn->ssl;
 
-	if (ssl) {
-		req->tls.version = SSL_get_version(ssl);
-		req->tls.cipher = SSL_get_cipher_name(ssl);
-		req->tls.resumed = SSL_session_reused(ssl);
-	}
+	tls_facts(st);
 	set_state(st, QS_H3_RECV_BODY);
 	count(&st->conn->srv->stats->req_h3, 1);
 	return qs_req_start(req);

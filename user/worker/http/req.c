@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
+#include "worker/http/accesslog.h"
 #include "worker/http/date.h"
 #include "worker/http/req.h"
 #include "worker/site.h"
@@ -82,19 +84,26 @@ static void count_status(struct qs_req *req, int status)
 
 int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t n, bool body)
 {
-	struct qs_field all[QS_RESP_FIELDS_MAX + 3];
+	struct qs_field all[QS_RESP_FIELDS_MAX + 5];
 	const char *date = qs_http_date();
+	char traceparent[QS_TRACEPARENT_LEN + 1];
 	size_t k = 0;
 
 	if (req->status)
 		return -EALREADY;
 	if (n > QS_RESP_FIELDS_MAX)
 		return -E2BIG;
+	qs_req_ids(req);	/* refused before its header block ended: ids now */
+	qs_traceparent_format(&req->trace, traceparent);
 	all[k++] = (struct qs_field)QS_FIELD("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
 	all[k++] = (struct qs_field)QS_FIELD("date", date, strlen(date));
 	/* how a browser that came over TCP learns HTTP/3 (RFC 7838) */
 	if (req->alt_svc)
 		all[k++] = (struct qs_field)QS_FIELD("alt-svc", req->alt_svc, strlen(req->alt_svc));
+	all[k++] = (struct qs_field)QS_FIELD("x-request-id", req->request_id,
+					      req->request_id_len);
+	/* our span: what the client (or a proxy before us) can join its trace to */
+	all[k++] = (struct qs_field)QS_FIELD("traceparent", traceparent, QS_TRACEPARENT_LEN);
 	memcpy(all + k, f, n * sizeof(*f));
 	req->status = status;
 	count_status(req, status);
@@ -112,6 +121,7 @@ int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
 		qs_end(req);
 		return 0;
 	}
+	req->ended = true;	/* the file is the body's last part */
 	ret = req->ops->send_file(req, fd, off, len);
 	if (!ret && req->conn_files)
 		++*req->conn_files;
@@ -214,8 +224,51 @@ void qs_resp_held(struct qs_site *site, int64_t delta)
 	__atomic_store_n(&site->stats->resp_held, site->resp_held, __ATOMIC_RELAXED);
 }
 
+void qs_req_ids(struct qs_req *req)
+{
+	struct qs_site *site = req->site;
+
+	if (!req->request_id_len)
+		req->request_id_len = (uint8_t)qs_reqid_new(&site->ids, req->request_id);
+	qs_trace_start(&req->trace, &site->ids);
+}
+
+void qs_req_upstream_begin(struct qs_req *req)
+{
+	if (!req->upstream_at)
+		req->upstream_at = qs_clock_ns();
+}
+
+void qs_req_upstream_end(struct qs_req *req)
+{
+	if (req->upstream_at && !req->upstream_ns)
+		req->upstream_ns = qs_clock_ns() - req->upstream_at + 1;	/* never 0: done */
+}
+
+void qs_sockaddr_host(const struct sockaddr *sa, char host[46], unsigned *port)
+{
+	host[0] = '\0';
+	*port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &a4->sin_addr, host, 46);
+		*port = ntohs(a4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+
+		*port = ntohs(a6->sin6_port);
+		/* a dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d */
+		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+			inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], host, 46);
+		else
+			inet_ntop(AF_INET6, &a6->sin6_addr, host, 46);
+	}
+}
+
 void qs_req_headers_begin(struct qs_req *req)
 {
+	req->start_ns = qs_clock_ns();
 	wait_touch(HEADER_WAITS(req), &req->header_wait);
 }
 
@@ -242,6 +295,7 @@ int qs_req_start(struct qs_req *req)
 
 int qs_req_body(struct qs_req *req, const uint8_t *data, size_t len, bool end)
 {
+	req->bytes_in += len;
 	if (!req->handler)
 		return 0;
 	if (end)
@@ -271,6 +325,11 @@ void qs_req_proceed(struct qs_req *req)
 
 void qs_req_close(struct qs_req *req)
 {
+	/* the request's one access log line: every request ends here, once */
+	qs_req_upstream_end(req);	/* the client went while PHP ran */
+	if (req->site->alog && !req->logged)
+		qs_alog_request(req->site->alog, req);
+	req->logged = true;
 	wait_unlink(HEADER_WAITS(req), &req->header_wait);
 	wait_unlink(BODY_WAITS(req), &req->body_wait);
 	wait_unlink(SEND_WAITS(req), &req->send_wait);

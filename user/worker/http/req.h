@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "worker/http/trace.h"
+
 struct qs_req;
 struct qs_site;
 
@@ -48,6 +50,7 @@ struct qs_field {
 
 struct qs_handler {
 	const char *name;
+	const char *upstream;       /* the access log's "upstream": "static", "php" */
 	/* The header block is in and the request may run: 0 or -errno. */
 	int (*start)(struct qs_req *req);
 	/*
@@ -114,6 +117,12 @@ struct qs_req {
 	size_t fields_len, fields_cap;
 	int64_t content_length;     /* -1: none given */
 	uint64_t id;                /* unique within the worker */
+	/* x-request-id (http/trace.h): the client's when sane, else ours; final at the
+	 * end of the header block */
+	char request_id[QS_REQ_ID_MAX + 1];
+	uint8_t request_id_len;
+	bool request_id_refused;    /* an x-request-id came that we do not keep */
+	struct qs_trace trace;      /* traceparent: given, and our span */
 	struct qs_tls_info tls;
 	/* backend slots the client's connection holds now (handlers count theirs) */
 	unsigned *conn_busy;
@@ -122,8 +131,18 @@ struct qs_req {
 	bool head;                  /* the method is HEAD: no response body */
 	bool early;                 /* received in 0-RTT (may be a replay: RFC 8470) */
 	struct qs_site *site;
+	/* the connection's path changed (QUIC migration); NULL over TCP */
+	const bool *conn_migrated;
 	/* the response, kept by the layer */
 	int status;                 /* 0 until respond */
+	/* for the access log (the layer and the protocols keep them) */
+	uint64_t start_ns;          /* CLOCK_MONOTONIC: the header block began */
+	uint64_t bytes_in;          /* body bytes received */
+	uint64_t bytes_out;         /* body bytes sent: see qs_req_sent() */
+	uint64_t upstream_at, upstream_ns;   /* php-fpm: request written .. its end */
+	bool ended;                 /* the handler gave the whole response */
+	bool aborted;               /* ... or reset it */
+	bool logged;
 	/*
 	 * the layer's timeouts: waiting for the header block, for body bytes,
 	 * for the client to take the response; and the wait for a file slot
@@ -153,12 +172,14 @@ int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len);
 
 static inline void qs_end(struct qs_req *req)
 {
+	req->ended = true;
 	req->ops->end(req);
 }
 
 /* Reset the stream: a failure after the response head went out. */
 static inline void qs_abort(struct qs_req *req)
 {
+	req->aborted = true;
 	req->ops->abort(req);
 }
 
@@ -214,7 +235,31 @@ const char *qs_http_reason(int status);
 static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, const char **name,
 				     size_t *nl, const char **value, size_t *vl);
 
+/*
+ * A backend (php-fpm) has the request from now / is done with it: the
+ * access log's php_ms.  The first begin counts (a retry on another
+ * connection is part of the wait); an end without a begin is ignored.
+ */
+void qs_req_upstream_begin(struct qs_req *req);
+void qs_req_upstream_end(struct qs_req *req);
+
+/*
+ * The peer's address as text (an IPv4-mapped IPv6 address as IPv4) and its
+ * port; "" and 0 for another family.
+ */
+void qs_sockaddr_host(const struct sockaddr *sa, char host[46], unsigned *port);
+
 /* ---- for protocols ------------------------------------------------------ */
+
+/*
+ * Response body bytes sent, for the access log: HTTP/3 counts what the
+ * client acknowledged, HTTP/2 and HTTP/1.1 what went into the connection's
+ * TLS output queue (the kernel's own acknowledgements are not followed).
+ */
+static inline void qs_req_sent(struct qs_req *req, uint64_t n)
+{
+	req->bytes_out += n;
+}
 
 /*
  * A header block begins: the header timeout runs until its end
@@ -233,9 +278,15 @@ void qs_req_header_timeout_stop(struct qs_req *req);
  */
 int qs_req_header(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
 		  size_t vl);
-/* The header block is complete: its timeout stops, req->head is set; 0, or 400
- * without :method or :path. */
+/* The header block is complete: its timeout stops, req->head is set, the request
+ * id and trace context are final (qs_req_ids); 0, or 400 without :method or :path. */
 int qs_req_headers_end(struct qs_req *req);
+/*
+ * Make the request id and our span final (a generated id and a new trace
+ * unless sane ones came); the layer calls it again before answering a
+ * request refused before its header block ended.  Idempotent.
+ */
+void qs_req_ids(struct qs_req *req);
 
 /*
  * The header block is complete (req->head set) and the request may run:

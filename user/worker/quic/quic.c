@@ -536,6 +536,7 @@ static int on_path_validation(ngtcp2_conn *qc, uint32_t flags, const ngtcp2_path
 	if (res != NGTCP2_PATH_VALIDATION_RESULT_SUCCESS)
 		return 0;
 	count(&c->srv->stats->migrations, 1);
+	c->migrated = true;
 	if (qs_log_get_level() >= QS_LOG_DEBUG) {
 		char a[64];
 

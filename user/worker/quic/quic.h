@@ -61,6 +61,7 @@ struct qs_conn {
 	bool handshake_done;
 	unsigned busy;                  /* backend slots its requests hold (req.conn_busy) */
 	unsigned files;                 /* response files its streams hold open (req.conn_files) */
+	bool migrated;                  /* a path validation succeeded: the client moved */
 	/* client address not validated yet (no token, no handshake): on the
 	 * server's half-open list, oldest first */
 	bool unvalidated;
