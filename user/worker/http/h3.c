@@ -153,6 +153,7 @@ static void hand_over(struct qs_h3_stream *st, struct qs_chunk *ch, nghttp3_vec 
 	st->tail = ch;
 	st->unacked += ch->len;
 	st->conn->tx_unacked += ch->len;
+	qs_req_sent(&st->req, ch->len);
 	vec->base = ch->data;
 	vec->len = ch->len;
 }
@@ -421,7 +422,6 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 
 		st->unacked -= n;
 		c->tx_unacked -= n < c->tx_unacked ? n : c->tx_unacked;
-		qs_req_sent(&st->req, n);	/* delivered: the client acknowledged it */
 		qs_resp_held(st->req.site, -(int64_t)n);
 	}
 	while (datalen && st->head) {

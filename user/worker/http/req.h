@@ -252,9 +252,13 @@ void qs_sockaddr_host(const struct sockaddr *sa, char host[46], unsigned *port);
 /* ---- for protocols ------------------------------------------------------ */
 
 /*
- * Response body bytes sent, for the access log: HTTP/3 counts what the
- * client acknowledged, HTTP/2 and HTTP/1.1 what went into the connection's
- * TLS output queue (the kernel's own acknowledgements are not followed).
+ * Response body bytes handed to the connection, for the access log: HTTP/3
+ * what went to nghttp3 for the stream (ngtcp2 sends it as flow control and
+ * congestion allow), HTTP/2 and HTTP/1.1 what went into the TLS output
+ * queue.  Acknowledgements are not what counts: a client that closes as
+ * soon as it has everything never acknowledges the last packets.  A
+ * transfer cut short counts up to a stream's window (HTTP/3: at most
+ * 4 MB) or the TCP output queue (256 KB) more than the client got.
  */
 static inline void qs_req_sent(struct qs_req *req, uint64_t n)
 {
