@@ -15,11 +15,13 @@
  * value holds NUL, CR or LF; :method, :path and Content-Length not the last
  * ones given; the kept field list not exactly the regular fields given, in
  * order; a request without :method or :path accepted; the budget not back
- * where it was once the request is freed.
+ * where it was once the request is freed; a request id that is not sane or
+ * a trace context not final at the end of the block.
  *
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
  *   -Iuser tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c \
- *   user/worker/http/date.c user/common/log.c -o .output/fuzz_req
+ *   user/worker/http/date.c user/worker/http/trace.c user/worker/http/accesslog.c \
+ *   user/common/log.c user/common/json.c -o .output/fuzz_req
  */
 #include <errno.h>
 #include <stdio.h>
@@ -114,6 +116,12 @@ static void check_request(const struct qs_req *req, const struct expect *e, int 
 		     (void *)req->path, req->method);
 	if (req->head != !strcmp(req->method, "HEAD"))
 		FAIL("head %d for %s", req->head, req->method);
+	/* whatever came, the ids are final and sane (x-request-id, traceparent) */
+	if (!qs_reqid_valid((const uint8_t *)req->request_id, req->request_id_len) ||
+	    strlen(req->request_id) != req->request_id_len)
+		FAIL("request id '%s'", req->request_id);
+	if (req->trace.state != QS_TRACE_STARTED && req->trace.state != QS_TRACE_CONTINUED)
+		FAIL("trace state %u at the end of the block", req->trace.state);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
