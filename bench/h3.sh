@@ -13,7 +13,8 @@
 # not come up); targets are reported as MET/MISSED.
 #
 # Env: ROUNDS (default 3), SECONDS_PER_RUN (5), CONNS (8), STREAMS (16),
-#      DOWNLOADS (3), WORKERS (quicsteer worker counts, default "1 2")
+#      DOWNLOADS (3), WORKERS (quicsteer worker counts, default "1 2"),
+#      QS_EXTRA_ARGS (more quicsteerd options, e.g. "--access-log /tmp/a/access.log")
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -107,7 +108,7 @@ start_server() {
 	qs*)
 		"$QS" --foreground --instance "$INST" --workers "${cfg#qs}" \
 			--listen "127.0.0.1:$port" --cert "$CERT" --key "$KEY" --docroot "$WWW" \
-			>"$log" 2>&1 &
+			${QS_EXTRA_ARGS:-} >"$log" 2>&1 &
 		srv_pid=$!
 		;;
 	esac

@@ -12,7 +12,8 @@
 #
 # Env: ROUNDS (3), SECONDS_PER_RUN (5), CHILDREN (php-fpm pool, 8),
 #      CONNS (client connections, 8), DEPTH (requests in flight per HTTP/3
-#      connection, 4), WORKERS (quicsteer workers, 2)
+#      connection, 4), WORKERS (quicsteer workers, 2), QS_EXTRA_ARGS (more
+#      quicsteerd options, e.g. "--access-log /tmp/a/access.log")
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,7 +91,7 @@ start_quic() {
 	"$ROOT/quicsteerd" --foreground --instance "$INST" --workers "$WORKERS" \
 		--listen "127.0.0.1:$QPORT" --cert "$ROOT/certs/server.crt" \
 		--key "$ROOT/certs/server.key" --docroot "$DOC" --fastcgi "unix:$SOCK" \
-		--php-max-children "$CHILDREN" --log-file "$TMP/quicsteerd.log" &
+		--php-max-children "$CHILDREN" --log-file "$TMP/quicsteerd.log" ${QS_EXTRA_ARGS:-} &
 	qpid=$!
 	wait_started bench-php "/sys/fs/bpf/quicsteer/$INST" "$TMP/quicsteerd.log"
 }
