@@ -159,7 +159,7 @@ $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
-TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/req.o \
+TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/body.o worker/http/req.o \
                 worker/http/fields.o worker/http/date.o worker/mem.o common/log.o)
 $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
