@@ -62,7 +62,7 @@ struct h2_conn {
 	nghttp2_session *s;
 	struct h2_stream *streams;
 	unsigned n_streams;
-	struct bucket rst, ctrl;
+	struct bucket rst, ctrl, idle;      /* idle: frames that carry nothing */
 	bool in_recv;                       /* inside nghttp2_session_mem_recv */
 	bool pumping, again;
 	bool draining;                      /* shutdown notice sent: GOAWAY at its PING ack */
@@ -529,6 +529,22 @@ static void end_headers(struct h2_conn *h, struct h2_stream *st, bool fin)
 		stream_error(st);
 }
 
+/*
+ * PRIORITY frames: we announce no RFC 7540 priorities, so nghttp2 drops
+ * them unseen by on_frame_recv; their headers still come through here.
+ */
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
+{
+	struct h2_conn *h = ud;
+
+	(void)s;
+	if (hd->type == NGHTTP2_PRIORITY && !bucket_take(&h->idle)) {
+		goaway_now(h, NGHTTP2_ENHANCE_YOUR_CALM, "PRIORITY flood");
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	return 0;
+}
+
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
 {
 	struct h2_conn *h = ud;
@@ -560,6 +576,13 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		}
 		return 0;
+	case NGHTTP2_WINDOW_UPDATE:
+		if (frame->window_update.window_size_increment < (int32_t)QS_H2_SMALL_WINDOW_UPDATE &&
+		    !bucket_take(&h->idle)) {
+			goaway_now(h, NGHTTP2_ENHANCE_YOUR_CALM, "WINDOW_UPDATE flood");
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+		return 0;
 	case NGHTTP2_HEADERS:
 		st = stream_of(s, frame->hd.stream_id);
 		if (!st)
@@ -570,6 +593,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 		}
 		break;	/* trailers: only their END_STREAM matters */
 	case NGHTTP2_DATA:
+		if (!frame->hd.length && !fin && !bucket_take(&h->idle)) {
+			goaway_now(h, NGHTTP2_ENHANCE_YOUR_CALM, "empty DATA flood");
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
 		st = stream_of(s, frame->hd.stream_id);
 		if (!st)
 			return 0;
@@ -645,6 +672,7 @@ static nghttp2_session_callbacks *h2_callbacks(void)
 	if (cb || nghttp2_session_callbacks_new(&cb))
 		return cb;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk_recv);
@@ -694,8 +722,8 @@ static int h2_open(struct qs_tcp_conn *c)
 	if (!h)
 		return -ENOMEM;
 	h->c = c;
-	h->rst.tokens = h->ctrl.tokens = QS_H2_FLOOD_BURST;
-	h->rst.at = h->ctrl.at = mono_ns();
+	h->rst.tokens = h->ctrl.tokens = h->idle.tokens = QS_H2_FLOOD_BURST;
+	h->rst.at = h->ctrl.at = h->idle.at = mono_ns();
 	if (nghttp2_session_server_new2(&h->s, cb, h, opt)) {
 		free(h);
 		return -ENOMEM;
