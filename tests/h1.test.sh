@@ -170,6 +170,7 @@ test_h1_smuggling_refused_and_closed() {
 	refused 'GET /index.html HTTP/1.1\r\n\r\n'
 	refused 'POST /index.html HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n' 501
 	refused 'GET http://evil.example/index.html HTTP/1.1\r\nHost: localhost\r\n\r\n'
+	refused 'PUT /index.html HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\na' 417
 	assert_eq "400s counted" 10 "$(workers_sum h1_bad_requests)"
 	assert_eq "the worker lives" 1 "$(workers_running)"
 }
