@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
+#include "worker/site.h"
 #include "worker/tcp/tcp.h"
 
 #define READ_CHUNK   (16u << 10)    /* one TLS record */
@@ -171,6 +172,7 @@ static void conn_free(struct qs_tcp_conn *c)
 {
 	if (c->app && c->app->close)
 		c->app->close(c);
+	qs_resp_held(c->site, -(int64_t)qs_tcp_queued(c));
 	SSL_free(c->ssl);
 	free(c->out);
 	free(c->in_held);
@@ -227,6 +229,7 @@ static int flush(struct qs_tcp_conn *c)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		qs_resp_held(c->site, -(int64_t)n);
 		if (c->t_list == TL_FLUSH)
 			tl_set(c, TL_FLUSH);	/* progress: the send timeout runs from now */
 	}
@@ -282,6 +285,7 @@ int qs_tcp_send(struct qs_tcp_conn *c, const uint8_t *data, size_t len)
 	}
 	memcpy(c->out + c->out_len, data, len);
 	c->out_len += len;
+	qs_resp_held(c->site, (int64_t)len);	/* in the worker's budget until written */
 	if (qs_tcp_queued(c) >= QS_TCP_OUT_HIGH)
 		c->over_high = true;
 	make_ready(c);		/* written once the batch is over: fewer, fuller records */
