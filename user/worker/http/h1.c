@@ -131,7 +131,11 @@ static void finish(struct h1_conn *hc)
 	req_free(hc->cur);
 	hc->cur = NULL;
 	if (!keep) {
-		qs_tcp_close(c, true);
+		/* a body not read, or a refused request: the client may be sending */
+		if (hc->state != H1_DONE)
+			qs_tcp_close_lingering(c);
+		else
+			qs_tcp_close(c, true);
 		return;
 	}
 	set_state(hc, H1_IDLE);

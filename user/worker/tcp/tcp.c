@@ -32,6 +32,7 @@ enum {
 	TL_HANDSHAKE,   /* TLS handshake not complete: --handshake-timeout */
 	TL_IDLE,        /* kept alive with no request: --keepalive-timeout */
 	TL_FLUSH,       /* closing once its queue is sent: --send-timeout */
+	TL_LINGER,      /* shut for writing, dropping what comes: QS_TCP_LINGER_MS */
 	TL_N,
 };
 
@@ -75,7 +76,8 @@ static uint64_t list_timeout_ns(const struct qs_tcp_server *srv, int l)
 {
 	const struct qs_config *cfg = srv->site->cfg;
 	unsigned ms = l == TL_HANDSHAKE ? cfg->handshake_timeout_ms :
-		      l == TL_IDLE ? cfg->keepalive_timeout_ms : cfg->send_timeout_ms;
+		      l == TL_IDLE ? cfg->keepalive_timeout_ms :
+		      l == TL_LINGER ? QS_TCP_LINGER_MS : cfg->send_timeout_ms;
 
 	return (uint64_t)ms * 1000000u;
 }
@@ -190,9 +192,26 @@ static void free_dead(struct qs_tcp_server *srv)
 	}
 }
 
+/* Read and drop what the client still sends; closed at its end, or past the limits. */
+static void linger_read(struct qs_tcp_conn *c)
+{
+	uint8_t buf[READ_CHUNK];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0 || (c->linger_bytes += (uint32_t)n) > QS_TCP_LINGER_BYTES) {
+			conn_kill(c);
+			return;
+		}
+	}
+}
+
 void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 {
-	if (c->dead)
+	if (c->dead || c->lingering)
 		return;
 	if (flush && qs_tcp_queued(c)) {
 		c->closing = true;
@@ -205,7 +224,21 @@ void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 		ERR_clear_error();
 		SSL_shutdown(c->ssl);
 	}
+	if (flush && c->linger && c->handshake_done) {
+		/* the TLS records are out: shut our side, drop what comes (TLS or not) */
+		c->closing = c->lingering = true;
+		shutdown(c->fd, SHUT_WR);
+		tl_set(c, TL_LINGER);
+		linger_read(c);
+		return;
+	}
 	conn_kill(c);
+}
+
+void qs_tcp_close_lingering(struct qs_tcp_conn *c)
+{
+	c->linger = true;
+	qs_tcp_close(c, true);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -450,6 +483,10 @@ static void on_conn_event(struct qs_io *io, uint32_t events)
 
 	if (c->dead)
 		return;
+	if (c->lingering) {
+		linger_read(c);
+		return;
+	}
 	if ((events & EPOLLOUT) && c->handshake_done) {
 		if (flush(c))
 			return;
@@ -568,7 +605,7 @@ static void run_ready(struct qs_tcp_server *srv)
 
 		srv->ready = c->r_next;
 		c->in_ready = false;
-		if (c->dead)
+		if (c->dead || c->lingering)
 			continue;
 		if (c->read_again) {
 			c->read_again = false;
