@@ -310,6 +310,14 @@ apt_bin() {
   local opts; mapfile -t opts < <(apt_common_opts "$APT_BIN")
   DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" "$@"
 }
+# apt_install LOGFILE ARGS...: apt-get install ARGS (packages, -t SUITE) through the private
+# binary config, non-interactive, keeping changed configuration files
+apt_install() {
+  local logf=$1; shift
+  apt_bin_update_once
+  apt_bin install -y -q --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >"$logf" 2>&1
+}
 apt_src() {
   local opts; mapfile -t opts < <(apt_common_opts "$APT_SRC")
   apt-get "${opts[@]}" "$@"
@@ -540,10 +548,7 @@ test_clients() {
   node_ok || debs+=(nodejs npm)
   if (( ${#debs[@]} )); then
     log "[5/6] installing Debian packages for the tests: ${debs[*]}"
-    apt_bin_update_once
-    apt_bin install -y -q --no-install-recommends \
-      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      "${debs[@]}" >"$LOGS/apt-install-tests.log" 2>&1 ||
+    apt_install "$LOGS/apt-install-tests.log" "${debs[@]}" ||
       die_log "apt-get install of the test clients failed" "$LOGS/apt-install-tests.log"
     node_ok || die "node >= $MIN_NODE with npm still missing after installing nodejs and npm"
   fi
@@ -697,10 +702,7 @@ do_setup() {
   t=$(now_ms)
   if (( ${#NEED_DEBS[@]} )); then
     log "[1/6] installing Debian packages: ${NEED_DEBS[*]}"
-    apt_bin_update_once
-    apt_bin install -y -q --no-install-recommends \
-      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      "${NEED_DEBS[@]}" >"$LOGS/apt-install.log" 2>&1 ||
+    apt_install "$LOGS/apt-install.log" "${NEED_DEBS[@]}" ||
       die_log "apt-get install failed" "$LOGS/apt-install.log"
     mapfile -t NEED_DEBS < <(missing_debs "${DEB_PKGS[@]}")
     (( ${#NEED_DEBS[@]} == 0 )) || die "still missing after install: ${NEED_DEBS[*]}"
@@ -722,9 +724,7 @@ do_setup() {
     apt_bin_update_once
     local p
     for p in "${bpo[@]}"; do
-      if apt_bin install -y -q --no-install-recommends -t "$CODENAME-backports" \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        "$p" >"$LOGS/apt-install-$p.log" 2>&1; then
+      if apt_install "$LOGS/apt-install-$p.log" -t "$CODENAME-backports" "$p"; then
         log "  $p $(dpkg-query -W -f='${Version}' "$p") installed"
         if [[ $p == ngtcp2-server ]]; then
           # The package enables a demo daemon (ngtcp2d.service, localhost:7777); the benchmark
