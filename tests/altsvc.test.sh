@@ -11,9 +11,10 @@ CURL_H3=${QUICSTEER_DEPS:-/var/cache/quicsteer/deps}/prefix/bin/curl
 
 need_curl_h3() {
 	need_root_bpf || return
-	[[ -x $CURL_H3 ]] && "$CURL_H3" -V 2>/dev/null | grep -q '^Features:.* HTTP3' ||
-		{ need "curl with HTTP/3 at $CURL_H3 (scripts/setup.sh --tests builds it)"; return; }
-	return 0
+	if [[ ! -x $CURL_H3 ]] || ! "$CURL_H3" -V 2>/dev/null | grep -q '^Features:.* HTTP3'; then
+		need "curl with HTTP/3 at $CURL_H3 (scripts/setup.sh --tests builds it)"
+		return
+	fi
 }
 
 # alt_get CACHE PATH: one request through the alt-svc cache CACHE; prints

@@ -30,11 +30,11 @@ MESSAGE="hello from chromium"
 
 need_browser() {
 	need_root_bpf || return
-	[[ -x $CHROMIUM ]] || { need "chromium (Debian package chromium; scripts/setup.sh)"; return; }
-	command -v certutil >/dev/null || { need "certutil (package libnss3-tools)"; return; }
+	[[ -x $CHROMIUM ]] || { need "chromium (Debian package chromium; scripts/setup.sh --tests)"; return; }
+	command -v certutil >/dev/null || { need "certutil (package libnss3-tools; scripts/setup.sh --tests)"; return; }
 	command -v node >/dev/null || { need "node (package nodejs)"; return; }
 	[[ -d $BROWSER_NODE_MODULES/puppeteer-core ]] ||
-		{ need "puppeteer-core in $BROWSER_NODE_MODULES (scripts/setup.sh)"; return; }
+		{ need "puppeteer-core in $BROWSER_NODE_MODULES (scripts/setup.sh --tests)"; return; }
 	compgen -G "/usr/sbin/php-fpm*" >/dev/null || { need "php-fpm"; return; }
 	ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/128' ||
 		{ need "IPv6 loopback ::1 (Chromium sends QUIC for localhost there)"; return; }
