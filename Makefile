@@ -75,7 +75,7 @@ FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1
 
 .PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp setup \
-	check-setup unit fuzz
+	check-setup check-setup-tests unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -85,6 +85,10 @@ all: $(BINS) $(TOOLS) $(UNITS) $(if $(SAN_CFLAGS),,$(FUZZERS)) $(LOAD_BIN)
 # ---- set-up --------------------------------------------------------------
 check-setup:
 	$(Q)scripts/setup.sh --check >/dev/null 2>&1 || scripts/setup.sh
+
+# the suite's clients too: a curl with HTTP/3, Chromium, puppeteer-core
+check-setup-tests:
+	$(Q)scripts/setup.sh --tests --check >/dev/null 2>&1 || scripts/setup.sh --tests
 
 setup:
 	$(Q)scripts/setup.sh
@@ -223,13 +227,13 @@ certs/server.crt:
 	$(Q)scripts/gen-certs.sh
 
 # the unit tests run twice: as built, and built with ASan and UBSan
-test: check-setup
+test: check-setup-tests
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 	$(Q)tests/run.sh
 
 # the whole suite against quicsteerd built with ASan and UBSan
-test-sanitize: check-setup
+test-sanitize: check-setup-tests
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 	$(Q)QS_BIN_DIR=$(CURDIR)/.output-san tests/run.sh
