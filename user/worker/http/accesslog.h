@@ -6,7 +6,8 @@
  *
  * Lines go to a per-worker buffer, written with one write(2) of whole
  * lines when it holds ALOG_FLUSH bytes, at least once a second (the loop
- * hook) and when the worker exits.  The file is opened with O_APPEND, so
+ * hook), when the worker starts to drain and when it exits.  A worker
+ * that crashes loses what it logged in its last second.  The file is opened with O_APPEND, so
  * the lines of several workers never interleave.  Memory is bounded: when
  * a write fails or is short (a full disk, a file that went away) the lines
  * it did not take are dropped and counted (access_log_dropped), never
