@@ -293,9 +293,10 @@ void qs_alog_request(struct qs_alog *a, struct qs_req *req)
 	}
 	PUT(&l, "{\"time\":");
 	put_time(a, &l, &wall);
-	PUT(&l, ",\"request_id\":");
-	put_str(&l, req->request_id, req->request_id_len, 6 * QS_REQ_ID_MAX, NULL);
-	PUT(&l, ",\"trace_id\":");
+	/* request ids and addresses need no escaping: their charset is ours */
+	PUT(&l, ",\"request_id\":\"");
+	put(&l, req->request_id, req->request_id_len);
+	PUT(&l, "\",\"trace_id\":");
 	put_hex(&l, req->trace.trace_id, sizeof(req->trace.trace_id));
 	PUT(&l, ",\"span_id\":");
 	put_hex(&l, req->trace.span_id, sizeof(req->trace.span_id));
@@ -306,9 +307,9 @@ void qs_alog_request(struct qs_alog *a, struct qs_req *req)
 		PUT(&l, "null");
 	qs_req_addr(req, &peer, &local);
 	qs_sockaddr_host(peer, host, &port);
-	PUT(&l, ",\"client\":");
-	put_str(&l, host, strlen(host), 6 * sizeof(host), NULL);
-	PUT(&l, ",\"client_port\":");
+	PUT(&l, ",\"client\":\"");
+	put(&l, host, strlen(host));
+	PUT(&l, "\",\"client_port\":");
 	put_u64(&l, port);
 	PUT(&l, ",\"migrated\":");
 	put_bool(&l, req->conn_migrated && *req->conn_migrated);
