@@ -123,7 +123,7 @@ static void seed(struct qs_idgen *g)
 	}
 	for (int i = 0; i < 4; i++)
 		g->s[i] = splitmix(&buf[i]);
-	g->prefix = buf[4];
+	qs_hex(g->prefix, (const uint8_t *)&buf[4], 8);
 	g->seeded = true;
 }
 
@@ -184,16 +184,15 @@ void qs_traceparent_format(const struct qs_trace *t, char out[QS_TRACEPARENT_LEN
 
 size_t qs_reqid_new(struct qs_idgen *g, char out[33])
 {
-	uint8_t b[16];
+	uint8_t b[8];
 
 	if (!g->seeded)
 		seed(g);
-	for (int i = 0; i < 8; i++) {
-		b[i] = (uint8_t)(g->prefix >> (56 - 8 * i));
-		b[8 + i] = (uint8_t)(g->n >> (56 - 8 * i));
-	}
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(g->n >> (56 - 8 * i));
 	g->n++;
-	qs_hex(out, b, 16);
+	memcpy(out, g->prefix, 16);
+	qs_hex(out + 16, b, 8);
 	out[32] = '\0';
 	return 32;
 }

@@ -54,7 +54,8 @@ enum qs_trace_state {
 /* The worker's id source: a fast PRNG (xoshiro256**) seeded from getrandom once. */
 struct qs_idgen {
 	uint64_t s[4];
-	uint64_t prefix, n;
+	uint64_t n;
+	char prefix[16];            /* of request ids: 64 random bits in hex */
 	bool seeded;
 };
 
