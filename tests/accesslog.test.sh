@@ -79,7 +79,7 @@ al_check_schema() {
 		(.status | type) != "number" or (.bytes_in | type) != "number" or
 		(.bytes_out | type) != "number" or (.duration_ms | type) != "number" or
 		([.upstream] | inside(["static", "php", "internal"]) | not) or
-		((.upstream == "php") != (.php_ms != null) and .php_ms != null) or
+		((.upstream == "php") != (.upstream_ms != null) and .upstream_ms != null) or
 		(.worker | type) != "number" or (.generation != 0) or
 		(.tls_resumed | type) != "boolean" or (.early_data | type) != "boolean" or
 		(.aborted | type) != "boolean")' "$f" 2>&1)
@@ -135,7 +135,7 @@ E
 	assert_eq "file bytes out, each protocol" "6 6 6" \
 		"$(jq -r 'select(.path == "/hi.txt") | .bytes_out' "$ALOG" | tr '\n' ' ' | sed 's/ $//')"
 	assert_eq "POST bytes in" 12 "$(jq -r 'select(.method == "POST") | .bytes_in' "$ALOG")"
-	assert_eq "php_ms on PHP lines only" 4 "$(jq -r 'select(.php_ms != null) | .upstream' "$ALOG" |
+	assert_eq "upstream_ms (php-fpm's time) on PHP lines only" 4 "$(jq -r 'select(.upstream_ms != null) | .upstream' "$ALOG" |
 		grep -c php)"
 	assert_eq "nothing aborted" 0 "$(jq -r 'select(.aborted) | .path' "$ALOG" | wc -l)"
 	assert_eq "nothing dropped" 0 "$(workers_sum access_log_dropped)"

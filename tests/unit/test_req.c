@@ -1569,7 +1569,7 @@ static int test_request_ids_and_access_log(void)
 	      strstr(buf, "\"parent_id\":\"00f067aa0ba902b7\"") &&
 	      strstr(buf, "\"protocol\":\"h3\",\"method\":\"GET\",\"path\":\"/get.txt\","
 		     "\"status\":200") &&
-	      strstr(buf, "\"upstream\":\"static\",\"php_ms\":null") &&
+	      strstr(buf, "\"upstream\":\"static\",\"upstream_ms\":null") &&
 	      strstr(buf, "\"client\":\"2001:db8::1\",\"client_port\":1234"), "first line %s", buf);
 	CHECK(strstr(second, "\"path\":\"/nothing-here\",\"status\":404") &&
 	      strstr(second, "\"parent_id\":null"), "second line %s", second + 1);

@@ -337,7 +337,7 @@ void qs_alog_request(struct qs_alog *a, struct qs_req *req)
 		put(&l, req->handler->upstream, strlen(req->handler->upstream));
 	else
 		PUT(&l, "internal");
-	PUT(&l, "\",\"php_ms\":");
+	PUT(&l, "\",\"upstream_ms\":");
 	if (req->upstream_ns)
 		put_ms(&l, req->upstream_ns - 1);
 	else

@@ -344,7 +344,7 @@ void qs_req_proceed(struct qs_req *req)
 void qs_req_close(struct qs_req *req)
 {
 	/* the request's one access log line: every request ends here, once */
-	qs_req_upstream_end(req);	/* the client went while PHP ran */
+	qs_req_upstream_end(req);	/* the client went while the backend worked */
 	if (req->site->alog && !req->logged)
 		qs_alog_request(req->site->alog, req);
 	req->logged = true;

@@ -50,7 +50,7 @@ struct qs_field {
 
 struct qs_handler {
 	const char *name;
-	const char *upstream;       /* the access log's "upstream": "static", "php" */
+	const char *upstream;       /* the access log's "upstream": what answers ("static") */
 	/* The header block is in and the request may run: 0 or -errno. */
 	int (*start)(struct qs_req *req);
 	/*
@@ -139,7 +139,7 @@ struct qs_req {
 	uint64_t start_ns;          /* CLOCK_MONOTONIC: the header block began */
 	uint64_t bytes_in;          /* body bytes received */
 	uint64_t bytes_out;         /* body bytes sent: see qs_req_sent() */
-	uint64_t upstream_at, upstream_ns;   /* php-fpm: request written .. its end */
+	uint64_t upstream_at, upstream_ns;   /* a backend: request written .. its end */
 	bool ended;                 /* the handler gave the whole response */
 	bool aborted;               /* ... or reset it */
 	bool logged;
@@ -236,9 +236,10 @@ static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, cons
 				     size_t *nl, const char **value, size_t *vl);
 
 /*
- * A backend (php-fpm) has the request from now / is done with it: the
- * access log's php_ms.  The first begin counts (a retry on another
- * connection is part of the wait); an end without a begin is ignored.
+ * A handler's upstream server has the request from now / is done with it:
+ * the access log's upstream_ms.  The first begin counts (a retry on
+ * another connection is part of the wait); an end without a begin is
+ * ignored.
  */
 void qs_req_upstream_begin(struct qs_req *req);
 void qs_req_upstream_end(struct qs_req *req);

@@ -19,8 +19,8 @@
  * valid one makes our span its child: same trace-id and flags, its
  * parent-id kept as our parent; otherwise (none, invalid, or given twice)
  * a new trace starts with a random trace-id.  Either way our span gets a
- * new random span-id, and what we send on (to PHP, in the response) is
- * version 00.
+ * new random span-id, and what we send on (to the handler's backend, in
+ * the response) is version 00.
  */
 #ifndef QS_WORKER_HTTP_TRACE_H
 #define QS_WORKER_HTTP_TRACE_H
