@@ -144,6 +144,32 @@ static int test_errors(void)
 	return 0;
 }
 
+/* --access-log: an absolute file path or off; --log-format: text or json */
+static int test_logs(void)
+{
+	struct qs_config cfg;
+	const char *file[] = { "quicsteerd", "-c",
+			       write_conf("l0.conf", "access_log = /var/log/q/a.log\n"
+					  "log_format = json\n"), NULL };
+	const char *off[] = { "quicsteerd", "-c", write_conf("l1.conf", ""), "--access-log",
+			      "/x/a.log", "--access-log", "off", NULL };
+	const char *rel[] = { "quicsteerd", "-c", write_conf("l2.conf", ""), "--access-log",
+			      "logs/a.log", NULL };
+	const char *dir[] = { "quicsteerd", "-c", write_conf("l3.conf", ""), "--access-log",
+			      "/var/log/", NULL };
+	const char *fmt[] = { "quicsteerd", "-c", write_conf("l4.conf", ""), "--log-format",
+			      "xml", NULL };
+
+	CHECK(parse(&cfg, 3, file) == 0 && !strcmp(cfg.access_log, "/var/log/q/a.log") &&
+	      cfg.log_json, "access log and format from the file");
+	CHECK(parse(&cfg, 7, off) == 0 && !cfg.access_log[0], "off after a path");
+	fprintf(stderr, "  (the error messages below are expected)\n");
+	CHECK(parse(&cfg, 5, rel) < 0, "a relative path");
+	CHECK(parse(&cfg, 5, dir) < 0, "a directory");
+	CHECK(parse(&cfg, 5, fmt) < 0, "log format xml");
+	return 0;
+}
+
 /* Session tickets: sources, durations, the key budget, 0-RTT policy. */
 static int test_tickets(void)
 {
@@ -242,7 +268,8 @@ static int test_defaults_from_table(void)
 	      "workers auto, instance, steering, foreground, user");
 	CHECK(cfg.server_id_len == 1 && cfg.server_id[0] == 0x01, "server id");
 	CHECK(!cfg.log_file[0] && cfg.log_level == QS_LOG_INFO && cfg.rcvbuf == 4 << 20 &&
-	      !cfg.metrics[0], "log, rcvbuf, metrics");
+	      !cfg.metrics[0] && !cfg.log_json && !cfg.access_log[0],
+	      "log, rcvbuf, metrics, log format, access log");
 	CHECK(!strcmp(cfg.cert, QS_DEFAULT_CERT) && !strcmp(cfg.key, QS_DEFAULT_KEY) &&
 	      !strcmp(cfg.docroot, QS_DEFAULT_DOCROOT), "cert, key, docroot");
 	CHECK(cfg.retry == QS_RETRY_AUTO && cfg.retry_threshold == 2000 &&
@@ -444,6 +471,7 @@ int main(void)
 	RUN(test_file_and_flags);
 	RUN(test_defaults);
 	RUN(test_errors);
+	RUN(test_logs);
 	RUN(test_tickets);
 	RUN(test_xdp_guard);
 	RUN(test_defaults_from_table);
