@@ -50,6 +50,8 @@ al_wait_lines() { # N [FILE]
 	wait_until 5 al_has "$1" "$f" || fail "$(wc -l <"$f") lines in $f, $1 expected: $(cat "$f")"
 }
 al_has() { [[ $(wc -l <"$2") -ge $1 ]]; }
+log_says() { [[ $(grep -c "$1" "$QS_LOG") == "$2" ]]; } # PATTERN N: N lines of the server's log
+dropped_at_least() { (($(workers_sum access_log_dropped) >= $1)); }
 
 # curl over TCP: c PROTO ARGS... PATH (PROTO: --http2 or --http1.1)
 c() {
@@ -251,7 +253,7 @@ test_accesslog_reopen_on_sigusr1() {
 	for pid in $(worker_stats_json | jq '.[].value.pid'); do
 		kill -USR1 "$pid"
 	done
-	wait_until 5 eval '[[ $(grep -c "access log .* reopened" "$QS_LOG") == 2 ]]' ||
+	wait_until 5 log_says "access log .* reopened" 2 ||
 		fail "workers did not say they reopened: $(cat "$QS_LOG")" || return
 	assert_eq "workers still running" 2 "$(workers_running)"
 	for p in /hi.txt /ids.php /nope; do
@@ -268,7 +270,7 @@ test_accesslog_reopen_on_sigusr1() {
 	for pid in $(worker_stats_json | jq '.[].value.pid'); do
 		kill -USR1 "$pid"
 	done
-	wait_until 5 eval '[[ $(grep -c "cannot reopen the access log" "$QS_LOG") == 2 ]]' ||
+	wait_until 5 log_says "cannot reopen the access log" 2 ||
 		fail "no warning for a failed reopen" || return
 	c --http1.1 -o /dev/null /hi.txt
 	al_wait_lines 5 "$ALOG.2"
@@ -319,7 +321,7 @@ test_accesslog_full_disk_drops_and_counts() {
 	for i in 1 2 3 4 5; do
 		assert_eq "GET $i on a full disk" 200 "$(c --http2 -o /dev/null -w '%{http_code}' /hi.txt)"
 	done
-	wait_until 5 eval '(( $(workers_sum access_log_dropped) >= 5 ))' ||
+	wait_until 5 dropped_at_least 5 ||
 		fail "dropped lines not counted: $(workers_sum access_log_dropped)" || return
 	assert_eq "dropped, all of them" 5 "$(workers_sum access_log_dropped)"
 	rm "$AL/logs/fill"
