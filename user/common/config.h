@@ -92,6 +92,7 @@ struct qs_config {
 	char cert[256];
 	char key[256];
 	char docroot[256];
+	char error_pages[256];      /* DIR of NNN.html; "": the built-in pages */
 	enum qs_retry retry;
 	unsigned retry_threshold;   /* new handshakes per second per worker (auto) */
 	unsigned retry_unvalidated; /* percent of max_conns: half-open beyond it get Retry */

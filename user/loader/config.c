@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/config.h"
@@ -627,6 +628,15 @@ static const struct opt options[] = {
 		.help = "static files; opened by the loader, read by the workers as "
 			"`--user`, so it must be readable by that user (and its scripts by "
 			"`--php-user` with the managed pool)",
+	}, {
+		.flag = "error-pages", .key = "error_pages", .metavar = "DIR",
+		.type = OPT_STRING, FIELD(error_pages), .empty_ok = true, .def = "",
+		.def_doc = "none",
+		.help = "pages for the errors the server answers itself (404 of a static "
+			"file, 502 with php-fpm down, 503, 431, ...): DIR/404.html, "
+			"DIR/502.html, any of 400 to 599, each up to 64 KB; read by each "
+			"worker as `--user` at its start, so a reload takes new ones; "
+			"others get the built-in page. Empty: built-in pages only",
 	}, {
 		.flag = "retry", .key = "retry",
 		.type = OPT_ENUM, FIELD(retry), .words = retry_words, .def = "auto",
@@ -1471,6 +1481,17 @@ static int finish(struct qs_config *cfg)
 	}
 	if (cfg->php_max_children == 0)
 		cfg->php_max_children = 4 * (unsigned)cpus;
+	if (cfg->error_pages[0]) {
+		struct stat st;
+		int err = stat(cfg->error_pages, &st) ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+
+		if (err) {
+			fprintf(stderr, "quicsteerd: --error-pages %s: %s; give a directory of "
+				"NNN.html pages (404.html, 502.html, ...)\n", cfg->error_pages,
+				strerror(err));
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "worker/handler/files.h"
 #include "worker/handler/php.h"
 #include "worker/handler/route.h"
+#include "worker/http/errpages.h"
 #include "worker/http/h1.h"
 #include "worker/http/h2.h"
 #include "worker/http/h3.h"
@@ -95,6 +96,7 @@ static int site_init(struct qs_site *site, struct qs_loop *loop, const struct qs
 	ret = qs_static_ctx_new(site);
 	if (ret)
 		return ret;
+	qs_error_pages_load(site);	/* what it cannot read is logged and left built-in */
 	if (ctx->cfg->fastcgi != QS_FASTCGI_OFF) {
 		site->keep_fields = true;	/* every field reaches PHP as HTTP_* */
 		ret = qs_php_ctx_new(site);
@@ -106,6 +108,7 @@ static void site_free(struct qs_site *site)
 {
 	qs_php_ctx_free(site);
 	qs_static_ctx_free(site);
+	qs_error_pages_free(site);
 }
 
 static int drop_privileges(const struct qs_worker_ctx *ctx)

@@ -13,6 +13,7 @@
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
 #include "worker/http/date.h"
+#include "worker/http/errpages.h"
 #include "worker/http/req.h"
 #include "worker/site.h"
 
@@ -188,12 +189,23 @@ int qs_respond_error(struct qs_req *req, int status, const char *allow,
 	size_t n = 0;
 	int blen, ret;
 
+	const struct qs_error_pages *ep = req->site->error_pages;
+	const uint8_t *page = (const uint8_t *)body;
+	size_t plen;
+
 	if (req->status)
 		return 0;
-	blen = snprintf(body, sizeof(body),
-			"<!DOCTYPE html><title>%d %s</title><h1>%d %s</h1>\n",
-			status, error_reason(status), status, error_reason(status));
-	snprintf(len_s, sizeof(len_s), "%d", blen);
+	if (ep && status >= QS_ERRPAGE_FIRST && status <= QS_ERRPAGE_LAST &&
+	    ep->page[status - QS_ERRPAGE_FIRST].data) {
+		page = ep->page[status - QS_ERRPAGE_FIRST].data;
+		plen = ep->page[status - QS_ERRPAGE_FIRST].len;
+	} else {
+		blen = snprintf(body, sizeof(body),
+				"<!DOCTYPE html><title>%d %s</title><h1>%d %s</h1>\n",
+				status, error_reason(status), status, error_reason(status));
+		plen = (size_t)blen;
+	}
+	snprintf(len_s, sizeof(len_s), "%zu", plen);
 	f[n++] = (struct qs_field)QS_FIELD("content-type", "text/html; charset=utf-8", 24);
 	f[n++] = (struct qs_field)QS_FIELD("content-length", len_s, strlen(len_s));
 	if (allow)
@@ -201,9 +213,9 @@ int qs_respond_error(struct qs_req *req, int status, const char *allow,
 	if (content_range && content_range[0])
 		f[n++] = (struct qs_field)QS_FIELD("content-range", content_range,
 						    strlen(content_range));
-	ret = qs_respond(req, status, f, n, true);
-	if (!ret)
-		ret = qs_send(req, (const uint8_t *)body, (size_t)blen);
+	ret = qs_respond(req, status, f, n, plen > 0);
+	if (!ret && plen)
+		ret = qs_send(req, page, plen);
 	if (!ret)
 		qs_end(req);
 	return ret;
