@@ -87,6 +87,8 @@ struct qs_config {
 	bool tcp;                   /* TCP listeners on the --listen addresses too */
 	bool alt_svc;               /* alt-svc: h3 on TCP responses */
 	unsigned max_tcp_conns;     /* per worker */
+	unsigned rate_per_s;        /* --rate-limit: PHP requests per client a second; 0: off */
+	unsigned rate_burst;        /* ... and at once */
 	unsigned keepalive_timeout_ms; /* TCP connection idle between requests */
 	/* HTTP/3 */
 	char cert[256];

@@ -342,6 +342,41 @@ static int set_index(struct qs_config *cfg, const char *name, const char *value,
 	return 0;
 }
 
+/* "off", or RATE/s[,BURST] (BURST defaults to RATE) */
+static int set_rate_limit(struct qs_config *cfg, const char *name, const char *value,
+			  char *err, size_t errlen)
+{
+	unsigned long rate, burst;
+	char *end;
+
+	if (!strcmp(value, "off")) {
+		cfg->rate_per_s = cfg->rate_burst = 0;
+		return 0;
+	}
+	errno = 0;
+	rate = strtoul(value, &end, 10);
+	if (errno || end == value || rate < 1 || rate > 100000 || strncmp(end, "/s", 2))
+		goto bad;
+	end += 2;
+	burst = rate;
+	if (*end == ',') {
+		const char *b = end + 1;
+
+		burst = strtoul(b, &end, 10);
+		if (errno || end == b || burst < 1 || burst > 100000)
+			goto bad;
+	}
+	if (*end)
+		goto bad;
+	cfg->rate_per_s = (unsigned)rate;
+	cfg->rate_burst = (unsigned)burst;
+	return 0;
+bad:
+	snprintf(err, errlen, "%s '%s': expected off or RATE/s[,BURST] (1 to 100000 each, "
+		 "e.g. 20/s,40)", name, value);
+	return -EINVAL;
+}
+
 static int set_ticket_keys(struct qs_config *cfg, const char *name, const char *value,
 			   char *err, size_t errlen)
 {
@@ -566,6 +601,14 @@ static const struct opt options[] = {
 		.type = OPT_UINT, FIELD(max_tcp_conns), .min = 1, .max = 1000000, .def = "16384",
 		.help = "TCP connections per worker; more are closed at once (counted in "
 			"`tcp_refused`)",
+	}, {
+		.flag = "rate-limit", .key = "rate_limit", .metavar = "R/s[,B]",
+		.type = OPT_FUNC, .set = set_rate_limit, .def = "off",
+		.help = "PHP requests a client may make: RATE a second, BURST at once "
+			"(default RATE), counted per address (IPv6 per /64) over every "
+			"worker and protocol; over it 429 with `retry-after`, before PHP "
+			"runs (counted in `req_rate_limited`). Static files are not "
+			"counted. `off`: no limit",
 	}, {
 		.flag = "keepalive-timeout", .key = "keepalive_timeout", .metavar = "SEC",
 		.type = OPT_UINT, FIELD(keepalive_timeout_ms), .min = 1, .max = 3600,

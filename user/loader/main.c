@@ -28,6 +28,7 @@
 #include "common/config.h"
 #include "loader/keys.h"
 #include "loader/limits.h"
+#include "common/ratelimit.h"
 #include "common/strike.h"
 #include "loader/guard.h"
 #include "loader/metrics.h"
@@ -55,6 +56,7 @@ struct loader {
 	struct qs_keys keys;         /* session ticket keys */
 	struct qs_strike *strike;    /* 0-RTT anti-replay, shared by the workers */
 	struct qs_strike *tokens;    /* NEW_TOKEN tokens used, shared: single use */
+	struct qs_rate *rate;        /* --rate-limit: requests per client, shared */
 	struct qs_supervisor sv;
 	SSL_CTX *ssl_ctx;
 	SSL_CTX *tcp_ssl_ctx;        /* HTTPS over TCP; NULL with --tcp off */
@@ -580,6 +582,7 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(req_deferred, "unsafe 0-RTT requests held until the handshake"),
 	W(req_too_early, "unsafe 0-RTT requests answered 425"),
 	W(php_retries, "PHP requests sent again: php-fpm closed a kept-alive connection"),
+	W(req_rate_limited, "PHP requests answered 429: the client is over --rate-limit"),
 	W(php_finishers, "PHP scripts learnt to answer early and run on: their FastCGI "
 	  "connections are not kept"),
 	W(conn_unvalidated, "connections whose client address is not validated yet"),
@@ -935,6 +938,15 @@ int main(int argc, char **argv)
 		pr_warn("cannot map the NEW_TOKEN register: %s", strerror(errno));
 		goto out;
 	}
+	/* 2^18 clients, 2 MB: beyond that a busy bucket lets requests through */
+	if (cfg->rate_per_s) {
+		ld.rate = qs_rate_create(1u << 18, cfg->rate_per_s, cfg->rate_burst);
+		if (!ld.rate) {
+			ret = -ENOMEM;
+			pr_warn("cannot map the --rate-limit table: %s", strerror(errno));
+			goto out;
+		}
+	}
 	ret = open_sockets(&ld, 0, false);
 	if (ret)
 		goto out;
@@ -965,6 +977,7 @@ int main(int argc, char **argv)
 	ld.sv.tickets = ld.keys.shm;
 	ld.sv.strike = ld.strike;
 	ld.sv.tokens = ld.tokens;
+	ld.sv.rate = ld.rate;
 	ld.sv.uid = uid;
 	ld.sv.gid = gid;
 	ld.sv.user = cfg->user;
@@ -1023,6 +1036,7 @@ out:
 	qs_keys_destroy(&ld.keys);
 	qs_strike_destroy(ld.strike);
 	qs_strike_destroy(ld.tokens);
+	qs_rate_destroy(ld.rate);
 	qs_docroot_close(&ld.docroot);
 	if (ld.ssl_ctx)
 		SSL_CTX_free(ld.ssl_ctx);

@@ -105,6 +105,7 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		ctx.tickets = sv->tickets;
 		ctx.strike = sv->strike;
 		ctx.tokens = sv->tokens;
+		ctx.rate = sv->rate;
 		ctx.uid = sv->uid;
 		ctx.gid = sv->gid;
 		ctx.user = sv->user;

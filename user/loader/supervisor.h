@@ -18,6 +18,7 @@
 
 struct qs_config;
 struct qs_docroot;
+struct qs_rate;
 struct qs_strike;
 struct qs_tickets;
 
@@ -45,6 +46,7 @@ struct qs_supervisor {
 	const struct qs_tickets *tickets;
 	struct qs_strike *strike;
 	struct qs_strike *tokens;        /* NEW_TOKEN tokens used on the host */
+	struct qs_rate *rate;            /* --rate-limit, or NULL */
 	uid_t uid;
 	gid_t gid;
 	const char *user;

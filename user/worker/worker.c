@@ -87,6 +87,7 @@ static int site_init(struct qs_site *site, struct qs_loop *loop, const struct qs
 
 	site->cfg = ctx->cfg;
 	site->docroot = ctx->docroot;
+	site->rate = ctx->rate;
 	site->stats = ctx->stats;
 	site->gen = ctx->gen;
 	site->id = ctx->id;

@@ -1674,6 +1674,7 @@ static void php_close(struct qs_req *req)
 
 const struct qs_handler qs_php_handler = {
 	.name = "php",
+	.rate_limited = true,
 	.start = php_start,
 	.body = php_body,
 	.proceed = php_proceed,
@@ -1682,6 +1683,7 @@ const struct qs_handler qs_php_handler = {
 
 const struct qs_handler qs_php_front_handler = {
 	.name = "php (front controller)",
+	.rate_limited = true,
 	.start = php_start_front,
 	.body = php_body,
 	.proceed = php_proceed,
