@@ -95,6 +95,8 @@ struct qs_config {
 	char key[256];
 	char docroot[256];
 	char error_pages[256];      /* DIR of NNN.html; "": the built-in pages */
+	char accel_prefix[128];     /* --accel-redirect: the internal location, "/x/"; "": off */
+	char accel_root[256];       /* ... and its directory */
 	enum qs_retry retry;
 	unsigned retry_threshold;   /* new handshakes per second per worker (auto) */
 	unsigned retry_unvalidated; /* percent of max_conns: half-open beyond it get Retry */

@@ -342,6 +342,30 @@ static int set_index(struct qs_config *cfg, const char *name, const char *value,
 	return 0;
 }
 
+/* "off", or PREFIX=DIR: an internal location "/name/" and an absolute directory */
+static int set_accel(struct qs_config *cfg, const char *name, const char *value, char *err,
+		     size_t errlen)
+{
+	const char *eq = strchr(value, '=');
+	size_t pl = eq ? (size_t)(eq - value) : 0;
+
+	if (!strcmp(value, "off")) {
+		cfg->accel_prefix[0] = cfg->accel_root[0] = '\0';
+		return 0;
+	}
+	if (!eq || pl < 3 || pl >= sizeof(cfg->accel_prefix) || value[0] != '/' ||
+	    value[pl - 1] != '/' || memchr(value, '?', pl) || memchr(value, '%', pl) ||
+	    eq[1] != '/' || strlen(eq + 1) >= sizeof(cfg->accel_root)) {
+		snprintf(err, errlen, "%s '%s': expected off or PREFIX=DIR, PREFIX a path "
+			 "between slashes (/protected/) and DIR absolute", name, value);
+		return -EINVAL;
+	}
+	memcpy(cfg->accel_prefix, value, pl);
+	cfg->accel_prefix[pl] = '\0';
+	snprintf(cfg->accel_root, sizeof(cfg->accel_root), "%s", eq + 1);
+	return 0;
+}
+
 /* "off", or RATE/s[,BURST] (BURST defaults to RATE) */
 static int set_rate_limit(struct qs_config *cfg, const char *name, const char *value,
 			  char *err, size_t errlen)
@@ -601,6 +625,15 @@ static const struct opt options[] = {
 		.type = OPT_UINT, FIELD(max_tcp_conns), .min = 1, .max = 1000000, .def = "16384",
 		.help = "TCP connections per worker; more are closed at once (counted in "
 			"`tcp_refused`)",
+	}, {
+		.flag = "accel-redirect", .key = "accel_redirect", .metavar = "PREFIX=DIR",
+		.type = OPT_FUNC, .set = set_accel, .def = "off",
+		.help = "the internal location of X-Accel-Redirect: a PHP answer with "
+			"`x-accel-redirect: PREFIX/NAME` is answered with DIR/NAME (Range "
+			"and conditional requests included) and the script's other fields, "
+			"its php-fpm child free once the script ends; clients asking for "
+			"PREFIX themselves get 404. DIR is read by the workers as `--user`. "
+			"E.g. `/protected/=/srv/files`",
 	}, {
 		.flag = "rate-limit", .key = "rate_limit", .metavar = "R/s[,B]",
 		.type = OPT_FUNC, .set = set_rate_limit, .def = "off",
@@ -1499,6 +1532,17 @@ static const struct opt *from_getopt(int c)
 	return NULL;
 }
 
+/* A directory an option names; false (said why, and what to do) if not. */
+static bool is_dir(const char *dir, const char *flag, const char *fix)
+{
+	struct stat st;
+	int err = stat(dir, &st) ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+
+	if (err)
+		fprintf(stderr, "quicsteerd: %s %s: %s; %s\n", flag, dir, strerror(err), fix);
+	return !err;
+}
+
 /* the figures "auto" and the zero defaults stand for, and checks across options */
 static int finish(struct qs_config *cfg)
 {
@@ -1524,17 +1568,12 @@ static int finish(struct qs_config *cfg)
 	}
 	if (cfg->php_max_children == 0)
 		cfg->php_max_children = 4 * (unsigned)cpus;
-	if (cfg->error_pages[0]) {
-		struct stat st;
-		int err = stat(cfg->error_pages, &st) ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-
-		if (err) {
-			fprintf(stderr, "quicsteerd: --error-pages %s: %s; give a directory of "
-				"NNN.html pages (404.html, 502.html, ...)\n", cfg->error_pages,
-				strerror(err));
-			return -EINVAL;
-		}
-	}
+	if (cfg->accel_prefix[0] && !is_dir(cfg->accel_root, "--accel-redirect",
+					    "give the directory the internal location serves"))
+		return -EINVAL;
+	if (cfg->error_pages[0] && !is_dir(cfg->error_pages, "--error-pages",
+					   "give a directory of NNN.html pages (404.html, ...)"))
+		return -EINVAL;
 	return 0;
 }
 

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/docroot.h"
+
 #include "worker/http/req.h"
 
 struct qs_config;
@@ -102,6 +104,7 @@ struct qs_site {
 	struct qs_php_ctx *php;
 	struct qs_error_pages *error_pages;     /* --error-pages, or NULL */
 	struct qs_rate *rate;                   /* --rate-limit (shared by the workers), or NULL */
+	struct qs_docroot accel_root;           /* --accel-redirect's DIR (handler/accel.c) */
 };
 
 #endif
