@@ -10,8 +10,8 @@ SYSCTL_D=${QS_SYSCTL_D:-/etc/sysctl.d}
 PERSIST_FILE=$SYSCTL_D/60-quicsteer.conf
 
 usage() {
+	echo "Usage: ${0##*/} [--check | --dry-run] [--persist]"
 	cat <<'EOF'
-Usage: tune-sysctl.sh [--check | --dry-run] [--persist]
 Raise the kernel's UDP buffer limits for quicsteer (QUIC is UDP: what TCP
 gets from the kernel's autotuning, a QUIC server gets only from large
 socket buffers).  A value is only ever raised, never lowered.
