@@ -86,14 +86,27 @@ chmod 644 "$pkg/lib/systemd/system/quicsteer.service"
 	>"$pkg/etc/quicsteer/quicsteer.conf"
 chmod 644 "$pkg/etc/quicsteer/quicsteer.conf"
 
-for m in quicsteerd quicsteerctl; do
+# quicsteer-tune-sysctl's page: its --help, as it is laid out
+{
+	printf '.TH QUICSTEER\\-TUNE\\-SYSCTL 8 %s "quicsteer %s" "System Administration"\n' \
+		"$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)" "$upstream"
+	printf '.SH NAME\nquicsteer\\-tune\\-sysctl \\- raise the UDP buffer limits for quicsteer\n'
+	printf '.SH DESCRIPTION\n.nf\n'
+	"$pkg/usr/sbin/quicsteer-tune-sysctl" --help |
+		sed -e 's/\\/\\e/g' -e 's/-/\\-/g' -e "s/^[.']/\\\\&&/"
+	printf '.fi\n.SH SEE ALSO\n.BR quicsteerd (8),\n.BR sysctl (8)\n'
+} >"$MAN_DIR/quicsteer-tune-sysctl.8"
+for m in quicsteerd quicsteerctl quicsteer-tune-sysctl; do
 	gzip -9n <"$MAN_DIR/$m.8" >"$pkg/usr/share/man/man8/$m.8.gz"
 done
 install -m 644 dist/debian/copyright "$doc/"
+install -D -m 644 dist/debian/lintian-overrides "$pkg/usr/share/lintian/overrides/quicsteer"
 for src in README.md docs/operations.md docs/configuration.md; do
 	gzip -9n <"$src" >"$doc/${src##*/}.gz"
 done
-maint="${DEBFULLNAME:-quicsteer maintainers} <${DEBEMAIL:-quicsteer@localhost}>"
+# the maintainer: DEBFULLNAME and DEBEMAIL, as Debian's tools take it, or
+# the repository's committer
+maint="${DEBFULLNAME:-$(git config user.name || echo quicsteer)} <${DEBEMAIL:-$(git config user.email || echo "root@$(hostname -f)")}>"
 {
 	echo "quicsteer ($version) unstable; urgency=medium"
 	echo
@@ -141,6 +154,7 @@ chmod 644 "$pkg/DEBIAN/control" "$pkg/DEBIAN/conffiles" "$pkg/DEBIAN/md5sums"
 find "$pkg" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 
 mkdir -p "$OUT"
+rm -f "$OUT"/quicsteer_*.deb	# one package here: the one just built
 deb=$OUT/quicsteer_${version}_$arch.deb
 dpkg-deb --root-owner-group -Zxz --build "$pkg" "$deb" >/dev/null
 echo "mkdeb: wrote $deb"

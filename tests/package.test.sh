@@ -60,7 +60,7 @@ test_pkg_man_pages() {
 # dpkg-deb -c and -I: every file where the package says, the conffile, the
 # Depends computed (the dynamic libraries, not OpenSSL: it is static)
 test_pkg_deb_contents() {
-	local list f deps conf
+	local list f deps conf out
 	need_deb_tools || return
 	build_deb || return
 	info "$(basename "$DEB"), $(stat -c %s "$DEB") bytes"
@@ -71,7 +71,8 @@ test_pkg_deb_contents() {
 	for f in ./lib/systemd/system/quicsteer.service ./lib/systemd/system/quicsteer@.service \
 		./etc/quicsteer/quicsteer.conf ./usr/share/quicsteer/www/index.html \
 		./usr/share/quicsteer/www/index.php ./usr/share/man/man8/quicsteerd.8.gz \
-		./usr/share/man/man8/quicsteerctl.8.gz ./usr/share/doc/quicsteer/copyright \
+		./usr/share/man/man8/quicsteerctl.8.gz ./usr/share/man/man8/quicsteer-tune-sysctl.8.gz \
+		./usr/share/doc/quicsteer/copyright \
 		./usr/share/doc/quicsteer/changelog.Debian.gz; do
 		grep -qx -- "-rw-r--r-- $f" <<<"$list" || { fail "no file $f (mode 644)"; return; }
 	done
@@ -86,7 +87,13 @@ test_pkg_deb_contents() {
 		grep -qw -- "$f" <<<"$deps" || { fail "Depends lacks $f (dpkg-shlibdeps)"; return; }
 	done
 	! grep -qE 'libssl|libngtcp2' <<<"$deps" || { fail "OpenSSL or ngtcp2 is dynamic: $deps"; return; }
-	dpkg-deb -f "$DEB" Recommends | grep -qw php-fpm || fail "php-fpm not recommended"
+	dpkg-deb -f "$DEB" Recommends | grep -qw php-fpm || { fail "php-fpm not recommended"; return; }
+	# Debian's checks, when installed (it is not in the set-up: 20 s here)
+	if command -v lintian >/dev/null; then
+		out=$(lintian "$DEB" 2>&1 | grep -v 'running with root privileges') || true
+		[[ -z $out ]] || { echo "$out"; fail "lintian complains (above)"; return; }
+		info "lintian: no error, no warning"
+	fi
 }
 
 # root_status ROOT: a dpkg database in ROOT holding the host's entries of
