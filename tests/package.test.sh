@@ -213,9 +213,38 @@ unit_sandbox() {
 		for p in /home /root /run/user; do
 			[[ ! -d $p ]] || mount -t tmpfs -o ro,mode=0755 tmpfs "$p"
 		done
-		exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+		exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+			${NOTIFY_SOCKET:+NOTIFY_SOCKET=$NOTIFY_SOCKET} "$@"
 	' unit-sandbox "$(readlink /proc/self/ns/mnt)" "$rw" "$inst" "$@"
 }
+
+# notify_listen NAME FILE: a stand-in for systemd's notification socket
+# at the abstract address @NAME: every message, line by line, into FILE
+# after the sender's pid (SO_PASSCRED), as systemd's NotifyAccess=main
+# tells senders apart.  Sets NOTIFY_PID.
+notify_listen() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+s.bind("\0" + sys.argv[1])
+out = open(sys.argv[2], "a", buffering=1)
+while True:
+    msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
+    pid = 0
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = int.from_bytes(data[0:4], "little")
+    for line in msg.decode(errors="replace").split("\n"):
+        out.write("%d %s\n" % (pid, line))
+' "$1" "$2" &
+	NOTIFY_PID=$!
+	defer "kill $NOTIFY_PID"
+	wait_until 5 grep -q "@$1\$" /proc/net/unix
+}
+
+# notified FILE PID MSG: PID sent MSG (a whole line)
+notified() { grep -qx "$2 $3" "$1"; }
 
 # curl_get PORT PATH: status and body over HTTPS/TCP
 curl_get() {
@@ -229,7 +258,7 @@ curl_get() {
 # demo over TCP and HTTP/3 (PHP through its managed pool), stops cleanly;
 # purge removes it all
 test_pkg_install_and_serve() {
-	local before out inst port body php=0 status conns files fcgi
+	local before out inst port body php=0 status conns files fcgi notes cmd
 	need_deb_tools || return
 	need_root_bpf || return
 	build_deb || return
@@ -270,6 +299,13 @@ test_pkg_install_and_serve() {
 	defer_instance_cleanup "$inst"
 	UNIT_LOG=$(mktemp /tmp/qs-test-pkg.XXXXXX.log)
 	defer "rm -f $UNIT_LOG"
+	# Type=notify: once the loader speaks sd_notify, what it says is checked
+	notes=$(mktemp /tmp/qs-test-pkg-notify.XXXXXX)
+	defer "rm -f $notes"
+	if grep -qa NOTIFY_SOCKET "$PKG_ROOT/usr/sbin/quicsteerd"; then
+		notify_listen "qs-test-notify-$$" "$notes" || { fail "no notify listener"; return; }
+		export NOTIFY_SOCKET=@qs-test-notify-$$
+	fi
 	# a second instance, as an admin makes one: a copy of the config
 	cp "$PKG_ROOT/etc/quicsteer/quicsteer.conf" "$PKG_ROOT/etc/quicsteer/$inst.conf"
 	fcgi=()
@@ -299,6 +335,16 @@ test_pkg_install_and_serve() {
 			"https://127.0.0.1:$port/index.html" 2>&1 | gtls_statuses)
 		assert_eq "GET /index.html over HTTP/3" 200 "$out" || return
 	fi
+	# ExecReload, as the unit has it
+	read -r -a cmd <<<"$(sed -n 's/^ExecReload=//p' "$PKG_ROOT/lib/systemd/system/quicsteer@.service" |
+		sed "s/%i/$inst/g")"
+	out=$("$PKG_ROOT${cmd[0]}" "${cmd[@]:1}" 2>&1) || { echo "$out"; fail "ExecReload failed"; return; }
+	info "ExecReload: $out"
+	if [[ -n ${NOTIFY_SOCKET:-} ]]; then
+		wait_until 5 notified "$notes" "$UNIT_PID" READY=1 ||
+			{ cat "$notes"; fail "no READY=1 from the main pid"; return; }
+		grep -q "^$UNIT_PID RELOADING=1" "$notes" || { cat "$notes"; fail "no RELOADING=1"; return; }
+	fi
 	kill -TERM "$UNIT_PID"
 	wait_until 15 is_dead "$UNIT_PID" || { fail "no stop within 15 s of SIGTERM"; return; }
 	status=0
@@ -311,6 +357,14 @@ test_pkg_install_and_serve() {
 	if grep -E ' warn: ' "$UNIT_LOG"; then
 		fail "warnings under the unit's settings (above)"
 		return
+	fi
+	if [[ -n ${NOTIFY_SOCKET:-} ]]; then
+		notified "$notes" "$UNIT_PID" STOPPING=1 || { cat "$notes"; fail "no STOPPING=1"; return; }
+		# NotifyAccess=main: systemd drops what another process sends
+		! grep -qv "^$UNIT_PID " "$notes" || { cat "$notes"; fail "not all from the main pid"; return; }
+		info "sd_notify: READY=1, RELOADING=1, STOPPING=1, all from the main pid"
+	else
+		info "this quicsteerd does not speak sd_notify yet: Type=notify not checked"
 	fi
 	info "served $( ((php)) && echo "static and PHP" || echo static) over TCP$(command -v \
 		gtlsclient >/dev/null && echo " and HTTP/3"), stopped with status 0, no warning"
