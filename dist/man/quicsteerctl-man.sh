@@ -14,12 +14,14 @@ date=$(date -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}" +%Y-%m-%d)
 version=$(cat "$(dirname "$0")/../../VERSION" 2>/dev/null || echo 0.0.0)
 
 awk -v date="$date" -v version="$version" '
-# roff text: "-" as \-, "\" as \e, no request at the start of a line
-function roff(s) {
+# roff text: "-" as \-, "\" as \e, no line that starts as a request
+function roff(s,    n, i, lines, out) {
 	gsub(/\\/, "\\e", s)
 	gsub(/-/, "\\-", s)
-	sub(/^[.\x27]/, "\\\\&&", s)
-	return s
+	n = split(s, lines, "\n")
+	for (i = 1; i <= n; i++)
+		out = out (i > 1 ? "\n" : "") (lines[i] ~ /^[.\x27]/ ? "\\&" : "") lines[i]
+	return out
 }
 function flush() {
 	if (name == "")
@@ -35,9 +37,23 @@ NR == 1 {
 	synopsis = $0
 	next
 }
-NR == 2 { about = $0; next }
+# unindented lines: the description before the first entry; after the
+# entries, paragraphs (the one that starts "Exit status:" is that section)
+function para_end() {
+	if (para == "")
+		return
+	if (para ~ /^Exit status: /) {
+		sub(/^Exit status: /, "", para)
+		exits = roff(para)
+	} else {
+		notes = notes roff(para) "\n"
+	}
+	para = ""
+}
 /^  [^ ]/ {
 	flush()
+	para_end()
+	entries = 1
 	line = substr($0, 3)
 	split_at = match(line, /  +/)
 	if (split_at) {
@@ -55,9 +71,18 @@ NR == 2 { about = $0; next }
 	text = text " " $0
 	next
 }
-{ flush(); if ($0 != "") notes = notes roff($0) "\n" }
+{
+	flush()
+	if (!entries)
+		about = about (about == "" ? "" : "\n") $0
+	else if ($0 == "")
+		para_end()
+	else
+		para = para (para == "" ? "" : "\n") $0
+}
 END {
 	flush()
+	para_end()
 	printf ".TH QUICSTEERCTL 8 %s \"quicsteer %s\" \"System Administration\"\n", date, version
 	printf ".SH NAME\nquicsteerctl \\- commands for a running quicsteerd instance\n"
 	printf ".SH SYNOPSIS\n.B quicsteerctl\n%s\n", roff(synopsis)
@@ -68,6 +93,8 @@ END {
 	printf ".SH OPTIONS\n%s", opts
 	if (notes != "")
 		printf ".SH NOTES\n%s", notes
-	printf ".SH EXIT STATUS\n0 on success, 1 when the instance is not running or refused, 2 on a usage error.\n"
+	if (exits == "")
+		exits = "0 on success, 1 when the instance is not running or refused, 2 on a usage error."
+	printf ".SH EXIT STATUS\n%s\n", exits
 	printf ".SH SEE ALSO\n.BR quicsteerd (8)\n"
 }' <<<"$help"
