@@ -87,8 +87,6 @@ END {
 	printf ".SH NAME\nquicsteerctl \\- commands for a running quicsteerd instance\n"
 	printf ".SH SYNOPSIS\n.B quicsteerctl\n%s\n", roff(synopsis)
 	printf ".SH DESCRIPTION\n%s\n", roff(about)
-	printf ".PP\nIt finds the loader of instance \\fINAME\\fR through\n"
-	printf ".IR /run/quicsteer/ NAME ,\nso it runs as root, on the same host.\n"
 	printf ".SH COMMANDS\n%s", cmds
 	printf ".SH OPTIONS\n%s", opts
 	if (notes != "")
