@@ -277,6 +277,30 @@ bench-tcp: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/tcp.sh
 
+# ---- packaging: man pages, the Debian package (dist/) --------------------
+# The man pages come from the programs' own help (quicsteerd's option
+# table); dated by the commit, so a rebuild of one commit is the same.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+MANS := $(OUTPUT)/man/quicsteerd.8 $(OUTPUT)/man/quicsteerctl.8
+.PHONY: man deb
+
+man: $(MANS)
+
+$(OUTPUT)/man/quicsteerd.8: quicsteerd
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) ./quicsteerd --help-man >$@
+
+$(OUTPUT)/man/quicsteerctl.8: quicsteerctl dist/man/quicsteerctl-man.sh VERSION
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) dist/man/quicsteerctl-man.sh ./quicsteerctl >$@
+
+# the unsanitized build, whatever SANITIZE says: a package is not a test build
+deb: check-setup
+	$(Q)$(MAKE) --no-print-directory SANITIZE= quicsteerd quicsteerctl man
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) MAN_DIR=.output/man dist/mkdeb.sh
+
 clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf .output .output-san quicsteerd quicsteerctl

@@ -167,9 +167,12 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 /* Parse "ADDR:PORT", "[V6]:PORT" or "*:PORT" into l. */
 int qs_parse_listen(const char *text, struct qs_listen *l, char *err, size_t errlen);
 
-/* --help, and --help-markdown (the option table of docs/configuration.md).
+/* --help, --help-markdown (the option table of docs/configuration.md),
+ * --help-man (quicsteerd.8) and --help-config (a commented config file).
  * Return 0, or -errno when the output could not be written. */
 int qs_usage(FILE *out);
 int qs_options_markdown(FILE *out);
+int qs_options_man(FILE *out);
+int qs_options_config(FILE *out);
 
 #endif

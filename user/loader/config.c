@@ -3,8 +3,9 @@
  * quicsteerd's options.  One table, options[] below, says for every option
  * its flag, config-file key, type, range, default and help; the defaults,
  * the config-file reader (INI, inih), the getopt_long parser, --help and
- * --help-markdown (the table of docs/configuration.md) are all driven from
- * it, so none of them can disagree with another.
+ * --help-markdown (the table of docs/configuration.md), --help-man (the man
+ * page) and --help-config (the commented config file of the package) are
+ * all driven from it, so none of them can disagree with another.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -23,6 +25,7 @@
 
 #include "common/log.h"
 #include "common/config.h"
+#include "quicsteer/steer.h"
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -992,6 +995,13 @@ static const struct opt options[] = {
 		.help = "print the options as a Markdown table, the one in "
 			"`docs/configuration.md`",
 	}, {
+		.flag = "help-man", .type = OPT_ACTION, .run = qs_options_man,
+		.help = "print the man page quicsteerd(8), in roff",
+	}, {
+		.flag = "help-config", .type = OPT_ACTION, .run = qs_options_config,
+		.help = "print a config file with every option commented out at its "
+			"default, the one the Debian package installs",
+	}, {
 		.flag = "version", .short_flag = 'V', .type = OPT_ACTION, .run = print_version,
 		.help = "print the version",
 	},
@@ -1322,10 +1332,12 @@ static void describe(const struct opt *o, bool with_default, char *buf, size_t l
 		snprintf(buf + used, len - used, " (default %s)", d);
 }
 
-/* Words of text from column col on, wrapped at HELP_WIDTH, continued at
- * column indent; backticks (code in Markdown) are dropped. */
-static void print_wrapped(FILE *out, const char *text, int col, int indent)
+/* Words of text from column col on, wrapped at HELP_WIDTH, each further
+ * line after lead; backticks (code in Markdown) are dropped. */
+static void print_wrapped(FILE *out, const char *text, int col, const char *lead)
 {
+	int indent = (int)strlen(lead);
+
 	bool line_empty = true;
 
 	while (*text) {
@@ -1338,7 +1350,7 @@ static void print_wrapped(FILE *out, const char *text, int col, int indent)
 		for (size_t i = 0; i < n; i++)
 			shown += text[i] != '`';
 		if (!line_empty && col + 1 + (int)shown > HELP_WIDTH) {
-			fprintf(out, "\n%*s", indent, "");
+			fprintf(out, "\n%s", lead);
 			col = indent;
 			line_empty = true;
 		}
@@ -1356,19 +1368,37 @@ static void print_wrapped(FILE *out, const char *text, int col, int indent)
 	fputc('\n', out);
 }
 
-int qs_usage(FILE *out)
-{
-	char left[64], meta[64], text[1200];
-
-	fprintf(out,
-"Usage: quicsteerd [OPTION]...\n"
+/* The prose of --help, also the man page's (which fills the lines again). */
+static const char help_about[] =
 "HTTP/3 edge server loader: forks one worker per CPU and steers every QUIC\n"
 "datagram to the worker that owns its connection ID (eBPF sk_reuseport).\n"
-"Options override the config file.  Runs as root.\n"
+"Options override the config file.  Runs as root.\n";
+
+static const char help_file[] =
 "In the config file, an option is KEY = VALUE in [quicsteer], KEY being its\n"
 "name with '_' for '-' (max_body = 1M), all but --config, --help*, --version.\n"
-"DUR: seconds, or a number with s, m, h or d (90, 30m, 12h, 7d).\n"
-"\n");
+"DUR: seconds, or a number with s, m, h or d (90, 30m, 12h, 7d).\n";
+
+static const char help_signals[] =
+"SIGTERM/SIGINT: GOAWAY, drain, stop everything, remove the pins.\n"
+"SIGHUP: reload: a new generation of workers with the certificate, key and\n"
+"docroot read again (other settings need a restart) takes new connections;\n"
+"the old one keeps its connections, sends GOAWAY, drains (--drain-timeout)\n"
+"and exits.  Refused, with the reason logged, while a previous generation\n"
+"drains or when the certificate is unusable.  Also re-reads the ticket keys\n"
+"(also: quicsteerctl reload-keys).\n";
+
+static const char help_inspect[] =
+"Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
+"/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n";
+
+int qs_usage(FILE *out)
+{
+	char left[64], meta[64], text[1200], lead[HELP_COL + 1];
+
+	memset(lead, ' ', HELP_COL);
+	lead[HELP_COL] = '\0';
+	fprintf(out, "Usage: quicsteerd [OPTION]...\n%s%s\n", help_about, help_file);
 	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
 		int col;
 
@@ -1383,19 +1413,9 @@ int qs_usage(FILE *out)
 			fprintf(out, "%*s", HELP_COL - col, "");
 		}
 		describe(o, true, text, sizeof(text));
-		print_wrapped(out, text, HELP_COL, HELP_COL);
+		print_wrapped(out, text, HELP_COL, lead);
 	}
-	fprintf(out,
-"\n"
-"Signals: SIGTERM/SIGINT: GOAWAY, drain, stop everything, remove the pins.\n"
-"SIGHUP: reload: a new generation of workers with the certificate, key and\n"
-"docroot read again (other settings need a restart) takes new connections;\n"
-"the old one keeps its connections, sends GOAWAY, drains (--drain-timeout)\n"
-"and exits.  Refused, with the reason logged, while a previous generation\n"
-"drains or when the certificate is unusable.  Also re-reads the ticket keys\n"
-"(also: quicsteerctl reload-keys).\n"
-"Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
-"/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n");
+	fprintf(out, "\nSignals: %s%s", help_signals, help_inspect);
 	return flushed(out);
 }
 
@@ -1442,6 +1462,134 @@ int qs_options_markdown(FILE *out)
 		describe(o, false, cell, sizeof(cell));
 		print_cell(out, cell);
 		fprintf(out, " |\n");
+	}
+	return flushed(out);
+}
+
+/*
+ * roff text for the man page: `code` in bold, '-' as \- (a hyphen would
+ * not match when searched for, nor copy as the minus of an option), '\'
+ * as \e; a line that would start with '.' or '\'' (a request) starts
+ * with \& instead.
+ */
+static void print_roff(FILE *out, const char *text)
+{
+	bool code = false, line_start = true;
+
+	for (const char *p = text; *p; p++) {
+		if (line_start && (*p == '.' || *p == '\''))
+			fputs("\\&", out);
+		line_start = *p == '\n';
+		if (*p == '`') {
+			code = !code;
+			fputs(code ? "\\fB" : "\\fR", out);
+		} else if (*p == '-') {
+			fputs("\\-", out);
+		} else if (*p == '\\') {
+			fputs("\\e", out);
+		} else {
+			fputc(*p, out);
+		}
+	}
+}
+
+/*
+ * The man page's date: SOURCE_DATE_EPOCH's when set, so that a package
+ * built twice from one commit is the same (reproducible-builds.org), else
+ * today's.
+ */
+static void man_date(char *buf, size_t len)
+{
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	time_t t = time(NULL);
+	struct tm tm;
+	char *end;
+
+	if (env && digit_first(env)) {
+		unsigned long long v = strtoull(env, &end, 10);
+
+		if (!*end)
+			t = (time_t)v;
+	}
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d", &tm))
+		snprintf(buf, len, "1970-01-01");
+}
+
+/* quicsteerd.8: the prose of --help and one entry per option of the table */
+int qs_options_man(FILE *out)
+{
+	char meta[64], text[1200], date[32];
+
+	man_date(date, sizeof(date));
+	fprintf(out, ".TH QUICSTEERD 8 %s \"quicsteer %s\" \"System Administration\"\n"
+		".SH NAME\nquicsteerd \\- HTTP/3 and HTTPS server loader with eBPF connection "
+		"steering\n.SH SYNOPSIS\n.B quicsteerd\n[\\fIOPTION\\fR]...\n"
+		".SH DESCRIPTION\n", date, QS_VERSION);
+	print_roff(out, help_about);
+	fprintf(out, ".SH OPTIONS\n");
+	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
+		metavar_of(o, meta, sizeof(meta));
+		fprintf(out, ".TP\n");
+		if (o->short_flag)
+			fprintf(out, "\\fB\\-%c\\fR, ", o->short_flag);
+		fprintf(out, "\\fB");
+		print_roff(out, "--");
+		print_roff(out, o->flag);
+		fprintf(out, "\\fR");
+		if (meta[0]) {
+			fprintf(out, " \\fI");
+			print_roff(out, meta);
+			fprintf(out, "\\fR");
+		}
+		fprintf(out, "\n");
+		describe(o, true, text, sizeof(text));
+		print_roff(out, text);
+		if (o->key) {
+			fprintf(out, ".\nIn the file: \\fB");
+			print_roff(out, o->key);
+			fprintf(out, "\\fR%s", o->clear ? ", repeated for more" : "");
+		}
+		fprintf(out, ".\n");
+	}
+	fprintf(out, ".SH CONFIGURATION FILE\n");
+	print_roff(out, help_file);
+	fprintf(out, ".PP\n\\fBquicsteerd \\-\\-help\\-config\\fR prints a file with every "
+		"option commented out at its default.\n.SH SIGNALS\n");
+	print_roff(out, help_signals);
+	fprintf(out, ".SH FILES\n.TP\n.I %s\nthe default config file\n"
+		".TP\n.IR %s/ NAME\npid file, reload outcome, ticket key names, managed php\\-fpm\n"
+		".TP\n.IR %s/ NAME\npinned BPF maps and programs\n"
+		".TP\n.IR %s/ NAME .log\nthe log when daemonized\n"
+		".SH SEE ALSO\n.BR quicsteerctl (8),\n.BR php\\-fpm (8),\n.BR bpftool (8)\n",
+		QS_DEFAULT_CONFIG, QS_RUN_ROOT, QS_PIN_ROOT, QS_LOG_ROOT);
+	return flushed(out);
+}
+
+/*
+ * A config file with every option of the file commented out at its
+ * default, its help above it: what the Debian package installs.
+ */
+int qs_options_config(FILE *out)
+{
+	char meta[64], text[1200];
+
+	fprintf(out, "# quicsteerd's configuration (INI): %s, or the file\n"
+		"# of --config FILE.  Every option is below, commented out at its default;\n"
+		"# options on the command line override the file.  quicsteerd --help and\n"
+		"# man quicsteerd say more.  DUR: seconds, or a number with s, m, h or d.\n"
+		"[quicsteer]\n", QS_DEFAULT_CONFIG);
+	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
+		if (!o->key)
+			continue;
+		describe(o, true, text, sizeof(text));
+		fprintf(out, "\n# ");
+		print_wrapped(out, text, 2, "# ");
+		if (o->def && o->def[0]) {
+			fprintf(out, "#%s = %s\n", o->key, o->def);
+		} else {
+			metavar_of(o, meta, sizeof(meta));
+			fprintf(out, "#%s = %s\n", o->key, meta);
+		}
 	}
 	return flushed(out);
 }
