@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "loader/control.h"
+#include "loader/supervisor.h"
+
+void qs_control_init(struct qs_control *ctl)
+{
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->fd = -1;
+	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
+		ctl->c[i].fd = -1;
+}
+
+int qs_control_open(struct qs_control *ctl, const char *path, qs_control_command_fn command,
+		    void *arg)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old_mask;
+	int err;
+
+	qs_control_init(ctl);
+	ctl->command = command;
+	ctl->arg = arg;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		pr_warn("control socket path %s is longer than %zu bytes: use a shorter "
+			"--instance", path, sizeof(sun.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl->fd < 0) {
+		err = -errno;
+		pr_warn("control socket %s: socket: %s", path, strerror(errno));
+		return err;
+	}
+	/* the instance is ours (claim_instance): what is there is a dead run's */
+	unlink(path);
+	old_mask = umask(0177);	/* born 0600: no moment when others may connect */
+	err = bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
+	umask(old_mask);
+	if (!err && listen(ctl->fd, 16))
+		err = -errno;
+	if (err) {
+		pr_warn("control socket %s: %s", path, strerror(-err));
+		close(ctl->fd);
+		ctl->fd = -1;
+		return err;
+	}
+	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
+	return 0;
+}
+
+static void client_close(struct qs_control_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->out.p);
+	memset(&c->out, 0, sizeof(c->out));
+	c->in_len = c->out_off = 0;
+	c->waiting = 0;
+}
+
+/* A short answer to a connection that gets nothing else, then closed. */
+static void refuse(int fd, const char *why)
+{
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg), "ERR\n%s\n", why);
+
+	/* non-blocking, a fresh socket: it fits, or the client loses it */
+	if (write(fd, msg, (size_t)n) < 0)
+		pr_debug("control: refused a client (%s): %s", why, strerror(errno));
+	close(fd);
+}
+
+static void start_answer(struct qs_control_client *c, bool ok, const char *text, size_t len)
+{
+	c->waiting = 0;
+	c->out.len = 0;
+	qs_mbuf_printf(&c->out, "%s\n%.*s", ok ? "OK" : "ERR", (int)len, text);
+	if (len && text[len - 1] != '\n')
+		qs_mbuf_printf(&c->out, "\n");
+	c->out_off = 0;
+	c->deadline_ms = qs_now_ms() + QS_CONTROL_IO_MS;
+	if (c->out.oom)
+		client_close(c);
+}
+
+static void client_write(struct qs_control_client *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = write(c->fd, c->out.p + c->out_off, c->out.len - c->out_off);
+
+		if (n < 0) {
+			if (errno != EAGAIN)
+				client_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	client_close(c);
+}
+
+static void run_command(struct qs_control *ctl, struct qs_control_client *c)
+{
+	struct qs_mbuf text = { 0 };
+	int ret;
+
+	c->in[strcspn(c->in, "\r\n")] = '\0';
+	ret = ctl->command(ctl->arg, c->in, &text);
+	if (ret > 1) {
+		free(text.p);
+		c->waiting = ret;
+		c->deadline_ms = qs_now_ms() + QS_CONTROL_WAIT_MS;
+		return;
+	}
+	if (text.oom) {
+		text.len = 0;
+		qs_mbuf_printf(&text, "the answer did not fit in memory");
+		ret = 1;
+	}
+	start_answer(c, ret == 0, text.p ? text.p : "", text.len);
+	free(text.p);
+	if (c->fd >= 0)
+		client_write(c);
+}
+
+static void client_io(struct qs_control *ctl, struct qs_control_client *c, short revents)
+{
+	if (c->waiting) {
+		/* the client left: the command goes on, nobody hears of it */
+		if (revents & (POLLHUP | POLLERR))
+			client_close(c);
+		return;
+	}
+	if (c->out.len) {
+		client_write(c);
+		return;
+	}
+	ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
+
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	c->in_len += (size_t)n;
+	c->in[c->in_len] = '\0';
+	if (!memchr(c->in, '\n', c->in_len)) {
+		if (c->in_len == sizeof(c->in) - 1) {
+			static const char msg[] = "request longer than the 255 bytes of a command line";
+
+			start_answer(c, false, msg, sizeof(msg) - 1);
+			if (c->fd >= 0)
+				client_write(c);
+		}
+		return;
+	}
+	run_command(ctl, c);
+}
+
+int qs_control_pollfds(const struct qs_control *ctl, struct pollfd *p)
+{
+	int n = 0;
+
+	if (ctl->fd < 0)
+		return 0;
+	p[n++] = (struct pollfd){ .fd = ctl->fd, .events = POLLIN };
+	for (int i = 0; i < QS_CONTROL_CLIENTS; i++) {
+		const struct qs_control_client *c = &ctl->c[i];
+
+		if (c->fd >= 0)
+			p[n++] = (struct pollfd){ .fd = c->fd,
+						  .events = c->waiting ? 0 :
+							    c->out.len ? POLLOUT : POLLIN };
+	}
+	return n;
+}
+
+static void accept_clients(struct qs_control *ctl, long long now)
+{
+	int fd;
+
+	while ((fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct qs_control_client *c = NULL;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		char why[96];
+
+		/* the socket is 0600 already; this holds if its mode is changed */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.uid != 0) {
+			snprintf(why, sizeof(why), "permission denied: the control socket serves "
+				 "root only (uid %d)", len == sizeof(cred) ? (int)cred.uid : -1);
+			pr_warn("control: refused a client of uid %d (pid %d): root only",
+				(int)cred.uid, (int)cred.pid);
+			refuse(fd, why);
+			continue;
+		}
+		for (int i = 0; i < QS_CONTROL_CLIENTS && !c; i++)
+			if (ctl->c[i].fd < 0)
+				c = &ctl->c[i];
+		if (!c) {
+			snprintf(why, sizeof(why), "busy: %d control clients connected; try again",
+				 QS_CONTROL_CLIENTS);
+			refuse(fd, why);
+			continue;
+		}
+		c->fd = fd;
+		c->deadline_ms = now + QS_CONTROL_IO_MS;
+	}
+}
+
+void qs_control_handle(struct qs_control *ctl, const struct pollfd *p, int n)
+{
+	long long now = qs_now_ms();
+
+	if (ctl->fd < 0)
+		return;
+	for (int k = 0; k < n; k++) {
+		if (!p[k].revents)
+			continue;
+		if (p[k].fd == ctl->fd) {
+			accept_clients(ctl, now);
+			continue;
+		}
+		for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
+			if (ctl->c[i].fd == p[k].fd) {
+				client_io(ctl, &ctl->c[i], p[k].revents);
+				break;
+			}
+	}
+	for (int i = 0; i < QS_CONTROL_CLIENTS; i++) {
+		struct qs_control_client *c = &ctl->c[i];
+
+		if (c->fd < 0 || c->deadline_ms > now)
+			continue;
+		if (c->waiting) {
+			static const char msg[] = "no answer from the loader in time; see its log";
+
+			start_answer(c, false, msg, sizeof(msg) - 1);
+			if (c->fd >= 0)
+				client_write(c);
+		} else {
+			client_close(c);
+		}
+	}
+}
+
+int qs_control_timeout(const struct qs_control *ctl)
+{
+	long long now = qs_now_ms(), next = -1;
+
+	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
+		if (ctl->c[i].fd >= 0 && (next < 0 || ctl->c[i].deadline_ms < next))
+			next = ctl->c[i].deadline_ms;
+	if (next < 0)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+void qs_control_complete(struct qs_control *ctl, int what, bool ok, const char *text)
+{
+	for (int i = 0; i < QS_CONTROL_CLIENTS; i++) {
+		struct qs_control_client *c = &ctl->c[i];
+
+		if (c->fd < 0 || c->waiting != what)
+			continue;
+		start_answer(c, ok, text, strlen(text));
+		if (c->fd >= 0)
+			client_write(c);
+	}
+}
+
+void qs_control_close_fds(struct qs_control *ctl)
+{
+	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
+		if (ctl->c[i].fd >= 0)
+			close(ctl->c[i].fd);
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+}
+
+void qs_control_close(struct qs_control *ctl)
+{
+	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
+		client_close(&ctl->c[i]);
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	ctl->fd = -1;
+	if (ctl->path[0])
+		unlink(ctl->path);
+	ctl->path[0] = '\0';
+}
