@@ -67,17 +67,25 @@ static void client_close(struct qs_control_client *c)
 	memset(&c->out, 0, sizeof(c->out));
 	c->in_len = c->out_off = 0;
 	c->waiting = 0;
+	c->lingering = false;
 }
 
-/* A short answer to a connection that gets nothing else, then closed. */
+/*
+ * A short answer to a connection that gets nothing else, then closed; what
+ * it sent already is read first, else the close would reset the client
+ * before it reads the answer.
+ */
 static void refuse(int fd, const char *why)
 {
-	char msg[160];
+	char msg[160], sink[512];
 	int n = snprintf(msg, sizeof(msg), "ERR\n%s\n", why);
 
 	/* non-blocking, a fresh socket: it fits, or the client loses it */
 	if (write(fd, msg, (size_t)n) < 0)
 		pr_debug("control: refused a client (%s): %s", why, strerror(errno));
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 4 && read(fd, sink, sizeof(sink)) > 0; i++)
+		;
 	close(fd);
 }
 
@@ -94,6 +102,26 @@ static void start_answer(struct qs_control_client *c, bool ok, const char *text,
 		client_close(c);
 }
 
+/*
+ * The answer is out: end our side and read what the client still sends
+ * until it closes (or its deadline), since closing a unix socket with
+ * bytes unread resets the client, which may then lose the answer.
+ */
+static void client_linger(struct qs_control_client *c)
+{
+	char sink[512];
+	ssize_t n;
+
+	if (!c->lingering) {
+		c->lingering = true;
+		shutdown(c->fd, SHUT_WR);
+	}
+	while ((n = read(c->fd, sink, sizeof(sink))) > 0)
+		;
+	if (n == 0 || errno != EAGAIN)
+		client_close(c);
+}
+
 static void client_write(struct qs_control_client *c)
 {
 	while (c->out_off < c->out.len) {
@@ -106,7 +134,7 @@ static void client_write(struct qs_control_client *c)
 		}
 		c->out_off += (size_t)n;
 	}
-	client_close(c);
+	client_linger(c);
 }
 
 static void run_command(struct qs_control *ctl, struct qs_control_client *c)
@@ -141,6 +169,10 @@ static void client_io(struct qs_control *ctl, struct qs_control_client *c, short
 			client_close(c);
 		return;
 	}
+	if (c->lingering) {
+		client_linger(c);
+		return;
+	}
 	if (c->out.len) {
 		client_write(c);
 		return;
@@ -168,20 +200,32 @@ static void client_io(struct qs_control *ctl, struct qs_control_client *c, short
 	run_command(ctl, c);
 }
 
+static int free_slots(const struct qs_control *ctl)
+{
+	int n = 0;
+
+	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
+		n += ctl->c[i].fd < 0;
+	return n;
+}
+
 int qs_control_pollfds(const struct qs_control *ctl, struct pollfd *p)
 {
 	int n = 0;
 
 	if (ctl->fd < 0)
 		return 0;
-	p[n++] = (struct pollfd){ .fd = ctl->fd, .events = POLLIN };
+	/* all taken: new clients wait in the listen backlog (16) */
+	if (qs_now_ms() >= ctl->paused_until_ms && free_slots(ctl))
+		p[n++] = (struct pollfd){ .fd = ctl->fd, .events = POLLIN };
 	for (int i = 0; i < QS_CONTROL_CLIENTS; i++) {
 		const struct qs_control_client *c = &ctl->c[i];
 
 		if (c->fd >= 0)
 			p[n++] = (struct pollfd){ .fd = c->fd,
 						  .events = c->waiting ? 0 :
-							    c->out.len ? POLLOUT : POLLIN };
+							    c->out.len && !c->lingering ? POLLOUT :
+							    POLLIN };
 	}
 	return n;
 }
@@ -190,7 +234,23 @@ static void accept_clients(struct qs_control *ctl, long long now)
 {
 	int fd;
 
-	while ((fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	for (;;) {
+		fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			/*
+			 * Out of descriptors (EMFILE, ENFILE) the connection
+			 * stays queued and the listener readable: pause, or
+			 * poll would spin.
+			 */
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				pr_warn("control socket: accept: %s; pausing %d ms",
+					strerror(errno), QS_CONTROL_PAUSE_MS);
+				ctl->paused_until_ms = now + QS_CONTROL_PAUSE_MS;
+			}
+			if (errno != EINTR && errno != ECONNABORTED)
+				return;
+			continue;
+		}
 		struct qs_control_client *c = NULL;
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
@@ -208,10 +268,8 @@ static void accept_clients(struct qs_control *ctl, long long now)
 		for (int i = 0; i < QS_CONTROL_CLIENTS && !c; i++)
 			if (ctl->c[i].fd < 0)
 				c = &ctl->c[i];
-		if (!c) {
-			snprintf(why, sizeof(why), "busy: %d control clients connected; try again",
-				 QS_CONTROL_CLIENTS);
-			refuse(fd, why);
+		if (!c) {	/* not polled when full: only after a refusal above */
+			refuse(fd, "busy: every control connection is taken; try again");
 			continue;
 		}
 		c->fd = fd;
@@ -257,7 +315,7 @@ void qs_control_handle(struct qs_control *ctl, const struct pollfd *p, int n)
 
 int qs_control_timeout(const struct qs_control *ctl)
 {
-	long long now = qs_now_ms(), next = -1;
+	long long now = qs_now_ms(), next = ctl->paused_until_ms > now ? ctl->paused_until_ms : -1;
 
 	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
 		if (ctl->c[i].fd >= 0 && (next < 0 || ctl->c[i].deadline_ms < next))

@@ -5,7 +5,7 @@
  * A client sends one line, "COMMAND [ARGS]\n", and reads one answer: a
  * first line "OK" or "ERR", then text, then the loader closes.  Only root
  * (SO_PEERCRED uid 0) is served.  Bounded: QS_CONTROL_CLIENTS connections
- * at once (more are refused at once), QS_CONTROL_LINE bytes of request,
+ * at once (more wait in the listen backlog, 16), QS_CONTROL_LINE bytes of request,
  * QS_CONTROL_IO_MS to send the request and to take the answer; an answer
  * that waits for the loader (a reload) waits at most QS_CONTROL_WAIT_MS.
  * Nothing a client does blocks the loader.
@@ -23,6 +23,7 @@
 #define QS_CONTROL_LINE    256
 #define QS_CONTROL_IO_MS   2000
 #define QS_CONTROL_WAIT_MS 60000
+#define QS_CONTROL_PAUSE_MS 100   /* no accept after an error such as EMFILE */
 
 /* What an answer given later waits for (a command's return value). */
 enum qs_control_wait {
@@ -44,6 +45,7 @@ struct qs_control_client {
 	int waiting;            /* a QS_CONTROL_WAIT_*, 0: none */
 	struct qs_mbuf out;     /* the whole answer, once known */
 	size_t out_off;
+	bool lingering;         /* answered: reading what is left until the client closes */
 };
 
 struct qs_control {
@@ -51,6 +53,7 @@ struct qs_control {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	qs_control_command_fn command;
 	void *arg;
+	long long paused_until_ms;
 	struct qs_control_client c[QS_CONTROL_CLIENTS];
 };
 
