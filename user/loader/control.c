@@ -15,8 +15,7 @@ void qs_control_init(struct qs_control *ctl)
 {
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->fd = -1;
-	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
-		ctl->c[i].fd = -1;
+	qs_textconn_init(ctl->c, QS_CONTROL_CLIENTS);
 }
 
 int qs_control_open(struct qs_control *ctl, const char *path, qs_control_command_fn command,
@@ -58,18 +57,6 @@ int qs_control_open(struct qs_control *ctl, const char *path, qs_control_command
 	return 0;
 }
 
-static void client_close(struct qs_control_client *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	free(c->out.p);
-	memset(&c->out, 0, sizeof(c->out));
-	c->in_len = c->out_off = 0;
-	c->waiting = 0;
-	c->lingering = false;
-}
-
 /*
  * A short answer to a connection that gets nothing else, then closed; what
  * it sent already is read first, else the close would reset the client
@@ -89,7 +76,7 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
-static void start_answer(struct qs_control_client *c, bool ok, const char *text, size_t len)
+static void start_answer(struct qs_textconn *c, bool ok, const char *text, size_t len)
 {
 	c->waiting = 0;
 	c->out.len = 0;
@@ -99,45 +86,17 @@ static void start_answer(struct qs_control_client *c, bool ok, const char *text,
 	c->out_off = 0;
 	c->deadline_ms = qs_now_ms() + QS_CONTROL_IO_MS;
 	if (c->out.oom)
-		client_close(c);
+		qs_textconn_close(c);
 }
 
-/*
- * The answer is out: end our side and read what the client still sends
- * until it closes (or its deadline), since closing a unix socket with
- * bytes unread resets the client, which may then lose the answer.
- */
-static void client_linger(struct qs_control_client *c)
+/* The answer is out: linger until the client closes. */
+static void client_write(struct qs_textconn *c)
 {
-	char sink[512];
-	ssize_t n;
-
-	if (!c->lingering) {
-		c->lingering = true;
-		shutdown(c->fd, SHUT_WR);
-	}
-	while ((n = read(c->fd, sink, sizeof(sink))) > 0)
-		;
-	if (n == 0 || errno != EAGAIN)
-		client_close(c);
+	if (qs_textconn_write(c))
+		qs_textconn_linger(c);
 }
 
-static void client_write(struct qs_control_client *c)
-{
-	while (c->out_off < c->out.len) {
-		ssize_t n = write(c->fd, c->out.p + c->out_off, c->out.len - c->out_off);
-
-		if (n < 0) {
-			if (errno != EAGAIN)
-				client_close(c);
-			return;
-		}
-		c->out_off += (size_t)n;
-	}
-	client_linger(c);
-}
-
-static void run_command(struct qs_control *ctl, struct qs_control_client *c)
+static void run_command(struct qs_control *ctl, struct qs_textconn *c)
 {
 	struct qs_mbuf text = { 0 };
 	int ret;
@@ -161,34 +120,35 @@ static void run_command(struct qs_control *ctl, struct qs_control_client *c)
 		client_write(c);
 }
 
-static void client_io(struct qs_control *ctl, struct qs_control_client *c, short revents)
+static void client_io(struct qs_control *ctl, struct qs_textconn *c, short revents)
 {
 	if (c->waiting) {
 		/* the client left: the command goes on, nobody hears of it */
 		if (revents & (POLLHUP | POLLERR))
-			client_close(c);
+			qs_textconn_close(c);
 		return;
 	}
 	if (c->lingering) {
-		client_linger(c);
+		qs_textconn_linger(c);
 		return;
 	}
 	if (c->out.len) {
 		client_write(c);
 		return;
 	}
-	ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
+	_Static_assert(QS_CONTROL_LINE <= sizeof(c->in), "a command line must fit in");
+	ssize_t n = read(c->fd, c->in + c->in_len, QS_CONTROL_LINE - 1 - c->in_len);
 
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {
-		client_close(c);
+		qs_textconn_close(c);
 		return;
 	}
 	c->in_len += (size_t)n;
 	c->in[c->in_len] = '\0';
 	if (!memchr(c->in, '\n', c->in_len)) {
-		if (c->in_len == sizeof(c->in) - 1) {
+		if (c->in_len == QS_CONTROL_LINE - 1) {
 			static const char msg[] = "request longer than the 255 bytes of a command line";
 
 			start_answer(c, false, msg, sizeof(msg) - 1);
@@ -200,34 +160,17 @@ static void client_io(struct qs_control *ctl, struct qs_control_client *c, short
 	run_command(ctl, c);
 }
 
-static int free_slots(const struct qs_control *ctl)
-{
-	int n = 0;
-
-	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
-		n += ctl->c[i].fd < 0;
-	return n;
-}
-
-int qs_control_pollfds(const struct qs_control *ctl, struct pollfd *p)
+int qs_control_pollfds(struct qs_control *ctl, struct pollfd *p)
 {
 	int n = 0;
 
 	if (ctl->fd < 0)
 		return 0;
 	/* all taken: new clients wait in the listen backlog (16) */
-	if (qs_now_ms() >= ctl->paused_until_ms && free_slots(ctl))
+	if (qs_now_ms() >= ctl->paused_until_ms &&
+	    qs_textconn_free_slot(ctl->c, QS_CONTROL_CLIENTS))
 		p[n++] = (struct pollfd){ .fd = ctl->fd, .events = POLLIN };
-	for (int i = 0; i < QS_CONTROL_CLIENTS; i++) {
-		const struct qs_control_client *c = &ctl->c[i];
-
-		if (c->fd >= 0)
-			p[n++] = (struct pollfd){ .fd = c->fd,
-						  .events = c->waiting ? 0 :
-							    c->out.len && !c->lingering ? POLLOUT :
-							    POLLIN };
-	}
-	return n;
+	return n + qs_textconn_pollfds(ctl->c, QS_CONTROL_CLIENTS, p + n);
 }
 
 static void accept_clients(struct qs_control *ctl, long long now)
@@ -251,7 +194,7 @@ static void accept_clients(struct qs_control *ctl, long long now)
 				return;
 			continue;
 		}
-		struct qs_control_client *c = NULL;
+		struct qs_textconn *c = NULL;
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 		char why[96];
@@ -265,9 +208,7 @@ static void accept_clients(struct qs_control *ctl, long long now)
 			refuse(fd, why);
 			continue;
 		}
-		for (int i = 0; i < QS_CONTROL_CLIENTS && !c; i++)
-			if (ctl->c[i].fd < 0)
-				c = &ctl->c[i];
+		c = qs_textconn_free_slot(ctl->c, QS_CONTROL_CLIENTS);
 		if (!c) {	/* not polled when full: only after a refusal above */
 			refuse(fd, "busy: every control connection is taken; try again");
 			continue;
@@ -284,20 +225,20 @@ void qs_control_handle(struct qs_control *ctl, const struct pollfd *p, int n)
 	if (ctl->fd < 0)
 		return;
 	for (int k = 0; k < n; k++) {
+		struct qs_textconn *c;
+
 		if (!p[k].revents)
 			continue;
 		if (p[k].fd == ctl->fd) {
 			accept_clients(ctl, now);
 			continue;
 		}
-		for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
-			if (ctl->c[i].fd == p[k].fd) {
-				client_io(ctl, &ctl->c[i], p[k].revents);
-				break;
-			}
+		c = qs_textconn_by_fd(ctl->c, QS_CONTROL_CLIENTS, p[k].fd);
+		if (c)
+			client_io(ctl, c, p[k].revents);
 	}
 	for (int i = 0; i < QS_CONTROL_CLIENTS; i++) {
-		struct qs_control_client *c = &ctl->c[i];
+		struct qs_textconn *c = &ctl->c[i];
 
 		if (c->fd < 0 || c->deadline_ms > now)
 			continue;
@@ -308,27 +249,25 @@ void qs_control_handle(struct qs_control *ctl, const struct pollfd *p, int n)
 			if (c->fd >= 0)
 				client_write(c);
 		} else {
-			client_close(c);
+			qs_textconn_close(c);
 		}
 	}
 }
 
 int qs_control_timeout(const struct qs_control *ctl)
 {
-	long long now = qs_now_ms(), next = ctl->paused_until_ms > now ? ctl->paused_until_ms : -1;
+	long long now = qs_now_ms();
+	int t = qs_textconn_timeout(ctl->c, QS_CONTROL_CLIENTS);
 
-	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
-		if (ctl->c[i].fd >= 0 && (next < 0 || ctl->c[i].deadline_ms < next))
-			next = ctl->c[i].deadline_ms;
-	if (next < 0)
-		return -1;
-	return next <= now ? 0 : (int)(next - now);
+	if (ctl->paused_until_ms > now && (t < 0 || ctl->paused_until_ms - now < t))
+		t = (int)(ctl->paused_until_ms - now);
+	return t;
 }
 
 void qs_control_complete(struct qs_control *ctl, int what, bool ok, const char *text)
 {
 	for (int i = 0; i < QS_CONTROL_CLIENTS; i++) {
-		struct qs_control_client *c = &ctl->c[i];
+		struct qs_textconn *c = &ctl->c[i];
 
 		if (c->fd < 0 || c->waiting != what)
 			continue;
@@ -340,17 +279,14 @@ void qs_control_complete(struct qs_control *ctl, int what, bool ok, const char *
 
 void qs_control_close_fds(struct qs_control *ctl)
 {
-	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
-		if (ctl->c[i].fd >= 0)
-			close(ctl->c[i].fd);
+	qs_textconn_close_fds(ctl->c, QS_CONTROL_CLIENTS);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
 }
 
 void qs_control_close(struct qs_control *ctl)
 {
-	for (int i = 0; i < QS_CONTROL_CLIENTS; i++)
-		client_close(&ctl->c[i]);
+	qs_textconn_close_all(ctl->c, QS_CONTROL_CLIENTS);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
 	ctl->fd = -1;

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <sys/un.h>
 
-#include "loader/metrics.h"
+#include "loader/textconn.h"
 
 #define QS_CONTROL_CLIENTS 8
 #define QS_CONTROL_LINE    256
@@ -37,24 +37,13 @@ enum qs_control_wait {
  */
 typedef int (*qs_control_command_fn)(void *arg, const char *line, struct qs_mbuf *out);
 
-struct qs_control_client {
-	int fd;                 /* -1: free */
-	long long deadline_ms;
-	char in[QS_CONTROL_LINE];
-	size_t in_len;
-	int waiting;            /* a QS_CONTROL_WAIT_*, 0: none */
-	struct qs_mbuf out;     /* the whole answer, once known */
-	size_t out_off;
-	bool lingering;         /* answered: reading what is left until the client closes */
-};
-
 struct qs_control {
 	int fd;                 /* listening; -1 when closed */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	qs_control_command_fn command;
 	void *arg;
 	long long paused_until_ms;
-	struct qs_control_client c[QS_CONTROL_CLIENTS];
+	struct qs_textconn c[QS_CONTROL_CLIENTS];
 };
 
 /* Closed, nothing open (before qs_control_open, or instead of it). */
@@ -63,7 +52,7 @@ void qs_control_init(struct qs_control *ctl);
 int qs_control_open(struct qs_control *ctl, const char *path, qs_control_command_fn command,
 		    void *arg);
 /* pollfds for the listener and the clients, into p (room for 1 + CLIENTS); how many. */
-int qs_control_pollfds(const struct qs_control *ctl, struct pollfd *p);
+int qs_control_pollfds(struct qs_control *ctl, struct pollfd *p);
 /* After poll: accept, read, run, answer, close what p says is ready or overdue. */
 void qs_control_handle(struct qs_control *ctl, const struct pollfd *p, int n);
 /* ms until the next client deadline, or -1. */

@@ -200,9 +200,7 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 		close(ld->ready_fd);
 	if (ld->metrics.fd >= 0)
 		close(ld->metrics.fd);
-	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
-		if (ld->metrics.c[i].fd >= 0)
-			close(ld->metrics.c[i].fd);
+	qs_textconn_close_fds(ld->metrics.c, QS_METRICS_CLIENTS);
 	qs_control_close_fds(&ld->ctl);
 	qs_notify_close(&ld->notify);
 	/*
