@@ -31,12 +31,15 @@
  * Every worker also gets one at its start, whether or not --metrics is on:
  * once it is taken, the worker serves (its sockets, TLS context and
  * sandbox are set up and its loop runs), which is what readiness and a
- * reload wait for.  Until then the supervisor looks every SERVING_POLL_MS.
+ * reload wait for.  Until then the supervisor looks every SERVING_POLL_MS
+ * (every SERVING_SLOW_POLL_MS after the first second: a worker stopped
+ * before its loop must not keep the loader busy).
  */
 #define PROBE_SIGNAL      SIGHUP
 #define PROBE_INTERVAL_MS 1000
 #define PROBE_LIMIT_MS    3000
 #define SERVING_POLL_MS   10
+#define SERVING_SLOW_POLL_MS 250
 
 long long qs_now_ms(void)
 {
@@ -297,7 +300,11 @@ int qs_supervisor_tick(struct qs_supervisor *sv)
 			s->serving = true;
 			pr_debug("worker %u/%u (pid %d) serves", s->gen, s->id, (int)s->pid);
 		} else {
-			next = SERVING_POLL_MS;
+			int poll_ms = now - s->probe_sent_ms < 1000 ? SERVING_POLL_MS :
+				      SERVING_SLOW_POLL_MS;
+
+			if (next < 0 || poll_ms < next)
+				next = poll_ms;
 		}
 	}
 
