@@ -193,8 +193,8 @@ static void status_text(const struct status *st, struct qs_mbuf *b)
 		qs_mbuf_printf(b, "reload:      in progress: generation %u starting\n", rl->gen);
 	if (rl->last_at) {
 		iso_time(rl->last_at, when);
-		qs_mbuf_printf(b, "last reload: %s at %s: %s\n", rl->last_ok ? "ok" : "FAILED",
-			       when, rl->last);
+		/* the message begins with its outcome: ok, refused, failed */
+		qs_mbuf_printf(b, "last reload: %s %s\n", when, rl->last);
 	} else {
 		qs_mbuf_printf(b, "last reload: none\n");
 	}
