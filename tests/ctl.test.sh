@@ -161,6 +161,39 @@ test_ctl_reload_error_keeps_serving_and_status_shows_it() {
 		fail "SIGHUP: $(ctl status)"
 }
 
+# A reload whose workers never come to serve (strace makes every new
+# worker's epoll_create1 fail, so each exits and is restarted) is undone
+# after 20 s: the steering never switched, generation 0 serves on with the
+# same worker, generation 1's workers and sockets go.
+test_ctl_reload_whose_workers_never_serve_is_undone() {
+	local out old spid json
+	ctl_need || return
+	command -v strace >/dev/null || { need strace; return; }
+	qs_start ctlundo 1 --drain-timeout 1
+	old=$(worker_stat 0 pid)
+	strace -f -o /dev/null -p "$QS_PID" -e trace=epoll_create1 \
+		-e inject=epoll_create1:error=EMFILE 2>"$CT/strace.err" &
+	spid=$!
+	defer "kill $spid 2>/dev/null; wait $spid 2>/dev/null"
+	wait_until 5 grep -q "attached" "$CT/strace.err" || fail "strace: $(cat "$CT/strace.err")"
+	out=$(ctl reload 2>&1) && fail "a reload whose workers never served succeeded: $out"
+	assert_eq "answer" "failed: the workers of generation 1 did not all serve within 20 s (see the log); generation 0 keeps serving" "$out"
+	kill "$spid"
+	wait "$spid" 2>/dev/null || true
+	grep -q "worker 1/0.*cannot set up the event loop" "$QS_LOG" || fail "no worker error: $(tail -5 "$QS_LOG")"
+	assert_eq "generation 0's worker" "$old" "$(worker_stat 0 pid)"
+	assert_eq "served by it" 200 "$(https_get "$QS_PORT" /index.html)"
+	assert_eq "handled by generation 0" 1 "$(worker_stat 0 req_h1)"
+	wait_until 10 bash -c "[[ \$($ROOT/quicsteerctl -i $QS_INST status --json | jq '.generations | length') == 1 ]]" ||
+		fail "generation 1 still there: $(ctl status)"
+	json=$(ctl status --json)
+	assert_eq "status" "0 failed" "$(jq -r '"\(.generation) \(.reload.last.result)"' <<<"$json")"
+	assert_eq "socket slots left" "0" \
+		"$(bpftool -j map dump pinned "$QS_PIN/qs_socks" | jq -r '[.[] | .formatted | select(.value != null) | .key] | join(" ")')"
+	out=$(ctl reload 2>&1) || fail "the next reload: $out"
+	assert_eq "served by generation 1" 200 "$(https_get "$QS_PORT" /index.html)"
+}
+
 # hostile.py PATH MODE: clients of the control socket that misbehave
 ctl_hostile_py() {
 	cat >"$CT/hostile.py" <<'PY'

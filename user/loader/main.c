@@ -255,10 +255,8 @@ static int open_sockets(struct loader *ld, unsigned gen, bool reload)
 	for (unsigned w = 0; w < cfg->workers; w++) {
 		struct qs_worker_slot *s = &ld->sv.slots[gen * QS_MAX_WORKERS + w];
 
-		s->used = true;
-		s->gen = gen;
-		s->id = w;
-		s->restarts = 0;
+		/* a fresh slot: nothing of its last generation (crash counts) carries over */
+		*s = (struct qs_worker_slot){ .used = true, .gen = gen, .id = w };
 		for (unsigned l = 0; l < cfg->n_listen; l++) {
 			int fd = qs_socket_open(&cfg->listen[l], cfg->rcvbuf);
 

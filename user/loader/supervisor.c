@@ -350,10 +350,14 @@ void qs_supervisor_retire(struct qs_supervisor *sv, struct qs_worker_slot *slot,
 	slot->retiring = true;
 	slot->restart_at_ms = 0;
 	slot->kill_at_ms = qs_now_ms() + grace_ms;
-	if (slot->pid)
+	if (slot->pid) {
 		kill(slot->pid, SIGTERM);
-	else if (sv->retired)
-		sv->retired(sv->cb_arg, slot);	/* was down, waiting for a restart */
+	} else {
+		/* was down, waiting for a restart: gone now, as if reaped */
+		slot->retiring = false;
+		if (sv->retired)
+			sv->retired(sv->cb_arg, slot);
+	}
 }
 
 unsigned qs_supervisor_running(const struct qs_supervisor *sv)
