@@ -75,7 +75,7 @@ FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1
 
 .PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp setup \
-	check-setup unit fuzz
+	check-setup check-setup-tests unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -85,6 +85,10 @@ all: $(BINS) $(TOOLS) $(UNITS) $(if $(SAN_CFLAGS),,$(FUZZERS)) $(LOAD_BIN)
 # ---- set-up --------------------------------------------------------------
 check-setup:
 	$(Q)scripts/setup.sh --check >/dev/null 2>&1 || scripts/setup.sh
+
+# the suite's clients too: a curl with HTTP/3, Chromium, puppeteer-core
+check-setup-tests:
+	$(Q)scripts/setup.sh --tests --check >/dev/null 2>&1 || scripts/setup.sh --tests
 
 setup:
 	$(Q)scripts/setup.sh
@@ -152,14 +156,14 @@ $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o
 # the request layer with the real handlers, driven by a fake protocol
 TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/date.o \
                  worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
-                 worker/handler/route.o worker/handler/php.o worker/handler/fcgi.o \
+                 worker/handler/route.o worker/handler/php.o worker/handler/unixdiag.o worker/handler/fcgi.o \
                  common/docroot.o common/log.o)
 $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
-TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/req.o \
+TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/body.o worker/http/req.o \
                 worker/http/fields.o worker/http/date.o worker/mem.o common/log.o)
 $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -223,13 +227,13 @@ certs/server.crt:
 	$(Q)scripts/gen-certs.sh
 
 # the unit tests run twice: as built, and built with ASan and UBSan
-test: check-setup
+test: check-setup-tests
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 	$(Q)tests/run.sh
 
 # the whole suite against quicsteerd built with ASan and UBSan
-test-sanitize: check-setup
+test-sanitize: check-setup-tests
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 	$(Q)QS_BIN_DIR=$(CURDIR)/.output-san tests/run.sh

@@ -625,6 +625,8 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(req_deferred, "unsafe 0-RTT requests held until the handshake"),
 	W(req_too_early, "unsafe 0-RTT requests answered 425"),
 	W(php_retries, "PHP requests sent again: php-fpm closed a kept-alive connection"),
+	W(php_finishers, "PHP scripts learnt to answer early and run on: their FastCGI "
+	  "connections are not kept"),
 	W(conn_unvalidated, "connections whose client address is not validated yet"),
 	W(hs_timeout, "connections dropped: no handshake within --handshake-timeout"),
 	W(hs_evicted, "half-open connections dropped to make room for a validated client"),

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
+#include "worker/site.h"
 #include "worker/tcp/tcp.h"
 
 #define READ_CHUNK   (16u << 10)    /* one TLS record */
@@ -31,6 +32,7 @@ enum {
 	TL_HANDSHAKE,   /* TLS handshake not complete: --handshake-timeout */
 	TL_IDLE,        /* kept alive with no request: --keepalive-timeout */
 	TL_FLUSH,       /* closing once its queue is sent: --send-timeout */
+	TL_LINGER,      /* shut for writing, dropping what comes: QS_TCP_LINGER_MS */
 	TL_N,
 };
 
@@ -74,7 +76,8 @@ static uint64_t list_timeout_ns(const struct qs_tcp_server *srv, int l)
 {
 	const struct qs_config *cfg = srv->site->cfg;
 	unsigned ms = l == TL_HANDSHAKE ? cfg->handshake_timeout_ms :
-		      l == TL_IDLE ? cfg->keepalive_timeout_ms : cfg->send_timeout_ms;
+		      l == TL_IDLE ? cfg->keepalive_timeout_ms :
+		      l == TL_LINGER ? QS_TCP_LINGER_MS : cfg->send_timeout_ms;
 
 	return (uint64_t)ms * 1000000u;
 }
@@ -171,6 +174,7 @@ static void conn_free(struct qs_tcp_conn *c)
 {
 	if (c->app && c->app->close)
 		c->app->close(c);
+	qs_resp_held(c->site, -(int64_t)qs_tcp_queued(c));
 	SSL_free(c->ssl);
 	free(c->out);
 	free(c->in_held);
@@ -188,9 +192,26 @@ static void free_dead(struct qs_tcp_server *srv)
 	}
 }
 
+/* Read and drop what the client still sends; closed at its end, or past the limits. */
+static void linger_read(struct qs_tcp_conn *c)
+{
+	uint8_t buf[READ_CHUNK];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0 || (c->linger_bytes += (uint32_t)n) > QS_TCP_LINGER_BYTES) {
+			conn_kill(c);
+			return;
+		}
+	}
+}
+
 void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 {
-	if (c->dead)
+	if (c->dead || c->lingering)
 		return;
 	if (flush && qs_tcp_queued(c)) {
 		c->closing = true;
@@ -203,7 +224,21 @@ void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 		ERR_clear_error();
 		SSL_shutdown(c->ssl);
 	}
+	if (flush && c->linger && c->handshake_done) {
+		/* the TLS records are out: shut our side, drop what comes (TLS or not) */
+		c->closing = c->lingering = true;
+		shutdown(c->fd, SHUT_WR);
+		tl_set(c, TL_LINGER);
+		linger_read(c);
+		return;
+	}
 	conn_kill(c);
+}
+
+void qs_tcp_close_lingering(struct qs_tcp_conn *c)
+{
+	c->linger = true;
+	qs_tcp_close(c, true);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -227,6 +262,7 @@ static int flush(struct qs_tcp_conn *c)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		qs_resp_held(c->site, -(int64_t)n);
 		if (c->t_list == TL_FLUSH)
 			tl_set(c, TL_FLUSH);	/* progress: the send timeout runs from now */
 	}
@@ -282,6 +318,7 @@ int qs_tcp_send(struct qs_tcp_conn *c, const uint8_t *data, size_t len)
 	}
 	memcpy(c->out + c->out_len, data, len);
 	c->out_len += len;
+	qs_resp_held(c->site, (int64_t)len);	/* in the worker's budget until written */
 	if (qs_tcp_queued(c) >= QS_TCP_OUT_HIGH)
 		c->over_high = true;
 	make_ready(c);		/* written once the batch is over: fewer, fuller records */
@@ -446,6 +483,10 @@ static void on_conn_event(struct qs_io *io, uint32_t events)
 
 	if (c->dead)
 		return;
+	if (c->lingering) {
+		linger_read(c);
+		return;
+	}
 	if ((events & EPOLLOUT) && c->handshake_done) {
 		if (flush(c))
 			return;
@@ -564,7 +605,7 @@ static void run_ready(struct qs_tcp_server *srv)
 
 		srv->ready = c->r_next;
 		c->in_ready = false;
-		if (c->dead)
+		if (c->dead || c->lingering)
 			continue;
 		if (c->read_again) {
 			c->read_again = false;
