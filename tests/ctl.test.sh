@@ -417,3 +417,29 @@ test_ctl_reopen_logs_and_sigusr1() {
 	grep -q "killed by signal" "$QS_LOG" "$QS_LOG.1" && fail "a worker died: $(grep 'killed by' "$QS_LOG"*)"
 	return 0
 }
+
+# Daemonized, the loader is not the process systemd started: its READY=1
+# names it (MAINPID=, the pid file's pid).
+test_ctl_notify_daemon_sends_mainpid() {
+	local port npid inst=t$$-ctlnfd log out pid
+	ctl_need || return
+	make_docroot
+	ctl_notify_py
+	port=$(pick_port)
+	log=$CT/notify.log
+	$PY "$CT/notify.py" "$CT/notify.sock" "$port" "$log" &
+	npid=$!
+	defer "kill $npid 2>/dev/null"
+	wait_until 5 grep -qs listening "$log" || fail "the listener did not start"
+	defer_instance_cleanup "$inst"
+	defer 'p=$(cat /run/quicsteer/'"$inst"'/quicsteerd.pid 2>/dev/null) && qs_kill $p'
+	out=$(NOTIFY_SOCKET=$CT/notify.sock "$QS" --instance "$inst" --workers 1 \
+		--listen "127.0.0.1:$port" --log-file "$CT/qs.log" "${QS_ARGS[@]}") ||
+		fail "the daemon did not start: $out"
+	pid=$(cat "/run/quicsteer/$inst/quicsteerd.pid")
+	wait_until 5 grep -q "READY=1" "$log" || fail "no READY=1: $(cat "$log")"
+	grep -q "^READY=1|MAINPID=$pid \[sandboxed 1/1\] \[GET HTTP/1.1 200 OK\]$" "$log" ||
+		fail "READY=1 of the daemon (pid $pid): $(cat "$log")"
+	qs_kill "$pid"
+	wait_until 5 grep -q "^STOPPING=1$" "$log" || fail "no STOPPING=1: $(cat "$log")"
+}
