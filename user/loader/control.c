@@ -175,34 +175,32 @@ int qs_control_pollfds(struct qs_control *ctl, struct pollfd *p)
 
 static void accept_clients(struct qs_control *ctl, long long now)
 {
-	int fd;
-
 	for (;;) {
-		fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct ucred cred = { .uid = (uid_t)-1 };
+		socklen_t len = sizeof(cred);
+		struct qs_textconn *c;
+		char why[96];
+
 		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
 			/*
 			 * Out of descriptors (EMFILE, ENFILE) the connection
 			 * stays queued and the listener readable: pause, or
 			 * poll would spin.
 			 */
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			if (errno != EAGAIN) {
 				pr_warn("control socket: accept: %s; pausing %d ms",
 					strerror(errno), QS_CONTROL_PAUSE_MS);
 				ctl->paused_until_ms = now + QS_CONTROL_PAUSE_MS;
 			}
-			if (errno != EINTR && errno != ECONNABORTED)
-				return;
-			continue;
+			return;
 		}
-		struct qs_textconn *c = NULL;
-		struct ucred cred;
-		socklen_t len = sizeof(cred);
-		char why[96];
-
 		/* the socket is 0600 already; this holds if its mode is changed */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.uid != 0) {
 			snprintf(why, sizeof(why), "permission denied: the control socket serves "
-				 "root only (uid %d)", len == sizeof(cred) ? (int)cred.uid : -1);
+				 "root only (uid %d)", (int)cred.uid);
 			pr_warn("control: refused a client of uid %d (pid %d): root only",
 				(int)cred.uid, (int)cred.pid);
 			refuse(fd, why);
