@@ -886,9 +886,16 @@ static int check_serving(struct loader *ld)
 	return 0;
 }
 
+/* The sooner of two poll timeouts in ms (-1: none). */
 static int earliest(int a, int b)
 {
 	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* ms from now until at, as a poll timeout: 0 once it is past (never -1). */
+static int until(long long at, long long now)
+{
+	return at <= now ? 0 : at - now > 3600000 ? 3600000 : (int)(at - now);
 }
 
 static int serve(struct loader *ld)
@@ -934,16 +941,13 @@ static int serve(struct loader *ld)
 		timeout = earliest(timeout, qs_metrics_timeout(&ld->metrics));
 		timeout = earliest(timeout, qs_control_timeout(&ld->ctl));
 		if (ld->notify.fd >= 0 && ld->ready)
-			timeout = earliest(timeout, (int)(next_status_ms - now));
+			timeout = earliest(timeout, until(next_status_ms, now));
 		if (!ld->ready)
-			timeout = earliest(timeout, (int)(ld->ready_deadline_ms - now));
+			timeout = earliest(timeout, until(ld->ready_deadline_ms, now));
 		if (ld->rl.pending)
-			timeout = earliest(timeout, (int)(ld->rl.deadline_ms - now));
-		if (ld->retire_at_ms) {
-			long long r = ld->retire_at_ms - now;
-
-			timeout = earliest(timeout, r > 0 ? (int)r : 0);
-		}
+			timeout = earliest(timeout, until(ld->rl.deadline_ms, now));
+		if (ld->retire_at_ms)
+			timeout = earliest(timeout, until(ld->retire_at_ms, now));
 
 		if (poll(pfd, (nfds_t)(1 + nm + nc), timeout) < 0) {
 			if (errno != EINTR) {
