@@ -343,9 +343,10 @@ while True:
 PY
 }
 
-test_ctl_notify_socket_readiness() {
-	local port out npid inst=t$$-ctlnfy log
-	ctl_need || return
+# ctl_notify_start: a docroot, a port for the server ($port) and the
+# listener on $CT/notify.sock writing $log
+ctl_notify_start() {
+	local npid
 	make_docroot
 	ctl_notify_py
 	port=$(pick_port)
@@ -354,6 +355,12 @@ test_ctl_notify_socket_readiness() {
 	npid=$!
 	defer "kill $npid 2>/dev/null"
 	wait_until 5 grep -qs listening "$log" || fail "the listener did not start"
+}
+
+test_ctl_notify_socket_readiness() {
+	local port out inst=t$$-ctlnfy log
+	ctl_need || return
+	ctl_notify_start || return
 	QS_INST=$inst QS_PIN=$PIN_ROOT/$inst QS_LOG=$CT/qs.log
 	defer_instance_cleanup "$inst"
 	NOTIFY_SOCKET=$CT/notify.sock "$QS" --foreground --instance "$inst" --workers 2 \
@@ -421,16 +428,9 @@ test_ctl_reopen_logs_and_sigusr1() {
 # Daemonized, the loader is not the process systemd started: its READY=1
 # names it (MAINPID=, the pid file's pid).
 test_ctl_notify_daemon_sends_mainpid() {
-	local port npid inst=t$$-ctlnfd log out pid
+	local port inst=t$$-ctlnfd log out pid
 	ctl_need || return
-	make_docroot
-	ctl_notify_py
-	port=$(pick_port)
-	log=$CT/notify.log
-	$PY "$CT/notify.py" "$CT/notify.sock" "$port" "$log" &
-	npid=$!
-	defer "kill $npid 2>/dev/null"
-	wait_until 5 grep -qs listening "$log" || fail "the listener did not start"
+	ctl_notify_start || return
 	defer_instance_cleanup "$inst"
 	defer 'p=$(cat /run/quicsteer/'"$inst"'/quicsteerd.pid 2>/dev/null) && qs_kill $p'
 	out=$(NOTIFY_SOCKET=$CT/notify.sock "$QS" --instance "$inst" --workers 1 \
