@@ -333,7 +333,8 @@ void qs_alog_request(struct qs_alog *a, struct qs_req *req)
 	PUT(&l, ",\"duration_ms\":");
 	put_ms(&l, dur);
 	PUT(&l, ",\"upstream\":\"");
-	if (req->handler)
+	/* a handler that names none answers for the server itself */
+	if (req->handler && req->handler->upstream)
 		put(&l, req->handler->upstream, strlen(req->handler->upstream));
 	else
 		PUT(&l, "internal");

@@ -50,7 +50,8 @@ struct qs_field {
 
 struct qs_handler {
 	const char *name;
-	const char *upstream;       /* the access log's "upstream": what answers ("static") */
+	const char *upstream;       /* the access log's "upstream" ("static"); NULL: internal */
+	bool rate_limited;          /* --rate-limit counts its requests (the costly ones) */
 	/* The header block is in and the request may run: 0 or -errno. */
 	int (*start)(struct qs_req *req);
 	/*
