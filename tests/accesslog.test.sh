@@ -276,6 +276,25 @@ test_accesslog_reopen_on_sigusr1() {
 	al_wait_lines 5 "$ALOG.2"
 }
 
+# logrotate without "create": quicsteerctl reopen-logs makes the file again
+# for the workers (the loader, as root) before they reopen it
+test_accesslog_reopen_logs_recreates_the_file() {
+	al_need || return
+	al_start alctl
+	c --http2 -o /dev/null /hi.txt
+	al_wait_lines 1
+	mv "$ALOG" "$ALOG.1"
+	"$ROOT/quicsteerctl" -i "$QS_INST" reopen-logs >/dev/null || fail "reopen-logs failed" || return
+	wait_until 5 log_says "access log .* reopened" 2 ||
+		fail "workers did not reopen: $(cat "$QS_LOG")" || return
+	assert_eq "the new file: the workers', 0640" "www-data 640" "$(stat -c '%U %a' "$ALOG")"
+	c --http1.1 -o /dev/null /nope
+	h3 /hi.txt >/dev/null
+	al_wait_lines 2
+	assert_eq "old file" 1 "$(wc -l <"$ALOG.1")"
+	assert_eq "new file" "/hi.txt /nope" "$(jq -r .path "$ALOG" | sort | tr '\n' ' ' | sed 's/ $//')"
+}
+
 # hostile ids and paths: the request is answered (or refused) as without
 # them, its line is valid JSON, the worker goes on
 test_accesslog_hostile_ids_and_paths() {
