@@ -92,6 +92,14 @@ struct qs_config {
 	char cert[256];
 	char key[256];
 	char docroot[256];
+	/* responses: compression (http/encode.c), static files' cache headers */
+	bool compress;              /* compress dynamic and static bodies */
+	char compress_types[512];   /* comma list: "type/" + "*", "+json", exact */
+	unsigned compress_min_size; /* bytes: a smaller known length is sent as it is */
+	unsigned compress_br_level, compress_zstd_level, compress_gzip_level; /* 0: off */
+	bool precompressed;         /* name.br, name.zst, name.gz next to static files */
+	char static_cache_control[256];  /* "" = none */
+	char static_cache_fingerprinted[256]; /* names like app.3f2a1c9e.js; "" = as others */
 	enum qs_retry retry;
 	unsigned retry_threshold;   /* new handshakes per second per worker (auto) */
 	unsigned retry_unvalidated; /* percent of max_conns: half-open beyond it get Retry */

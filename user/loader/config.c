@@ -628,6 +628,74 @@ static const struct opt options[] = {
 			"`--user`, so it must be readable by that user (and its scripts by "
 			"`--php-user` with the managed pool)",
 	}, {
+		/*
+		 * Levels from `make bench-encode` (docs/benchmarks.md): on the demo
+		 * page and a 100 KB HTML page, Brotli 4 and zstd 3 give about gzip
+		 * 6's ratio or better for less CPU; higher levels cost 2-5 times
+		 * the CPU for a few percent.
+		 */
+		.flag = "compress", .key = "compress",
+		.type = OPT_BOOL, FIELD(compress), .def = "on",
+		.help = "compress response bodies (PHP and static files without a "
+			"precompressed variant) with Brotli, zstd or gzip as the client's "
+			"`accept-encoding` prefers, for `--compress-types` of at least "
+			"`--compress-min-size`; never Range answers, HEAD, 204/206/304, a "
+			"response with its own `content-encoding` or "
+			"`cache-control: no-transform`",
+	}, {
+		.flag = "compress-types", .key = "compress_types", .metavar = "LIST",
+		.type = OPT_STRING, FIELD(compress_types),
+		.def = "text/*,application/json,application/javascript,application/xml,"
+		       "application/wasm,image/svg+xml,+json,+xml,application/x-javascript,"
+		       "font/ttf,font/otf,image/x-icon,image/bmp",
+		.help = "content types to compress, comma-separated: `type/*` for a whole "
+			"type, `+suffix` for structured syntaxes (`+json`), or exact types; "
+			"parameters (`; charset=`) ignored",
+	}, {
+		.flag = "compress-min-size", .key = "compress_min_size", .metavar = "BYTES",
+		.type = OPT_UINT, FIELD(compress_min_size), .min = 0, .max = 1U << 30,
+		.unit = "bytes", .def = "512",
+		.help = "a body of a known length below this is sent uncompressed (the "
+			"coding's overhead outweighs the gain); one of unknown length is "
+			"compressed",
+	}, {
+		.flag = "compress-br-level", .key = "compress_br_level", .metavar = "N",
+		.type = OPT_UINT, FIELD(compress_br_level), .min = 0, .max = 11,
+		.note = "0: no Brotli", .def = "4",
+		.help = "Brotli quality (window 256 KB)",
+	}, {
+		.flag = "compress-zstd-level", .key = "compress_zstd_level", .metavar = "N",
+		.type = OPT_UINT, FIELD(compress_zstd_level), .min = 0, .max = 19,
+		.note = "0: no zstd", .def = "3",
+		.help = "zstd level (window 256 KB)",
+	}, {
+		.flag = "compress-gzip-level", .key = "compress_gzip_level", .metavar = "N",
+		.type = OPT_UINT, FIELD(compress_gzip_level), .min = 0, .max = 9,
+		.note = "0: no gzip", .def = "5",
+		.help = "gzip (deflate) level (window 32 KB)",
+	}, {
+		.flag = "precompressed", .key = "precompressed",
+		.type = OPT_BOOL, FIELD(precompressed), .def = "on",
+		.help = "serve `NAME.br`, `NAME.zst` or `NAME.gz` found next to a static "
+			"file of a `--compress-types` type, when the client accepts that "
+			"coding and the variant is not older than `NAME`, with `NAME`'s "
+			"content type; a Range request gets `NAME` itself",
+	}, {
+		.flag = "static-cache-control", .key = "static_cache_control", .metavar = "VALUE",
+		.type = OPT_STRING, FIELD(static_cache_control), .empty_ok = true,
+		.def = "public, max-age=3600",
+		.help = "`cache-control` of static files (not PHP's responses), with an "
+			"`expires` date from its `max-age`; empty: neither",
+	}, {
+		.flag = "static-cache-fingerprinted", .key = "static_cache_fingerprinted",
+		.metavar = "VALUE", .type = OPT_STRING, FIELD(static_cache_fingerprinted),
+		.empty_ok = true, .def = "public, max-age=31536000, immutable",
+		.help = "`cache-control` of static files whose name carries a content hash, "
+			"which changes with the content (`app.3f2a1c9e.js`, "
+			"`index-BFdJ7a3k.css`: a last `.` or `-` part before the extension of "
+			"8 to 64 letters and digits, with a digit, all lowercase hex or mixed "
+			"case); empty: as `--static-cache-control`",
+	}, {
 		.flag = "retry", .key = "retry",
 		.type = OPT_ENUM, FIELD(retry), .words = retry_words, .def = "auto",
 		.help = "address validation with Retry: `always`, `never` (none at all: "

@@ -1149,8 +1149,20 @@ static void on_readable(struct qs_php_conn *pc)
 	while (pc->pr && !pc->reading_paused) {
 		n = read(pc->fd, buf, sizeof(buf));
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
+			if (errno == EINTR)
 				return;
+			if (errno == EAGAIN) {
+				/*
+				 * php-fpm has nothing more for now: the script flushed
+				 * (or filled its output buffer) and works on, so what a
+				 * compressing filter holds goes to the client now
+				 */
+				if (pc->headers_sent && qs_flush(pc->pr->req)) {
+					fail(pc, 500, "cannot compress the response");
+					return;
+				}
+				return;
+			}
 			if (retry(pc, false)) {
 				conn_free(pc);	/* the queue starts it again */
 				return;

@@ -82,7 +82,7 @@ static void count_status(struct qs_req *req, int status)
 
 int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t n, bool body)
 {
-	struct qs_field all[QS_RESP_FIELDS_MAX + 3];
+	struct qs_field all[QS_RESP_FIELDS_MAX + 3 + 3];	/* + the filter's */
 	const char *date = qs_http_date();
 	size_t k = 0;
 
@@ -96,11 +96,14 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 	if (req->alt_svc)
 		all[k++] = (struct qs_field)QS_FIELD("alt-svc", req->alt_svc, strlen(req->alt_svc));
 	memcpy(all + k, f, n * sizeof(*f));
+	n += k;
+	if (body && !req->head && req->site->cfg->compress)
+		n = qs_enc_respond(req, status, all, n);	/* may set req->enc */
 	req->status = status;
 	count_status(req, status);
 	if (body && !req->head)
 		wait_touch(SEND_WAITS(req), &req->send_wait);	/* the send timeout runs from now */
-	return req->ops->respond(req, all, n + k, body && !req->head);
+	return req->ops->respond(req, all, n, body && !req->head);
 }
 
 int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
@@ -112,6 +115,8 @@ int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
 		qs_end(req);
 		return 0;
 	}
+	if (req->enc)
+		return qs_enc_send_file(req, fd, off, len);
 	ret = req->ops->send_file(req, fd, off, len);
 	if (!ret && req->conn_files)
 		++*req->conn_files;
@@ -266,6 +271,8 @@ void qs_req_proceed(struct qs_req *req)
 {
 	if (req->send_wait.on)
 		wait_touch(SEND_WAITS(req), &req->send_wait);
+	if (req->enc && qs_enc_proceed(req))
+		return;	/* a file being compressed went on */
 	if (req->handler && req->handler->proceed)
 		req->handler->proceed(req);
 }
@@ -276,6 +283,7 @@ void qs_req_close(struct qs_req *req)
 	wait_unlink(BODY_WAITS(req), &req->body_wait);
 	wait_unlink(SEND_WAITS(req), &req->send_wait);
 	wait_unlink(FILE_WAITS(req), &req->file_wait);
+	qs_enc_free(req);
 	if (req->handler && req->handler->close)
 		req->handler->close(req);
 	req->handler = NULL;
@@ -290,6 +298,7 @@ void qs_req_free_fields(struct qs_req *req)
 	free(req->if_none_match);
 	free(req->if_modified_since);
 	free(req->if_range);
+	free(req->accept_encoding);
 	free(req->content_type);
 	free(req->fields);
 	if (req->fields_cap)
@@ -297,6 +306,7 @@ void qs_req_free_fields(struct qs_req *req)
 	req->fields_len = req->fields_cap = 0;
 	req->path = req->authority = req->range = req->if_none_match = NULL;
 	req->if_modified_since = req->if_range = req->content_type = req->fields = NULL;
+	req->accept_encoding = NULL;
 }
 
 int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
