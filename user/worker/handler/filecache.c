@@ -108,14 +108,14 @@ const struct qs_fcache_entry *qs_fcache_get(struct qs_fcache *fc, const char *pa
 	return e;
 }
 
-void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
+struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 		   const struct qs_static_resp *resp, int fd, uint64_t now_ms)
 {
 	size_t n = key_len(path, pathlen), len = (size_t)resp->length;
 	struct qs_fcache_entry *e, *old;
 
 	if (resp->status != 200 || resp->length > QS_FCACHE_MAX_FILE || fd < 0)
-		return;
+		return NULL;
 	old = find(fc, path, n);
 	if (old)
 		entry_del(fc, old);
@@ -124,7 +124,7 @@ void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 		entry_del(fc, fc->lru_tail);
 	e = calloc(1, sizeof(*e));
 	if (!e)
-		return;
+		return NULL;
 	e->key = malloc(n ? n : 1);
 	e->data = malloc(len ? len : 1);
 	if (!e->key || !e->data ||
@@ -132,7 +132,7 @@ void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 		free(e->key);
 		free(e->data);
 		free(e);
-		return;
+		return NULL;
 	}
 	memcpy(e->key, path, n);
 	e->keylen = n;
@@ -150,4 +150,5 @@ void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 	lru_push(fc, e);
 	fc->count++;
 	fc->bytes += len;
+	return e;
 }

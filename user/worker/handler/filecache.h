@@ -28,6 +28,7 @@ struct qs_fcache_entry {
 	struct qs_static_resp resp;         /* status 200, fd -1 */
 	uint8_t *data;
 	size_t len;
+	unsigned variants;                  /* precompressed files found (QS_CODING_BIT) */
 };
 
 struct qs_fcache {
@@ -46,9 +47,9 @@ const struct qs_fcache_entry *qs_fcache_get(struct qs_fcache *fc, const char *pa
 
 /*
  * Remember a 200 answer whose whole body is in fd (not consumed: pread).
- * Does nothing for large files or when reading fails.
+ * Does nothing for large files or when reading fails (NULL).
  */
-void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
+struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 		   const struct qs_static_resp *resp, int fd, uint64_t now_ms);
 
 #endif

@@ -3,42 +3,157 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/config.h"
 #include "common/log.h"
+#include "quicsteer/steer.h"
+#include "worker/counters.h"
+#include "worker/http/date.h"
+#include "worker/http/encode.h"
 #include "worker/handler/filecache.h"
 #include "worker/handler/files.h"
 #include "worker/handler/static.h"
 #include "worker/http/req.h"
 #include "worker/site.h"
 
+/* Cache headers of one kind of file: --static-cache-control or ...-fingerprinted. */
+struct cache_rule {
+	const char *value;          /* "" = none */
+	int64_t max_age;            /* from value, -1: none (then no expires) */
+	time_t expires_at;          /* the second expires was made for */
+	char expires[40];
+};
+
 struct qs_static_ctx {
 	struct qs_fcache fcache;
+	/* precompressed variants by coding ([IDENTITY] unused): the same bounds each */
+	struct qs_fcache variants[QS_CODINGS];
+	struct cache_rule plain, fingerprinted;
 };
+
+/* "max-age=N" in a cache-control value, or -1 */
+static int64_t max_age(const char *v)
+{
+	const char *p = strstr(v, "max-age=");
+	int64_t n = 0;
+
+	if (!p || (p > v && p[-1] != ' ' && p[-1] != ','))
+		return -1;
+	p += 8;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9' && n < 1000000000000; p++)
+		n = n * 10 + (*p - '0');
+	return n;
+}
+
+static void rule_init(struct cache_rule *r, const char *value)
+{
+	r->value = value;
+	r->max_age = value[0] ? max_age(value) : -1;
+}
 
 int qs_static_ctx_new(struct qs_site *site)
 {
+	const struct qs_config *cfg = site->cfg;
 	struct qs_static_ctx *sc = calloc(1, sizeof(*sc));
 	int ret;
 
 	if (!sc)
 		return -ENOMEM;
+	site->static_ctx = sc;
 	ret = qs_fcache_init(&sc->fcache);
+	for (int c = QS_CODING_IDENTITY + 1; !ret && c < QS_CODINGS; c++)
+		ret = qs_fcache_init(&sc->variants[c]);
 	if (ret) {
-		free(sc);
+		qs_static_ctx_free(site);
 		return ret;
 	}
-	site->static_ctx = sc;
+	rule_init(&sc->plain, cfg->static_cache_control);
+	rule_init(&sc->fingerprinted, cfg->static_cache_fingerprinted[0] ?
+		  cfg->static_cache_fingerprinted : cfg->static_cache_control);
 	return 0;
 }
 
 void qs_static_ctx_free(struct qs_site *site)
 {
-	if (!site->static_ctx)
+	struct qs_static_ctx *sc = site->static_ctx;
+
+	if (!sc)
 		return;
-	qs_fcache_free(&site->static_ctx->fcache);
-	free(site->static_ctx);
+	if (sc->fcache.buckets)
+		qs_fcache_free(&sc->fcache);
+	for (int c = QS_CODING_IDENTITY + 1; c < QS_CODINGS; c++)
+		if (sc->variants[c].buckets)
+			qs_fcache_free(&sc->variants[c]);
+	free(sc);
 	site->static_ctx = NULL;
+}
+
+static bool alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * A name whose last '.' or '-' part before the extension is a content hash
+ * (app.3f2a1c9e.js, index-BFdJ7a3k.css): 8 to 64 letters and digits with a
+ * digit, either lowercase hex with a letter or of mixed case.  Such a name
+ * changes with its content, so it may be cached for good.
+ */
+static bool fingerprinted(const char *path, size_t len)
+{
+	const char *q = memchr(path, '?', len), *base, *ext, *tok;
+	bool digit = false, lower = false, upper = false, hex = true, hexletter = false;
+
+	if (q)
+		len = (size_t)(q - path);
+	base = memrchr(path, '/', len);
+	base = base ? base + 1 : path;
+	ext = memrchr(base, '.', (size_t)(path + len - base));
+	if (!ext || ext == base)
+		return false;
+	for (tok = ext; tok > base && tok[-1] != '.' && tok[-1] != '-'; tok--)
+		;
+	if (tok == base || ext - tok < 8 || ext - tok > 64)
+		return false;
+	for (const char *p = tok; p < ext; p++) {
+		if (!alnum(*p))
+			return false;
+		digit |= *p >= '0' && *p <= '9';
+		lower |= *p >= 'a' && *p <= 'z';
+		upper |= *p >= 'A' && *p <= 'Z';
+		hexletter |= *p >= 'a' && *p <= 'f';
+		hex &= (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f');
+	}
+	return digit && ((hex && hexletter) || (lower && upper));
+}
+
+/* cache-control and expires of a static answer into f; returns how many. */
+static size_t cache_fields(struct qs_req *req, struct qs_field *f)
+{
+	struct qs_static_ctx *sc = req->site->static_ctx;
+	struct cache_rule *r = fingerprinted(req->path, req->pathlen) ? &sc->fingerprinted
+									 : &sc->plain;
+	size_t n = 0;
+
+	if (!r->value[0])
+		return 0;
+	f[n++] = (struct qs_field)QS_FIELD("cache-control", r->value, strlen(r->value));
+	if (r->max_age >= 0) {
+		time_t now = time(NULL);
+
+		if (now != r->expires_at) {	/* once a second, not once a request */
+			qs_imf_fixdate(now + (time_t)r->max_age, r->expires, sizeof(r->expires));
+			r->expires_at = now;
+		}
+		if (r->expires[0])
+			f[n++] = (struct qs_field)QS_FIELD("expires", r->expires,
+							    strlen(r->expires));
+	}
+	return n;
 }
 
 static uint64_t now_ms(void)
@@ -56,9 +171,9 @@ static char *u64_str(char *end, uint64_t v)
 	return end;
 }
 
-/* Fields of a 200/206 file answer into f; returns how many. */
-static size_t file_fields(struct qs_field *f, const struct qs_static_resp *r, char *len_buf,
-			  size_t len_size)
+/* Fields of a 200/206 file answer into f (room for 10); returns how many. */
+static size_t file_fields(struct qs_req *req, struct qs_field *f, const struct qs_static_resp *r,
+			  char *len_buf, size_t len_size)
 {
 	char *len_s = u64_str(len_buf + len_size, r->length);
 	size_t n = 0;
@@ -76,13 +191,16 @@ static size_t file_fields(struct qs_field *f, const struct qs_static_resp *r, ch
 	if (r->content_range[0])
 		f[n++] = (struct qs_field)QS_FIELD("content-range", r->content_range,
 						    strlen(r->content_range));
-	return n;
+	return n + cache_fields(req, f + n);
 }
 
-/* 304: the validators again, no body (RFC 9110 15.4.5). */
-static int respond_not_modified(struct qs_req *req, const struct qs_static_resp *r)
+static const struct qs_field vary_field = QS_FIELD("vary", "accept-encoding", 15);
+
+/* 304: the validators and cache headers again, no body (RFC 9110 15.4.5). */
+static int respond_not_modified(struct qs_req *req, const struct qs_static_resp *r,
+				bool vary)
 {
-	struct qs_field f[2];
+	struct qs_field f[5];
 	size_t n = 0;
 
 	if (r->last_modified[0])
@@ -90,7 +208,121 @@ static int respond_not_modified(struct qs_req *req, const struct qs_static_resp 
 						    strlen(r->last_modified));
 	if (r->etag[0])
 		f[n++] = (struct qs_field)QS_FIELD("etag", r->etag, strlen(r->etag));
+	n += cache_fields(req, f + n);
+	if (vary)
+		f[n++] = vary_field;
 	return qs_respond(req, 304, f, n, false);
+}
+
+/* The extension of a coding's precompressed file. */
+static const char *variant_ext(enum qs_coding c)
+{
+	return c == QS_CODING_BR ? ".br" : c == QS_CODING_ZSTD ? ".zst" : ".gz";
+}
+
+/* The :path of a file's variant (query cut, a directory's index named): its length, or 0. */
+static size_t variant_path(const struct qs_req *req, enum qs_coding c, char *buf, size_t size)
+{
+	const char *q = memchr(req->path, '?', req->pathlen);
+	size_t len = q ? (size_t)(q - req->path) : req->pathlen;
+	const char *index = len && req->path[len - 1] == '/' ? "index.html" : "";
+	int n = snprintf(buf, size, "%.*s%s%s", (int)len, req->path, index, variant_ext(c));
+
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* Not older than the original: a variant left behind by an edit is not served. */
+static bool variant_fresh(const struct qs_static_resp *v, const struct qs_static_resp *orig)
+{
+	return qs_parse_imf_fixdate(v->last_modified) >= qs_parse_imf_fixdate(orig->last_modified);
+}
+
+/* The codings with a fresh precompressed file next to orig (QS_CODING_BIT). */
+static unsigned variants_of(struct qs_req *req, const struct qs_static_resp *orig)
+{
+	const struct qs_config *cfg = req->site->cfg;
+	char path[QS_STATIC_PATH_MAX + 16];
+	unsigned have = 0;
+
+	if (!cfg->precompressed ||
+	    !qs_type_listed(cfg->compress_types, orig->content_type, strlen(orig->content_type)))
+		return 0;
+	for (int c = QS_CODING_IDENTITY + 1; c < QS_CODINGS; c++) {
+		struct qs_static_resp v;
+		size_t len = variant_path(req, (enum qs_coding)c, path, sizeof(path));
+
+		if (!len)
+			continue;
+		qs_static_resolve(req->site->docroot, "HEAD", path, len, NULL, &v);
+		if (v.status == 200 && variant_fresh(&v, orig))
+			have |= QS_CODING_BIT(c);
+	}
+	return have;
+}
+
+/*
+ * The client's choice among the precompressed files in have, served: 1 when
+ * answered (ret set), 0 when none is to be (the original goes out).  A
+ * variant that went away or went stale since have was learnt is skipped.
+ */
+static int respond_variant(struct qs_req *req, const struct qs_static_resp *orig,
+			   unsigned have, int *ret)
+{
+	struct qs_static_ctx *sc = req->site->static_ctx;
+	char path[QS_STATIC_PATH_MAX + 16], len_buf[24];
+	const struct qs_fcache_entry *e;
+	struct qs_static_resp v;
+	struct qs_field f[12];
+	enum qs_coding c;
+	size_t n, len;
+
+	while ((c = qs_enc_choice(req, orig->content_type, -1, have)) != QS_CODING_IDENTITY) {
+		have &= ~QS_CODING_BIT(c);
+		e = qs_fcache_get(&sc->variants[c], req->path, req->pathlen, now_ms());
+		if (e) {
+			v = e->resp;
+		} else {
+			len = variant_path(req, c, path, sizeof(path));
+			if (!len)
+				continue;
+			qs_static_resolve(req->site->docroot, req->method, path, len, NULL, &v);
+			if (v.status != 200 || !variant_fresh(&v, orig)) {
+				if (v.fd >= 0)
+					close(v.fd);
+				continue;
+			}
+			v.content_type = orig->content_type;
+			if (!v.head)
+				qs_fcache_put(&sc->variants[c], req->path, req->pathlen, &v, v.fd,
+					      now_ms());
+		}
+		count(&req->site->stats->resp_precompressed, 1);
+		if (qs_not_modified(req->if_none_match, req->if_modified_since, &v)) {
+			if (v.fd >= 0)
+				close(v.fd);
+			*ret = respond_not_modified(req, &v, true);
+			return 1;
+		}
+		n = file_fields(req, f, &v, len_buf, sizeof(len_buf));
+		f[n++] = (struct qs_field)QS_FIELD("content-encoding", qs_coding_name(c),
+						    strlen(qs_coding_name(c)));
+		f[n++] = vary_field;
+		*ret = qs_respond(req, 200, f, n, v.length > 0);
+		if (e) {
+			if (!*ret && e->len)
+				*ret = qs_send(req, e->data, e->len);
+			qs_end(req);
+		} else if (v.fd < 0 || *ret) {
+			if (v.fd >= 0)
+				close(v.fd);
+			if (!*ret)
+				qs_end(req);
+		} else {
+			*ret = qs_send_file(req, v.fd, v.offset, v.length);
+		}
+		return 1;
+	}
+	return 0;
 }
 
 /* A static request's hdata while it waits for a file slot of its connection. */
@@ -101,8 +333,10 @@ static int respond_file(struct qs_req *req)
 	struct qs_site *site = req->site;
 	struct qs_fcache *fc = &site->static_ctx->fcache;
 	const struct qs_fcache_entry *e;
+	struct qs_fcache_entry *put;
 	struct qs_static_resp r;
-	struct qs_field f[8];
+	struct qs_field f[12];
+	unsigned have = 0;
 	char len_buf[24];
 	size_t n;
 	int ret;
@@ -110,9 +344,11 @@ static int respond_file(struct qs_req *req)
 	/* a hot small file: no syscalls (Range is always resolved) */
 	if (!req->range && (req->head || !strcmp(req->method, "GET")) &&
 	    (e = qs_fcache_get(fc, req->path, req->pathlen, now_ms()))) {
+		if (e->variants && respond_variant(req, &e->resp, e->variants, &ret))
+			return ret;
 		if (qs_not_modified(req->if_none_match, req->if_modified_since, &e->resp))
-			return respond_not_modified(req, &e->resp);
-		n = file_fields(f, &e->resp, len_buf, sizeof(len_buf));
+			return respond_not_modified(req, &e->resp, false);
+		n = file_fields(req, f, &e->resp, len_buf, sizeof(len_buf));
 		ret = qs_respond(req, 200, f, n, e->len > 0);
 		if (!ret && e->len)
 			ret = qs_send(req, e->data, e->len);
@@ -138,7 +374,7 @@ static int respond_file(struct qs_req *req)
 	if (qs_not_modified(req->if_none_match, req->if_modified_since, &r)) {
 		if (r.fd >= 0)
 			close(r.fd);
-		return respond_not_modified(req, &r);
+		return respond_not_modified(req, &r, false);
 	}
 	if (ret < 0 && r.status == 0)
 		r.status = 500;
@@ -149,9 +385,17 @@ static int respond_file(struct qs_req *req)
 			close(r.fd);
 		return qs_respond_error(req, r.status, r.allow, r.content_range);
 	}
-	if (!r.head)
-		qs_fcache_put(fc, req->path, req->pathlen, &r, r.fd, now_ms());
-	n = file_fields(f, &r, len_buf, sizeof(len_buf));
+	if (r.status == 200)
+		have = variants_of(req, &r);
+	if (!r.head && (put = qs_fcache_put(fc, req->path, req->pathlen, &r, r.fd, now_ms())))
+		put->variants = have;
+	/* Range gets the original: the part of a compressed file is no use to a client */
+	if (have && !req->range && respond_variant(req, &r, have, &ret)) {
+		if (r.fd >= 0)
+			close(r.fd);
+		return ret;
+	}
+	n = file_fields(req, f, &r, len_buf, sizeof(len_buf));
 	ret = qs_respond(req, r.status, f, n, !r.head && r.length > 0);
 	if (r.fd < 0) {
 		qs_end(req);
