@@ -645,12 +645,12 @@ static const struct opt options[] = {
 	}, {
 		.flag = "compress-types", .key = "compress_types", .metavar = "LIST",
 		.type = OPT_STRING, FIELD(compress_types),
-		.def = "text/*,application/json,application/javascript,application/xml,"
-		       "application/wasm,image/svg+xml,+json,+xml,application/x-javascript,"
-		       "font/ttf,font/otf,image/x-icon,image/bmp",
+		.def = "text/*, +json, +xml, application/javascript, application/wasm, "
+		       "font/ttf, font/otf, image/x-icon, image/bmp",
 		.help = "content types to compress, comma-separated: `type/*` for a whole "
-			"type, `+suffix` for structured syntaxes (`+json`), or exact types; "
-			"parameters (`; charset=`) ignored",
+			"type, `+suffix` for a structured syntax and its base type (`+xml`: "
+			"`application/xml`, `image/svg+xml`), or exact types; parameters "
+			"(`; charset=`) ignored",
 	}, {
 		.flag = "compress-min-size", .key = "compress_min_size", .metavar = "BYTES",
 		.type = OPT_UINT, FIELD(compress_min_size), .min = 0, .max = 1U << 30,

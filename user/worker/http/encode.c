@@ -163,8 +163,10 @@ bool qs_type_listed(const char *list, const char *type, size_t len)
 			if (len >= n - 1 && !strncasecmp(type, t, n - 1))
 				return true;	/* a whole type: "text/" and a star */
 		} else if (n && t[0] == '+') {
-			if (len > n && !strncasecmp(type + len - n, t, n))
-				return true;	/* "+json": application/ld+json */
+			/* "+json": application/ld+json, and application/json itself */
+			if (len > n && (type[len - n] == '+' || type[len - n] == '/') &&
+			    !strncasecmp(type + len - n + 1, t + 1, n - 1))
+				return true;
 		} else if (n && n == len && !strncasecmp(type, t, n)) {
 			return true;
 		}
