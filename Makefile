@@ -67,7 +67,7 @@ include bench/load/load.mk
 
 BINS       := $(BIN_DIR)quicsteerd $(BIN_DIR)quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
-TOOLS      += $(OUTPUT)/qs-initials
+TOOLS      += $(OUTPUT)/qs-initials $(OUTPUT)/qs-enc-levels
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
               $(OUTPUT)/test_mem \
@@ -76,7 +76,7 @@ FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1 \
               $(OUTPUT)/fuzz_accept
 
-.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp setup \
+.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode setup \
 	check-setup check-setup-tests unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
@@ -213,6 +213,11 @@ $(OUTPUT)/fuzz_cid: tests/fuzz/fuzz_cid.c $(wildcard include/quicsteer/*.h) | $(
 fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
 
+# make bench-encode's table of levels: the encoders as http/encode.c sets them up
+$(OUTPUT)/qs-enc-levels: tests/tools/qs-enc-levels.c user/worker/http/encode.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(ENC_LIBS) -o $@
+
 $(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
@@ -248,7 +253,7 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp
+bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -277,6 +282,10 @@ bench-idle: check-setup
 bench-tcp: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/tcp.sh
+
+bench-encode: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/encode.sh
 
 clean:
 	$(call msg,CLEAN,)
