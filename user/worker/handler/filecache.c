@@ -108,13 +108,14 @@ const struct qs_fcache_entry *qs_fcache_get(struct qs_fcache *fc, const char *pa
 	return e;
 }
 
-struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
-		   const struct qs_static_resp *resp, int fd, uint64_t now_ms)
+struct qs_fcache_entry *qs_fcache_put_data(struct qs_fcache *fc, const char *path,
+					   size_t pathlen, const struct qs_static_resp *resp,
+					   uint8_t *data, size_t len, uint64_t now_ms)
 {
-	size_t n = key_len(path, pathlen), len = (size_t)resp->length;
+	size_t n = key_len(path, pathlen);
 	struct qs_fcache_entry *e, *old;
 
-	if (resp->status != 200 || resp->length > QS_FCACHE_MAX_FILE || fd < 0)
+	if (resp->status != 200 || len > QS_FCACHE_MAX_FILE)
 		return NULL;
 	old = find(fc, path, n);
 	if (old)
@@ -126,16 +127,13 @@ struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, si
 	if (!e)
 		return NULL;
 	e->key = malloc(n ? n : 1);
-	e->data = malloc(len ? len : 1);
-	if (!e->key || !e->data ||
-	    (len && pread(fd, e->data, len, (off_t)resp->offset) != (ssize_t)len)) {
-		free(e->key);
-		free(e->data);
+	if (!e->key) {
 		free(e);
 		return NULL;
 	}
 	memcpy(e->key, path, n);
 	e->keylen = n;
+	e->data = data;
 	e->len = len;
 	e->resp = *resp;
 	e->resp.fd = -1;
@@ -150,5 +148,25 @@ struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, si
 	lru_push(fc, e);
 	fc->count++;
 	fc->bytes += len;
+	return e;
+}
+
+struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
+				      const struct qs_static_resp *resp, int fd, uint64_t now_ms)
+{
+	size_t len = (size_t)resp->length;
+	struct qs_fcache_entry *e;
+	uint8_t *data;
+
+	if (resp->status != 200 || resp->length > QS_FCACHE_MAX_FILE || fd < 0)
+		return NULL;
+	data = malloc(len ? len : 1);
+	if (!data || (len && pread(fd, data, len, (off_t)resp->offset) != (ssize_t)len)) {
+		free(data);
+		return NULL;
+	}
+	e = qs_fcache_put_data(fc, path, pathlen, resp, data, len, now_ms);
+	if (!e)
+		free(data);
 	return e;
 }

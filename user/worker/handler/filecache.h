@@ -52,4 +52,12 @@ const struct qs_fcache_entry *qs_fcache_get(struct qs_fcache *fc, const char *pa
 struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 		   const struct qs_static_resp *resp, int fd, uint64_t now_ms);
 
+/*
+ * The same from memory: data (malloc'd, len bytes) becomes the entry's, or
+ * is left to the caller when not taken (NULL).
+ */
+struct qs_fcache_entry *qs_fcache_put_data(struct qs_fcache *fc, const char *path,
+					   size_t pathlen, const struct qs_static_resp *resp,
+					   uint8_t *data, size_t len, uint64_t now_ms);
+
 #endif

@@ -413,6 +413,57 @@ static int enc_run(struct qs_req *req, const uint8_t *in, size_t len, enum enc_o
 	return 0;
 }
 
+int qs_enc_buffer(const struct qs_config *cfg, enum qs_coding c, const uint8_t *in, size_t len,
+		  uint8_t **out, size_t *out_len)
+{
+	size_t cap = c == QS_CODING_BR ? BrotliEncoderMaxCompressedSize(len) :
+		     c == QS_CODING_ZSTD ? ZSTD_compressBound(len) : len + len / 1000 + 64;
+	uint8_t *buf = cap ? malloc(cap) : NULL;
+	int ret = -EIO;
+
+	if (!buf)
+		return -ENOMEM;
+	if (c == QS_CODING_BR) {
+		*out_len = cap;
+		if (BrotliEncoderCompress((int)cfg->compress_br_level, QS_ENC_WINDOW_LOG,
+					  BROTLI_MODE_GENERIC, len, in, out_len, buf))
+			ret = 0;
+	} else if (c == QS_CODING_ZSTD) {
+		ZSTD_CCtx *z = ZSTD_createCCtx();
+		size_t n;
+
+		if (z && !ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel,
+							      (int)cfg->compress_zstd_level)) &&
+		    !ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog, QS_ENC_WINDOW_LOG)) &&
+		    !ZSTD_isError(n = ZSTD_compress2(z, buf, cap, in, len))) {
+			*out_len = n;
+			ret = 0;
+		}
+		ZSTD_freeCCtx(z);
+	} else if (c == QS_CODING_GZIP) {
+		z_stream z = { 0 };
+
+		if (deflateInit2(&z, (int)cfg->compress_gzip_level, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) == Z_OK) {
+			z.next_in = (Bytef *)in;
+			z.avail_in = (uInt)len;
+			z.next_out = buf;
+			z.avail_out = (uInt)cap;
+			if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
+				*out_len = cap - z.avail_out;
+				ret = 0;
+			}
+			deflateEnd(&z);
+		}
+	}
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	*out = buf;
+	return 0;
+}
+
 /* ---- the filter -------------------------------------------------------- */
 
 static bool field_is(const struct qs_field *f, const char *name)
@@ -432,7 +483,7 @@ static bool value_has(const struct qs_field *f, const char *word)
 	return false;
 }
 
-static unsigned enabled_codings(const struct qs_config *cfg)
+unsigned qs_enc_codings(const struct qs_config *cfg)
 {
 	unsigned m = 0;
 
@@ -499,7 +550,7 @@ size_t qs_enc_respond(struct qs_req *req, int status, struct qs_field *f, size_t
 	    (length >= 0 && (uint64_t)length < cfg->compress_min_size))
 		return n;
 	c = req->range ? QS_CODING_IDENTITY : qs_accept_pick(req->accept_encoding,
-							      enabled_codings(cfg));
+							      qs_enc_codings(cfg));
 	if (c == QS_CODING_IDENTITY || !(enc = enc_new(req, c))) {
 		f[n++] = vary;
 		return n;

@@ -85,6 +85,17 @@ size_t qs_enc_respond(struct qs_req *req, int status, struct qs_field *f, size_t
 enum qs_coding qs_enc_choice(struct qs_req *req, const char *type, int64_t length,
 			     unsigned allowed);
 
+/* The codings --compress-*-level leave on (QS_CODING_BIT). */
+unsigned qs_enc_codings(const struct qs_config *cfg);
+
+/*
+ * in[0..len) compressed whole, as the filter would (same level and
+ * window), into *out (malloc'd, the caller's).  0, -ENOMEM or -EIO.  For
+ * a static file compressed once and then served from memory.
+ */
+int qs_enc_buffer(const struct qs_config *cfg, enum qs_coding c, const uint8_t *in, size_t len,
+		  uint8_t **out, size_t *out_len);
+
 /* The filter's share of qs_send(), qs_send_file(), qs_end(), qs_flush(). */
 int qs_enc_send(struct qs_req *req, const uint8_t *data, size_t len);
 int qs_enc_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len);
