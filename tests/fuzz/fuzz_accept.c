@@ -3,7 +3,7 @@
  * libFuzzer target for the Accept-Encoding parser and the content type
  * list match (user/worker/http/encode.c): what a client sends, and what a
  * script sends as its content-type.  Input: byte 0 is the set of codings
- * the server offers (low 3 bits: br, zstd, gzip); the rest, up to the first
+ * the server offers (low 3 bits: br, zstd, gzip; bit 3: its order); the rest, up to the first
  * NUL, an Accept-Encoding value, also matched as a content type against the
  * default --compress-types list.
  *
@@ -53,10 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v = strndup((const char *)data + 1, size - 1);
 	if (!v)
 		return 0;
-	c = qs_accept_pick(v, allowed);
+	c = qs_accept_pick(v, allowed, (data[0] & 8) ? qs_order_fast : qs_order_small);
 	if (c >= QS_CODINGS || (c != QS_CODING_IDENTITY && !(allowed & QS_CODING_BIT(c))))
 		abort();
-	if (qs_accept_pick(v, allowed) != c)
+	if (qs_accept_pick(v, allowed, (data[0] & 8) ? qs_order_fast : qs_order_small) != c)
 		abort();
 	if (c != QS_CODING_IDENTITY) {
 		char refusal[16];

@@ -98,6 +98,7 @@ struct qs_site {
 	/* the handlers' per-worker state */
 	struct qs_static_ctx *static_ctx;
 	struct qs_php_ctx *php;
+	struct qs_enc_ctx *enc_ctx;     /* the compression filter's (http/encode.c) */
 };
 
 #endif

@@ -106,6 +106,7 @@ static void site_free(struct qs_site *site)
 {
 	qs_php_ctx_free(site);
 	qs_static_ctx_free(site);
+	qs_enc_ctx_free(site);
 }
 
 static int drop_privileges(const struct qs_worker_ctx *ctx)

@@ -276,7 +276,8 @@ static int respond_variant(struct qs_req *req, const struct qs_static_resp *orig
 	enum qs_coding c;
 	size_t n, len;
 
-	while ((c = qs_enc_choice(req, orig->content_type, -1, have)) != QS_CODING_IDENTITY) {
+	while ((c = qs_enc_choice(req, orig->content_type, -1, have, qs_order_small)) !=
+	       QS_CODING_IDENTITY) {
 		have &= ~QS_CODING_BIT(c);
 		e = qs_fcache_get(&sc->variants[c], req->path, req->pathlen, now_ms());
 		if (e) {
@@ -354,7 +355,7 @@ static int respond_compressed(struct qs_req *req, const struct qs_static_resp *o
 
 	if (!cfg->compress || req->head || req->range || orig->length > COMPRESS_ONCE_MAX ||
 	    (c = qs_enc_choice(req, orig->content_type, (int64_t)orig->length,
-			       qs_enc_codings(cfg))) == QS_CODING_IDENTITY)
+			       qs_enc_codings(cfg), qs_order_small)) == QS_CODING_IDENTITY)
 		return 0;
 	e = qs_fcache_get(&sc->variants[c], req->path, req->pathlen, now_ms());
 	if (e) {

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <brotli/encode.h>
-#define ZSTD_STATIC_LINKING_ONLY	/* ZSTD_customMem: the encoder's memory is counted */
 #include <zlib.h>
 #include <zstd.h>
 
@@ -104,7 +103,15 @@ static int element_q(const char *s, const char *e)
 	return q;
 }
 
-enum qs_coding qs_accept_pick(const char *value, unsigned allowed)
+const enum qs_coding qs_order_fast[QS_CODINGS - 1] = {
+	QS_CODING_ZSTD, QS_CODING_BR, QS_CODING_GZIP,
+};
+const enum qs_coding qs_order_small[QS_CODINGS - 1] = {
+	QS_CODING_BR, QS_CODING_ZSTD, QS_CODING_GZIP,
+};
+
+enum qs_coding qs_accept_pick(const char *value, unsigned allowed,
+			      const enum qs_coding order[QS_CODINGS - 1])
 {
 	int q[QS_CODINGS + 1];	/* the last: "*" */
 	enum qs_coding pick = QS_CODING_IDENTITY;
@@ -130,12 +137,13 @@ enum qs_coding qs_accept_pick(const char *value, unsigned allowed)
 			q[c] = eq;
 		s = *e ? e + 1 : e;
 	}
-	for (int c = QS_CODING_IDENTITY + 1; c < QS_CODINGS; c++) {
+	for (int i = 0; i < QS_CODINGS - 1; i++) {
+		enum qs_coding c = order[i];
 		int qc = q[c] >= 0 ? q[c] : q[QS_CODINGS] >= 0 ? q[QS_CODINGS] : 0;
 
 		if ((allowed & QS_CODING_BIT(c)) && qc > best) {
 			best = qc;
-			pick = (enum qs_coding)c;
+			pick = c;
 		}
 	}
 	/* identity is acceptable unless refused: it wins only when asked for more */
@@ -185,6 +193,7 @@ struct qs_enc {
 	size_t mem;                 /* allocated by the library, in the response budget */
 	BrotliEncoderState *br;
 	ZSTD_CCtx *zs;
+	size_t zs_charged;          /* ZSTD_sizeof_CCtx, in the response budget */
 	z_stream gz;
 	bool gz_init;
 	bool pending;               /* input since the last flush */
@@ -233,6 +242,65 @@ static void *zlib_alloc(void *opaque, uInt items, uInt size)
 	return enc_alloc(opaque, (size_t)items * size);
 }
 
+struct qs_enc_ctx {
+	ZSTD_CCtx *idle[QS_ENC_IDLE_ZSTD];
+	unsigned n_idle;
+};
+
+/* A zstd context set up for a response: an idle one, or a new one. */
+static ZSTD_CCtx *zstd_take(struct qs_site *site)
+{
+	struct qs_enc_ctx *ec = site->enc_ctx;
+	ZSTD_CCtx *z;
+
+	if (ec && ec->n_idle)
+		return ec->idle[--ec->n_idle];	/* reset, its parameters kept */
+	z = ZSTD_createCCtx();
+	if (z && (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel,
+						      (int)site->cfg->compress_zstd_level)) ||
+		  ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog, QS_ENC_WINDOW_LOG)))) {
+		ZSTD_freeCCtx(z);
+		z = NULL;
+	}
+	return z;
+}
+
+/* Keep it for the next response, or free it when enough are kept. */
+static void zstd_give_back(struct qs_site *site, ZSTD_CCtx *z)
+{
+	struct qs_enc_ctx *ec = site->enc_ctx;
+
+	if (!ec)
+		ec = site->enc_ctx = calloc(1, sizeof(*ec));
+	if (!ec || ec->n_idle == QS_ENC_IDLE_ZSTD ||
+	    ZSTD_isError(ZSTD_CCtx_reset(z, ZSTD_reset_session_only))) {
+		ZSTD_freeCCtx(z);
+		return;
+	}
+	ec->idle[ec->n_idle++] = z;
+}
+
+void qs_enc_ctx_free(struct qs_site *site)
+{
+	struct qs_enc_ctx *ec = site->enc_ctx;
+
+	if (!ec)
+		return;
+	while (ec->n_idle)
+		ZSTD_freeCCtx(ec->idle[--ec->n_idle]);
+	free(ec);
+	site->enc_ctx = NULL;
+}
+
+/* The context's memory in the response budget (it grows with its first input). */
+static void zstd_charge(struct qs_enc *enc)
+{
+	size_t now = ZSTD_sizeof_CCtx(enc->zs);
+
+	qs_resp_held(enc->site, (int64_t)now - (int64_t)enc->zs_charged);
+	enc->zs_charged = now;
+}
+
 static struct qs_enc *enc_new(struct qs_req *req, enum qs_coding c)
 {
 	const struct qs_config *cfg = req->site->cfg;
@@ -254,13 +322,10 @@ static struct qs_enc *enc_new(struct qs_req *req, enum qs_coding c)
 			goto fail;
 		break;
 	case QS_CODING_ZSTD:
-		enc->zs = ZSTD_createCCtx_advanced((ZSTD_customMem){ enc_alloc, enc_release, enc });
-		if (!enc->zs ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(enc->zs, ZSTD_c_compressionLevel,
-						       (int)cfg->compress_zstd_level)) ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(enc->zs, ZSTD_c_windowLog,
-						       QS_ENC_WINDOW_LOG)))
+		enc->zs = zstd_take(req->site);
+		if (!enc->zs)
 			goto fail;
+		zstd_charge(enc);
 		break;
 	case QS_CODING_GZIP:
 		enc->gz.zalloc = zlib_alloc;
@@ -290,8 +355,10 @@ void qs_enc_free(struct qs_req *req)
 		return;
 	if (enc->br)
 		BrotliEncoderDestroyInstance(enc->br);
-	if (enc->zs)
-		ZSTD_freeCCtx(enc->zs);
+	if (enc->zs) {
+		qs_resp_held(enc->site, -(int64_t)enc->zs_charged);
+		zstd_give_back(enc->site, enc->zs);
+	}
 	if (enc->gz_init)
 		deflateEnd(&enc->gz);
 	if (enc->fd >= 0) {
@@ -346,6 +413,7 @@ static int step_zstd(struct qs_enc *enc, const uint8_t **in, size_t *len, enum e
 	*in += ib.pos;
 	*len -= ib.pos;
 	enc->out_len = ob.pos;
+	zstd_charge(enc);
 	return op == ENC_RUN ? !*len : left == 0;
 }
 
@@ -497,14 +565,14 @@ unsigned qs_enc_codings(const struct qs_config *cfg)
 }
 
 enum qs_coding qs_enc_choice(struct qs_req *req, const char *type, int64_t length,
-			     unsigned allowed)
+			     unsigned allowed, const enum qs_coding order[QS_CODINGS - 1])
 {
 	const struct qs_config *cfg = req->site->cfg;
 
 	if (!type || !qs_type_listed(cfg->compress_types, type, strlen(type)) ||
 	    (length >= 0 && (uint64_t)length < cfg->compress_min_size))
 		return QS_CODING_IDENTITY;
-	return qs_accept_pick(req->accept_encoding, allowed);
+	return qs_accept_pick(req->accept_encoding, allowed, order);
 }
 
 static int64_t parse_len(const struct qs_field *f)
@@ -550,7 +618,7 @@ size_t qs_enc_respond(struct qs_req *req, int status, struct qs_field *f, size_t
 	    (length >= 0 && (uint64_t)length < cfg->compress_min_size))
 		return n;
 	c = req->range ? QS_CODING_IDENTITY : qs_accept_pick(req->accept_encoding,
-							      qs_enc_codings(cfg));
+							      qs_enc_codings(cfg), qs_order_fast);
 	if (c == QS_CODING_IDENTITY || !(enc = enc_new(req, c))) {
 		f[n++] = vary;
 		return n;

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 struct qs_req;
+struct qs_site;
 struct qs_field;
 struct qs_config;
 
@@ -58,14 +59,25 @@ enum qs_coding {
 const char *qs_coding_name(enum qs_coding c);
 
 /*
+ * The server's order among codings of equal q-value.  Compressing as it
+ * is sent: zstd first, it costs a quarter of Brotli's CPU for 1-2% more
+ * bytes (docs/benchmarks.md: 5 us against 21 for the demo page, its
+ * context reused).  A file compressed once, or precompressed: the
+ * smallest, Brotli.
+ */
+extern const enum qs_coding qs_order_fast[QS_CODINGS - 1];
+extern const enum qs_coding qs_order_small[QS_CODINGS - 1];
+
+/*
  * The coding to answer with, from an Accept-Encoding value (NULL: none
  * given) among the codings in allowed (QS_CODING_BIT): the highest q-value,
- * `*` standing for the codings not listed, ties broken by the order of
- * enum qs_coding; q=0 refuses a coding.  IDENTITY when none is accepted,
- * or when identity is listed with a higher q-value than the best one.
- * Elements that do not parse are ignored.  Pure: a fuzz target.
+ * `*` standing for the codings not listed, ties broken by order; q=0
+ * refuses a coding.  IDENTITY when none is accepted, or when identity is
+ * listed with a higher q-value than the best one.  Elements that do not
+ * parse are ignored.  Pure: a fuzz target.
  */
-enum qs_coding qs_accept_pick(const char *value, unsigned allowed);
+enum qs_coding qs_accept_pick(const char *value, unsigned allowed,
+			      const enum qs_coding order[QS_CODINGS - 1]);
 
 /* Does a content type (parameters ignored) match the comma list? (--compress-types) */
 bool qs_type_listed(const char *list, const char *type, size_t len);
@@ -83,7 +95,7 @@ size_t qs_enc_respond(struct qs_req *req, int status, struct qs_field *f, size_t
  * have a choice (precompressed files): allowed as for qs_accept_pick.
  */
 enum qs_coding qs_enc_choice(struct qs_req *req, const char *type, int64_t length,
-			     unsigned allowed);
+			     unsigned allowed, const enum qs_coding order[QS_CODINGS - 1]);
 
 /* The codings --compress-*-level leave on (QS_CODING_BIT). */
 unsigned qs_enc_codings(const struct qs_config *cfg);
@@ -110,5 +122,13 @@ bool qs_enc_proceed(struct qs_req *req);
 
 /* The response is over or the stream gone: free the encoder. */
 void qs_enc_free(struct qs_req *req);
+
+/*
+ * The worker's idle zstd contexts (site->enc_ctx), kept for the next
+ * response: a context's setup is most of the cost of a small one (42 us
+ * fresh, 5 us reused, the demo page).  At most QS_ENC_IDLE_ZSTD.
+ */
+#define QS_ENC_IDLE_ZSTD 8
+void qs_enc_ctx_free(struct qs_site *site);
 
 #endif
