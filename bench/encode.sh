@@ -23,14 +23,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/lib.sh"
 LOAD=$ROOT/.output/quicsteer-load
 LEVELS=$ROOT/.output/qs-enc-levels
-ROUNDS=${ROUNDS:-3}
-DUR=${SECONDS_PER_RUN:-5}
-CONNS=${CONNS:-8}
-STREAMS=${STREAMS:-8}
-CHILDREN=${CHILDREN:-8}
-WORKERS=${WORKERS:-2}
-INST=benchenc$$
-PORT=$((20000 + RANDOM % 20000))
+ROUNDS=${ROUNDS:-3} DUR=${SECONDS_PER_RUN:-5} WORKERS=${WORKERS:-2}
+CONNS=${CONNS:-8} STREAMS=${STREAMS:-8} CHILDREN=${CHILDREN:-8}
+INST=benchenc$$ PORT=$((20000 + RANDOM % 20000))
 HZ=$(getconf CLK_TCK)
 TMP=$(mktemp -d /tmp/qs-bench-encode.XXXXXX)
 qpid= fpid=
@@ -76,24 +71,15 @@ curl -sk --http2 "https://127.0.0.1:$PORT/index.php" -o "$TMP/demo.html" ||
 echo "bench-encode: 1. levels (a fresh encoder a response, window 2^18; peak: encoder memory)"
 "$LEVELS" "$TMP/demo.html" "$DOC/plain.html" | sed 's/^/  /'
 
-ticks() {
-	local p sum=0 t
-	for p in "$qpid" $(pgrep -P "$qpid" || true); do
-		t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
-		sum=$((sum + t))
-	done
-	echo "$sum"
-}
-
 # run PATH [ACCEPT-ENCODING]: "req/s bytes-per-response server-CPU-us-per-request"
 run() {
 	local t0 t1 out
 	local hdr=()
 	[[ -n ${2:-} ]] && hdr=(-H "accept-encoding:$2")
-	t0=$(ticks)
+	t0=$(proc_ticks "$qpid")
 	out=$("$LOAD" -k --json -c "$CONNS" -m "$STREAMS" -d "$DUR" "${hdr[@]}" \
 		"https://127.0.0.1:$PORT/$1") || die "quicsteer-load failed on $1"
-	t1=$(ticks)
+	t1=$(proc_ticks "$qpid")
 	jq -r --argjson cpu $((t1 - t0)) --argjson hz "$HZ" \
 		'"\(.req_per_s) \(.body_bytes / ([.requests_completed, 1] | max) | floor) \($cpu / $hz * 1e6 / ([.requests_completed, 1] | max) | . * 10 | floor / 10)"' <<<"$out"
 }
