@@ -29,6 +29,7 @@ int qs_fcache_init(struct qs_fcache *fc)
 {
 	memset(fc, 0, sizeof(*fc));
 	fc->nbuckets = 2048;
+	fc->max_file = QS_FCACHE_MAX_FILE;
 	fc->buckets = calloc(fc->nbuckets, sizeof(*fc->buckets));
 	return fc->buckets ? 0 : -ENOMEM;
 }
@@ -115,7 +116,7 @@ struct qs_fcache_entry *qs_fcache_put_data(struct qs_fcache *fc, const char *pat
 	size_t n = key_len(path, pathlen);
 	struct qs_fcache_entry *e, *old;
 
-	if (resp->status != 200 || len > QS_FCACHE_MAX_FILE)
+	if (resp->status != 200 || len > fc->max_file)
 		return NULL;
 	old = find(fc, path, n);
 	if (old)
@@ -158,7 +159,7 @@ struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, si
 	struct qs_fcache_entry *e;
 	uint8_t *data;
 
-	if (resp->status != 200 || resp->length > QS_FCACHE_MAX_FILE || fd < 0)
+	if (resp->status != 200 || resp->length > fc->max_file || fd < 0)
 		return NULL;
 	data = malloc(len ? len : 1);
 	if (!data || (len && pread(fd, data, len, (off_t)resp->offset) != (ssize_t)len)) {

@@ -34,6 +34,7 @@ struct qs_fcache_entry {
 struct qs_fcache {
 	struct qs_fcache_entry **buckets;
 	size_t nbuckets;
+	size_t max_file;                    /* larger bodies are not kept (QS_FCACHE_MAX_FILE) */
 	size_t count, bytes;
 	struct qs_fcache_entry *lru_head, *lru_tail;   /* head: most recent */
 };

@@ -65,8 +65,11 @@ int qs_static_ctx_new(struct qs_site *site)
 		return -ENOMEM;
 	site->static_ctx = sc;
 	ret = qs_fcache_init(&sc->fcache);
-	for (int c = QS_CODING_IDENTITY + 1; !ret && c < QS_CODINGS; c++)
+	for (int c = QS_CODING_IDENTITY + 1; !ret && c < QS_CODINGS; c++) {
 		ret = qs_fcache_init(&sc->variants[c]);
+		/* a compressed 1 MB file (COMPRESS_ONCE_MAX) at the ratio of text */
+		sc->variants[c].max_file = 256u << 10;
+	}
 	if (ret) {
 		qs_static_ctx_free(site);
 		return ret;
