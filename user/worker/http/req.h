@@ -155,7 +155,7 @@ static inline int qs_send(struct qs_req *req, const uint8_t *data, size_t len)
 }
 
 /*
- * The handler's source paused (PHP flushed): what the compression filter
+ * The handler's source paused (a script flushed): what the compression filter
  * holds goes out now.  Without the filter the bytes went out already.
  */
 static inline int qs_flush(struct qs_req *req)
