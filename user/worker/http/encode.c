@@ -534,12 +534,8 @@ int qs_enc_buffer(const struct qs_config *cfg, enum qs_coding c, const uint8_t *
 
 /* ---- the filter -------------------------------------------------------- */
 
-static bool field_is(const struct qs_field *f, const char *name)
-{
-	size_t n = strlen(name);
-
-	return f->name_len == n && !memcmp(f->name, name, n);
-}
+/* a literal name: its length known at compile time, most fields differ in it */
+#define field_is(f, lit) ((f)->name_len == sizeof(lit) - 1 && !memcmp((f)->name, lit, sizeof(lit) - 1))
 
 static bool value_has(const struct qs_field *f, const char *word)
 {
