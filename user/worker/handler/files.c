@@ -174,9 +174,9 @@ static char *u64_str(char *end, uint64_t v)
 	return end;
 }
 
-/* Fields of a 200/206 file answer into f (room for 10); returns how many. */
-static size_t file_fields(struct qs_req *req, struct qs_field *f, const struct qs_static_resp *r,
-			  char *len_buf, size_t len_size)
+/* Fields of a 200/206 file answer into f (room for 6); returns how many. */
+size_t qs_static_file_fields(struct qs_field *f, const struct qs_static_resp *r, char *len_buf,
+			     size_t len_size)
 {
 	char *len_s = u64_str(len_buf + len_size, r->length);
 	size_t n = 0;
@@ -194,14 +194,26 @@ static size_t file_fields(struct qs_req *req, struct qs_field *f, const struct q
 	if (r->content_range[0])
 		f[n++] = (struct qs_field)QS_FIELD("content-range", r->content_range,
 						    strlen(r->content_range));
+	return n;
+}
+
+/* The same and a docroot file's cache headers (room for 10). */
+static size_t file_fields(struct qs_req *req, struct qs_field *f, const struct qs_static_resp *r,
+			  char *len_buf, size_t len_size)
+{
+	size_t n = qs_static_file_fields(f, r, len_buf, len_size);
+
 	return n + cache_fields(req, f + n);
 }
 
 static const struct qs_field vary_field = QS_FIELD("vary", "accept-encoding", 15);
 
-/* 304: the validators and cache headers again, no body (RFC 9110 15.4.5). */
-static int respond_not_modified(struct qs_req *req, const struct qs_static_resp *r,
-				bool vary)
+/*
+ * 304: the validators again, no body (RFC 9110 15.4.5); a docroot file's
+ * cache headers too (cache), and vary for one that has codings.
+ */
+static int not_modified(struct qs_req *req, const struct qs_static_resp *r, bool cache,
+			bool vary)
 {
 	struct qs_field f[5];
 	size_t n = 0;
@@ -211,10 +223,21 @@ static int respond_not_modified(struct qs_req *req, const struct qs_static_resp 
 						    strlen(r->last_modified));
 	if (r->etag[0])
 		f[n++] = (struct qs_field)QS_FIELD("etag", r->etag, strlen(r->etag));
-	n += cache_fields(req, f + n);
+	if (cache)
+		n += cache_fields(req, f + n);
 	if (vary)
 		f[n++] = vary_field;
 	return qs_respond(req, 304, f, n, false);
+}
+
+int qs_static_respond_not_modified(struct qs_req *req, const struct qs_static_resp *r)
+{
+	return not_modified(req, r, false, false);
+}
+
+static int respond_not_modified(struct qs_req *req, const struct qs_static_resp *r, bool vary)
+{
+	return not_modified(req, r, true, vary);
 }
 
 /* The extension of a coding's precompressed file. */
@@ -482,16 +505,23 @@ static int respond_file(struct qs_req *req)
 		return ret;
 	}
 	n = file_fields(req, f, &r, len_buf, sizeof(len_buf));
-	ret = qs_respond(req, r.status, f, n, !r.head && r.length > 0);
-	if (r.fd < 0) {
+	return qs_static_send(req, &r, f, n);
+}
+
+int qs_static_send(struct qs_req *req, const struct qs_static_resp *r, const struct qs_field *f,
+		   size_t n)
+{
+	int ret = qs_respond(req, r->status, f, n, !r->head && r->length > 0);
+
+	if (r->fd < 0) {
 		qs_end(req);
 		return ret;
 	}
 	if (ret) {
-		close(r.fd);
+		close(r->fd);
 		return ret;
 	}
-	return qs_send_file(req, r.fd, r.offset, r.length);
+	return qs_send_file(req, r->fd, r->offset, r->length);
 }
 
 static int static_start(struct qs_req *req)

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
+#include "worker/handler/accel.h"
 #include "worker/handler/fcgi.h"
 #include "worker/handler/php.h"
 #include "worker/handler/static.h"
@@ -1025,6 +1026,8 @@ static int send_headers(struct qs_php_conn *pc)
 	struct qs_field f[CGI_FIELDS_MAX];
 	size_t n = 0, pos = 0;
 	struct qs_cgi_field cf;
+	const char *accel = NULL;       /* x-accel-redirect's value, in the CGI buffer */
+	size_t accel_len = 0;
 	int status = pc->cgi.status;
 
 	pc->no_body = status == 204 || status == 304;
@@ -1035,9 +1038,19 @@ static int send_headers(struct qs_php_conn *pc)
 		/* never a silent cut (a Set-Cookie lost): the script's fault, 500 */
 		if (n == CGI_FIELDS_MAX)
 			return -E2BIG;
+		if (!strcmp(cf.name, "x-accel-redirect")) {
+			accel = cf.value;
+			accel_len = cf.value_len;
+		}
 		f[n++] = (struct qs_field){ cf.name, cf.value, cf.name_len, cf.value_len };
 	}
 	pc->headers_sent = true;
+	if (accel) {
+		/* the file is the answer: what the script writes is dropped */
+		pc->no_body = true;
+		pc->body_left = -1;
+		return qs_accel_respond(pc->pr->req, accel, accel_len, f, n);
+	}
 	return qs_respond(pc->pr->req, status, f, n, !pc->no_body);
 }
 
@@ -1698,6 +1711,7 @@ static void php_close(struct qs_req *req)
 
 const struct qs_handler qs_php_handler = {
 	.name = "php",
+	.rate_limited = true,
 	.start = php_start,
 	.body = php_body,
 	.proceed = php_proceed,
@@ -1706,6 +1720,7 @@ const struct qs_handler qs_php_handler = {
 
 const struct qs_handler qs_php_front_handler = {
 	.name = "php (front controller)",
+	.rate_limited = true,
 	.start = php_start_front,
 	.body = php_body,
 	.proceed = php_proceed,
