@@ -59,6 +59,7 @@ struct load_cfg {
 	size_t stall_after;        /* --stall-after: send this much of --data, then stall */
 	size_t stall_headers;      /* --stall-headers: this much of each request stream, then stall */
 	uint64_t stop_reading_after; /* --stop-reading-after: no flow control past this */
+	uint64_t rate;             /* --rate: response bytes per second per connection (0: any) */
 	/* handshake benchmarks: every connection does its handshake, its K requests,
 	 * then closes, and a new one takes its slot */
 	bool reconnect;

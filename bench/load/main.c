@@ -68,6 +68,9 @@ static void usage(FILE *f)
 "      --stop-reading-after BYTES  stop granting flow control once a response\n"
 "                         brought BYTES: a client that stops reading\n"
 "                         (hostile-client tests; end the run with -d)\n"
+"      --rate BYTES       at most BYTES of response data per second on each\n"
+"                         connection (its flow-control credit paced): downloads\n"
+"                         that last without a slow network (at least 1K)\n"
 "      --stall-after BYTES  send only the first BYTES of --data (its whole\n"
 "                         length announced) and then nothing: a stalled upload\n"
 "                         (hostile-client tests; end the run with -d)\n"
@@ -182,7 +185,8 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
 	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE, OPT_NO_CL,
-	       OPT_STALL, OPT_STOP_READING, OPT_STALL_HEADERS, OPT_LINGER, OPT_RAMP };
+	       OPT_STALL, OPT_STOP_READING, OPT_STALL_HEADERS, OPT_LINGER, OPT_RAMP,
+	       OPT_RATE };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -204,6 +208,7 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "linger", required_argument, NULL, OPT_LINGER },
 		{ "ramp", required_argument, NULL, OPT_RAMP },
 		{ "stop-reading-after", required_argument, NULL, OPT_STOP_READING },
+		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "migrate-after", required_argument, NULL, OPT_MIGRATE },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
 		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
@@ -278,6 +283,11 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 			if (parse_u64(optarg, UINT32_MAX, &v))
 				goto bad;
 			cfg->stop_reading_after = v;
+			break;
+		case OPT_RATE:
+			if (parse_u64(optarg, UINT32_MAX, &v) || v < 1024)
+				goto bad;
+			cfg->rate = v;
 			break;
 		case OPT_DATA: {
 			FILE *f = fopen(optarg, "rb");
