@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include <openssl/err.h>
 
@@ -22,6 +24,7 @@
 #define READ_CHUNK   (16u << 10)    /* one TLS record */
 #define OUT_MAX      (8u << 20)     /* an application that queues more is broken: close */
 #define APPS_MAX     4
+#define LINGER_POLL_NS (10u * 1000000u) /* the kernel says nothing when the client acks */
 
 /*
  * The timeout lists: a connection is on at most one, and each list has one
@@ -31,6 +34,7 @@ enum {
 	TL_HANDSHAKE,   /* TLS handshake not complete: --handshake-timeout */
 	TL_IDLE,        /* kept alive with no request: --keepalive-timeout */
 	TL_FLUSH,       /* closing once its queue is sent: --send-timeout */
+	TL_LINGER,      /* all sent, until the client has it all: --send-timeout */
 	TL_N,
 };
 
@@ -74,7 +78,7 @@ static uint64_t list_timeout_ns(const struct qs_tcp_server *srv, int l)
 {
 	const struct qs_config *cfg = srv->site->cfg;
 	unsigned ms = l == TL_HANDSHAKE ? cfg->handshake_timeout_ms :
-		      l == TL_IDLE ? cfg->keepalive_timeout_ms : cfg->send_timeout_ms;
+		      l == TL_IDLE ? cfg->keepalive_timeout_ms : cfg->send_timeout_ms; /* FLUSH, LINGER */
 
 	return (uint64_t)ms * 1000000u;
 }
@@ -188,9 +192,39 @@ static void free_dead(struct qs_tcp_server *srv)
 	}
 }
 
+/*
+ * Lingering, on every event and every LINGER_POLL_NS: close_notify (the
+ * client tells a complete answer from a cut one) and FIN once the socket
+ * takes them; what the client still sends is read and dropped.  It ends
+ * once the client has acknowledged everything (nothing left to lose) or
+ * closes.
+ */
+static void linger(struct qs_tcp_conn *c)
+{
+	uint8_t buf[4096];
+	ssize_t n;
+	int unacked;
+
+	if (!c->shut_wr) {
+		int r;
+
+		ERR_clear_error();
+		r = SSL_shutdown(c->ssl);
+		if (r >= 0 || SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_WRITE) {
+			shutdown(c->fd, SHUT_WR);
+			c->shut_wr = true;
+		}	/* else EPOLLOUT (edge-triggered, always armed) comes back */
+	}
+	while ((n = recv(c->fd, buf, sizeof(buf), 0)) > 0)
+		;
+	if (n == 0 || (errno != EAGAIN && errno != EINTR) ||
+	    (c->shut_wr && (ioctl(c->fd, SIOCOUTQ, &unacked) || !unacked)))
+		conn_kill(c);
+}
+
 void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 {
-	if (c->dead)
+	if (c->dead || c->lingering)
 		return;
 	if (flush && qs_tcp_queued(c)) {
 		c->closing = true;
@@ -198,12 +232,23 @@ void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 		make_ready(c);
 		return;
 	}
-	if (flush && c->handshake_done) {
-		/* close_notify: the client tells a complete answer from a cut one */
-		ERR_clear_error();
-		SSL_shutdown(c->ssl);
+	if (!flush || !c->handshake_done) {
+		conn_kill(c);
+		return;
 	}
-	conn_kill(c);
+	/*
+	 * The tail of the answer may still be in the socket's send queue, and
+	 * the client still sending (an HTTP/2 client's WINDOW_UPDATEs as it
+	 * reads that tail): bytes that reach a closed socket make the kernel
+	 * reset the connection and drop the tail.  A drain's close cut every
+	 * HTTP/2 download larger than the socket buffers this way
+	 * (tests/reloadload.test.sh).  So half-close and drop what comes until
+	 * the client has acknowledged it all, within --send-timeout (or the
+	 * drain's end).
+	 */
+	c->closing = c->lingering = true;
+	tl_set(c, TL_LINGER);
+	linger(c);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -357,6 +402,10 @@ static void do_read(struct qs_tcp_conn *c)
 {
 	uint8_t buf[READ_CHUNK];
 
+	if (c->lingering) {
+		linger(c);
+		return;
+	}
 	if (!c->handshake_done) {
 		int r;
 
@@ -446,6 +495,10 @@ static void on_conn_event(struct qs_io *io, uint32_t events)
 
 	if (c->dead)
 		return;
+	if (c->lingering) {
+		linger(c);
+		return;
+	}
 	if ((events & EPOLLOUT) && c->handshake_done) {
 		if (flush(c))
 			return;
@@ -548,6 +601,8 @@ static uint64_t tcp_next_deadline(void *ud)
 
 	if (srv->ready)
 		return 0;
+	if (srv->lists[TL_LINGER].head && coarse_ns() + LINGER_POLL_NS < next)
+		next = coarse_ns() + LINGER_POLL_NS;
 	for (int l = 0; l < TL_N; l++) {
 		const struct qs_tcp_conn *c = srv->lists[l].head;
 
@@ -600,6 +655,10 @@ static void tcp_on_timer(void *ud, uint64_t now)
 				count(&srv->site->stats->tcp_hs_failed, 1);
 			conn_kill(c);	/* unlinks it */
 		}
+	}
+	for (struct qs_tcp_conn *c = srv->lists[TL_LINGER].head, *next; c; c = next) {
+		next = c->t_next;
+		linger(c);	/* may unlink it */
 	}
 	if (srv->draining && srv->conns && now >= srv->drain_until) {
 		pr_info("tcp: %u connections still open at --drain-timeout: closed",

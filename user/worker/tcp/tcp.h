@@ -88,6 +88,8 @@ struct qs_tcp_conn {
 	bool read_again;                /* ... and resumed: read what waits */
 	bool over_high;                 /* the queue went over QS_TCP_OUT_HIGH */
 	bool closing;                   /* close once the queue is sent */
+	bool lingering;                 /* all sent: close_notify, FIN, until the client has it all */
+	bool shut_wr;                   /* ... close_notify and FIN are out */
 	bool dead;                      /* closed: freed after the batch */
 	bool idle;                      /* no request in progress (keep-alive idle) */
 	bool draining;
