@@ -871,7 +871,9 @@ static void conn_maybe_done(struct load_conn *c)
 
 bool load_conn_recyclable(const struct load_conn *c)
 {
-	return c && c->closed && c->recycle;
+	/* --conn-rate: a failed connection (counted) gives its slot too, or a run
+	 * whose connections fail would stall once every slot held one */
+	return c && c->closed && (c->recycle || c->run->cfg.conn_rate);
 }
 
 void load_conn_on_events(struct load_conn *c, uint32_t events)
