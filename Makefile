@@ -74,7 +74,7 @@ UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(O
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1
 
-.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp setup \
+.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-reload setup \
 	check-setup unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
@@ -238,7 +238,7 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp
+bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-reload
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -267,6 +267,10 @@ bench-idle: check-setup
 bench-tcp: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/tcp.sh
+
+bench-reload: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/reload.sh
 
 clean:
 	$(call msg,CLEAN,)

@@ -120,7 +120,8 @@ rll_h2load() {
 	local name=$1
 	shift
 	while [[ ! -e $RLL/stop ]]; do
-		h2load -c 10 -n 10 -r 5 "$@" "https://127.0.0.1:$QS_PORT/index.html" 2>&1 |
+		h2load -c 10 -n 10 -r 1 --rate-period 200ms "$@" \
+			"https://127.0.0.1:$QS_PORT/index.html" 2>&1 |
 			grep '^requests:' >>"$RLL/$name.out" || true
 	done
 }
@@ -230,7 +231,7 @@ rll_spanning() {
 
 # the lost connections and transfers of a scenario, summed
 rll_lost() {
-	echo $(($(jq '.handshakes_failed + .connections_failed + .requests_failed' "$RLL/quic.json") +
+	echo $(($(jq '.connections_failed + .failed_reset + .failed_size' "$RLL/quic.json") +
 		$(rll_h2load_sum h2 failed) + $(rll_h2load_sum h2 errored) + $(rll_h2load_sum h2 timeout) +
 		$(rll_h2load_sum h1 failed) + $(rll_h2load_sum h1 errored) + $(rll_h2load_sum h1 timeout) +
 		$(grep -c FAIL "$RLL/transfers" || true)))
