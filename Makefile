@@ -68,14 +68,14 @@ BINS       := $(BIN_DIR)quicsteerd $(BIN_DIR)quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 TOOLS      += $(OUTPUT)/qs-initials
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
-              $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
+              $(OUTPUT)/test_strike $(OUTPUT)/test_rate $(OUTPUT)/test_guard \
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1
 
 .PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-reload setup \
-	check-setup unit fuzz
+	check-setup check-setup-tests unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 
@@ -85,6 +85,10 @@ all: $(BINS) $(TOOLS) $(UNITS) $(if $(SAN_CFLAGS),,$(FUZZERS)) $(LOAD_BIN)
 # ---- set-up --------------------------------------------------------------
 check-setup:
 	$(Q)scripts/setup.sh --check >/dev/null 2>&1 || scripts/setup.sh
+
+# the suite's clients too: a curl with HTTP/3, Chromium, puppeteer-core
+check-setup-tests:
+	$(Q)scripts/setup.sh --tests --check >/dev/null 2>&1 || scripts/setup.sh --tests
 
 setup:
 	$(Q)scripts/setup.sh
@@ -145,6 +149,10 @@ $(OUTPUT)/test_strike: tests/unit/test_strike.c $(OUTPUT)/user/common/strike.o |
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
+$(OUTPUT)/test_rate: tests/unit/test_rate.c $(OUTPUT)/user/common/ratelimit.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
@@ -152,15 +160,16 @@ $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o
 # the request layer with the real handlers, driven by a fake protocol
 TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/date.o \
                  worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
-                 worker/handler/route.o worker/handler/php.o worker/handler/fcgi.o \
-                 common/docroot.o common/log.o)
+                 worker/handler/route.o worker/handler/accel.o worker/handler/php.o worker/handler/unixdiag.o worker/handler/fcgi.o \
+                 common/docroot.o common/log.o common/ratelimit.o)
 $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
-TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/req.o \
-                worker/http/fields.o worker/http/date.o worker/mem.o common/log.o)
+TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/body.o worker/http/req.o \
+                worker/http/fields.o worker/http/date.o worker/mem.o common/log.o \
+                common/ratelimit.o)
 $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) -o $@
@@ -184,7 +193,7 @@ $(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPU
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
-$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/common/log.c $(USER_HDRS) | $(OUTPUT)
+$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/common/log.c user/common/ratelimit.c $(USER_HDRS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
@@ -223,13 +232,13 @@ certs/server.crt:
 	$(Q)scripts/gen-certs.sh
 
 # the unit tests run twice: as built, and built with ASan and UBSan
-test: check-setup
+test: check-setup-tests
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 	$(Q)tests/run.sh
 
 # the whole suite against quicsteerd built with ASan and UBSan
-test-sanitize: check-setup
+test-sanitize: check-setup-tests
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 all
 	$(Q)QS_BIN_DIR=$(CURDIR)/.output-san tests/run.sh
@@ -271,6 +280,30 @@ bench-tcp: check-setup
 bench-reload: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/reload.sh
+
+# ---- packaging: man pages, the Debian package (dist/) --------------------
+# The man pages come from the programs' own help (quicsteerd's option
+# table); dated by the commit, so a rebuild of one commit is the same.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+MANS := $(OUTPUT)/man/quicsteerd.8 $(OUTPUT)/man/quicsteerctl.8
+.PHONY: man deb
+
+man: $(MANS)
+
+$(OUTPUT)/man/quicsteerd.8: quicsteerd
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) ./quicsteerd --help-man >$@
+
+$(OUTPUT)/man/quicsteerctl.8: quicsteerctl dist/man/quicsteerctl-man.sh VERSION
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) dist/man/quicsteerctl-man.sh ./quicsteerctl >$@
+
+# the unsanitized build, whatever SANITIZE says: a package is not a test build
+deb: check-setup
+	$(Q)$(MAKE) --no-print-directory SANITIZE= quicsteerd quicsteerctl man
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) MAN_DIR=.output/man dist/mkdeb.sh
 
 clean:
 	$(call msg,CLEAN,)

@@ -13,11 +13,16 @@
 #      checkout. No trixie/sid binary package is ever installed.
 #   4. bpffs mounted at /sys/fs/bpf; kernel BTF present; the system user quicsteer-php
 #      the managed php-fpm pool runs as (--php-user).
-#   5. A summary of versions and the PKG_CONFIG_PATH to use.
+#   5. With --tests, the clients only the test suite needs (make test asks for them):
+#      a curl with HTTP/3 built from Debian's curl SOURCE package against the prefix's
+#      OpenSSL and ngtcp2 (installed as $PREFIX/bin/curl, never on PATH: the system curl stays
+#      as it is); Debian's chromium and libnss3-tools (certutil); puppeteer-core from npm
+#      (tests/tools/browser/package-lock.json, `npm ci` into $DEPS/browser).
+#   6. A summary of versions and the PKG_CONFIG_PATH to use.
 #
 # Idempotent: a second run finds everything present and does nothing.
 # Options: --check (report what is missing; exit 1 if anything is, 0 otherwise; installs
-# nothing; fast, and works without root), --help.
+# nothing; fast, and works without root), --tests (the test clients too), --help.
 # Environment: QUICSTEER_DEPS (cache root, default /var/cache/quicsteer/deps),
 # QUICSTEER_DEBIAN_MIRROR, QUICSTEER_DEBIAN_SECURITY_MIRROR.
 
@@ -46,16 +51,22 @@ PHP_USER=quicsteer-php
 MIN_OPENSSL=3.5
 MIN_NGTCP2=1.12
 MIN_NGHTTP3=1.0
+# curl >= 8.13 speaks HTTP/3 through ngtcp2's OpenSSL (>= 3.5) backend
+MIN_CURL=8.13
+MIN_NODE=18
 
 # Source suites, in order of preference (the first suite with a new-enough version that
 # can actually be downloaded wins; within a suite, the newest version).
 OPENSSL_SUITES=(trixie forky sid)
 NGTCP2_SUITES=(sid forky trixie)
 NGHTTP3_SUITES=(sid forky trixie "$CODENAME-backports")
+CURL_SUITES=(trixie "$CODENAME-backports")
 
 DEB_PKGS=(clang llvm libclang-rt-14-dev libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev pkg-config
   cmake make gcc libinih-dev libseccomp-dev php-fpm iproute2 jq procps ca-certificates dpkg-dev
   build-essential perl xz-utils patch python3 gdb libnghttp2-dev nghttp2-client python3-h2)
+# --tests: the browser test's (bookworm-security has the current chromium)
+TEST_DEB_PKGS=(chromium libnss3-tools)
 
 OPENSSL_CONFIG=(--prefix="$PREFIX" --libdir=lib no-docs no-tests no-shared)
 NGTCP2_CMAKE=(-DCMAKE_BUILD_TYPE=Release -DENABLE_LIB_ONLY=ON -DENABLE_OPENSSL=ON
@@ -65,6 +76,18 @@ NGTCP2_CMAKE=(-DCMAKE_BUILD_TYPE=Release -DENABLE_LIB_ONLY=ON -DENABLE_OPENSSL=O
 NGHTTP3_CMAKE=(-DCMAKE_BUILD_TYPE=Release -DENABLE_LIB_ONLY=ON
   -DENABLE_SHARED_LIB=OFF -DENABLE_STATIC_LIB=ON -DCMAKE_POSITION_INDEPENDENT_CODE=ON
   -DBUILD_TESTING=OFF -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_INSTALL_LIBDIR=lib)
+# The curl tool alone, HTTP only, static libcurl; nothing optional but HTTP/2 (the system's
+# nghttp2), HTTP/3 and zlib. Only the binary is installed: no libcurl.pc lands in the prefix.
+CURL_CMAKE=(-DCMAKE_BUILD_TYPE=Release -DHTTP_ONLY=ON -DBUILD_SHARED_LIBS=OFF
+  -DBUILD_STATIC_LIBS=ON -DBUILD_CURL_EXE=ON -DBUILD_TESTING=OFF -DBUILD_LIBCURL_DOCS=OFF
+  -DBUILD_MISC_DOCS=OFF -DENABLE_CURL_MANUAL=OFF -DCURL_USE_OPENSSL=ON
+  -DOPENSSL_ROOT_DIR="$PREFIX" -DOPENSSL_USE_STATIC_LIBS=TRUE -DUSE_NGTCP2=ON -DUSE_NGHTTP2=ON
+  -DCURL_USE_LIBPSL=OFF -DUSE_LIBIDN2=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBSSH=OFF
+  -DCURL_BROTLI=OFF -DCURL_ZSTD=OFF -DCURL_USE_GSSAPI=OFF -DUSE_LIBRTMP=OFF -DENABLE_ARES=OFF
+  -DCURL_DISABLE_LDAP=ON)
+CURL_BIN=$PREFIX/bin/curl
+BROWSER_DIR=$DEPS/browser            # puppeteer-core: npm ci of tests/tools/browser
+BROWSER_LOCK=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/tools/browser/package-lock.json
 
 # A stamp is valid only if its key (first line) matches: changing the build options here
 # invalidates it and forces a rebuild.
@@ -74,6 +97,8 @@ LOGS=$DEPS/logs
 APT_BIN=$DEPS/apt/bin       # private apt config: bookworm + updates + security + backports
 APT_SRC=$DEPS/apt/src       # private apt config: deb-src lines only (trixie, forky, sid, backports)
 JOBS=$(nproc 2>/dev/null || echo 2)
+
+WITH_TESTS=0                # --tests
 
 # ---------------------------------------------------------------- helpers
 
@@ -87,7 +112,7 @@ since() { echo "$(( ($(now_ms) - $1) / 1000 ))s"; }
 
 usage() {
   cat <<EOF
-Usage: scripts/setup.sh [--check | --help]
+Usage: scripts/setup.sh [--tests] [--check | --help]
 
 Installs and builds what quicsteer needs on Debian 12 (bookworm). Run as root
 (e.g. through 'sudo make run'). Idempotent: a second run does nothing.
@@ -99,6 +124,10 @@ Installs and builds what quicsteer needs on Debian 12 (bookworm). Run as root
                mount bpffs; check BTF; create the system user $PHP_USER.
   --check      only report what is missing; exit 1 if anything is, else 0.
                Installs nothing and does not need root.
+  --tests      also what only the test suite needs (make test): a curl with
+               HTTP/3 built from Debian's source into \$QUICSTEER_DEPS/prefix/bin
+               (never on PATH), chromium and libnss3-tools, node and npm when
+               missing, puppeteer-core from npm into \$QUICSTEER_DEPS/browser.
   --help       this text.
 
 Cache root: \$QUICSTEER_DEPS (now $DEPS); prefix $PREFIX.
@@ -144,6 +173,9 @@ stamp_key() {
     openssl) echo "key=openssl|$STAMP_FORMAT|${OPENSSL_CONFIG[*]}" ;;
     ngtcp2) echo "key=ngtcp2|$STAMP_FORMAT|${NGTCP2_CMAKE[*]}" ;;
     nghttp3) echo "key=nghttp3|$STAMP_FORMAT|${NGHTTP3_CMAKE[*]}" ;;
+    # rebuilt when the libraries it links change
+    curl) echo "key=curl|$STAMP_FORMAT|${CURL_CMAKE[*]}|$(pkg-config --modversion libssl libngtcp2_crypto_ossl libnghttp3 2>/dev/null | paste -sd,)" ;;
+    browser) echo "key=browser|$STAMP_FORMAT|node=$(node_major)|lock=$(sha256sum <"$BROWSER_LOCK" 2>/dev/null | cut -d' ' -f1)" ;;
   esac
 }
 stamp_valid() {
@@ -186,6 +218,15 @@ ngtcp2_ok() {
   pc_ok libngtcp2 "$MIN_NGTCP2" ngtcp2 && pc_ok libngtcp2_crypto_ossl "$MIN_NGTCP2" ngtcp2
 }
 nghttp3_ok() { pc_ok libnghttp3 "$MIN_NGHTTP3" nghttp3; }
+
+# the HTTP/3 curl: built, its stamp current, and it says so
+curl_ok() {
+  [[ -x $CURL_BIN ]] && stamp_valid curl || return 1
+  "$CURL_BIN" -V 2>/dev/null | grep -q '^Features:.* HTTP3'
+}
+node_major() { local v; v=$(node --version 2>/dev/null) || return 0; v=${v#v}; echo "${v%%.*}"; }
+node_ok() { command -v npm >/dev/null 2>&1 && (( $(node_major || echo 0) >= MIN_NODE )); }
+browser_npm_ok() { [[ -f $BROWSER_DIR/node_modules/puppeteer-core/package.json ]] && stamp_valid browser; }
 
 # Key of the final link test: the versions it was run with.
 linktest_key() {
@@ -238,6 +279,13 @@ collect_missing() {
   if ! ngtcp2_ok; then MISSING+=("libngtcp2 >= $MIN_NGTCP2 with libngtcp2_crypto_ossl"); fi
   if ! nghttp3_ok; then MISSING+=("libnghttp3 >= $MIN_NGHTTP3 (libnghttp3-dev, bookworm-backports)"); fi
   if ! linktest_ok; then MISSING+=("static link test of OpenSSL/ngtcp2/nghttp3 (stamp $DEPS/stamp)"); fi
+  if (( WITH_TESTS )); then
+    mapfile -t NEED_TEST_DEBS < <(missing_debs "${TEST_DEB_PKGS[@]}")
+    for p in "${NEED_TEST_DEBS[@]}"; do MISSING+=("debian package $p (--tests)"); done
+    if ! curl_ok; then MISSING+=("curl with HTTP/3 ($CURL_BIN, --tests)"); fi
+    if ! node_ok; then MISSING+=("node >= $MIN_NODE and npm (--tests)"); fi
+    if ! browser_npm_ok; then MISSING+=("puppeteer-core in $BROWSER_DIR (npm ci of tests/tools/browser, --tests)"); fi
+  fi
   if ! bpffs_mounted; then MISSING+=("bpffs mounted at /sys/fs/bpf"); fi
   if [[ ! -e /sys/kernel/btf/vmlinux ]]; then MISSING+=("kernel BTF (/sys/kernel/btf/vmlinux)"); fi
   if ! getent passwd "$PHP_USER" >/dev/null; then MISSING+=("system user $PHP_USER (the php-fpm pool's)"); fi
@@ -261,6 +309,14 @@ apt_common_opts() { # apt_common_opts DIR
 apt_bin() {
   local opts; mapfile -t opts < <(apt_common_opts "$APT_BIN")
   DEBIAN_FRONTEND=noninteractive apt-get "${opts[@]}" "$@"
+}
+# apt_install LOGFILE ARGS...: apt-get install ARGS (packages, -t SUITE) through the private
+# binary config, non-interactive, keeping changed configuration files
+apt_install() {
+  local logf=$1; shift
+  apt_bin_update_once
+  apt_bin install -y -q --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >"$logf" 2>&1
 }
 apt_src() {
   local opts; mapfile -t opts < <(apt_common_opts "$APT_SRC")
@@ -438,6 +494,68 @@ build_nghttp3() {
   log "  nghttp3 $(pkg-config --modversion libnghttp3) installed in $PREFIX ($(since "$t"))"
 }
 
+# curl from Debian's source package with cmake (Debian's patches touch only the autotools
+# files), against the prefix's OpenSSL and ngtcp2. Static archives need their order: curl's
+# cmake puts libssl before libngtcp2_crypto_ossl, which needs it; the link line ends with
+# pkg-config's order again.
+build_curl() {
+  local t logf=$LOGS/curl-build.log args; t=$(now_ms)
+  rm -f "$STAMPS/curl"
+  fetch_source curl "$MIN_CURL" "${CURL_SUITES[@]}"
+  args=("${CURL_CMAKE[@]}")
+  if ! pc_in_prefix libssl; then   # a system OpenSSL >= 3.5: use it
+    args=("${args[@]/-DOPENSSL_ROOT_DIR=*/}"); args=("${args[@]/-DOPENSSL_USE_STATIC_LIBS=*/}")
+    local a clean=(); for a in "${args[@]}"; do [[ -n $a ]] && clean+=("$a"); done; args=("${clean[@]}")
+  fi
+  log "  building curl $SRC_VERSION from $SRC_SUITE (HTTP/3 with ngtcp2 + OpenSSL; log $logf)"
+  (
+    cd "$SRC_DIR"
+    cmake -S . -B _build "${args[@]}" \
+      -DCMAKE_C_STANDARD_LIBRARIES="$(pkg-config --static --libs libngtcp2_crypto_ossl)"
+    nice -n 10 cmake --build _build -j"$JOBS" --target curl
+    install -D -m 755 _build/src/curl "$CURL_BIN"
+  ) >"$logf" 2>&1 || die_log "curl build failed" "$logf"
+  "$CURL_BIN" -V >>"$logf" 2>&1 || die_log "$CURL_BIN does not run" "$logf"
+  "$CURL_BIN" -V | grep -q '^Features:.* HTTP3' ||
+    die_log "$CURL_BIN was built without HTTP3 (ngtcp2 or nghttp3 not found by curl's cmake?)" "$logf"
+  write_stamp curl "$SRC_VERSION" "$SRC_SUITE" "$(upstream_of "$SRC_VERSION")"
+  rm -rf "$DEPS/src/curl"
+  log "  $("$CURL_BIN" -V | head -n 1) -> $CURL_BIN ($(since "$t"))"
+}
+
+# puppeteer-core as tests/tools/browser/package-lock.json pins it, outside the checkout
+install_browser_npm() {
+  local t logf=$LOGS/npm-browser.log; t=$(now_ms)
+  [[ -f $BROWSER_LOCK ]] || die "$BROWSER_LOCK missing"
+  rm -f "$STAMPS/browser"
+  rm -rf "$BROWSER_DIR"; mkdir -p "$BROWSER_DIR"
+  cp "$BROWSER_LOCK" "$(dirname "$BROWSER_LOCK")/package.json" "$BROWSER_DIR/"
+  log "  npm ci in $BROWSER_DIR (puppeteer-core; log $logf)"
+  (cd "$BROWSER_DIR" && npm ci --ignore-scripts --no-audit --no-fund) >"$logf" 2>&1 ||
+    die_log "npm ci of puppeteer-core failed (the npm registry reachable?)" "$logf"
+  mkdir -p "$STAMPS"
+  { stamp_key browser; echo "puppeteer-core=$(jq -r .version "$BROWSER_DIR/node_modules/puppeteer-core/package.json")"; } \
+    >"$STAMPS/browser.tmp"
+  mv "$STAMPS/browser.tmp" "$STAMPS/browser"
+  log "  puppeteer-core $(stamp_field browser puppeteer-core) installed ($(since "$t"))"
+}
+
+# --tests: chromium and certutil from bookworm(-security), node and npm (Debian's, only when
+# no node >= MIN_NODE with npm is there: one from elsewhere is left alone), puppeteer-core,
+# the HTTP/3 curl. Needs the QUIC libraries of step 3.
+test_clients() {
+  local debs=("${NEED_TEST_DEBS[@]}")
+  node_ok || debs+=(nodejs npm)
+  if (( ${#debs[@]} )); then
+    log "[5/6] installing Debian packages for the tests: ${debs[*]}"
+    apt_install "$LOGS/apt-install-tests.log" "${debs[@]}" ||
+      die_log "apt-get install of the test clients failed" "$LOGS/apt-install-tests.log"
+    node_ok || die "node >= $MIN_NODE with npm still missing after installing nodejs and npm"
+  fi
+  if ! browser_npm_ok; then install_browser_npm; else log "  puppeteer-core present in $BROWSER_DIR"; fi
+  if ! curl_ok; then build_curl; else log "  $("$CURL_BIN" -V | head -n 1) present"; fi
+}
+
 # The flags a consumer (the Makefile) uses: OpenSSL and ngtcp2 static from the prefix,
 # nghttp3 from pkg-config (shared from backports, or static if built into the prefix).
 link_cflags() { pkg-config --cflags libngtcp2_crypto_ossl libnghttp3; }
@@ -535,6 +653,11 @@ summary() {
   done
   log "  gtlsclient: $(command -v gtlsclient || echo missing)"
   log "  gtlsserver: $(gtlsserver_ok && echo /usr/sbin/gtlsserver || echo missing)"
+  if (( WITH_TESTS )); then
+    log "  curl (h3):  $(first_line "$CURL_BIN" -V || true) ($CURL_BIN)"
+    log "  chromium:   $(command -v chromium >/dev/null && first_line chromium --version || echo missing)"
+    log "  node:       $(node --version 2>/dev/null || echo missing); puppeteer-core $(stamp_field browser puppeteer-core) in $BROWSER_DIR"
+  fi
   log "  prefix:     $PREFIX"
   log "  use:        PKG_CONFIG_PATH=$PC_PATH_PREFIX"
   log "  link with:  $(link_libs 2>/dev/null || echo '?')"
@@ -550,7 +673,11 @@ do_check() {
   fi
   local m
   for m in "${MISSING[@]}"; do log "check: missing: $m"; done
-  log "check: ${#MISSING[@]} item(s) missing; run scripts/setup.sh as root (or 'sudo make run')"
+  if (( WITH_TESTS )); then
+    log "check: ${#MISSING[@]} item(s) missing; run scripts/setup.sh --tests as root (or 'sudo make test')"
+  else
+    log "check: ${#MISSING[@]} item(s) missing; run scripts/setup.sh as root (or 'sudo make run')"
+  fi
   return 1
 }
 
@@ -574,17 +701,14 @@ do_setup() {
   # 1. bookworm packages
   t=$(now_ms)
   if (( ${#NEED_DEBS[@]} )); then
-    log "[1/5] installing Debian packages: ${NEED_DEBS[*]}"
-    apt_bin_update_once
-    apt_bin install -y -q --no-install-recommends \
-      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      "${NEED_DEBS[@]}" >"$LOGS/apt-install.log" 2>&1 ||
+    log "[1/6] installing Debian packages: ${NEED_DEBS[*]}"
+    apt_install "$LOGS/apt-install.log" "${NEED_DEBS[@]}" ||
       die_log "apt-get install failed" "$LOGS/apt-install.log"
     mapfile -t NEED_DEBS < <(missing_debs "${DEB_PKGS[@]}")
     (( ${#NEED_DEBS[@]} == 0 )) || die "still missing after install: ${NEED_DEBS[*]}"
-    log "[1/5] Debian packages installed ($(since "$t"))"
+    log "[1/6] Debian packages installed ($(since "$t"))"
   else
-    log "[1/5] Debian packages: all ${#DEB_PKGS[@]} present ($(since "$t"))"
+    log "[1/6] Debian packages: all ${#DEB_PKGS[@]} present ($(since "$t"))"
   fi
 
   # 2. bookworm-backports: ngtcp2-client (gtlsclient), ngtcp2-server (gtlsserver),
@@ -596,13 +720,11 @@ do_setup() {
   # Only if neither the system nor our prefix has a usable nghttp3.
   nghttp3_ok || bpo+=(libnghttp3-dev)
   if (( ${#bpo[@]} )); then
-    log "[2/5] installing from $CODENAME-backports: ${bpo[*]}"
+    log "[2/6] installing from $CODENAME-backports: ${bpo[*]}"
     apt_bin_update_once
     local p
     for p in "${bpo[@]}"; do
-      if apt_bin install -y -q --no-install-recommends -t "$CODENAME-backports" \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        "$p" >"$LOGS/apt-install-$p.log" 2>&1; then
+      if apt_install "$LOGS/apt-install-$p.log" -t "$CODENAME-backports" "$p"; then
         log "  $p $(dpkg-query -W -f='${Version}' "$p") installed"
         if [[ $p == ngtcp2-server ]]; then
           # The package enables a demo daemon (ngtcp2d.service, localhost:7777); the benchmark
@@ -618,15 +740,15 @@ do_setup() {
     gtlsclient_ok || die "/usr/bin/gtlsclient missing after installing ngtcp2-client"
     gtlsserver_ok || die "/usr/sbin/gtlsserver missing after installing ngtcp2-server"
     apt_bin clean >/dev/null 2>&1 || true
-    log "[2/5] backports done ($(since "$t"))"
+    log "[2/6] backports done ($(since "$t"))"
   else
-    log "[2/5] backports: gtlsclient, gtlsserver and nghttp3 >= $MIN_NGHTTP3 present ($(since "$t"))"
+    log "[2/6] backports: gtlsclient, gtlsserver and nghttp3 >= $MIN_NGHTTP3 present ($(since "$t"))"
   fi
 
   # 3. OpenSSL >= 3.5, ngtcp2 with the ossl backend (and nghttp3 if still unusable)
   t=$(now_ms)
   local built=0
-  log "[3/5] QUIC libraries (prefix $PREFIX)"
+  log "[3/6] QUIC libraries (prefix $PREFIX)"
   if ! openssl_ok; then build_openssl; built=1; else log "  OpenSSL $(pkg-config --modversion libssl) present"; fi
   if ! ngtcp2_ok; then build_ngtcp2; built=1; else log "  ngtcp2 $(pkg-config --modversion libngtcp2) with libngtcp2_crypto_ossl present"; fi
   if ! nghttp3_ok; then
@@ -638,29 +760,38 @@ do_setup() {
     log "  nghttp3 $(pkg-config --modversion libnghttp3) present"
   fi
   if (( built )) || ! linktest_ok; then link_test; fi
-  log "[3/5] QUIC libraries done ($(since "$t"))"
+  log "[3/6] QUIC libraries done ($(since "$t"))"
 
   # 4. bpffs and BTF
   t=$(now_ms)
   if ! bpffs_mounted; then
     mkdir -p /sys/fs/bpf 2>/dev/null || true
     mount -t bpf bpf /sys/fs/bpf || die "could not mount bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)"
-    log "[4/5] mounted bpffs at /sys/fs/bpf"
+    log "[4/6] mounted bpffs at /sys/fs/bpf"
   else
-    log "[4/5] bpffs already mounted at /sys/fs/bpf"
+    log "[4/6] bpffs already mounted at /sys/fs/bpf"
   fi
   [[ -e /sys/kernel/btf/vmlinux ]] ||
     die "kernel BTF missing: /sys/kernel/btf/vmlinux does not exist; quicsteer needs a kernel >= 5.10 built with CONFIG_DEBUG_INFO_BTF=y (running $(uname -r))"
-  log "[4/5] kernel $(uname -r) has BTF ($(since "$t"))"
+  log "[4/6] kernel $(uname -r) has BTF ($(since "$t"))"
   if ! getent passwd "$PHP_USER" >/dev/null; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
       "$PHP_USER" || die "could not create the system user $PHP_USER (useradd)"
-    log "[4/5] created the system user $PHP_USER for the php-fpm pool"
+    log "[4/6] created the system user $PHP_USER for the php-fpm pool"
   else
-    log "[4/5] system user $PHP_USER present"
+    log "[4/6] system user $PHP_USER present"
   fi
 
-  # 5. summary
+  # 5. test clients (--tests)
+  t=$(now_ms)
+  if (( WITH_TESTS )); then
+    test_clients
+    log "[5/6] test clients done ($(since "$t"))"
+  else
+    log "[5/6] test clients: not asked for (--tests; make test asks)"
+  fi
+
+  # 6. summary
   collect_missing
   (( ${#MISSING[@]} == 0 )) || die "still missing after setup: ${MISSING[*]}"
   summary
@@ -672,6 +803,7 @@ main() {
   while (( $# )); do
     case $1 in
       --check) mode=check ;;
+      --tests) WITH_TESTS=1 ;;
       -h|--help) usage; return 0 ;;
       *) printf 'setup: unknown option: %s\n' "$1" >&2; usage >&2; return 2 ;;
     esac

@@ -170,6 +170,7 @@ test_h1_smuggling_refused_and_closed() {
 	refused 'GET /index.html HTTP/1.1\r\n\r\n'
 	refused 'POST /index.html HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n' 501
 	refused 'GET http://evil.example/index.html HTTP/1.1\r\nHost: localhost\r\n\r\n'
+	refused 'PUT /index.html HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\na' 417
 	assert_eq "400s counted" 10 "$(workers_sum h1_bad_requests)"
 	assert_eq "the worker lives" 1 "$(workers_running)"
 }
@@ -238,4 +239,55 @@ test_h1_drain_closes_idle_keepalive_connections() {
 	grep -q '^quicsteer test docroot' "$out" || fail "no answer: $(cat "$out")"
 	[[ $(tail -1 "$out") == CLOSED ]] || fail "not closed: $(cat "$out")"
 	((t1 - t0 < 10)) || fail "closed after $((t1 - t0)) s"
+}
+
+# A request answered before its body was read (405 on a static file) ends
+# the connection; the client still sending its body must still read the
+# answer: the worker shuts its side and drops what comes for a while
+# instead of closing at once (which resets, and the client loses the
+# answer).  A client that sends on and on is closed at the limits.
+test_h1_early_answer_lingering_close() {
+	local out
+	need_h1 || return
+	qs_start h1linger 1
+	out=$(/usr/bin/python3 - "$QS_PORT" <<'PYEOF'
+import socket, ssl, sys, time
+port = int(sys.argv[1])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["http/1.1"])
+def conn():
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    s.sendall(b"POST /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000000\r\n\r\n")
+    s.sendall(b"x" * (64 << 10))
+    time.sleep(0.5)   # the server answers and ends the connection meanwhile
+    return s
+answered = 0
+for trial in range(3):
+    s = conn()
+    try:
+        s.sendall(b"x" * (512 << 10))
+        s.settimeout(5)
+        answered += s.recv(4096).startswith(b"HTTP/1.1 405")
+    except OSError as e:
+        print("error:", e)
+print("answered", answered)
+# on and on: the server stops listening after its limits
+s = conn()
+t0, sent = time.time(), 0
+try:
+    s.settimeout(10)
+    while time.time() - t0 < 15:
+        s.sendall(b"x" * (64 << 10))
+        sent += 64 << 10
+except OSError:
+    pass
+print("cut", "yes" if time.time() - t0 < 15 else "no")
+PYEOF
+)
+	info "$(tr '\n' ' ' <<<"$out")"
+	assert_eq "answers read while still sending" "answered 3" "$(grep answered <<<"$out")" || return
+	assert_eq "an endless body is cut" "cut yes" "$(grep cut <<<"$out")" || return
+	assert_eq "the worker lives" 1 "$(workers_running)"
 }

@@ -114,7 +114,8 @@ flood() {
 	"$PY" - "$QS_PORT" "$1" <<'PYEOF'
 import socket, ssl, sys, time
 import h2.connection, h2.config, h2.events, h2.frame_buffer
-from hyperframe.frame import ContinuationFrame, HeadersFrame, PingFrame, SettingsFrame
+from hyperframe.frame import (ContinuationFrame, DataFrame, HeadersFrame, PingFrame,
+                              PriorityFrame, SettingsFrame, WindowUpdateFrame)
 
 port, kind = int(sys.argv[1]), sys.argv[2]
 ctx = ssl.create_default_context()
@@ -192,6 +193,22 @@ try:
         c.send_headers(c.get_next_available_stream_id(), req, end_stream=True)
         s.sendall(c.data_to_send())
         time.sleep(8)
+    elif kind == "window_update":
+        # 1-byte window increments, on the connection and a stream
+        c.send_headers(c.get_next_available_stream_id(), req, end_stream=True)
+        out = c.data_to_send()
+        out += b"".join(WindowUpdateFrame(i % 2, window_increment=1).serialize()
+                        for i in range(5000))
+    elif kind == "priority":
+        out = b"".join(PriorityFrame(2 * i + 1, depends_on=0, stream_weight=16).serialize()
+                       for i in range(5000))
+    elif kind == "empty_data":
+        # a POST whose body comes as empty DATA frames that never end
+        post = [(":method", "POST"), (":path", "/small.txt"), (":scheme", "https"),
+                (":authority", "qs")]
+        c.send_headers(1, post, end_stream=False)
+        out = c.data_to_send()
+        out += b"".join(DataFrame(1, data=b"").serialize() for i in range(5000))
     elif kind == "continuation":
         # a HEADERS frame without END_HEADERS, then empty CONTINUATION frames
         out = HeadersFrame(1, data=c.encoder.encode(req)).serialize()
@@ -300,6 +317,9 @@ test_h2_rapid_reset_flood_goaway() { flood_test rapid_reset; }
 test_h2_ping_flood_goaway() { flood_test ping; }
 test_h2_settings_flood_goaway() { flood_test settings; }
 test_h2_continuation_flood_goaway() { flood_test continuation; }
+test_h2_window_update_flood_goaway() { flood_test window_update; }
+test_h2_priority_flood_goaway() { flood_test priority; }
+test_h2_empty_data_flood_goaway() { flood_test empty_data; }
 
 # reload with a download in flight on an HTTP/2 connection: GOAWAY, the
 # download completes, new connections go to the new generation

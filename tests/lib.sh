@@ -20,10 +20,7 @@ run_deferred() {
 	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do
 		eval "${_deferred[$i]}" >/dev/null 2>&1 || true
 	done
-	CERT=$ROOT/certs/server.crt
-KEY=$ROOT/certs/server.key
-
-_deferred=()
+	_deferred=()
 }
 
 fail() { echo "FAIL: $*" >&2; return 1; }

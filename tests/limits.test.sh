@@ -144,3 +144,47 @@ test_limits_response_memory_budget() {
 		"https://127.0.0.1:$QS_PORT/4m.bin" 2>/dev/null) || true
 	assert_eq "served again" "2 0" "$(jq -r '"\(.status_2xx) \(.requests_failed)"' <<<"$out")"
 }
+
+# The same budget over TCP: 16 HTTP/1.1 clients ask for 4 MB and read
+# nothing; each connection's output queue holds up to its mark (256 KB),
+# counted in resp_held, so a new request gets 503 while they stall, and
+# the bytes are given back when they go
+test_limits_response_memory_budget_tcp() {
+	need_root_bpf || return
+	limits_docroot
+	qs_start respmemtcp 1 --max-response-memory 1M
+	local ppid held code
+	/usr/bin/python3 - "$QS_PORT" >"$DL/stall.out" 2>&1 <<'PYEOF2' &
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["http/1.1"])
+socks = []
+for i in range(16):
+    raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    s.sendall(b"GET /4m.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    socks.append(s)
+time.sleep(8)
+PYEOF2
+	ppid=$!
+	defer "kill $ppid 2>/dev/null; wait $ppid 2>/dev/null"
+	wait_until 10 bash -c "(( \$(bpftool -j map lookup pinned $QS_PIN/qs_worker_stats \
+		key 0 0 0 0 | jq .formatted.value.resp_held) > 1 << 20 ))" ||
+		fail "the stalled TCP responses hold $(workers_sum resp_held) bytes, not over 1 MB" ||
+		return
+	held=$(workers_sum resp_held)
+	code=$(curl -sk --http1.1 -o /dev/null -w '%{http_code}' --max-time 5 \
+		"https://127.0.0.1:$QS_PORT/index.html")
+	info "held $((held >> 10)) KB for 16 stalled TCP readers: a new request got $code"
+	assert_eq "new request refused meanwhile" 503 "$code" || return
+	kill "$ppid" 2>/dev/null
+	wait "$ppid" 2>/dev/null || true
+	wait_until 10 bash -c "(( \$(bpftool -j map lookup pinned $QS_PIN/qs_worker_stats \
+		key 0 0 0 0 | jq .formatted.value.resp_held) == 0 ))" ||
+		fail "bytes held once their clients are gone: $(workers_sum resp_held)" || return
+	assert_eq "served again" 200 "$(curl -sk --http1.1 -o /dev/null -w '%{http_code}' \
+		--max-time 5 "https://127.0.0.1:$QS_PORT/index.html")"
+}

@@ -73,6 +73,8 @@ static int test_keepalive_close_expect_http10(void)
 	CHECK(parse("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n"
 		    "Content-Length: 3\r\n\r\n", &h) > 0 && h.expect_continue &&
 	      h.content_length == 3, "expect");
+	CHECK(parse("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n"
+		    "Content-Length: 3\r\n\r\n", &h) == -417, "an unknown expectation");
 	CHECK(parse("GET / HTTP/1.0\r\n\r\n", &h) > 0 && h.minor == 0 && !h.authority,
 	      "1.0 without Host");
 	CHECK(parse("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", &h) > 0 && h.method_len == 3,

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
+#include "worker/http/body.h"
 #include "worker/http/h1.h"
 #include "worker/http/h1parse.h"
 #include "worker/site.h"
@@ -52,12 +53,10 @@ struct h1_conn;
 struct h1_req {
 	struct qs_req req;      /* first: the layer's callbacks give its address */
 	struct h1_conn *hc;
-	int fd;                 /* the response's file, -1: none */
-	uint64_t file_off, file_left;
+	struct qs_body_out out; /* the response's file and end (bytes go out at once) */
 	bool head_sent;
 	bool no_body;           /* HEAD, 204, 304, or respond() said so */
 	bool chunked_out;       /* the body goes chunked: no Content-Length given */
-	bool ended;             /* the handler gave its last byte (or file) */
 	bool complete;          /* ... and all of it is queued */
 };
 
@@ -101,7 +100,7 @@ static struct h1_req *req_new(struct h1_conn *hc)
 	if (!r)
 		return NULL;
 	r->hc = hc;
-	r->fd = -1;
+	qs_body_init(&r->out);
 	r->req.content_length = -1;
 	r->req.scheme = "https";
 	r->req.protocol = "HTTP/1.1";
@@ -118,11 +117,7 @@ static struct h1_req *req_new(struct h1_conn *hc)
 static void req_free(struct h1_req *r)
 {
 	qs_req_close(&r->req);
-	if (r->fd >= 0) {
-		close(r->fd);
-		r->fd = -1;
-		qs_req_file_closed(&r->req);
-	}
+	qs_body_free(&r->req, &r->out);
 	qs_req_free_fields(&r->req);
 	free(r);
 }
@@ -136,7 +131,11 @@ static void finish(struct h1_conn *hc)
 	req_free(hc->cur);
 	hc->cur = NULL;
 	if (!keep) {
-		qs_tcp_close(c, true);
+		/* a body not read, or a refused request: the client may be sending */
+		if (hc->state != H1_DONE)
+			qs_tcp_close_lingering(c);
+		else
+			qs_tcp_close(c, true);
 		return;
 	}
 	set_state(hc, H1_IDLE);
@@ -207,7 +206,7 @@ static int h1_respond(struct qs_req *req, const struct qs_field *f, size_t n, bo
 	free(buf);
 	r->head_sent = true;
 	if (!body) {
-		r->ended = r->complete = true;
+		r->out.ended = r->complete = true;
 		maybe_finish(hc);
 	}
 	return ret;
@@ -239,29 +238,19 @@ static void pump(struct h1_req *r)
 	struct qs_tcp_conn *c = r->hc->c;
 	uint8_t buf[FILE_CHUNK];
 
-	while (r->file_left && qs_tcp_queued(c) < QS_TCP_OUT_HIGH && !c->dead) {
-		size_t len = r->file_left < FILE_CHUNK ? (size_t)r->file_left : FILE_CHUNK;
-		ssize_t got = pread(r->fd, buf, len, (off_t)r->file_off);
+	while (r->out.file_left && qs_tcp_queued(c) < QS_TCP_OUT_HIGH && !c->dead) {
+		size_t len = r->out.file_left < FILE_CHUNK ? (size_t)r->out.file_left : FILE_CHUNK;
 
-		if (got != (ssize_t)len) {
-			/* the file shrank under us: the promised length cannot be met */
-			pr_warn("request %" PRIu64 ": reading the file failed at offset %" PRIu64
-				": %s", r->req.id, r->file_off,
-				got < 0 ? strerror(errno) : "file truncated");
-			qs_tcp_close(c, false);
+		if (qs_body_read_file(&r->req, &r->out, buf, len)) {
+			qs_tcp_close(c, false);	/* the promised length cannot be met */
 			return;
 		}
 		if (send_body(r, buf, len))
 			return;
-		r->file_off += len;
-		r->file_left -= len;
 	}
-	if (!r->file_left && r->fd >= 0) {
-		close(r->fd);
-		r->fd = -1;
-		qs_req_file_closed(&r->req);
-	}
-	if (r->ended && r->fd < 0 && !r->complete && r->head_sent) {
+	if (!r->out.file_left)
+		qs_body_free(&r->req, &r->out);	/* a HEAD's file: never read */
+	if (r->out.ended && r->out.fd < 0 && !r->complete && r->head_sent) {
 		if (r->chunked_out)
 			qs_tcp_send(c, (const uint8_t *)"0\r\n\r\n", 5);
 		r->complete = true;
@@ -273,7 +262,7 @@ static int h1_send(struct qs_req *req, const uint8_t *data, size_t len)
 {
 	struct h1_req *r = h1_req(req);
 
-	if (r->ended || r->no_body)
+	if (r->out.ended || r->no_body)
 		return 0;
 	return send_body(r, data, len);
 }
@@ -282,29 +271,25 @@ static int h1_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
 {
 	struct h1_req *r = h1_req(req);
 
-	if (r->ended || r->fd >= 0) {
-		close(fd);
-		return r->ended ? 0 : -EBUSY;
-	}
+	int ret;
+
 	/*
 	 * Read from writable(), not now: the layer counts the file open once
 	 * we return, and a small one would be closed before.
 	 */
-	r->fd = fd;
-	r->file_off = off;
-	r->file_left = r->no_body ? 0 : len;
-	r->ended = true;
-	qs_tcp_wake(r->hc->c);
-	return 0;
+	ret = qs_body_file(&r->out, fd, off, r->no_body ? 0 : len);
+	if (!ret)
+		qs_tcp_wake(r->hc->c);
+	return ret;
 }
 
 static void h1_end(struct qs_req *req)
 {
 	struct h1_req *r = h1_req(req);
 
-	if (r->ended)
+	if (r->out.ended)
 		return;
-	r->ended = true;
+	r->out.ended = true;
 	pump(r);
 }
 
@@ -608,7 +593,7 @@ static void h1_writable(struct qs_tcp_conn *c)
 
 	if (!r)
 		return;
-	if (r->fd >= 0)
+	if (r->out.fd >= 0)
 		pump(r);
 	if (c->dead)
 		return;

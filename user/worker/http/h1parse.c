@@ -178,7 +178,10 @@ static int parse_field(struct qs_h1_head *h, uint8_t *p, uint8_t *eol, bool *see
 	} else if (is_name(f, "connection")) {
 		parse_connection(h, v, f->vl);
 	} else if (is_name(f, "expect")) {
-		h->expect_continue = ieq(v, f->vl, "100-continue");
+		/* the only expectation there is (RFC 9110 10.1.1): others fail */
+		if (!ieq(v, f->vl, "100-continue"))
+			return -417;
+		h->expect_continue = true;
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
+#include "worker/http/body.h"
 #include "worker/http/h2.h"
 #include "worker/mem.h"
 #include "worker/quic/quic.h"
@@ -33,12 +34,6 @@ enum h2_state {
 	H2_BODY_DONE,
 };
 
-struct h2_chunk {
-	struct h2_chunk *next;
-	size_t len;
-	uint8_t data[];
-};
-
 struct h2_stream {
 	struct qs_req req;                  /* first: what the handler sees */
 	int32_t id;
@@ -51,13 +46,7 @@ struct h2_stream {
 	/* request body: delivered to the handler and not yet credited */
 	uint64_t uncredited;
 	uint64_t conn_ahead;                /* ... of which the connection's credit was returned */
-	/* response: chunks from the handler, then a file region; then the end */
-	struct h2_chunk *pend_head, *pend_tail;
-	size_t pend_off;                    /* bytes of pend_head already framed */
-	size_t pend_bytes;
-	int fd;
-	uint64_t file_off, file_left;
-	bool ended;                         /* the handler has given the whole body */
+	struct qs_body_out out;             /* response: what the handler gave */
 	bool deferred;                      /* the data source said DEFERRED */
 	bool took;                          /* queued bytes were framed: tell the handler */
 };
@@ -73,7 +62,7 @@ struct h2_conn {
 	nghttp2_session *s;
 	struct h2_stream *streams;
 	unsigned n_streams;
-	struct bucket rst, ctrl;
+	struct bucket rst, ctrl, idle;      /* idle: frames that carry nothing */
 	bool in_recv;                       /* inside nghttp2_session_mem_recv */
 	bool pumping, again;
 	bool draining;                      /* shutdown notice sent: GOAWAY at its PING ack */
@@ -167,16 +156,6 @@ static void goaway_now(struct h2_conn *h, uint32_t code, const char *why)
 
 /* ---- streams ------------------------------------------------------------- */
 
-static void free_chunks(struct h2_chunk *ch)
-{
-	while (ch) {
-		struct h2_chunk *next = ch->next;
-
-		qs_free(ch);
-		ch = next;
-	}
-}
-
 static void stream_free(struct h2_stream *st)
 {
 	struct h2_conn *h = st->h;
@@ -191,12 +170,7 @@ static void stream_free(struct h2_stream *st)
 	owed = st->uncredited - st->conn_ahead;
 	if (owed && !h->closed)
 		nghttp2_session_consume_connection(h->s, owed);
-	free_chunks(st->pend_head);
-	qs_resp_held(st->req.site, -(int64_t)st->pend_bytes);
-	if (st->fd >= 0) {
-		close(st->fd);
-		qs_req_file_closed(&st->req);
-	}
+	qs_body_free(&st->req, &st->out);
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -217,7 +191,7 @@ static struct h2_stream *stream_new(struct h2_conn *h, int32_t id)
 		return NULL;
 	st->id = id;
 	st->h = h;
-	st->fd = -1;
+	qs_body_init(&st->out);
 	st->req.content_length = -1;
 	st->req.scheme = "https";
 	st->req.protocol = "HTTP/2.0";
@@ -247,55 +221,24 @@ static ssize_t read_data(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
 			 uint32_t *flags, nghttp2_data_source *source, void *ud)
 {
 	struct h2_stream *st = source->ptr;
-	size_t n = 0;
+	size_t n;
 
 	(void)s;
+	(void)stream_id;
 	(void)ud;
-	while (st->pend_head && n < length) {
-		struct h2_chunk *ch = st->pend_head;
-		size_t take = ch->len - st->pend_off;
-
-		if (take > length - n)
-			take = length - n;
-		memcpy(buf + n, ch->data + st->pend_off, take);
-		n += take;
-		st->pend_off += take;
-		st->pend_bytes -= take;
-		qs_resp_held(st->req.site, -(int64_t)take);
-		st->took = true;
-		if (st->pend_off == ch->len) {
-			st->pend_head = ch->next;
-			if (!st->pend_head)
-				st->pend_tail = NULL;
-			st->pend_off = 0;
-			qs_free(ch);
-		}
-	}
-	if (!st->pend_head && st->file_left && n < length) {
+	n = qs_body_copy(&st->req, &st->out, buf, length);
+	if (!st->out.head && st->out.file_left && n < length) {
 		size_t len = length - n;
-		ssize_t got;
 
-		if (len > st->file_left)
-			len = (size_t)st->file_left;
-		got = pread(st->fd, buf + n, len, (off_t)st->file_off);
-		if (got != (ssize_t)len) {
-			/* the file shrank under us: the promised length cannot be met */
-			pr_warn("h2 stream %" PRId32 ": reading the file failed at offset %" PRIu64
-				": %s", stream_id, st->file_off,
-				got < 0 ? strerror(errno) : "file truncated");
+		if (len > st->out.file_left)
+			len = (size_t)st->out.file_left;
+		if (qs_body_read_file(&st->req, &st->out, buf + n, len))
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;	/* resets the stream */
-		}
 		n += len;
-		st->took = true;	/* the client takes bytes: its send timeout restarts */
-		st->file_off += len;
-		st->file_left -= len;
-		if (!st->file_left) {
-			close(st->fd);
-			st->fd = -1;
-			qs_req_file_closed(&st->req);
-		}
 	}
-	if (st->ended && !st->pend_head && !st->file_left) {
+	if (n)
+		st->took = true;	/* the client takes bytes: its send timeout restarts */
+	if (qs_body_done(&st->out)) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		return (ssize_t)n;
 	}
@@ -335,7 +278,7 @@ static int h2_respond(struct qs_req *req, const struct qs_field *f, size_t n, bo
 		nva[i + 1] = (nghttp2_nv){ (uint8_t *)f[i].name, (uint8_t *)f[i].value,
 					   f[i].name_len, f[i].value_len, NGHTTP2_NV_FLAG_NONE };
 	if (!body)
-		st->ended = true;
+		st->out.ended = true;
 	ret = nghttp2_submit_response(st->h->s, st->id, nva, n + 1, body ? &dp : NULL);
 	schedule(st->h);
 	return ret ? -EIO : 0;
@@ -344,50 +287,30 @@ static int h2_respond(struct qs_req *req, const struct qs_field *f, size_t n, bo
 static int h2_send(struct qs_req *req, const uint8_t *data, size_t len)
 {
 	struct h2_stream *st = h2_stream(req);
-	struct h2_chunk *ch;
+	int ret = qs_body_push(req, &st->out, data, len);
 
-	if (st->ended)
-		return 0;
-	ch = qs_malloc(sizeof(*ch) + len);
-	if (!ch)
-		return -ENOMEM;
-	ch->next = NULL;
-	ch->len = len;
-	memcpy(ch->data, data, len);
-	if (st->pend_tail)
-		st->pend_tail->next = ch;
-	else
-		st->pend_head = ch;
-	st->pend_tail = ch;
-	st->pend_bytes += len;
-	qs_resp_held(st->req.site, (int64_t)len);
-	resume(st);
-	return 0;
+	if (!ret)
+		resume(st);
+	return ret;
 }
 
 static int h2_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
 {
 	struct h2_stream *st = h2_stream(req);
+	int ret = qs_body_file(&st->out, fd, off, len);
 
-	if (st->ended || st->fd >= 0) {
-		close(fd);
-		return st->ended ? 0 : -EBUSY;
-	}
-	st->fd = fd;
-	st->file_off = off;
-	st->file_left = len;
-	st->ended = true;
-	resume(st);
-	return 0;
+	if (!ret)
+		resume(st);
+	return ret;
 }
 
 static void h2_end(struct qs_req *req)
 {
 	struct h2_stream *st = h2_stream(req);
 
-	if (st->ended)
+	if (st->out.ended)
 		return;
-	st->ended = true;
+	st->out.ended = true;
 	resume(st);
 }
 
@@ -401,7 +324,7 @@ static void h2_abort(struct qs_req *req)
 
 static bool h2_backlog(struct qs_req *req)
 {
-	return h2_stream(req)->pend_bytes >= STREAM_BACKLOG;
+	return h2_stream(req)->out.bytes >= STREAM_BACKLOG;
 }
 
 /* n body bytes are the handler's no more: the client may send as many again. */
@@ -518,9 +441,15 @@ static void pump(struct h2_conn *h)
 		}
 	} while (h->again && !h->closed && !h->flooded && !c->dead);
 	h->pumping = false;
+	/*
+	 * Lingering: the client still sends as it reads the answer's tail
+	 * (WINDOW_UPDATE), and bytes that reach a closed socket make the
+	 * kernel reset the connection and drop that tail: a drain cut every
+	 * download larger than the socket buffers (tests/reloadload.test.sh).
+	 */
 	if (!c->dead && !h->flooded &&
 	    !nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
-		qs_tcp_close(c, true);
+		qs_tcp_close_lingering(c);
 }
 
 /* ---- nghttp2 callbacks ----------------------------------------------------- */
@@ -606,6 +535,22 @@ static void end_headers(struct h2_conn *h, struct h2_stream *st, bool fin)
 		stream_error(st);
 }
 
+/*
+ * PRIORITY frames: we announce no RFC 7540 priorities, so nghttp2 drops
+ * them unseen by on_frame_recv; their headers still come through here.
+ */
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *ud)
+{
+	struct h2_conn *h = ud;
+
+	(void)s;
+	if (hd->type == NGHTTP2_PRIORITY && !bucket_take(&h->idle)) {
+		goaway_now(h, NGHTTP2_ENHANCE_YOUR_CALM, "PRIORITY flood");
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	}
+	return 0;
+}
+
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
 {
 	struct h2_conn *h = ud;
@@ -637,6 +582,13 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 			return NGHTTP2_ERR_CALLBACK_FAILURE;
 		}
 		return 0;
+	case NGHTTP2_WINDOW_UPDATE:
+		if (frame->window_update.window_size_increment < (int32_t)QS_H2_SMALL_WINDOW_UPDATE &&
+		    !bucket_take(&h->idle)) {
+			goaway_now(h, NGHTTP2_ENHANCE_YOUR_CALM, "WINDOW_UPDATE flood");
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+		return 0;
 	case NGHTTP2_HEADERS:
 		st = stream_of(s, frame->hd.stream_id);
 		if (!st)
@@ -647,6 +599,10 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 		}
 		break;	/* trailers: only their END_STREAM matters */
 	case NGHTTP2_DATA:
+		if (!frame->hd.length && !fin && !bucket_take(&h->idle)) {
+			goaway_now(h, NGHTTP2_ENHANCE_YOUR_CALM, "empty DATA flood");
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
 		st = stream_of(s, frame->hd.stream_id);
 		if (!st)
 			return 0;
@@ -722,6 +678,7 @@ static nghttp2_session_callbacks *h2_callbacks(void)
 	if (cb || nghttp2_session_callbacks_new(&cb))
 		return cb;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk_recv);
@@ -771,8 +728,8 @@ static int h2_open(struct qs_tcp_conn *c)
 	if (!h)
 		return -ENOMEM;
 	h->c = c;
-	h->rst.tokens = h->ctrl.tokens = QS_H2_FLOOD_BURST;
-	h->rst.at = h->ctrl.at = mono_ns();
+	h->rst.tokens = h->ctrl.tokens = h->idle.tokens = QS_H2_FLOOD_BURST;
+	h->rst.at = h->ctrl.at = h->idle.at = mono_ns();
 	if (nghttp2_session_server_new2(&h->s, cb, h, opt)) {
 		free(h);
 		return -ENOMEM;

@@ -44,16 +44,6 @@ static void set_state(struct qs_h3_stream *st, enum qs_h3_state to)
 
 /* ---- streams ----------------------------------------------------------- */
 
-static void free_chunks(struct qs_chunk *ch)
-{
-	while (ch) {
-		struct qs_chunk *next = ch->next;
-
-		qs_free(ch);
-		ch = next;
-	}
-}
-
 static void stream_free(struct qs_h3_stream *st)
 {
 	struct qs_conn *c = st->conn;
@@ -68,14 +58,10 @@ static void stream_free(struct qs_h3_stream *st)
 	owed = st->uncredited - st->conn_ahead + st->early_len;
 	if (owed)
 		ngtcp2_conn_extend_max_offset(c->qc, owed);
-	free_chunks(st->head);
-	free_chunks(st->pend_head);
+	qs_chunks_free(st->head);
 	c->tx_unacked -= st->unacked < c->tx_unacked ? st->unacked : c->tx_unacked;
-	qs_resp_held(st->req.site, -(int64_t)(st->unacked + st->pend_bytes));
-	if (st->fd >= 0) {
-		close(st->fd);
-		qs_req_file_closed(&st->req);
-	}
+	qs_resp_held(st->req.site, -(int64_t)st->unacked);
+	qs_body_free(&st->req, &st->out);
 	if (st->prev)
 		st->prev->next = st->next;
 	else
@@ -96,7 +82,7 @@ static struct qs_h3_stream *stream_new(struct qs_conn *c, int64_t id)
 		return NULL;
 	st->id = id;
 	st->conn = c;
-	st->fd = -1;
+	qs_body_init(&st->out);
 	st->req.content_length = -1;
 	st->req.scheme = "https";
 	st->req.protocol = "HTTP/3";
@@ -165,17 +151,10 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 		*pflags |= NGHTTP3_DATA_FLAG_EOF;
 		return 0;
 	}
-	while (st->pend_head && n < veccnt) {
-		ch = st->pend_head;
-		st->pend_head = ch->next;
-		if (!st->pend_head)
-			st->pend_tail = NULL;
-		st->pend_bytes -= ch->len;
+	while (n < veccnt && (ch = qs_body_pop(&st->out)))
 		hand_over(st, ch, &vec[n++]);
-	}
-	if (n == 0 && st->file_left) {
-		size_t len = st->file_left < CHUNK_SIZE ? (size_t)st->file_left : CHUNK_SIZE;
-		ssize_t got;
+	if (n == 0 && st->out.file_left) {
+		size_t len = st->out.file_left < CHUNK_SIZE ? (size_t)st->out.file_left : CHUNK_SIZE;
 
 		if (st->unacked >= stream_window(st) || st->conn->tx_unacked >= CONN_TX_MAX) {
 			st->blocked = true;
@@ -187,26 +166,14 @@ static nghttp3_ssize read_data(nghttp3_conn *h3, int64_t stream_id, nghttp3_vec 
 		if (!ch)
 			return NGHTTP3_ERR_CALLBACK_FAILURE;
 		ch->len = len;
-		got = pread(st->fd, ch->data, len, (off_t)st->file_off);
-		if (got != (ssize_t)len) {
-			/* the file shrank under us: the promised length cannot be met */
-			pr_warn("stream %" PRId64 ": reading the file failed at offset %" PRIu64
-				": %s", st->id, st->file_off,
-				got < 0 ? strerror(errno) : "file truncated");
+		if (qs_body_read_file(&st->req, &st->out, ch->data, len)) {
 			qs_free(ch);
 			return NGHTTP3_ERR_CALLBACK_FAILURE;
 		}
 		hand_over(st, ch, &vec[n++]);
 		qs_resp_held(st->req.site, (int64_t)len);
-		st->file_off += len;
-		st->file_left -= len;
-		if (st->file_left == 0) {
-			close(st->fd);
-			st->fd = -1;
-			qs_req_file_closed(&st->req);
-		}
 	}
-	if (st->ended && !st->pend_head && !st->file_left) {
+	if (qs_body_done(&st->out)) {
 		st->eof = true;
 		*pflags |= NGHTTP3_DATA_FLAG_EOF;
 	}
@@ -246,7 +213,7 @@ static int h3_respond(struct qs_req *req, const struct qs_field *f, size_t n, bo
 		nva[i + 1] = (nghttp3_nv){ (uint8_t *)f[i].name, (uint8_t *)f[i].value,
 					   f[i].name_len, f[i].value_len, NGHTTP3_NV_FLAG_NONE };
 	if (!body)
-		st->ended = st->eof = true;
+		st->out.ended = st->eof = true;
 	ret = nghttp3_conn_submit_response(st->conn->h3, st->id, nva, n + 1, body ? &dr : NULL);
 	qs_conn_schedule_write(st->conn);
 	return ret ? -EIO : 0;
@@ -255,50 +222,30 @@ static int h3_respond(struct qs_req *req, const struct qs_field *f, size_t n, bo
 static int h3_send(struct qs_req *req, const uint8_t *data, size_t len)
 {
 	struct qs_h3_stream *st = h3_stream(req);
-	struct qs_chunk *ch;
+	int ret = qs_body_push(req, &st->out, data, len);
 
-	if (st->ended)
-		return 0;
-	ch = qs_malloc(sizeof(*ch) + len);
-	if (!ch)
-		return -ENOMEM;
-	ch->next = NULL;
-	ch->len = len;
-	memcpy(ch->data, data, len);
-	if (st->pend_tail)
-		st->pend_tail->next = ch;
-	else
-		st->pend_head = ch;
-	st->pend_tail = ch;
-	st->pend_bytes += len;
-	qs_resp_held(st->req.site, (int64_t)len);
-	resume(st);
-	return 0;
+	if (!ret)
+		resume(st);
+	return ret;
 }
 
 static int h3_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
 {
 	struct qs_h3_stream *st = h3_stream(req);
+	int ret = qs_body_file(&st->out, fd, off, len);
 
-	if (st->ended || st->fd >= 0) {
-		close(fd);
-		return st->ended ? 0 : -EBUSY;
-	}
-	st->fd = fd;
-	st->file_off = off;
-	st->file_left = len;
-	st->ended = true;
-	resume(st);
-	return 0;
+	if (!ret)
+		resume(st);
+	return ret;
 }
 
 static void h3_end(struct qs_req *req)
 {
 	struct qs_h3_stream *st = h3_stream(req);
 
-	if (st->ended)
+	if (st->out.ended)
 		return;
-	st->ended = true;
+	st->out.ended = true;
 	resume(st);
 }
 
@@ -314,7 +261,7 @@ static bool h3_backlog(struct qs_req *req)
 {
 	struct qs_h3_stream *st = h3_stream(req);
 
-	return st->unacked + st->pend_bytes >= stream_window(st);
+	return st->unacked + st->out.bytes >= stream_window(st);
 }
 
 /* n body bytes are the handler's no more: the client may send as many again. */
@@ -424,7 +371,7 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 		st->head_acked = 0;
 		qs_free(ch);
 	}
-	if (st->blocked && st->file_left && st->unacked < stream_window(st) &&
+	if (st->blocked && st->out.file_left && st->unacked < stream_window(st) &&
 	    c->tx_unacked < CONN_TX_MAX) {
 		st->blocked = false;
 		nghttp3_conn_resume_stream(c->h3, stream_id);
@@ -438,7 +385,7 @@ static int on_acked_stream_data(nghttp3_conn *h3, int64_t stream_id, uint64_t da
 	if (c->budget_blocked && c->tx_unacked < CONN_TX_MAX / 2) {
 		c->budget_blocked = false;
 		for (struct qs_h3_stream *o = c->streams; o; o = o->next)
-			if (o->blocked && o->file_left && o->unacked < stream_window(o)) {
+			if (o->blocked && o->out.file_left && o->unacked < stream_window(o)) {
 				o->blocked = false;
 				nghttp3_conn_resume_stream(c->h3, o->id);
 			}

@@ -12,15 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "worker/http/body.h"
 #include "worker/http/req.h"
 
 struct qs_conn;
-
-struct qs_chunk {
-	struct qs_chunk *next;
-	size_t len;
-	uint8_t data[];
-};
 
 /*
  * A request stream's life, request side; changed only through
@@ -48,12 +43,7 @@ struct qs_h3_stream {
 	/* a deferred 0-RTT request's body, not credited (its stream window bounds it) */
 	uint8_t *early_body;
 	size_t early_len, early_cap;
-	/* response: chunks from the handler, then a file region; then the end */
-	struct qs_chunk *pend_head, *pend_tail;
-	size_t pend_bytes;
-	int fd;
-	uint64_t file_off, file_left;
-	bool ended;                         /* the handler has given the whole body */
+	struct qs_body_out out;             /* response: what the handler gave */
 	struct qs_chunk *head, *tail;       /* handed to nghttp3, not yet acked */
 	size_t head_acked;                  /* bytes of head acknowledged */
 	uint64_t unacked;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
+#include "worker/site.h"
 #include "worker/tcp/tcp.h"
 
 #define READ_CHUNK   (16u << 10)    /* one TLS record */
@@ -34,7 +36,7 @@ enum {
 	TL_HANDSHAKE,   /* TLS handshake not complete: --handshake-timeout */
 	TL_IDLE,        /* kept alive with no request: --keepalive-timeout */
 	TL_FLUSH,       /* closing once its queue is sent: --send-timeout */
-	TL_LINGER,      /* all sent, until the client has it all: --send-timeout */
+	TL_LINGER,      /* shut for writing, dropping what comes: QS_TCP_LINGER_MS */
 	TL_N,
 };
 
@@ -78,7 +80,8 @@ static uint64_t list_timeout_ns(const struct qs_tcp_server *srv, int l)
 {
 	const struct qs_config *cfg = srv->site->cfg;
 	unsigned ms = l == TL_HANDSHAKE ? cfg->handshake_timeout_ms :
-		      l == TL_IDLE ? cfg->keepalive_timeout_ms : cfg->send_timeout_ms; /* FLUSH, LINGER */
+		      l == TL_IDLE ? cfg->keepalive_timeout_ms :
+		      l == TL_LINGER ? QS_TCP_LINGER_MS : cfg->send_timeout_ms;
 
 	return (uint64_t)ms * 1000000u;
 }
@@ -175,6 +178,7 @@ static void conn_free(struct qs_tcp_conn *c)
 {
 	if (c->app && c->app->close)
 		c->app->close(c);
+	qs_resp_held(c->site, -(int64_t)qs_tcp_queued(c));
 	SSL_free(c->ssl);
 	free(c->out);
 	free(c->in_held);
@@ -192,34 +196,38 @@ static void free_dead(struct qs_tcp_server *srv)
 	}
 }
 
-/*
- * Lingering, on every event and every LINGER_POLL_NS: close_notify (the
- * client tells a complete answer from a cut one) and FIN once the socket
- * takes them; what the client still sends is read and dropped.  It ends
- * once the client has acknowledged everything (nothing left to lose) or
- * closes.
- */
-static void linger(struct qs_tcp_conn *c)
+/* Read and drop what the client still sends; closed at its end, or past the limits. */
+static void linger_read(struct qs_tcp_conn *c)
 {
-	uint8_t buf[4096];
-	ssize_t n;
+	uint8_t buf[READ_CHUNK];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0 || (c->linger_bytes += (uint32_t)n) > QS_TCP_LINGER_BYTES) {
+			conn_kill(c);
+			return;
+		}
+	}
+}
+
+/*
+ * Every LINGER_POLL_NS: while the client acknowledges the answer's tail
+ * (what the socket still holds shrinks), the lingering goes on.  A drained
+ * HTTP/2 connection's tail can be the socket's whole send buffer, megabytes
+ * that a slow reader takes longer than QS_TCP_LINGER_MS to read.
+ */
+static void linger_poll(struct qs_tcp_conn *c)
+{
 	int unacked;
 
-	if (!c->shut_wr) {
-		int r;
-
-		ERR_clear_error();
-		r = SSL_shutdown(c->ssl);
-		if (r >= 0 || SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_WRITE) {
-			shutdown(c->fd, SHUT_WR);
-			c->shut_wr = true;
-		}	/* else EPOLLOUT (edge-triggered, always armed) comes back */
+	if (!ioctl(c->fd, SIOCOUTQ, &unacked) && unacked < c->unacked) {
+		c->unacked = unacked;
+		tl_set(c, TL_LINGER);
 	}
-	while ((n = recv(c->fd, buf, sizeof(buf), 0)) > 0)
-		;
-	if (n == 0 || (errno != EAGAIN && errno != EINTR) ||
-	    (c->shut_wr && (ioctl(c->fd, SIOCOUTQ, &unacked) || !unacked)))
-		conn_kill(c);
+	linger_read(c);
 }
 
 void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
@@ -232,23 +240,27 @@ void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 		make_ready(c);
 		return;
 	}
-	if (!flush || !c->handshake_done) {
-		conn_kill(c);
+	if (flush && c->handshake_done) {
+		/* close_notify: the client tells a complete answer from a cut one */
+		ERR_clear_error();
+		SSL_shutdown(c->ssl);
+	}
+	if (flush && c->linger && c->handshake_done) {
+		/* the TLS records are out: shut our side, drop what comes (TLS or not) */
+		c->closing = c->lingering = true;
+		shutdown(c->fd, SHUT_WR);
+		c->unacked = INT_MAX;
+		tl_set(c, TL_LINGER);
+		linger_read(c);
 		return;
 	}
-	/*
-	 * The tail of the answer may still be in the socket's send queue, and
-	 * the client still sending (an HTTP/2 client's WINDOW_UPDATEs as it
-	 * reads that tail): bytes that reach a closed socket make the kernel
-	 * reset the connection and drop the tail.  A drain's close cut every
-	 * HTTP/2 download larger than the socket buffers this way
-	 * (tests/reloadload.test.sh).  So half-close and drop what comes until
-	 * the client has acknowledged it all, within --send-timeout (or the
-	 * drain's end).
-	 */
-	c->closing = c->lingering = true;
-	tl_set(c, TL_LINGER);
-	linger(c);
+	conn_kill(c);
+}
+
+void qs_tcp_close_lingering(struct qs_tcp_conn *c)
+{
+	c->linger = true;
+	qs_tcp_close(c, true);
 }
 
 /* ---- writing ------------------------------------------------------------- */
@@ -272,6 +284,7 @@ static int flush(struct qs_tcp_conn *c)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		qs_resp_held(c->site, -(int64_t)n);
 		if (c->t_list == TL_FLUSH)
 			tl_set(c, TL_FLUSH);	/* progress: the send timeout runs from now */
 	}
@@ -327,6 +340,7 @@ int qs_tcp_send(struct qs_tcp_conn *c, const uint8_t *data, size_t len)
 	}
 	memcpy(c->out + c->out_len, data, len);
 	c->out_len += len;
+	qs_resp_held(c->site, (int64_t)len);	/* in the worker's budget until written */
 	if (qs_tcp_queued(c) >= QS_TCP_OUT_HIGH)
 		c->over_high = true;
 	make_ready(c);		/* written once the batch is over: fewer, fuller records */
@@ -402,10 +416,6 @@ static void do_read(struct qs_tcp_conn *c)
 {
 	uint8_t buf[READ_CHUNK];
 
-	if (c->lingering) {
-		linger(c);
-		return;
-	}
 	if (!c->handshake_done) {
 		int r;
 
@@ -496,7 +506,7 @@ static void on_conn_event(struct qs_io *io, uint32_t events)
 	if (c->dead)
 		return;
 	if (c->lingering) {
-		linger(c);
+		linger_read(c);
 		return;
 	}
 	if ((events & EPOLLOUT) && c->handshake_done) {
@@ -619,7 +629,7 @@ static void run_ready(struct qs_tcp_server *srv)
 
 		srv->ready = c->r_next;
 		c->in_ready = false;
-		if (c->dead)
+		if (c->dead || c->lingering)
 			continue;
 		if (c->read_again) {
 			c->read_again = false;
@@ -646,6 +656,10 @@ static void tcp_on_timer(void *ud, uint64_t now)
 	uint64_t coarse = coarse_ns();
 
 	run_ready(srv);
+	for (struct qs_tcp_conn *c = srv->lists[TL_LINGER].head, *next; c; c = next) {
+		next = c->t_next;
+		linger_poll(c);	/* may move it to the end, or close it */
+	}
 	for (int l = 0; l < TL_N; l++) {
 		uint64_t to = list_timeout_ns(srv, l);
 		struct qs_tcp_conn *c;
@@ -655,10 +669,6 @@ static void tcp_on_timer(void *ud, uint64_t now)
 				count(&srv->site->stats->tcp_hs_failed, 1);
 			conn_kill(c);	/* unlinks it */
 		}
-	}
-	for (struct qs_tcp_conn *c = srv->lists[TL_LINGER].head, *next; c; c = next) {
-		next = c->t_next;
-		linger(c);	/* may unlink it */
 	}
 	if (srv->draining && srv->conns && now >= srv->drain_until) {
 		pr_info("tcp: %u connections still open at --drain-timeout: closed",

@@ -88,8 +88,10 @@ struct qs_tcp_conn {
 	bool read_again;                /* ... and resumed: read what waits */
 	bool over_high;                 /* the queue went over QS_TCP_OUT_HIGH */
 	bool closing;                   /* close once the queue is sent */
-	bool lingering;                 /* all sent: close_notify, FIN, until the client has it all */
-	bool shut_wr;                   /* ... close_notify and FIN are out */
+	bool linger;                    /* ... then read and drop what the client sends */
+	bool lingering;                 /* our side is shut: reading and dropping */
+	uint32_t linger_bytes;          /* dropped so far */
+	int unacked;                    /* what the client has not acknowledged, last seen */
 	bool dead;                      /* closed: freed after the batch */
 	bool idle;                      /* no request in progress (keep-alive idle) */
 	bool draining;
@@ -128,6 +130,20 @@ void qs_tcp_set_idle(struct qs_tcp_conn *c, bool idle);
  * application's close() is called either way, later, from the loop.
  */
 void qs_tcp_close(struct qs_tcp_conn *c, bool flush);
+
+/*
+ * Close after what is queued is sent when the client may still be
+ * sending (a request body not read, a refused request): our side is shut
+ * and what still comes is read and dropped for a while (at most
+ * QS_TCP_LINGER_MS and QS_TCP_LINGER_BYTES), so the kernel does not answer
+ * it with a reset that would destroy the response before the client read
+ * it.
+ */
+void qs_tcp_close_lingering(struct qs_tcp_conn *c);
+/* (the QS_TCP_LINGER_MS clock starts again while the client acknowledges
+ * the answer's tail: a large one is not cut after 2 s) */
+#define QS_TCP_LINGER_MS    2000u
+#define QS_TCP_LINGER_BYTES (1u << 20)
 
 /* ---- for the worker (worker.c) ----------------------------------------- */
 
