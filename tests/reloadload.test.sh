@@ -299,3 +299,38 @@ test_reloadload_steering_off_loses() {
 	assert_ge "new-flow datagrams on draining generations" 1 "$misrouted"
 	assert_ge "connections and transfers lost" 1 "$lost"
 }
+
+# A new HTTP/1.1 connection that the old generation accepted just before
+# the switch, whose first request comes after the drain began (under load
+# it can come hundreds of ms after the handshake): the request is answered,
+# then the connection closes.  Closing it at the drain lost the request.
+test_reloadload_new_h1_connection_keeps_its_first_request() {
+	local out
+	need_root_bpf || return
+	[[ -x /usr/bin/python3 ]] || { need python3; return; }
+	qs_start rllh1 1 --drain-timeout 5
+	out=$(/usr/bin/python3 - "$QS_PORT" "$ROOT/quicsteerctl" "$QS_INST" <<'PY'
+import socket, ssl, subprocess, sys, time
+port, ctl, inst = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["http/1.1"])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+subprocess.run([ctl, "-i", inst, "reload"], check=True, stdout=subprocess.DEVNULL)
+time.sleep(0.5)   # the old worker drains meanwhile (200 ms after the switch)
+s.settimeout(5)
+try:
+    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    head = s.recv(4096)
+    print(head.split(b"\r\n")[0].decode() or "closed")
+    print("closed after" if s.recv(4096) == b"" else "kept open")
+except OSError as e:
+    print("error", e)
+PY
+)
+	assert_eq "the first request after the drain began" "HTTP/1.1 200 OK" "$(head -1 <<<"$out")" ||
+		return
+	assert_eq "then the connection" "closed after" "$(sed -n 2p <<<"$out")"
+	assert_eq "generation 0 served it (handshakes there)" 1 "$(worker_stat 0 tcp_hs_full)"
+}
