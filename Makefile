@@ -76,7 +76,8 @@ FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1 \
               $(OUTPUT)/fuzz_accept
 
-.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode setup \
+.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode \
+	bench-reload setup \
 	check-setup check-setup-tests unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
@@ -258,7 +259,8 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode
+bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode \
+	bench-reload
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -291,6 +293,10 @@ bench-tcp: check-setup
 bench-encode: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/encode.sh
+
+bench-reload: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/reload.sh
 
 # ---- packaging: man pages, the Debian package (dist/) --------------------
 # The man pages come from the programs' own help (quicsteerd's option
