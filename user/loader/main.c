@@ -27,6 +27,7 @@
 #include "loader/bpf.h"
 #include "common/config.h"
 #include "loader/keys.h"
+#include "loader/loader.h"
 #include "loader/limits.h"
 #include "common/strike.h"
 #include "loader/guard.h"
@@ -46,28 +47,6 @@
  * none (tests/tcpsteer.test.sh).
  */
 #define RELOAD_SETTLE_MS 200
-
-struct loader {
-	struct qs_config cfg;
-	struct qs_bpf bpf;
-	struct qs_shared *shared;
-	int shared_fd;               /* its memfd: workers map it read-only */
-	struct qs_keys keys;         /* session ticket keys */
-	struct qs_strike *strike;    /* 0-RTT anti-replay, shared by the workers */
-	struct qs_strike *tokens;    /* NEW_TOKEN tokens used, shared: single use */
-	struct qs_supervisor sv;
-	SSL_CTX *ssl_ctx;
-	SSL_CTX *tcp_ssl_ctx;        /* HTTPS over TCP; NULL with --tcp off */
-	struct qs_docroot docroot;
-	struct qs_phpfpm phpfpm;
-	unsigned gen;                /* the generation that takes new connections */
-	long long retire_at_ms;      /* when the previous generation drains; 0: none pending */
-	struct qs_guard guard;       /* XDP guard, when --xdp-guard is given */
-	struct qs_metrics metrics;   /* --metrics endpoint */
-	char run_dir[128];
-	char pid_file[160];
-	int ready_fd;                /* daemon mode: tells the parent we are up */
-};
 
 /* Capabilities the loader needs (bits of CapEff). */
 #define CAP_SETGID_BIT    6
@@ -210,6 +189,8 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 	qs_bpf_close_fds();
 	if (ld->ready_fd >= 0)
 		close(ld->ready_fd);
+	close(ld->strike->fd);	/* the mappings stay: a binary upgrade's handles */
+	close(ld->tokens->fd);
 	if (ld->metrics.fd >= 0)
 		close(ld->metrics.fd);
 	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
@@ -723,6 +704,7 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 			       "# TYPE quicsteer_phpfpm_restarts_total counter\n"
 			       "quicsteer_phpfpm_restarts_total %u\n",
 			       ld->phpfpm.pid > 0, ld->phpfpm.restarts);
+	qs_upgrade_metrics(ld, b);
 	return 200;
 }
 
@@ -755,6 +737,7 @@ static int serve(struct loader *ld)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGCHLD);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
@@ -803,6 +786,12 @@ static int serve(struct loader *ld)
 			case SIGUSR1:	/* quicsteerctl reload-keys */
 				qs_keys_reload(&ld->keys);
 				break;
+			case SIGUSR2: {	/* binary upgrade: returns only when it did not happen */
+				char why[512];
+
+				qs_upgrade(ld, NULL, -1, why, sizeof(why));
+				break;
+			}
 			default:
 				pr_info("%s: stopping", strsignal((int)si.ssi_signo));
 				close(sfd);
@@ -830,6 +819,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	qs_metrics_init(&ld.metrics);
+	qs_upgrade_init(&ld, argc, argv);
 	ret = qs_config_from_args(cfg, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
@@ -854,6 +844,8 @@ int main(int argc, char **argv)
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED &&
 	    qs_phpfpm_user(cfg, uid, &php_uid, &php_gid))
 		return 1;
+	if (cfg->check_config)	/* on stderr, never the instance's log: it is not ours */
+		return qs_upgrade_check(cfg) ? 1 : 0;
 	if (!cfg->foreground && !cfg->log_file[0]) {
 		mkdir(QS_LOG_ROOT, 0750);
 		snprintf(cfg->log_file, sizeof(cfg->log_file), "%s/%s.log",
@@ -865,9 +857,10 @@ int main(int argc, char **argv)
 	}
 	qs_log_tee_stderr(!cfg->foreground);
 	qs_raise_nofile(cfg);	/* short of it, a warning: the workers answer 503 when out */
-	if (claim_instance(&ld))
+	/* a binary upgrade: the instance is ours already, and a daemon */
+	if (!cfg->upgrade_state && claim_instance(&ld))
 		return 1;
-	if (!cfg->foreground && daemonize(&ld))
+	if (!cfg->foreground && !cfg->upgrade_state && daemonize(&ld))
 		return 1;
 
 	/* from here on signals arrive through the signalfd only */
@@ -876,6 +869,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -893,6 +887,13 @@ int main(int argc, char **argv)
 	ret = qs_docroot_open(&ld.docroot, cfg->docroot);
 	if (ret)
 		goto out;
+	if (cfg->upgrade_state) {
+		/* the pins, sockets, shared memory and workers of the previous binary */
+		ret = qs_upgrade_adopt(&ld);
+		if (ret)
+			goto out;
+		goto adopted;
+	}
 
 	ret = qs_bpf_probe(cfg->steering);
 	if (ret)
@@ -950,10 +951,12 @@ int main(int argc, char **argv)
 	if (ret)
 		goto out;
 
+adopted:
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED) {
 		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, uid, gid, php_uid, php_gid);
 		if (!ret)
-			ret = qs_phpfpm_start(&ld.phpfpm);
+			ret = cfg->upgrade_state ? qs_upgrade_adopt_phpfpm(&ld) :
+						   qs_phpfpm_start(&ld.phpfpm);
 		if (ret)
 			goto out;
 	}
@@ -975,7 +978,7 @@ int main(int argc, char **argv)
 	ld.sv.docroot = &ld.docroot;
 	ld.sv.probe = cfg->metrics[0] != '\0';	/* for /health */
 	ld.sv.cb_arg = &ld;
-	for (unsigned w = 0; w < cfg->workers; w++) {
+	for (unsigned w = 0; w < cfg->workers && !cfg->upgrade_state; w++) {
 		ret = qs_supervisor_start(&ld.sv, &ld.sv.slots[w]);
 		if (ret)
 			goto out;
@@ -1005,6 +1008,8 @@ int main(int argc, char **argv)
 			ld.bpf.pin_dir);
 	}
 	report_ready(&ld, 0);
+	if (cfg->upgrade_state)	/* then the new binary's workers take over */
+		qs_upgrade_finish(&ld, cfg->upgrade_failed ? 0 : reload(&ld));
 
 	ret = serve(&ld);
 out:
