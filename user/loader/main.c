@@ -165,6 +165,8 @@ static void release_instance(struct loader *ld)
 		unlink(ld->pid_file);
 		snprintf(path, sizeof(path), "%s/reload", ld->run_dir);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/upgrade", ld->run_dir);
+		unlink(path);
 	}
 	rmdir(ld->run_dir);
 	rmdir(QS_RUN_ROOT);

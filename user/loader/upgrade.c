@@ -463,6 +463,26 @@ int qs_upgrade(struct loader *ld, const char *binary, int reply_fd, char *why, s
 /* ---- the new binary's side ---------------------------------------------- */
 
 /*
+ * Nobody can adopt the instance: main stops.  The workers and php-fpm die
+ * with this process (their parent-death signal); the pins and runtime
+ * files, which main's stop only removes when adopted, go here.
+ */
+static void abandon(struct loader *ld)
+{
+	static const char *const files[] = { "ticket-keys", "php-fpm.conf", "php-fpm.sock",
+					     "php-fpm.pid" };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", ld->run_dir, files[i]);
+		unlink(path);
+	}
+	if (!ld->bpf.pinned)
+		qs_bpf_remove_pins(ld->cfg.instance);
+	qs_guard_remove_stale(ld->cfg.instance);
+}
+
+/*
  * The new binary could not adopt st: give it back to the previous binary,
  * which resumes without a reload.  Returns only when that cannot happen.
  */
@@ -475,6 +495,7 @@ static int resume_previous(struct loader *ld, const struct qs_up_state *st, cons
 	if (ld->cfg.upgrade_failed || !st) {
 		pr_warn("binary upgrade: cannot adopt the running instance: %s; nothing to "
 			"resume: stopping it", why);
+		abandon(ld);
 		return -EPROTO;
 	}
 	pr_warn("binary upgrade: this binary cannot adopt the running instance: %s; "
@@ -590,12 +611,28 @@ int qs_upgrade_adopt(struct loader *ld)
 
 	if (cfg->upgrade_failed)	/* fexecve named us after a descriptor */
 		prctl(PR_SET_NAME, "quicsteerd");
+	/* what claim_instance would have set: the instance is ours already */
+	snprintf(ld->run_dir, sizeof(ld->run_dir), "%s/%s", QS_RUN_ROOT, cfg->instance);
+	snprintf(ld->pid_file, sizeof(ld->pid_file), "%s/quicsteerd.pid", ld->run_dir);
 	if (!st) {
 		ret = -ENOMEM;
 		snprintf(why, sizeof(why), "out of memory");
 		goto fail;
 	}
 	ret = read_state((int)cfg->upgrade_state, st, why, sizeof(why));
+	/*
+	 * Fault injection for tests/upgrade.test.sh: the new binary fails after
+	 * it read the state, as one would on maps it cannot use; consumed, so
+	 * the previous binary and later upgrades do not see it.
+	 */
+	if (!ret && getenv("QUICSTEER_TEST_FAIL_ADOPT")) {
+		unsetenv("QUICSTEER_TEST_FAIL_ADOPT");
+		if (!cfg->upgrade_failed) {
+			ret = -ECANCELED;
+			snprintf(why, sizeof(why), "QUICSTEER_TEST_FAIL_ADOPT is set (a test)");
+			goto fail;
+		}
+	}
 	if (ret) {
 		free(st);
 		st = NULL;	/* nothing in it can be trusted, nor resumed */
@@ -614,8 +651,6 @@ int qs_upgrade_adopt(struct loader *ld)
 			 "instance, --steering, --tcp or --metrics");
 		goto fail;
 	}
-	snprintf(ld->run_dir, sizeof(ld->run_dir), "%s/%s", QS_RUN_ROOT, cfg->instance);
-	snprintf(ld->pid_file, sizeof(ld->pid_file), "%s/quicsteerd.pid", ld->run_dir);
 	ret = qs_bpf_adopt(&ld->bpf, cfg->instance, cfg->n_listen, cfg->steering, cfg->tcp);
 	if (ret) {
 		snprintf(why, sizeof(why), "the pinned BPF maps: %s (logged above)",
@@ -656,8 +691,9 @@ int qs_upgrade_adopt(struct loader *ld)
 	}
 	ld->up.upgrades = st->upgrades;
 	ld->up.adopting = st;
-	pr_info("binary upgrade: %s generation %u, %u worker slots, pins in %s",
-		cfg->upgrade_failed ? "resumed" : "adopted", st->gen, (unsigned)n, ld->bpf.pin_dir);
+	pr_info("binary upgrade: %s generation %u, %u workers, %zu descriptors, pins in %s",
+		cfg->upgrade_failed ? "resumed" : "adopted", st->gen,
+		qs_supervisor_running(&ld->sv), n, ld->bpf.pin_dir);
 	return 0;
 fail:
 	ret = resume_previous(ld, st, why);
