@@ -72,7 +72,8 @@ UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(O
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
-              $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1
+              $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1 \
+              $(OUTPUT)/fuzz_upgrade_state
 
 .PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp setup \
 	check-setup check-setup-tests unit fuzz
@@ -197,6 +198,10 @@ $(OUTPUT)/fuzz_config: tests/fuzz/fuzz_config.c user/loader/config.c $(COMMON_SR
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -DQS_VERSION='"$(VERSION)"' $(filter %.c,$^) $(INIH_LIBS) -o $@
 
 $(OUTPUT)/fuzz_h1: tests/fuzz/fuzz_h1.c user/worker/http/h1parse.c $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
+$(OUTPUT)/fuzz_upgrade_state: tests/fuzz/fuzz_upgrade_state.c user/loader/upgrade_state.c $(USER_HDRS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
