@@ -11,6 +11,15 @@
 #include "common/log.h"
 #include "common/shared.h"
 
+/* secrets: never in a core dump, never swapped out */
+static void keep_secret(void *p, size_t len, const char *what)
+{
+	if (madvise(p, len, MADV_DONTDUMP))
+		pr_warn("madvise(MADV_DONTDUMP) on %s failed: %s", what, strerror(errno));
+	if (mlock(p, len))
+		pr_warn("mlock of %s failed: %s (keys may be swapped)", what, strerror(errno));
+}
+
 void *qs_secret_map(size_t len, const char *what, int *fdp)
 {
 	int fd = memfd_create("quicsteer-secrets", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -35,11 +44,7 @@ void *qs_secret_map(size_t len, const char *what, int *fdp)
 		errno = err;
 		return NULL;
 	}
-	/* secrets: never in a core dump, never swapped out */
-	if (madvise(p, len, MADV_DONTDUMP))
-		pr_warn("madvise(MADV_DONTDUMP) on %s failed: %s", what, strerror(errno));
-	if (mlock(p, len))
-		pr_warn("mlock of %s failed: %s (keys may be swapped)", what, strerror(errno));
+	keep_secret(p, len, what);
 	*fdp = fd;
 	return p;
 }
@@ -58,10 +63,7 @@ void *qs_secret_adopt(int fd, size_t len, const char *what)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	if (madvise(p, len, MADV_DONTDUMP))
-		pr_warn("madvise(MADV_DONTDUMP) on %s failed: %s", what, strerror(errno));
-	if (mlock(p, len))
-		pr_warn("mlock of %s failed: %s (keys may be swapped)", what, strerror(errno));
+	keep_secret(p, len, what);
 	return p;
 }
 

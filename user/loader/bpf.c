@@ -162,11 +162,8 @@ static int reuse_maps(struct steer *dst, struct steer *src)
 	return 0;
 }
 
-int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering, bool tcp)
+static void init(struct qs_bpf *b, enum qs_steering steering, bool tcp)
 {
-	unsigned n_progs = steering ? n_listeners : 1;
-	int ret;
-
 	memset(b, 0, sizeof(*b));
 	b->socks_fd = b->state_fd = b->keys_fd = b->stats_fd = b->workers_fd = -1;
 	b->tcp_socks_fd = b->tcp_stats_fd = -1;
@@ -174,6 +171,31 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steerin
 	/* baseline too stays without: the kernel's hash is its reference */
 	b->tcp = tcp && steering == QS_STEER_ON;
 	b->prog_name = steering == QS_STEER_BASELINE ? "qs_baseline" : "qs_steer";
+}
+
+/* The worker counters, mapped: the workers inherit the mapping. */
+static int map_workers(struct qs_bpf *b)
+{
+	int ret;
+
+	b->workers_len = QS_WORKER_SLOTS * sizeof(struct qs_worker_stats);
+	b->workers = mmap(NULL, b->workers_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  b->workers_fd, 0);
+	if (b->workers == MAP_FAILED) {
+		ret = -errno;
+		b->workers = NULL;
+		pr_warn("cannot mmap the worker counters map: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering, bool tcp)
+{
+	unsigned n_progs = steering ? n_listeners : 1;
+	int ret;
+
+	init(b, steering, tcp);
 
 	for (unsigned l = 0; l < n_progs; l++) {
 		struct steer *s = steer__open();
@@ -215,15 +237,9 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steerin
 	b->tcp_socks_fd = bpf_map__fd(b->skel[0]->maps.qs_tcp_socks);
 	b->tcp_stats_fd = bpf_map__fd(b->skel[0]->maps.qs_tcp_steer_stats);
 
-	b->workers_len = QS_WORKER_SLOTS * sizeof(struct qs_worker_stats);
-	b->workers = mmap(NULL, b->workers_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			  b->workers_fd, 0);
-	if (b->workers == MAP_FAILED) {
-		ret = -errno;
-		b->workers = NULL;
-		pr_warn("cannot mmap the worker counters map: %s", strerror(-ret));
+	ret = map_workers(b);
+	if (ret)
 		goto cleanup;
-	}
 	return 0;
 cleanup:
 	qs_bpf_destroy(b);
@@ -350,12 +366,7 @@ int qs_bpf_adopt(struct qs_bpf *b, const char *instance, unsigned n_listeners,
 	};
 	int ret;
 
-	memset(b, 0, sizeof(*b));
-	b->socks_fd = b->state_fd = b->keys_fd = b->stats_fd = b->workers_fd = -1;
-	b->tcp_socks_fd = b->tcp_stats_fd = -1;
-	b->steering = steering;
-	b->tcp = tcp && steering == QS_STEER_ON;
-	b->prog_name = steering == QS_STEER_BASELINE ? "qs_baseline" : "qs_steer";
+	init(b, steering, tcp);
 	b->n_listeners = n_listeners;
 	b->adopted = true;
 	pin_dir_of(instance, b->pin_dir, sizeof(b->pin_dir));
@@ -365,15 +376,9 @@ int qs_bpf_adopt(struct qs_bpf *b, const char *instance, unsigned n_listeners,
 		if (ret)
 			goto cleanup;
 	}
-	b->workers_len = QS_WORKER_SLOTS * sizeof(struct qs_worker_stats);
-	b->workers = mmap(NULL, b->workers_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			  b->workers_fd, 0);
-	if (b->workers == MAP_FAILED) {
-		ret = -errno;
-		b->workers = NULL;
-		pr_warn("cannot mmap the worker counters map: %s", strerror(-ret));
+	ret = map_workers(b);
+	if (ret)
 		goto cleanup;
-	}
 	/* from here on the pins are ours: removed on stop */
 	b->pinned = true;
 	return 0;

@@ -302,24 +302,28 @@ static int preflight(struct loader *ld, const char *path, char *why, size_t len)
 	return 0;
 }
 
+/* What a worker slot carries across the exec, both ways (X: one field). */
+#define SLOT_FIELDS(X) X(used) X(retiring) X(gen) X(id) X(n_fds) X(n_tcp_fds) X(pid) \
+	X(crashes_in_window) X(backoff_ms) X(restart_at_ms) X(window_start_ms) X(kill_at_ms)
+
 static void save_slot(struct qs_up_slot *d, const struct qs_worker_slot *s)
 {
-	d->used = s->used;
-	d->retiring = s->retiring;
-	d->gen = s->gen;
-	d->id = s->id;
-	d->n_fds = s->n_fds;
-	d->n_tcp_fds = s->n_tcp_fds;
+#define X(f) d->f = s->f;
+	SLOT_FIELDS(X)
+#undef X
 	for (unsigned l = 0; l < QS_MAX_LISTENERS; l++) {
 		d->fds[l] = l < s->n_fds ? s->fds[l] : -1;
 		d->tcp_fds[l] = l < s->n_tcp_fds ? s->tcp_fds[l] : -1;
 	}
-	d->pid = s->pid;
-	d->crashes_in_window = s->crashes_in_window;
-	d->backoff_ms = s->backoff_ms;
-	d->restart_at_ms = s->restart_at_ms;
-	d->window_start_ms = s->window_start_ms;
-	d->kill_at_ms = s->kill_at_ms;
+}
+
+static void load_slot(struct qs_worker_slot *s, const struct qs_up_slot *d)
+{
+#define X(f) s->f = d->f;
+	SLOT_FIELDS(X)
+#undef X
+	memcpy(s->fds, d->fds, sizeof(s->fds));
+	memcpy(s->tcp_fds, d->tcp_fds, sizeof(s->tcp_fds));
 }
 
 static void save(struct loader *ld, struct qs_up_state *st, int exe_fd, int reply_fd,
@@ -563,22 +567,7 @@ static int adopt_sockets(struct loader *ld, const struct qs_up_state *st, char *
 				return -EBADF;
 			}
 		}
-		s->used = true;
-		s->retiring = d->retiring;
-		s->gen = d->gen;
-		s->id = d->id;
-		s->n_fds = d->n_fds;
-		s->n_tcp_fds = d->n_tcp_fds;
-		for (unsigned l = 0; l < QS_MAX_LISTENERS; l++) {
-			s->fds[l] = d->fds[l];
-			s->tcp_fds[l] = d->tcp_fds[l];
-		}
-		s->pid = d->pid;
-		s->crashes_in_window = d->crashes_in_window;
-		s->backoff_ms = d->backoff_ms;
-		s->restart_at_ms = d->restart_at_ms;
-		s->window_start_ms = d->window_start_ms;
-		s->kill_at_ms = d->kill_at_ms;
+		load_slot(s, d);
 	}
 	return 0;
 }
