@@ -35,6 +35,18 @@ up_fds() {
 	done
 	sort <<<"$kinds" | uniq -c | awk 'NF == 2 {printf "%s%s=%s", sep, $2, $1; sep=" "}'
 }
+# the loader's descriptors above stderr that a child it execs would inherit
+# (what it inherited itself from the test's shell among them)
+up_inheritable() {
+	local f fd flags
+	for f in /proc/"$QS_PID"/fdinfo/*; do
+		fd=${f##*/}
+		((fd > 2)) || continue
+		flags=$(awk '/^flags:/ {print $2}' "$f" 2>/dev/null) || continue
+		[[ -n $flags ]] && (( (8#$flags & 8#2000000) == 0 )) && echo -n "$fd "
+	done
+	return 0
+}
 up_h3() { # URL...: statuses of one QUIC connection
 	timeout 20 "$GTLS" --exit-on-all-streams-close --no-quic-dump --no-http-dump \
 		--timeout=5s 127.0.0.1 "$QS_PORT" "$@" 2>&1 | gtls_statuses | sort | uniq -c |
@@ -77,7 +89,7 @@ up_wait_upgraded() {
 }
 
 test_upgrade_same_binary_under_load() {
-	local h3pid h2pid ppid pins fds old_pids sum p i urls=()
+	local h3pid h2pid ppid pins fds inheritable old_pids sum p i urls=()
 	up_need || return
 	make_docroot
 	head -c 8000000 /dev/urandom >"$QS_DOCROOT/8m.bin"
@@ -94,6 +106,7 @@ test_upgrade_same_binary_under_load() {
 	qs_start upgrade 2 --drain-timeout 40
 	pins=$(up_pins)
 	fds=$(up_fds)
+	inheritable=$(up_inheritable)
 	old_pids=$(up_children)
 	# in flight across the upgrade: 480 MB over one QUIC connection, 30 MB
 	# over HTTP/2 at 10 MB/s, new connections all along
@@ -142,6 +155,7 @@ test_upgrade_same_binary_under_load() {
 	assert_eq "pins" "$pins" "$(up_pins)"
 	assert_eq "the loader's descriptors" "$fds" "$(up_fds)"
 	assert_eq "children of the loader" 2 "$(pgrep -P "$QS_PID" | wc -l)"
+	assert_eq "descriptors without close-on-exec" "$inheritable" "$(up_inheritable)"
 	assert_eq "socket slots" "64 65" \
 		"$(bpftool -j map dump pinned "$QS_PIN/qs_socks" | jq -r '[.[] | .formatted | select(.value != null) | .key] | sort | join(" ")')"
 	grep -q "^ok: the loader (pid $QS_PID)" "/run/quicsteer/$QS_INST/upgrade" ||
@@ -224,4 +238,31 @@ test_upgrade_twice_then_sigterm_leaves_nothing() {
 	[[ ! -e $QS_PIN ]] || fail "pins left: $(ls "$QS_PIN")"
 	[[ ! -e /run/quicsteer/$QS_INST ]] || fail "runtime files left: $(ls "/run/quicsteer/$QS_INST")"
 	up_logged "stopped; pins and runtime files removed" || fail "no clean stop logged"
+}
+
+# The managed php-fpm is adopted, not restarted: the same master serves PHP
+# before and after, and stops with the loader.
+test_upgrade_keeps_managed_php_fpm() {
+	local master out
+	up_need || return
+	compgen -G "/usr/sbin/php-fpm*" >/dev/null || { need "php-fpm"; return; }
+	make_docroot
+	echo '<?php echo "php ", PHP_SAPI, "\n";' >"$QS_DOCROOT/i.php"
+	chmod 644 "$QS_DOCROOT/i.php"
+	up_start upphp 2 --fastcgi managed --php-max-children 2
+	master=$(ps -o pid=,comm= --ppid "$QS_PID" | awk '$2 ~ /^php-fpm/ {print $1}')
+	[[ -n $master ]] || fail "no php-fpm: $(tail -3 "$QS_LOG")" || return
+	out=$(up_h2 "https://qs:$QS_PORT/i.php")
+	assert_eq "PHP before" "php fpm-fcgi" "$out"
+	kill -USR2 "$QS_PID"
+	up_wait_upgraded 1 2 || return
+	assert_eq "php-fpm master" "$master" \
+		"$(ps -o pid=,comm= --ppid "$QS_PID" | awk '$2 ~ /^php-fpm/ {print $1}')"
+	out=$(up_h2 "https://qs:$QS_PORT/i.php")
+	assert_eq "PHP after, on generation 1" "php fpm-fcgi" "$out"
+	out=$(up_h3 "https://127.0.0.1:$QS_PORT/i.php")
+	assert_eq "PHP over QUIC" "1x200" "$out"
+	qs_kill "$QS_PID"
+	wait_until 5 is_dead "$master" || fail "php-fpm left behind"
+	[[ ! -e /run/quicsteer/$QS_INST ]] || fail "runtime files left: $(ls "/run/quicsteer/$QS_INST")"
 }
