@@ -23,6 +23,7 @@ up_gen_sum() { # GEN FIELD
 	worker_stats_json | jq "[.[] | select(.key / 64 | floor == $1) | .value.$2] | add // 0"
 }
 up_tx_over() { (( $(workers_sum tx_bytes) > $1 )); }
+up_file_over() { [[ -e $1 ]] && (( $(stat -c %s "$1") > $2 )); } # FILE BYTES
 up_logged() { grep -q -- "$1" "$QS_LOG"; }
 up_children() { pgrep -P "$QS_PID" | sort | tr '\n' ' '; }
 up_pins() { ls "$QS_PIN" | tr '\n' ' '; }
@@ -210,13 +211,26 @@ test_upgrade_to_failing_binary_keeps_serving() {
 }
 
 test_upgrade_twice_then_sigterm_leaves_nothing() {
-	local p pids mport out st
+	local p pids mport out st cpid
 	up_need || return
 	mport=$((20000 + RANDOM % 30000))
-	up_start uptwice 2 --metrics "127.0.0.1:$mport"
+	make_docroot
+	head -c 6000000 /dev/urandom >"$QS_DOCROOT/6m.bin"
+	chmod a+r "$QS_DOCROOT/6m.bin"
+	up_start uptwice 2 --metrics "127.0.0.1:$mport" --drain-timeout 20
+	# a download keeps generation 0 draining for 3 s after the first upgrade
+	up_h2 --limit-rate 2M -o "$UP/6m.bin" "https://qs:$QS_PORT/6m.bin" &
+	cpid=$!
+	defer "kill $cpid 2>/dev/null; wait $cpid 2>/dev/null || true"
+	wait_until 5 up_file_over "$UP/6m.bin" 500000 || fail "the download did not start" || return
 	kill -USR2 "$QS_PID"
+	wait_until 10 up_logged "binary upgrade: the loader (pid $QS_PID) runs version .*; generation 1" ||
+		fail "no first upgrade: $(tail -3 "$QS_LOG")" || return
+	kill -USR2 "$QS_PID"
+	wait_until 10 up_logged "binary upgrade refused: generation 0 is still draining" ||
+		fail "a second upgrade during the drain: $(tail -3 "$QS_LOG")" || return
+	wait "$cpid" || fail "the download across the upgrade failed"
 	up_wait_upgraded 1 2 || return
-	# a second one at once would find generation 0 draining: wait it out
 	kill -USR2 "$QS_PID"
 	up_wait_upgraded 2 2 || return
 	out=$(curl -s "http://127.0.0.1:$mport/metrics")

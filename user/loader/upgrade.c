@@ -434,20 +434,27 @@ cleanup:
 	return ret;
 }
 
+/* The generation that still drains (or is about to), or -1. */
+static int draining_gen(const struct loader *ld)
+{
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
+		if (ld->sv.slots[i].used && ld->sv.slots[i].gen != ld->gen)
+			return (int)ld->sv.slots[i].gen;
+	return ld->retire_at_ms ? (int)((ld->gen + QS_MAX_GENS - 1) % QS_MAX_GENS) : -1;
+}
+
 int qs_upgrade(struct loader *ld, const char *binary, int reply_fd, char *why, size_t len)
 {
 	char path[PATH_MAX], line[600];
-	int ret = 0;
+	int ret = 0, draining = draining_gen(ld);
 
 	why[0] = '\0';
-	for (unsigned i = 0; i < QS_WORKER_SLOTS && !ret; i++)
-		if ((ld->sv.slots[i].used && ld->sv.slots[i].gen != ld->gen) || ld->retire_at_ms) {
-			snprintf(why, len, "generation %u is still draining (at most %u s): "
-				 "upgrade when it is gone", ld->sv.slots[i].used ?
-				 ld->sv.slots[i].gen : (ld->gen + QS_MAX_GENS - 1) % QS_MAX_GENS,
-				 ld->cfg.drain_timeout_ms / 1000 + 5);
-			ret = -EBUSY;
-		}
+	/* the new binary reloads at once: that would be refused */
+	if (draining >= 0) {
+		snprintf(why, len, "generation %d is still draining (at most %u s): upgrade "
+			 "when it is gone", draining, ld->cfg.drain_timeout_ms / 1000 + 5);
+		ret = -EBUSY;
+	}
 	if (!ret)
 		ret = resolve_binary(binary, path, sizeof(path), why, len);
 	if (!ret) {
