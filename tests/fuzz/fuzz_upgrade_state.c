@@ -64,6 +64,7 @@ static void build_valid(void)
 	valid.exe_fd = 8;
 	valid.reply_fd = -1;
 	valid.state_fd = 9;
+	valid.control_fd = -1;
 	add_slot(0, 0, 10, 1);
 	add_slot(1, 0, 12, 0);
 	add_slot(1, 1, 14, 0);

@@ -31,6 +31,7 @@ void qs_upgrade_init(struct loader *ld, int argc, char **argv)
 	ld->up.argc = argc;
 	ld->up.argv = argv;
 	ld->up.last_ok = -1;
+	ld->up.control_fd = -1;
 }
 
 /* FNV-1a over what an upgrade cannot change: a restart can. */
@@ -344,6 +345,7 @@ static void save(struct loader *ld, struct qs_up_state *st, int exe_fd, int repl
 	st->exe_fd = exe_fd;
 	st->reply_fd = reply_fd;
 	st->state_fd = state_fd;
+	st->control_fd = ld->up.control_fd;
 	st->strike_buckets = ld->strike->nbuckets;
 	st->strike_ttl = ld->strike->ttl;
 	st->tokens_buckets = ld->tokens->nbuckets;
@@ -680,6 +682,7 @@ int qs_upgrade_adopt(struct loader *ld)
 	ld->gen = st->gen;
 	ld->retire_at_ms = st->retire_at_ms;
 	ld->metrics.fd = st->metrics_fd;
+	ld->up.control_fd = st->control_fd;
 	ret = adopt_guard(ld);
 	if (ret) {
 		snprintf(why, sizeof(why), "the XDP guard: %s (logged above)", strerror(-ret));

@@ -38,6 +38,12 @@ struct qs_upgrade {
 	unsigned upgrades;           /* binary upgrades this instance went through */
 	int last_ok;                 /* the last one: 1 ok, 0 failed, -1 none yet */
 	struct qs_up_state *adopting; /* while main adopts: the parsed state */
+	/*
+	 * The control socket's listener, carried across the exec like the
+	 * metrics one: its owner sets it when it listens (-1: none) and, after
+	 * an upgrade, finds the adopted listener here instead of binding again.
+	 */
+	int control_fd;
 };
 
 /* From main, first: keep argv for the exec. */

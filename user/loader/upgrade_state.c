@@ -28,7 +28,8 @@ static bool fd_ok(int32_t fd, bool optional)
 size_t qs_up_fds(const struct qs_up_state *st, int *fds, size_t max)
 {
 	const int32_t one[] = { st->shared_fd, st->tickets_fd, st->strike_fd, st->tokens_fd,
-				st->metrics_fd, st->exe_fd, st->reply_fd, st->state_fd };
+				st->metrics_fd, st->exe_fd, st->reply_fd, st->state_fd,
+				st->control_fd };
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++)
@@ -108,7 +109,8 @@ int qs_up_parse(const void *buf, size_t len, struct qs_up_state *out, char *why,
 	if (!fd_ok(st->shared_fd, false) || !fd_ok(st->tickets_fd, false) ||
 	    !fd_ok(st->strike_fd, false) || !fd_ok(st->tokens_fd, false) ||
 	    !fd_ok(st->exe_fd, false) || !fd_ok(st->state_fd, false) ||
-	    !fd_ok(st->metrics_fd, true) || !fd_ok(st->reply_fd, true))
+	    !fd_ok(st->metrics_fd, true) || !fd_ok(st->reply_fd, true) ||
+	    !fd_ok(st->control_fd, true))
 		return bad(why, whylen, -EINVAL, "a descriptor out of range");
 	if (st->retire_at_ms < 0 || st->phpfpm_pid < 0 || st->phpfpm_started_ms < 0 ||
 	    st->phpfpm_restart_at_ms < 0)

@@ -46,6 +46,8 @@ struct qs_up_state {
 	int32_t exe_fd;                 /* the previous binary: resumed if adopting fails */
 	int32_t reply_fd;               /* who asked for the upgrade; -1: a signal */
 	int32_t state_fd;               /* this record's own memfd */
+	int32_t control_fd;             /* the control socket's listener; -1: none */
+	int32_t pad0;
 	uint64_t strike_buckets, strike_ttl, tokens_buckets, tokens_ttl;
 	int64_t keys_next_change, keys_epoch;
 	int32_t phpfpm_pid;             /* 0: not running (or not managed) */
@@ -66,6 +68,6 @@ int qs_up_parse(const void *buf, size_t len, struct qs_up_state *out, char *why,
 size_t qs_up_fds(const struct qs_up_state *st, int *fds, size_t max);
 
 /* Room qs_up_fds needs. */
-#define QS_UP_MAX_FDS (8 + QS_WORKER_SLOTS * 2 * QS_MAX_LISTENERS)
+#define QS_UP_MAX_FDS (9 + QS_WORKER_SLOTS * 2 * QS_MAX_LISTENERS)
 
 #endif
