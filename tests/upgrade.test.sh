@@ -184,6 +184,15 @@ test_upgrade_to_failing_binary_keeps_serving() {
 	kill -USR2 "$QS_PID"
 	wait_until 15 up_logged "refused: $UP/next does not speak the upgrade protocol" ||
 		fail "/bin/true taken: $(tail -3 "$QS_LOG")" || return
+	# one that never finishes its check: killed after 10 s, with what it started
+	printf '#!/bin/sh\nsleep 61.37\necho done\n' >"$UP/slow.sh"
+	chmod +x "$UP/slow.sh"
+	ln -sf "$UP/slow.sh" "$UP/next"
+	kill -USR2 "$QS_PID"
+	wait_until 20 up_logged "refused: the new binary $UP/next did not finish its check (--check-config) in 10 s" ||
+		fail "no timeout: $(tail -3 "$QS_LOG")" || return
+	wait_until 5 bash -c "! pgrep -f '^sleep 61\.37\$' >/dev/null" ||
+		fail "the check's children left behind"
 	# a quicsteerd that passes its check, then cannot adopt: the old one resumes
 	printf '#!/bin/sh\ncase " $* " in *" --check-config "*) exec %s "$@";; esac\nQUICSTEER_TEST_FAIL_ADOPT=1 exec %s "$@"\n' \
 		"$QS" "$QS" >"$UP/noadopt.sh"

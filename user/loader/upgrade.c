@@ -226,6 +226,7 @@ static int preflight(struct loader *ld, const char *path, char *why, size_t len)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		setpgid(0, 0);	/* a timeout kills what it started too */
 		if (nul >= 0)
 			dup2(nul, STDIN_FILENO);
 		dup2(p[1], STDOUT_FILENO);
@@ -251,8 +252,11 @@ static int preflight(struct loader *ld, const char *path, char *why, size_t len)
 			timed_out = true;
 			break;
 		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno != EINTR)
 			break;
+		if (r <= 0)
+			continue;	/* the deadline is checked above */
 		r = read(p[0], chunk, sizeof(chunk));
 		if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
 			break;
@@ -262,7 +266,7 @@ static int preflight(struct loader *ld, const char *path, char *why, size_t len)
 	}
 	close(p[0]);
 	if (timed_out)
-		kill(pid, SIGKILL);
+		kill(-pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	out[n] = '\0';
