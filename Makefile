@@ -68,7 +68,7 @@ BINS       := $(BIN_DIR)quicsteerd $(BIN_DIR)quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 TOOLS      += $(OUTPUT)/qs-initials
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
-              $(OUTPUT)/test_strike $(OUTPUT)/test_guard \
+              $(OUTPUT)/test_strike $(OUTPUT)/test_guard $(OUTPUT)/test_upgrade \
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
@@ -147,6 +147,10 @@ $(OUTPUT)/test_mem: tests/unit/test_mem.c $(OUTPUT)/user/worker/mem.o | $(OUTPUT
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 $(OUTPUT)/test_strike: tests/unit/test_strike.c $(OUTPUT)/user/common/strike.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(OUTPUT)/test_upgrade: tests/unit/test_upgrade.c $(OUTPUT)/user/loader/upgrade_state.o $(OUTPUT)/user/common/strike.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
