@@ -50,10 +50,7 @@ static void add_slot(unsigned gen, unsigned id, int fd, int retiring)
 
 static void build_valid(void)
 {
-	memcpy(valid.magic, QS_UPGRADE_MAGIC, sizeof(valid.magic));
-	valid.version = QS_UPGRADE_PROTOCOL;
-	valid.size = sizeof(valid);
-	valid.n_slots = QS_WORKER_SLOTS;
+	qs_up_init(&valid);
 	valid.gen = 1;
 	valid.n_listen = 1;
 	valid.shared_fd = 3;
@@ -62,9 +59,7 @@ static void build_valid(void)
 	valid.tokens_fd = 6;
 	valid.metrics_fd = 7;
 	valid.exe_fd = 8;
-	valid.reply_fd = -1;
 	valid.state_fd = 9;
-	valid.control_fd = -1;
 	add_slot(0, 0, 10, 1);
 	add_slot(1, 0, 12, 0);
 	add_slot(1, 1, 14, 0);

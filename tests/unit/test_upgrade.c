@@ -17,24 +17,17 @@
 static struct qs_up_state st, out;
 static char why[256];
 
+/* generation 1 has worker 0 on socket 9; the memfds and others are 3..8 */
 static void valid(void)
 {
-	memset(&st, 0, sizeof(st));
-	memcpy(st.magic, QS_UPGRADE_MAGIC, sizeof(st.magic));
-	st.version = QS_UPGRADE_PROTOCOL;
-	st.size = sizeof(st);
-	st.n_slots = QS_WORKER_SLOTS;
+	int32_t *fd[] = { &st.shared_fd, &st.tickets_fd, &st.strike_fd, &st.tokens_fd,
+			  &st.exe_fd, &st.state_fd };
+
+	qs_up_init(&st);
+	for (int i = 0; i < 6; i++)
+		*fd[i] = 3 + i;
 	st.gen = 1;
 	st.n_listen = 1;
-	st.shared_fd = 3;
-	st.tickets_fd = 4;
-	st.strike_fd = 5;
-	st.tokens_fd = 6;
-	st.metrics_fd = -1;
-	st.exe_fd = 7;
-	st.reply_fd = -1;
-	st.state_fd = 8;
-	st.control_fd = -1;
 	st.slot[QS_MAX_WORKERS].used = 1;
 	st.slot[QS_MAX_WORKERS].gen = 1;
 	st.slot[QS_MAX_WORKERS].n_fds = 1;

@@ -334,9 +334,7 @@ static void load_slot(struct qs_worker_slot *s, const struct qs_up_slot *d)
 static void save(struct loader *ld, struct qs_up_state *st, int exe_fd, int reply_fd,
 		 int state_fd)
 {
-	memcpy(st->magic, QS_UPGRADE_MAGIC, sizeof(st->magic));
-	st->version = QS_UPGRADE_PROTOCOL;
-	st->size = sizeof(*st);
+	qs_up_init(st);
 	st->fingerprint = qs_upgrade_fingerprint(&ld->cfg);
 	st->gen = ld->gen;
 	st->n_listen = ld->cfg.n_listen;
@@ -362,7 +360,6 @@ static void save(struct loader *ld, struct qs_up_state *st, int exe_fd, int repl
 	st->phpfpm_started_ms = ld->phpfpm.started_ms;
 	st->phpfpm_restart_at_ms = ld->phpfpm.restart_at_ms;
 	st->upgrades = ld->up.upgrades;
-	st->n_slots = QS_WORKER_SLOTS;
 	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
 		save_slot(&st->slot[i], &ld->sv.slots[i]);
 }

@@ -25,6 +25,16 @@ static bool fd_ok(int32_t fd, bool optional)
 	return (optional && fd == -1) || (fd >= 3 && fd < QS_UPGRADE_FD_MAX);
 }
 
+void qs_up_init(struct qs_up_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	memcpy(st->magic, QS_UPGRADE_MAGIC, sizeof(st->magic));
+	st->version = QS_UPGRADE_PROTOCOL;
+	st->size = sizeof(*st);
+	st->n_slots = QS_WORKER_SLOTS;
+	st->metrics_fd = st->reply_fd = st->control_fd = -1;
+}
+
 size_t qs_up_fds(const struct qs_up_state *st, int *fds, size_t max)
 {
 	const int32_t one[] = { st->shared_fd, st->tickets_fd, st->strike_fd, st->tokens_fd,

@@ -64,6 +64,9 @@ struct qs_up_state {
  */
 int qs_up_parse(const void *buf, size_t len, struct qs_up_state *out, char *why, size_t whylen);
 
+/* An empty record of this version: no slot, the optional descriptors -1. */
+void qs_up_init(struct qs_up_state *st);
+
 /* Every descriptor st names, into fds (room for max); how many. */
 size_t qs_up_fds(const struct qs_up_state *st, int *fds, size_t max);
 
