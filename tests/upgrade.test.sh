@@ -127,8 +127,10 @@ test_upgrade_same_binary_under_load() {
 	wait_until 10 up_tx_over 20000000 || fail "the downloads did not start" || return
 	kill -USR2 "$QS_PID"
 	wait_until 10 up_logged "binary upgrade: executing" || fail "no exec" || return
-	kill -0 "$h2pid" && kill -0 "$h3pid" ||
-		fail "a download was over before the exec: the test proves nothing" || return
+	kill -0 "$h2pid" 2>/dev/null ||
+		fail "the HTTP/2 download was over before the exec: $(ls -l "$UP/h2.bin")" || return
+	kill -0 "$h3pid" 2>/dev/null ||
+		fail "the QUIC downloads were over before the exec: $(cat "$UP/h3.out"; ls "$UP/dl" | wc -l)" || return
 	up_wait_upgraded 1 2 || return
 	grep -q "binary upgrade: executing $(readlink -f "$QS") in this process (pid $QS_PID)" \
 		"$QS_LOG" || fail "not make's binary, or not in place: $(grep 'binary upgrade' "$QS_LOG")"
@@ -204,6 +206,14 @@ test_upgrade_to_failing_binary_keeps_serving() {
 	grep -q "^failed: the new binary could not adopt the running instance: QUICSTEER_TEST_FAIL_ADOPT" \
 		"/run/quicsteer/$QS_INST/upgrade" || fail "status: $(cat "/run/quicsteer/$QS_INST/upgrade")"
 	assert_eq "the loader's name" quicsteerd "$(cat "/proc/$QS_PID/comm")"
+	# one that stops before it adopts (as on a configuration error): resumed too
+	sed 's/QUICSTEER_TEST_FAIL_ADOPT/QUICSTEER_TEST_FAIL_START/' "$UP/noadopt.sh" >"$UP/nostart.sh"
+	chmod +x "$UP/nostart.sh"
+	ln -sf "$UP/nostart.sh" "$UP/next"
+	kill -USR2 "$QS_PID"
+	wait_until 15 bash -c "[[ \$(grep -c 'this binary resumed generation 0' $QS_LOG) == 2 ]]" ||
+		fail "no resume after an early stop: $(tail -5 "$QS_LOG")" || return
+	# (before its configuration it knows no log file: its reason went to stderr)
 	# nothing changed: the same workers serve, nothing more is open or pinned
 	assert_eq "workers" "$pids" "$(up_children)"
 	assert_eq "pins" "$pins" "$(up_pins)"

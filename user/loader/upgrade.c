@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,60 @@ extern char **environ;
 
 #define PROTOCOL_LINE "quicsteerd-upgrade-protocol"
 
+static int resume_previous(struct loader *ld, const struct qs_up_state *st, const char *why);
+static int read_state(int fd, struct qs_up_state *st, char *why, size_t len);
+
+/* atexit() takes no argument: the one loader of the process, while it adopts. */
+static struct loader *exiting_loader;
+
+/*
+ * The new binary returns from main before it adopted the instance (its
+ * configuration, users, certificate or log file failed, after the check
+ * passed): hand the state back rather than let the workers die with us.
+ */
+static void resume_at_exit(void)
+{
+	struct loader *ld = exiting_loader;
+	struct qs_up_state *st;
+	char why[300];
+
+	if (!ld || ld->up.pending_fd < 0)
+		return;
+	st = calloc(1, sizeof(*st));
+	if (st && !read_state(ld->up.pending_fd, st, why, sizeof(why)))
+		resume_previous(ld, st, "the new binary stopped before it adopted the instance "
+				"(its reason is logged above)");
+	free(st);
+}
+
 void qs_upgrade_init(struct loader *ld, int argc, char **argv)
 {
+	bool failed = false;
+	int fd = -1;
+
 	ld->up.argc = argc;
 	ld->up.argv = argv;
 	ld->up.last_ok = -1;
 	ld->up.control_fd = -1;
+	/* before the configuration is parsed: its errors must resume too */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--upgrade-state") && i + 1 < argc)
+			fd = atoi(argv[i + 1]);
+		else if (!strncmp(argv[i], "--upgrade-state=", 16))
+			fd = atoi(argv[i] + 16);
+		failed |= !strcmp(argv[i], "--upgrade-failed");
+	}
+	ld->up.pending_fd = failed || fd < 3 ? -1 : fd;
+	if (ld->up.pending_fd < 0)
+		return;
+	exiting_loader = ld;
+	atexit(resume_at_exit);
+	/* fault injection for tests/upgrade.test.sh: fail before anything, consumed */
+	if (getenv("QUICSTEER_TEST_FAIL_START")) {
+		unsetenv("QUICSTEER_TEST_FAIL_START");
+		fprintf(stderr, "quicsteerd: QUICSTEER_TEST_FAIL_START is set (a test)\n");
+		exit(1);
+	}
 }
 
 /* FNV-1a over what an upgrade cannot change: a restart can. */
@@ -100,6 +149,8 @@ static void set_status(struct loader *ld, const char *line)
 	char path[192], tmp[200];
 	int fd;
 
+	if (!ld->run_dir[0])	/* before the configuration named the instance */
+		return;
 	snprintf(path, sizeof(path), "%s/upgrade", ld->run_dir);
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -608,6 +659,7 @@ int qs_upgrade_adopt(struct loader *ld)
 	char why[300] = "";
 	size_t n;
 
+	ld->up.pending_fd = -1;	/* from here on, this function resumes or stops */
 	if (cfg->upgrade_failed)	/* fexecve named us after a descriptor */
 		prctl(PR_SET_NAME, "quicsteerd");
 	/* what claim_instance would have set: the instance is ours already */
@@ -729,8 +781,9 @@ void qs_upgrade_finish(struct loader *ld, int reload_ret)
 	if (ld->cfg.upgrade_failed) {
 		/* the failing binary told the caller and wrote the status */
 		ld->up.last_ok = 0;
-		pr_warn("binary upgrade failed (see above): this binary resumed generation %u",
-			ld->gen);
+		pr_warn("binary upgrade failed (see above): this binary resumed generation %u "
+			"(a new binary that stopped before reading its configuration said why "
+			"on stderr only)", ld->gen);
 	} else if (reload_ret == 0) {
 		ld->up.upgrades++;
 		ld->up.last_ok = 1;

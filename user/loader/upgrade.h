@@ -44,6 +44,7 @@ struct qs_upgrade {
 	 * an upgrade, finds the adopted listener here instead of binding again.
 	 */
 	int control_fd;
+	int pending_fd;              /* the state to resume if main returns before adopting */
 };
 
 /* From main, first: keep argv for the exec. */
