@@ -68,7 +68,8 @@ BINS       := $(BIN_DIR)quicsteerd $(BIN_DIR)quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 TOOLS      += $(OUTPUT)/qs-initials
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
-              $(OUTPUT)/test_strike $(OUTPUT)/test_guard $(OUTPUT)/test_upgrade \
+              $(OUTPUT)/test_strike $(OUTPUT)/test_rate $(OUTPUT)/test_guard \
+              $(OUTPUT)/test_upgrade \
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
@@ -154,6 +155,10 @@ $(OUTPUT)/test_upgrade: tests/unit/test_upgrade.c $(OUTPUT)/user/loader/upgrade_
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
+$(OUTPUT)/test_rate: tests/unit/test_rate.c $(OUTPUT)/user/common/ratelimit.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
@@ -161,15 +166,16 @@ $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o
 # the request layer with the real handlers, driven by a fake protocol
 TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/date.o \
                  worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
-                 worker/handler/route.o worker/handler/php.o worker/handler/fcgi.o \
-                 common/docroot.o common/log.o)
+                 worker/handler/route.o worker/handler/accel.o worker/handler/php.o worker/handler/unixdiag.o worker/handler/fcgi.o \
+                 common/docroot.o common/log.o common/ratelimit.o)
 $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
 TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/body.o worker/http/req.o \
-                worker/http/fields.o worker/http/date.o worker/mem.o common/log.o)
+                worker/http/fields.o worker/http/date.o worker/mem.o common/log.o \
+                common/ratelimit.o)
 $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) -o $@
@@ -193,7 +199,7 @@ $(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPU
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
-$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/common/log.c $(USER_HDRS) | $(OUTPUT)
+$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/common/log.c user/common/ratelimit.c $(USER_HDRS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
@@ -280,6 +286,30 @@ bench-idle: check-setup
 bench-tcp: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/tcp.sh
+
+# ---- packaging: man pages, the Debian package (dist/) --------------------
+# The man pages come from the programs' own help (quicsteerd's option
+# table); dated by the commit, so a rebuild of one commit is the same.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+MANS := $(OUTPUT)/man/quicsteerd.8 $(OUTPUT)/man/quicsteerctl.8
+.PHONY: man deb
+
+man: $(MANS)
+
+$(OUTPUT)/man/quicsteerd.8: quicsteerd
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) ./quicsteerd --help-man >$@
+
+$(OUTPUT)/man/quicsteerctl.8: quicsteerctl dist/man/quicsteerctl-man.sh VERSION
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) dist/man/quicsteerctl-man.sh ./quicsteerctl >$@
+
+# the unsanitized build, whatever SANITIZE says: a package is not a test build
+deb: check-setup
+	$(Q)$(MAKE) --no-print-directory SANITIZE= quicsteerd quicsteerctl man
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) MAN_DIR=.output/man dist/mkdeb.sh
 
 clean:
 	$(call msg,CLEAN,)

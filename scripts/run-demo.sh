@@ -30,6 +30,7 @@ quicsteerd: starting instance '$INST' on udp and tcp [::]:$PORT serving $ROOT/ww
   0-RTT:        run this twice; the second run resumes and sends its GET in 0-RTT (the page says so):
                 gtlsclient --session-file=/tmp/qs.sess --tp-file=/tmp/qs.tp --wait-for-ticket --exit-on-all-streams-close --no-quic-dump 127.0.0.1 $PORT https://127.0.0.1:$PORT/index.php
   reload:       sudo quicsteerctl -i $INST reload   (new workers; connections in flight finish)
+  status:       sudo quicsteerctl -i $INST status   (--json for scripts)
   inspect:      sudo scripts/inspect.sh $INST
   metrics:      curl -s http://127.0.0.1:${METRICS_PORT:-9473}/metrics   (health: /health)
   PHP:          www/*.php through a php-fpm pool the server manages (--fastcgi managed)

@@ -1046,3 +1046,49 @@ test_php_stderr_escaped_and_rate_limited() {
 	(( longest <= 1024 + 30 )) || fail "a line of $longest characters"
 	grep -q 'x\.\.\. ([0-9]* more bytes)$' "$QS_LOG" || fail "no line says it was cut"
 }
+
+# fastcgi_finish_request(): the client has the whole answer while the
+# script runs on.  php-fpm keeps that child on its kept-alive connection
+# until the script ends, so a request given the connection would wait
+# behind the afterwork; the worker sees its request unread there (once),
+# learns the script and closes its connections from then on: later
+# requests are answered at once.  A slow script that does not answer
+# early is not taken for one.
+test_php_fastcgi_finish_request() {
+	local i t out=() slow
+	need_php_load || return
+	php_docroot
+	script_out_dir
+	cat >"$QS_DOCROOT/ffr.php" <<PHP
+<?php
+echo "answered\n";
+fastcgi_finish_request();
+sleep(2);
+file_put_contents("$DL/w/after." . getmypid() . "." . uniqid(), "done");
+PHP
+	printf '<?php usleep(100000); echo "slow\\n";' >"$QS_DOCROOT/slow.php"
+	chmod a+r "$QS_DOCROOT/ffr.php" "$QS_DOCROOT/slow.php"
+	qs_start phpffr 1 --fastcgi managed --php-max-children 16
+	for i in 1 2 3 4 5 6; do
+		out+=("$(curl -sk --http1.1 --max-time 10 -w ' %{time_total}' \
+			"https://127.0.0.1:$QS_PORT/ffr.php")")
+	done
+	info "6 requests (answer, seconds): $(printf '%s|' "${out[@]}" | tr '\n' ' ')"
+	[[ ${out[0]} == answered* ]] || fail "first answer: ${out[0]}" || return
+	t=${out[0]##* }
+	(($(echo "$t < 1.5" | bc))) || fail "the first answer waited for the afterwork: $t s" || return
+	# the second may wait once (that is how the script is learnt); none after it
+	for i in 2 3 4 5; do
+		t=${out[$i]##* }
+		(($(echo "$t < 1.5" | bc))) ||
+			fail "request $((i + 1)) waited behind a script's afterwork: $t s" || return
+	done
+	assert_eq "the script learnt once" 1 "$(workers_sum php_finishers)" || return
+	wait_until 10 bash -c "(( \$(ls $DL/w | grep -c '^after') == 6 ))" ||
+		fail "afterwork done $(ls "$DL/w" | grep -c '^after') of 6 times" || return
+	for i in 1 2 3 4 5; do
+		slow=$(curl -sk --http1.1 --max-time 10 "https://127.0.0.1:$QS_PORT/slow.php")
+		[[ $slow == slow ]] || fail "slow.php: $slow" || return
+	done
+	assert_eq "a slow script is not one" 1 "$(workers_sum php_finishers)"
+}

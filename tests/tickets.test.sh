@@ -465,6 +465,8 @@ test_tickets_key_material_never_exposed() {
 		scripts/inspect.sh "$QS_INST"
 		scripts/inspect.sh --json "$QS_INST"
 		./quicsteerctl -i "$QS_INST" keys
+		./quicsteerctl -i "$QS_INST" status
+		./quicsteerctl -i "$QS_INST" status --json
 		for pin in "$QS_PIN"/*; do bpftool -j map dump pinned "$pin" 2>/dev/null || true; done
 	} | xxd -p | tr -d '\n')
 	# the bpftool dumps write bytes as "0x12" tokens: join those too

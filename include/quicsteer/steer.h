@@ -110,6 +110,8 @@ struct qs_worker_stats {
 	__u64 req_too_early;      /* unsafe 0-RTT requests answered 425 */
 	/* PHP */
 	__u64 php_retries;        /* requests sent again: a kept-alive FastCGI connection was gone */
+	__u64 req_rate_limited;   /* PHP requests answered 429 over --rate-limit */
+	__u64 php_finishers;      /* scripts learnt to answer early and run on (fastcgi_finish_request) */
 	/* half-open connections and address validation (quic/accept.c) */
 	__u64 conn_unvalidated;   /* gauge: connections whose client address is not validated */
 	__u64 hs_timeout;         /* dropped: no handshake within --handshake-timeout */

@@ -434,6 +434,71 @@ static int test_help_and_markdown(void)
 	return 0;
 }
 
+/* the rows of --help-markdown with a config key */
+static int markdown_keys(void)
+{
+	char *md = NULL, *line, *save = NULL, *sep;
+	size_t len = 0;
+	FILE *f = open_memstream(&md, &len);
+	int n = 0;
+
+	if (!f || qs_options_markdown(f))
+		return -1;
+	fclose(f);
+	for (line = strtok_r(md, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, "| `-", 4) && (sep = strstr(line + 2, " | ")))
+			n += sep[3] == '`';
+	free(md);
+	return n;
+}
+
+/*
+ * --help-config: every key of the file once, commented out; uncommented at
+ * its default (the lines whose value is a metavar, like N, stay
+ * commented), the file gives the built-in defaults.
+ */
+static int test_config_file_of_table(void)
+{
+	struct qs_config dflt, cfg;
+	char *text = NULL, *out = NULL, *line, *save = NULL, key[64], value[256];
+	size_t len = 0, out_len = 0;
+	int keys = 0, set = 0;
+	const char *path, *empty = write_conf("empty.conf", "");
+	const char *argv_empty[] = { "quicsteerd", "--config", empty, NULL };
+	const char *argv[] = { "quicsteerd", "--config", NULL, NULL };
+	FILE *f = open_memstream(&text, &len), *o;
+
+	CHECK(f && qs_options_config(f) == 0, "qs_options_config");
+	fclose(f);
+	o = open_memstream(&out, &out_len);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "#%63[a-z_] = %255[^\n]", key, value) == 2 ||
+		    sscanf(line, "#%63[a-z_] =", key) == 1) {
+			keys++;
+			if (value[0] < 'A' || value[0] > 'Z') {
+				fprintf(o, "%s = %s\n", key, value);
+				set++;
+				continue;
+			}
+		}
+		fprintf(o, "%s\n", line);
+		value[0] = '\0';
+	}
+	fclose(o);
+	path = write_conf("every.conf", out);
+	argv[2] = path;
+	CHECK(parse(&dflt, 3, argv_empty) == 0, "an empty file");
+	CHECK(parse(&cfg, 3, argv) == 0, "the file at its defaults parses:\n%s", out);
+	memcpy(cfg.config_path, dflt.config_path, sizeof(cfg.config_path));
+	CHECK(!memcmp(&cfg, &dflt, sizeof(cfg)), "the file at its defaults gives the defaults");
+	CHECK(keys > 40 && set > 35, "%d keys, %d set", keys, set);
+	CHECK(keys == markdown_keys(), "%d keys in the file, %d in --help-markdown", keys,
+	      markdown_keys());
+	free(text);
+	free(out);
+	return 0;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -452,6 +517,7 @@ int main(void)
 	RUN(test_error_messages);
 	RUN(test_numbers_out_of_range);
 	RUN(test_help_and_markdown);
+	RUN(test_config_file_of_table);
 	char cmd[300];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

@@ -91,11 +91,16 @@ struct qs_config {
 	bool tcp;                   /* TCP listeners on the --listen addresses too */
 	bool alt_svc;               /* alt-svc: h3 on TCP responses */
 	unsigned max_tcp_conns;     /* per worker */
+	unsigned rate_per_s;        /* --rate-limit: PHP requests per client a second; 0: off */
+	unsigned rate_burst;        /* ... and at once */
 	unsigned keepalive_timeout_ms; /* TCP connection idle between requests */
 	/* HTTP/3 */
 	char cert[256];
 	char key[256];
 	char docroot[256];
+	char error_pages[256];      /* DIR of NNN.html; "": the built-in pages */
+	char accel_prefix[128];     /* --accel-redirect: the internal location, "/x/"; "": off */
+	char accel_root[256];       /* ... and its directory */
 	enum qs_retry retry;
 	unsigned retry_threshold;   /* new handshakes per second per worker (auto) */
 	unsigned retry_unvalidated; /* percent of max_conns: half-open beyond it get Retry */
@@ -166,9 +171,12 @@ int qs_config_set(struct qs_config *cfg, const char *name, const char *value,
 /* Parse "ADDR:PORT", "[V6]:PORT" or "*:PORT" into l. */
 int qs_parse_listen(const char *text, struct qs_listen *l, char *err, size_t errlen);
 
-/* --help, and --help-markdown (the option table of docs/configuration.md).
+/* --help, --help-markdown (the option table of docs/configuration.md),
+ * --help-man (quicsteerd.8) and --help-config (a commented config file).
  * Return 0, or -errno when the output could not be written. */
 int qs_usage(FILE *out);
 int qs_options_markdown(FILE *out);
+int qs_options_man(FILE *out);
+int qs_options_config(FILE *out);
 
 #endif

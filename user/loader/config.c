@@ -3,8 +3,9 @@
  * quicsteerd's options.  One table, options[] below, says for every option
  * its flag, config-file key, type, range, default and help; the defaults,
  * the config-file reader (INI, inih), the getopt_long parser, --help and
- * --help-markdown (the table of docs/configuration.md) are all driven from
- * it, so none of them can disagree with another.
+ * --help-markdown (the table of docs/configuration.md), --help-man (the man
+ * page) and --help-config (the commented config file of the package) are
+ * all driven from it, so none of them can disagree with another.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -16,12 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ini.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/config.h"
+#include "quicsteer/steer.h"
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -341,6 +345,65 @@ static int set_index(struct qs_config *cfg, const char *name, const char *value,
 	return 0;
 }
 
+/* "off", or PREFIX=DIR: an internal location "/name/" and an absolute directory */
+static int set_accel(struct qs_config *cfg, const char *name, const char *value, char *err,
+		     size_t errlen)
+{
+	const char *eq = strchr(value, '=');
+	size_t pl = eq ? (size_t)(eq - value) : 0;
+
+	if (!strcmp(value, "off")) {
+		cfg->accel_prefix[0] = cfg->accel_root[0] = '\0';
+		return 0;
+	}
+	if (!eq || pl < 3 || pl >= sizeof(cfg->accel_prefix) || value[0] != '/' ||
+	    value[pl - 1] != '/' || memchr(value, '?', pl) || memchr(value, '%', pl) ||
+	    eq[1] != '/' || strlen(eq + 1) >= sizeof(cfg->accel_root)) {
+		snprintf(err, errlen, "%s '%s': expected off or PREFIX=DIR, PREFIX a path "
+			 "between slashes (/protected/) and DIR absolute", name, value);
+		return -EINVAL;
+	}
+	memcpy(cfg->accel_prefix, value, pl);
+	cfg->accel_prefix[pl] = '\0';
+	snprintf(cfg->accel_root, sizeof(cfg->accel_root), "%s", eq + 1);
+	return 0;
+}
+
+/* "off", or RATE/s[,BURST] (BURST defaults to RATE) */
+static int set_rate_limit(struct qs_config *cfg, const char *name, const char *value,
+			  char *err, size_t errlen)
+{
+	unsigned long rate, burst;
+	char *end;
+
+	if (!strcmp(value, "off")) {
+		cfg->rate_per_s = cfg->rate_burst = 0;
+		return 0;
+	}
+	errno = 0;
+	rate = strtoul(value, &end, 10);
+	if (errno || end == value || rate < 1 || rate > 100000 || strncmp(end, "/s", 2))
+		goto bad;
+	end += 2;
+	burst = rate;
+	if (*end == ',') {
+		const char *b = end + 1;
+
+		burst = strtoul(b, &end, 10);
+		if (errno || end == b || burst < 1 || burst > 100000)
+			goto bad;
+	}
+	if (*end)
+		goto bad;
+	cfg->rate_per_s = (unsigned)rate;
+	cfg->rate_burst = (unsigned)burst;
+	return 0;
+bad:
+	snprintf(err, errlen, "%s '%s': expected off or RATE/s[,BURST] (1 to 100000 each, "
+		 "e.g. 20/s,40)", name, value);
+	return -EINVAL;
+}
+
 static int set_ticket_keys(struct qs_config *cfg, const char *name, const char *value,
 			   char *err, size_t errlen)
 {
@@ -566,6 +629,23 @@ static const struct opt options[] = {
 		.help = "TCP connections per worker; more are closed at once (counted in "
 			"`tcp_refused`)",
 	}, {
+		.flag = "accel-redirect", .key = "accel_redirect", .metavar = "PREFIX=DIR",
+		.type = OPT_FUNC, .set = set_accel, .def = "off",
+		.help = "the internal location of X-Accel-Redirect: a PHP answer with "
+			"`x-accel-redirect: PREFIX/NAME` is answered with DIR/NAME (Range "
+			"and conditional requests included) and the script's other fields, "
+			"its php-fpm child free once the script ends; clients asking for "
+			"PREFIX themselves get 404. DIR is read by the workers as `--user`. "
+			"E.g. `/protected/=/srv/files`",
+	}, {
+		.flag = "rate-limit", .key = "rate_limit", .metavar = "R/s[,B]",
+		.type = OPT_FUNC, .set = set_rate_limit, .def = "off",
+		.help = "PHP requests a client may make: RATE a second, BURST at once "
+			"(default RATE), counted per address (IPv6 per /64) over every "
+			"worker and protocol; over it 429 with `retry-after`, before PHP "
+			"runs (counted in `req_rate_limited`). Static files are not "
+			"counted. `off`: no limit",
+	}, {
 		.flag = "keepalive-timeout", .key = "keepalive_timeout", .metavar = "SEC",
 		.type = OPT_UINT, FIELD(keepalive_timeout_ms), .min = 1, .max = 3600,
 		.scale = 1000, .unit = "seconds", .def = "60",
@@ -627,6 +707,15 @@ static const struct opt options[] = {
 		.help = "static files; opened by the loader, read by the workers as "
 			"`--user`, so it must be readable by that user (and its scripts by "
 			"`--php-user` with the managed pool)",
+	}, {
+		.flag = "error-pages", .key = "error_pages", .metavar = "DIR",
+		.type = OPT_STRING, FIELD(error_pages), .empty_ok = true, .def = "",
+		.def_doc = "none",
+		.help = "pages for the errors the server answers itself (404 of a static "
+			"file, 502 with php-fpm down, 503, 431, ...): DIR/404.html, "
+			"DIR/502.html, any of 400 to 599, each up to 64 KB; read by each "
+			"worker as `--user` at its start, so a reload takes new ones; "
+			"others get the built-in page. Empty: built-in pages only",
 	}, {
 		.flag = "retry", .key = "retry",
 		.type = OPT_ENUM, FIELD(retry), .words = retry_words, .def = "auto",
@@ -922,6 +1011,13 @@ static const struct opt options[] = {
 		.flag = "help-markdown", .type = OPT_ACTION, .run = qs_options_markdown,
 		.help = "print the options as a Markdown table, the one in "
 			"`docs/configuration.md`",
+	}, {
+		.flag = "help-man", .type = OPT_ACTION, .run = qs_options_man,
+		.help = "print the man page quicsteerd(8), in roff",
+	}, {
+		.flag = "help-config", .type = OPT_ACTION, .run = qs_options_config,
+		.help = "print a config file with every option commented out at its "
+			"default, the one the Debian package installs",
 	}, {
 		.flag = "version", .short_flag = 'V', .type = OPT_ACTION, .run = print_version,
 		.help = "print the version",
@@ -1253,10 +1349,12 @@ static void describe(const struct opt *o, bool with_default, char *buf, size_t l
 		snprintf(buf + used, len - used, " (default %s)", d);
 }
 
-/* Words of text from column col on, wrapped at HELP_WIDTH, continued at
- * column indent; backticks (code in Markdown) are dropped. */
-static void print_wrapped(FILE *out, const char *text, int col, int indent)
+/* Words of text from column col on, wrapped at HELP_WIDTH, each further
+ * line after lead; backticks (code in Markdown) are dropped. */
+static void print_wrapped(FILE *out, const char *text, int col, const char *lead)
 {
+	int indent = (int)strlen(lead);
+
 	bool line_empty = true;
 
 	while (*text) {
@@ -1269,7 +1367,7 @@ static void print_wrapped(FILE *out, const char *text, int col, int indent)
 		for (size_t i = 0; i < n; i++)
 			shown += text[i] != '`';
 		if (!line_empty && col + 1 + (int)shown > HELP_WIDTH) {
-			fprintf(out, "\n%*s", indent, "");
+			fprintf(out, "\n%s", lead);
 			col = indent;
 			line_empty = true;
 		}
@@ -1287,19 +1385,37 @@ static void print_wrapped(FILE *out, const char *text, int col, int indent)
 	fputc('\n', out);
 }
 
-int qs_usage(FILE *out)
-{
-	char left[64], meta[64], text[1200];
-
-	fprintf(out,
-"Usage: quicsteerd [OPTION]...\n"
+/* The prose of --help, also the man page's (which fills the lines again). */
+static const char help_about[] =
 "HTTP/3 edge server loader: forks one worker per CPU and steers every QUIC\n"
 "datagram to the worker that owns its connection ID (eBPF sk_reuseport).\n"
-"Options override the config file.  Runs as root.\n"
+"Options override the config file.  Runs as root.\n";
+
+static const char help_file[] =
 "In the config file, an option is KEY = VALUE in [quicsteer], KEY being its\n"
 "name with '_' for '-' (max_body = 1M), all but --config, --help*, --version.\n"
-"DUR: seconds, or a number with s, m, h or d (90, 30m, 12h, 7d).\n"
-"\n");
+"DUR: seconds, or a number with s, m, h or d (90, 30m, 12h, 7d).\n";
+
+static const char help_signals[] =
+"SIGTERM/SIGINT: GOAWAY, drain, stop everything, remove the pins.\n"
+"SIGHUP: reload: a new generation of workers with the certificate, key and\n"
+"docroot read again (other settings need a restart) takes new connections;\n"
+"the old one keeps its connections, sends GOAWAY, drains (--drain-timeout)\n"
+"and exits.  Refused, with the reason logged, while a previous generation\n"
+"drains or when the certificate is unusable.  Also re-reads the ticket keys\n"
+"(also: quicsteerctl reload-keys).\n";
+
+static const char help_inspect[] =
+"Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
+"/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n";
+
+int qs_usage(FILE *out)
+{
+	char left[64], meta[64], text[1200], lead[HELP_COL + 1];
+
+	memset(lead, ' ', HELP_COL);
+	lead[HELP_COL] = '\0';
+	fprintf(out, "Usage: quicsteerd [OPTION]...\n%s%s\n", help_about, help_file);
 	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
 		int col;
 
@@ -1314,19 +1430,9 @@ int qs_usage(FILE *out)
 			fprintf(out, "%*s", HELP_COL - col, "");
 		}
 		describe(o, true, text, sizeof(text));
-		print_wrapped(out, text, HELP_COL, HELP_COL);
+		print_wrapped(out, text, HELP_COL, lead);
 	}
-	fprintf(out,
-"\n"
-"Signals: SIGTERM/SIGINT: GOAWAY, drain, stop everything, remove the pins.\n"
-"SIGHUP: reload: a new generation of workers with the certificate, key and\n"
-"docroot read again (other settings need a restart) takes new connections;\n"
-"the old one keeps its connections, sends GOAWAY, drains (--drain-timeout)\n"
-"and exits.  Refused, with the reason logged, while a previous generation\n"
-"drains or when the certificate is unusable.  Also re-reads the ticket keys\n"
-"(also: quicsteerctl reload-keys).\n"
-"Inspect: scripts/inspect.sh [NAME], or bpftool map dump pinned\n"
-"/sys/fs/bpf/quicsteer/NAME/qs_steer_stats.\n");
+	fprintf(out, "\nSignals: %s%s", help_signals, help_inspect);
 	return flushed(out);
 }
 
@@ -1373,6 +1479,134 @@ int qs_options_markdown(FILE *out)
 		describe(o, false, cell, sizeof(cell));
 		print_cell(out, cell);
 		fprintf(out, " |\n");
+	}
+	return flushed(out);
+}
+
+/*
+ * roff text for the man page: `code` in bold, '-' as \- (a hyphen would
+ * not match when searched for, nor copy as the minus of an option), '\'
+ * as \e; a line that would start with '.' or '\'' (a request) starts
+ * with \& instead.
+ */
+static void print_roff(FILE *out, const char *text)
+{
+	bool code = false, line_start = true;
+
+	for (const char *p = text; *p; p++) {
+		if (line_start && (*p == '.' || *p == '\''))
+			fputs("\\&", out);
+		line_start = *p == '\n';
+		if (*p == '`') {
+			code = !code;
+			fputs(code ? "\\fB" : "\\fR", out);
+		} else if (*p == '-') {
+			fputs("\\-", out);
+		} else if (*p == '\\') {
+			fputs("\\e", out);
+		} else {
+			fputc(*p, out);
+		}
+	}
+}
+
+/*
+ * The man page's date: SOURCE_DATE_EPOCH's when set, so that a package
+ * built twice from one commit is the same (reproducible-builds.org), else
+ * today's.
+ */
+static void man_date(char *buf, size_t len)
+{
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	time_t t = time(NULL);
+	struct tm tm;
+	char *end;
+
+	if (env && digit_first(env)) {
+		unsigned long long v = strtoull(env, &end, 10);
+
+		if (!*end)
+			t = (time_t)v;
+	}
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d", &tm))
+		snprintf(buf, len, "1970-01-01");
+}
+
+/* quicsteerd.8: the prose of --help and one entry per option of the table */
+int qs_options_man(FILE *out)
+{
+	char meta[64], text[1200], date[32];
+
+	man_date(date, sizeof(date));
+	fprintf(out, ".TH QUICSTEERD 8 %s \"quicsteer %s\" \"System Administration\"\n"
+		".SH NAME\nquicsteerd \\- HTTP/3 and HTTPS server loader with eBPF connection "
+		"steering\n.SH SYNOPSIS\n.B quicsteerd\n[\\fIOPTION\\fR]...\n"
+		".SH DESCRIPTION\n", date, QS_VERSION);
+	print_roff(out, help_about);
+	fprintf(out, ".SH OPTIONS\n");
+	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
+		metavar_of(o, meta, sizeof(meta));
+		fprintf(out, ".TP\n");
+		if (o->short_flag)
+			fprintf(out, "\\fB\\-%c\\fR, ", o->short_flag);
+		fprintf(out, "\\fB");
+		print_roff(out, "--");
+		print_roff(out, o->flag);
+		fprintf(out, "\\fR");
+		if (meta[0]) {
+			fprintf(out, " \\fI");
+			print_roff(out, meta);
+			fprintf(out, "\\fR");
+		}
+		fprintf(out, "\n");
+		describe(o, true, text, sizeof(text));
+		print_roff(out, text);
+		if (o->key) {
+			fprintf(out, ".\nIn the file: \\fB");
+			print_roff(out, o->key);
+			fprintf(out, "\\fR%s", o->clear ? ", repeated for more" : "");
+		}
+		fprintf(out, ".\n");
+	}
+	fprintf(out, ".SH CONFIGURATION FILE\n");
+	print_roff(out, help_file);
+	fprintf(out, ".PP\n\\fBquicsteerd \\-\\-help\\-config\\fR prints a file with every "
+		"option commented out at its default.\n.SH SIGNALS\n");
+	print_roff(out, help_signals);
+	fprintf(out, ".SH FILES\n.TP\n.I %s\nthe default config file\n"
+		".TP\n.IR %s/ NAME\npid file, reload outcome, ticket key names, managed php\\-fpm\n"
+		".TP\n.IR %s/ NAME\npinned BPF maps and programs\n"
+		".TP\n.IR %s/ NAME .log\nthe log when daemonized\n"
+		".SH SEE ALSO\n.BR quicsteerctl (8),\n.BR php\\-fpm (8),\n.BR bpftool (8)\n",
+		QS_DEFAULT_CONFIG, QS_RUN_ROOT, QS_PIN_ROOT, QS_LOG_ROOT);
+	return flushed(out);
+}
+
+/*
+ * A config file with every option of the file commented out at its
+ * default, its help above it: what the Debian package installs.
+ */
+int qs_options_config(FILE *out)
+{
+	char meta[64], text[1200];
+
+	fprintf(out, "# quicsteerd's configuration (INI): %s, or the file\n"
+		"# of --config FILE.  Every option is below, commented out at its default;\n"
+		"# options on the command line override the file.  quicsteerd --help and\n"
+		"# man quicsteerd say more.  DUR: seconds, or a number with s, m, h or d.\n"
+		"[quicsteer]\n", QS_DEFAULT_CONFIG);
+	for (const struct opt *o = options; o < options + N_OPTIONS; o++) {
+		if (!o->key)
+			continue;
+		describe(o, true, text, sizeof(text));
+		fprintf(out, "\n# ");
+		print_wrapped(out, text, 2, "# ");
+		if (o->def && o->def[0]) {
+			fprintf(out, "#%s = %s\n", o->key, o->def);
+		} else {
+			metavar_of(o, meta, sizeof(meta));
+			fprintf(out, "#%s = %s\n", o->key, meta);
+		}
 	}
 	return flushed(out);
 }
@@ -1463,6 +1697,17 @@ static const struct opt *from_getopt(int c)
 	return NULL;
 }
 
+/* A directory an option names; false (said why, and what to do) if not. */
+static bool is_dir(const char *dir, const char *flag, const char *fix)
+{
+	struct stat st;
+	int err = stat(dir, &st) ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+
+	if (err)
+		fprintf(stderr, "quicsteerd: %s %s: %s; %s\n", flag, dir, strerror(err), fix);
+	return !err;
+}
+
 /* the figures "auto" and the zero defaults stand for, and checks across options */
 static int finish(struct qs_config *cfg)
 {
@@ -1488,6 +1733,12 @@ static int finish(struct qs_config *cfg)
 	}
 	if (cfg->php_max_children == 0)
 		cfg->php_max_children = 4 * (unsigned)cpus;
+	if (cfg->accel_prefix[0] && !is_dir(cfg->accel_root, "--accel-redirect",
+					    "give the directory the internal location serves"))
+		return -EINVAL;
+	if (cfg->error_pages[0] && !is_dir(cfg->error_pages, "--error-pages",
+					   "give a directory of NNN.html pages (404.html, ...)"))
+		return -EINVAL;
 	return 0;
 }
 

@@ -31,15 +31,30 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *role_name(uint32_t role)
+const char *qs_tkey_role_name(uint32_t role)
 {
 	return role == QS_TKEY_ENCRYPT ? "encrypt" : "decrypt";
+}
+
+void qs_keys_print(const struct qs_keys *k, FILE *f)
+{
+	static const char *src[] = { "auto", "file", "fleet" };
+
+	fprintf(f, "source %s\nversion %u\nlifetime %u\nlast_reload %s\n",
+		src[k->cfg->ticket_source], k->cur.version, k->cfg->ticket_lifetime_s,
+		k->last_reload);
+	for (uint32_t i = 0; i < k->cur.n; i++) {
+		char h[17];
+
+		qs_tkey_name_hash(k->cur.k[i].name, h);
+		fprintf(f, "key %s %s %lld\n", h, qs_tkey_role_name(k->cur.k[i].role),
+			(long long)k->cur.k[i].not_after);
+	}
 }
 
 /* RUN_DIR/ticket-keys: names and roles for inspect and tests, no material. */
 static void write_info(struct qs_keys *k)
 {
-	static const char *src[] = { "auto", "file", "fleet" };
 	char tmp[sizeof(k->info_path) + 8];
 	FILE *f;
 
@@ -49,16 +64,7 @@ static void write_info(struct qs_keys *k)
 		pr_warn("cannot write %s: %s", tmp, strerror(errno));
 		return;
 	}
-	fprintf(f, "source %s\nversion %u\nlifetime %u\nlast_reload %s\n",
-		src[k->cfg->ticket_source], k->cur.version, k->cfg->ticket_lifetime_s,
-		k->last_reload);
-	for (uint32_t i = 0; i < k->cur.n; i++) {
-		char h[17];
-
-		qs_tkey_name_hash(k->cur.k[i].name, h);
-		fprintf(f, "key %s %s %lld\n", h, role_name(k->cur.k[i].role),
-			(long long)k->cur.k[i].not_after);
-	}
+	qs_keys_print(k, f);
 	fclose(f);
 	if (rename(tmp, k->info_path))
 		pr_warn("cannot rename %s: %s", tmp, strerror(errno));

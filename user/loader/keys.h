@@ -10,6 +10,7 @@
 #define QS_LOADER_KEYS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/tickets.h"
 
@@ -47,5 +48,13 @@ void qs_keys_destroy(struct qs_keys *k);
 
 /* A key's public name hash (8 bytes of SHA-256 of the name) as 16 hex digits. */
 void qs_tkey_name_hash(const unsigned char name[16], char out[17]);
+/* "encrypt" or "decrypt". */
+const char *qs_tkey_role_name(uint32_t role);
+/*
+ * The keys in force as the runtime file RUN_DIR/ticket-keys lists them
+ * (quicsteerctl keys): source, version, lifetime, the last re-read's
+ * outcome, one "key NAMEHASH ROLE NOT_AFTER" line each; never material.
+ */
+void qs_keys_print(const struct qs_keys *k, FILE *f);
 
 #endif

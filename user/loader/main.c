@@ -29,8 +29,10 @@
 #include "loader/keys.h"
 #include "loader/loader.h"
 #include "loader/limits.h"
+#include "common/ratelimit.h"
 #include "common/strike.h"
 #include "loader/guard.h"
+#include "loader/loader.h"
 #include "loader/metrics.h"
 #include "loader/phpfpm.h"
 #include "loader/sockets.h"
@@ -47,6 +49,14 @@
  * none (tests/tcpsteer.test.sh).
  */
 #define RELOAD_SETTLE_MS 200
+/*
+ * Every worker of a new generation (the first, or a reload's) must serve
+ * within this: else the start fails, or the reload is undone.  A worker
+ * serves in tens of ms; this is for a machine under load.
+ */
+#define SERVE_TIMEOUT_MS 20000
+/* systemd's STATUS= line: looked at this often, sent when it changed */
+#define NOTIFY_STATUS_MS 2000
 
 /* Capabilities the loader needs (bits of CapEff). */
 #define CAP_SETGID_BIT    6
@@ -163,6 +173,7 @@ static void release_instance(struct loader *ld)
 
 	if (read_pid_file(ld->pid_file) == getpid()) {
 		unlink(ld->pid_file);
+		/* what a run before the control socket left */
 		snprintf(path, sizeof(path), "%s/reload", ld->run_dir);
 		unlink(path);
 		snprintf(path, sizeof(path), "%s/upgrade", ld->run_dir);
@@ -195,9 +206,9 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 	close(ld->tokens->fd);
 	if (ld->metrics.fd >= 0)
 		close(ld->metrics.fd);
-	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
-		if (ld->metrics.c[i].fd >= 0)
-			close(ld->metrics.c[i].fd);
+	qs_textconn_close_fds(ld->metrics.c, QS_METRICS_CLIENTS);
+	qs_control_close_fds(&ld->ctl);
+	qs_notify_close(&ld->notify);
 	/*
 	 * Secrets a worker only reads, read-only for good: a worker that runs
 	 * hostile code cannot change the keys the others mint CIDs, seal
@@ -250,9 +261,8 @@ static int open_sockets(struct loader *ld, unsigned gen, bool reload)
 	for (unsigned w = 0; w < cfg->workers; w++) {
 		struct qs_worker_slot *s = &ld->sv.slots[gen * QS_MAX_WORKERS + w];
 
-		s->used = true;
-		s->gen = gen;
-		s->id = w;
+		/* a fresh slot: nothing of its last generation (crash counts) carries over */
+		*s = (struct qs_worker_slot){ .used = true, .gen = gen, .id = w };
 		for (unsigned l = 0; l < cfg->n_listen; l++) {
 			int fd = qs_socket_open(&cfg->listen[l], cfg->rcvbuf);
 
@@ -382,56 +392,68 @@ static void report_ready(struct loader *ld, char status)
 }
 
 /*
- * SIGHUP: a new generation of workers, with the certificate, key and
- * docroot read again, on new sockets in the same reuseport groups; once
- * they run, new connections go to them, every CID of the old generation
- * still reaches its worker, and the old workers send GOAWAY, drain (up to
- * --drain-timeout) and exit.  Anything that fails leaves the running
- * generation as it was.
+ * The outcome of a reload: kept for status and metrics, told to the
+ * quicsteerctl clients waiting for it and to systemd (READY=1 ends the
+ * RELOADING=1 the reload began with, whatever the outcome).
  */
-/*
- * RUN_DIR/reload: the outcome of the last SIGHUP, for quicsteerctl reload
- * (written to a new file renamed into place, so a reader sees it whole).
- */
-static void reload_status(struct loader *ld, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void reload_status(struct loader *ld, const char *fmt, ...)
+static void reload_done(struct loader *ld, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reload_done(struct loader *ld, bool ok, const char *fmt, ...)
 {
-	char path[192], tmp[200];
+	struct qs_reload *rl = &ld->rl;
+	char line[256];
 	va_list ap;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/reload", ld->run_dir);
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return;
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	vsnprintf(rl->last, sizeof(rl->last), fmt, ap);
 	va_end(ap);
-	fputc('\n', f);
-	if (fclose(f) || rename(tmp, path))
-		unlink(tmp);
+	rl->last_ok = ok;
+	rl->last_at = time(NULL);
+	if (ok)
+		rl->ok++;
+	else
+		rl->failed++;
+	qs_control_complete(&ld->ctl, QS_CONTROL_WAIT_RELOAD, ok, rl->last);
+	qs_loader_status_line(ld, line, sizeof(line));
+	if (!ok)	/* the error stays in systemctl status until the next line */
+		snprintf(line, sizeof(line), "reload %.*s", (int)sizeof(line) - 8, rl->last);
+	qs_notify_status(&ld->notify, line);
+	qs_notify_send(&ld->notify, "READY=1");
 }
 
-static int reload(struct loader *ld)
+/*
+ * SIGHUP: a new generation of workers, with the certificate, key and
+ * docroot read again, on new sockets in the same reuseport groups; once
+ * every one of them serves (reload_commit), new connections go to them,
+ * every CID of the old generation still reaches its worker, and the old
+ * workers send GOAWAY, drain (up to --drain-timeout) and exit.  Anything
+ * that fails leaves the running generation as it was.
+ */
+void qs_loader_reload(struct loader *ld)
 {
 	struct qs_config *cfg = &ld->cfg;
+	struct qs_reload *rl = &ld->rl;
 	unsigned old = ld->gen, gen = (old + 1) % QS_MAX_GENS;
-	struct qs_docroot docroot = QS_DOCROOT_INIT, prev_docroot;
-	struct qs_steer_state st = { 0 };
-	SSL_CTX *ctx, *prev_ctx, *tcp_ctx = NULL, *prev_tcp_ctx;
+	struct qs_docroot docroot = QS_DOCROOT_INIT;
+	SSL_CTX *ctx, *tcp_ctx = NULL;
 	int ret;
 
+	if (rl->pending) {
+		pr_info("reload: generation %u is starting already; its outcome answers this "
+			"request too", rl->gen);
+		return;
+	}
+	qs_notify_reloading(&ld->notify);
+	qs_keys_reload(&ld->keys);
 	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
 		if (ld->sv.slots[i].used && ld->sv.slots[i].gen != old) {
 			pr_warn("reload refused: generation %u is still draining (at most %u s); "
 				"send SIGHUP again when it is gone", ld->sv.slots[i].gen,
 				cfg->drain_timeout_ms / 1000 + 5);
-			reload_status(ld, "refused: generation %u is still draining (at most %u s); "
-				      "try again when it is gone", ld->sv.slots[i].gen,
-				      cfg->drain_timeout_ms / 1000 + 5);
-			return -EBUSY;
+			reload_done(ld, false, "refused: generation %u is still draining (at most "
+				    "%u s); try again when it is gone", ld->sv.slots[i].gen,
+				    cfg->drain_timeout_ms / 1000 + 5);
+			return;
 		}
 	ctx = qs_tls_ctx_new(cfg->cert, cfg->key);
 	if (ctx && cfg->tcp && !(tcp_ctx = qs_tls_tcp_ctx_new(cfg->cert, cfg->key))) {
@@ -441,64 +463,45 @@ static int reload(struct loader *ld)
 	if (!ctx) {
 		pr_warn("reload refused: the certificate or key is unusable (above); "
 			"generation %u keeps serving", old);
-		reload_status(ld, "refused: the certificate %s or key %s is unusable (see the "
-			      "log); generation %u keeps serving", cfg->cert, cfg->key, old);
-		return -EINVAL;
+		reload_done(ld, false, "refused: the certificate %s or key %s is unusable (see "
+			    "the log); generation %u keeps serving", cfg->cert, cfg->key, old);
+		return;
 	}
 	ret = qs_docroot_open(&docroot, cfg->docroot);
 	if (ret) {
 		SSL_CTX_free(ctx);
 		SSL_CTX_free(tcp_ctx);
 		pr_warn("reload refused: generation %u keeps serving", old);
-		reload_status(ld, "refused: the docroot %s: %s; generation %u keeps serving",
-			      cfg->docroot, strerror(-ret), old);
-		return ret;
+		reload_done(ld, false, "refused: the docroot %s: %s; generation %u keeps serving",
+			    cfg->docroot, strerror(-ret), old);
+		return;
 	}
 	ret = open_sockets(ld, gen, true);
 	if (ret)
 		goto undo;
-	prev_ctx = ld->ssl_ctx;
-	prev_tcp_ctx = ld->tcp_ssl_ctx;
-	prev_docroot = ld->docroot;
+	rl->prev_ctx = ld->ssl_ctx;
+	rl->prev_tcp_ctx = ld->tcp_ssl_ctx;
+	rl->prev_docroot = ld->docroot;
 	ld->ssl_ctx = ld->sv.ssl_ctx = ctx;
 	ld->tcp_ssl_ctx = ld->sv.tcp_ssl_ctx = tcp_ctx;
 	ld->docroot = docroot;
 	for (unsigned w = 0; w < cfg->workers && !ret; w++)
 		ret = qs_supervisor_start(&ld->sv, &ld->sv.slots[gen * QS_MAX_WORKERS + w]);
 	if (ret) {
-		ld->ssl_ctx = ld->sv.ssl_ctx = prev_ctx;
-		ld->tcp_ssl_ctx = ld->sv.tcp_ssl_ctx = prev_tcp_ctx;
-		ld->docroot = prev_docroot;
+		ld->ssl_ctx = ld->sv.ssl_ctx = rl->prev_ctx;
+		ld->tcp_ssl_ctx = ld->sv.tcp_ssl_ctx = rl->prev_tcp_ctx;
+		ld->docroot = rl->prev_docroot;
 		ctx = NULL;
 		tcp_ctx = NULL;	/* as ctx */
 		for (unsigned w = 0; w < cfg->workers; w++)
 			qs_supervisor_retire(&ld->sv, &ld->sv.slots[gen * QS_MAX_WORKERS + w], 0);
 		goto undo;
 	}
-	/* the workers have their copies: the loader keeps only the new ones */
-	SSL_CTX_free(prev_ctx);
-	SSL_CTX_free(prev_tcp_ctx);
-	qs_docroot_close(&prev_docroot);
-	st.cur_gen = gen;
-	st.cur_config = 0;
-	st.live[gen] = cfg->workers;
-	ret = qs_bpf_set_state(&ld->bpf, &st);
-	if (ret) {
-		/* new flows still go to the old generation: it keeps serving */
-		reload_status(ld, "failed: cannot switch the steering state: %s; generation "
-			      "%u keeps serving", strerror(-ret), old);
-		return ret;
-	}
-	ld->gen = gen;
-	/* the old generation drains from serve(), once new connections go elsewhere */
-	ld->retire_at_ms = qs_now_ms() + RELOAD_SETTLE_MS;
-	pr_info("reload: generation %u (%u workers) takes new connections; generation %u "
-		"drains (GOAWAY, up to %u s)", gen, cfg->workers, old,
-		cfg->drain_timeout_ms / 1000);
-	reload_status(ld, "ok: generation %u (%u workers) takes new connections; generation "
-		      "%u drains (up to %u s)", gen, cfg->workers, old,
-		      cfg->drain_timeout_ms / 1000);
-	return 0;
+	rl->pending = true;
+	rl->gen = gen;
+	rl->deadline_ms = qs_now_ms() + SERVE_TIMEOUT_MS;
+	pr_debug("reload: generation %u starts; the steering switches once it serves", gen);
+	return;
 undo:
 	for (unsigned w = 0; w < QS_MAX_WORKERS; w++) {
 		struct qs_worker_slot *s = &ld->sv.slots[gen * QS_MAX_WORKERS + w];
@@ -512,9 +515,74 @@ undo:
 	if (ld->docroot.dirfd != docroot.dirfd)
 		qs_docroot_close(&docroot);
 	pr_warn("reload failed: generation %u keeps serving", old);
-	reload_status(ld, "failed: %s (see the log); generation %u keeps serving",
-		      strerror(ret < 0 ? -ret : ret), old);
-	return ret;
+	reload_done(ld, false, "failed: %s (see the log); generation %u keeps serving",
+		    strerror(ret < 0 ? -ret : ret), old);
+}
+
+/*
+ * A reload whose generation did not come to serve: its workers go (their
+ * sockets with them, from retired()), the running generation keeps the
+ * certificate and docroot it had.
+ */
+static void reload_undo(struct loader *ld, const char *why)
+{
+	struct qs_reload *rl = &ld->rl;
+
+	rl->pending = false;
+	for (unsigned w = 0; w < ld->cfg.workers; w++) {
+		struct qs_worker_slot *s = &ld->sv.slots[rl->gen * QS_MAX_WORKERS + w];
+
+		if (s->used && !s->retiring)
+			qs_supervisor_retire(&ld->sv, s, 1000);
+	}
+	SSL_CTX_free(ld->ssl_ctx);
+	SSL_CTX_free(ld->tcp_ssl_ctx);
+	qs_docroot_close(&ld->docroot);
+	ld->ssl_ctx = ld->sv.ssl_ctx = rl->prev_ctx;
+	ld->tcp_ssl_ctx = ld->sv.tcp_ssl_ctx = rl->prev_tcp_ctx;
+	ld->docroot = rl->prev_docroot;
+	pr_warn("reload failed: %s; generation %u keeps serving", why, ld->gen);
+	reload_done(ld, false, "failed: %s (see the log); generation %u keeps serving", why,
+		    ld->gen);
+}
+
+/* Every worker of the reload's generation serves: new connections go to it. */
+static void reload_commit(struct loader *ld)
+{
+	struct qs_config *cfg = &ld->cfg;
+	struct qs_reload *rl = &ld->rl;
+	struct qs_steer_state st = { 0 };
+	unsigned old = ld->gen;
+	int ret;
+
+	st.cur_gen = rl->gen;
+	st.cur_config = 0;
+	st.live[rl->gen] = cfg->workers;
+	ret = qs_bpf_set_state(&ld->bpf, &st);
+	if (ret) {
+		char why[128];
+
+		/* new flows still go to the old generation: it keeps serving */
+		snprintf(why, sizeof(why), "cannot switch the steering state: %s",
+			 strerror(-ret));
+		reload_undo(ld, why);
+		return;
+	}
+	rl->pending = false;
+	/* the workers have their copies: the loader keeps only the new ones */
+	SSL_CTX_free(rl->prev_ctx);
+	SSL_CTX_free(rl->prev_tcp_ctx);
+	qs_docroot_close(&rl->prev_docroot);
+	rl->prev_ctx = rl->prev_tcp_ctx = NULL;
+	ld->gen = rl->gen;
+	/* the old generation drains from serve(), once new connections go elsewhere */
+	ld->retire_at_ms = qs_now_ms() + RELOAD_SETTLE_MS;
+	pr_info("reload: generation %u (%u workers) takes new connections; generation %u "
+		"drains (GOAWAY, up to %u s)", ld->gen, cfg->workers, old,
+		cfg->drain_timeout_ms / 1000);
+	reload_done(ld, true, "ok: generation %u (%u workers) takes new connections; "
+		    "generation %u drains (up to %u s)", ld->gen, cfg->workers, old,
+		    cfg->drain_timeout_ms / 1000);
 }
 
 /* The worker counters (steer.h), in the order of struct qs_worker_stats. */
@@ -563,6 +631,9 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(req_deferred, "unsafe 0-RTT requests held until the handshake"),
 	W(req_too_early, "unsafe 0-RTT requests answered 425"),
 	W(php_retries, "PHP requests sent again: php-fpm closed a kept-alive connection"),
+	W(req_rate_limited, "PHP requests answered 429: the client is over --rate-limit"),
+	W(php_finishers, "PHP scripts learnt to answer early and run on: their FastCGI "
+	  "connections are not kept"),
 	W(conn_unvalidated, "connections whose client address is not validated yet"),
 	W(hs_timeout, "connections dropped: no handshake within --handshake-timeout"),
 	W(hs_evicted, "half-open connections dropped to make room for a validated client"),
@@ -600,6 +671,37 @@ static const struct { const char *name; size_t off; const char *help; } steer_me
 	S(select_failed, "hash path: no live worker or select error"),
 };
 #undef S
+_Static_assert(sizeof(steer_metrics) / sizeof(steer_metrics[0]) == QS_STEER_COUNTERS,
+	       "QS_STEER_COUNTERS is not the number of rows of steer_metrics");
+
+const char *qs_steer_counter_name(size_t i)
+{
+	return steer_metrics[i].name;
+}
+
+int qs_loader_steer_totals(const struct loader *ld, unsigned long long sums[QS_STEER_COUNTERS])
+{
+	int ncpu = libbpf_num_possible_cpus(), zero = 0, ret = 0;
+	struct qs_steer_stats *per;
+
+	if (ld->bpf.stats_fd < 0)
+		return -ENOENT;
+	per = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*per)) : NULL;
+	if (!per)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(ld->bpf.stats_fd, &zero, per)) {
+		ret = -errno;
+	} else {
+		for (size_t m = 0; m < QS_STEER_COUNTERS; m++) {
+			sums[m] = 0;
+			for (int c = 0; c < ncpu; c++)
+				sums[m] += *(const uint64_t *)((const char *)&per[c] +
+							       steer_metrics[m].off);
+		}
+	}
+	free(per);
+	return ret;
+}
 
 /*
  * GET /metrics: Prometheus text of every worker slot in use and of the
@@ -612,6 +714,7 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 {
 	struct loader *ld = arg;
 	const struct qs_worker_slot *sl = ld->sv.slots;
+	unsigned long long sums[QS_STEER_COUNTERS];
 
 	if (!strcmp(path, "/health")) {
 		unsigned down = 0;
@@ -679,26 +782,27 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 				       sl[i].gen, sl[i].id, sl[i].pid > 0);
 	qs_mbuf_printf(b, "# HELP quicsteer_generation the generation that takes new connections\n"
 		       "# TYPE quicsteer_generation gauge\nquicsteer_generation %u\n", ld->gen);
-	if (ld->bpf.stats_fd >= 0) {
-		int ncpu = libbpf_num_possible_cpus(), zero = 0;
-		struct qs_steer_stats *per = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*per)) : NULL;
-
-		if (per && !bpf_map_lookup_elem(ld->bpf.stats_fd, &zero, per)) {
-			for (size_t m = 0; m < sizeof(steer_metrics) / sizeof(steer_metrics[0]); m++) {
-				unsigned long long sum = 0;
-
-				for (int c = 0; c < ncpu; c++)
-					sum += *(const uint64_t *)((const char *)&per[c] +
-								   steer_metrics[m].off);
-				qs_mbuf_printf(b, "# HELP quicsteer_steer_%s_total %s\n"
-					       "# TYPE quicsteer_steer_%s_total counter\n"
-					       "quicsteer_steer_%s_total %llu\n", steer_metrics[m].name,
-					       steer_metrics[m].help, steer_metrics[m].name,
-					       steer_metrics[m].name, sum);
-			}
-		}
-		free(per);
-	}
+	if (qs_loader_steer_totals(ld, sums) == 0)
+		for (size_t m = 0; m < QS_STEER_COUNTERS; m++)
+			qs_mbuf_printf(b, "# HELP quicsteer_steer_%s_total %s\n"
+				       "# TYPE quicsteer_steer_%s_total counter\n"
+				       "quicsteer_steer_%s_total %llu\n", steer_metrics[m].name,
+				       steer_metrics[m].help, steer_metrics[m].name,
+				       steer_metrics[m].name, sums[m]);
+	qs_mbuf_printf(b, "# HELP quicsteer_reloads_total reloads by outcome: ok, or failed "
+		       "(refused or undone: the running generation kept serving)\n"
+		       "# TYPE quicsteer_reloads_total counter\n"
+		       "quicsteer_reloads_total{result=\"ok\"} %u\n"
+		       "quicsteer_reloads_total{result=\"failed\"} %u\n"
+		       "# HELP quicsteer_last_reload_success 1 when the last reload succeeded "
+		       "(and before any)\n# TYPE quicsteer_last_reload_success gauge\n"
+		       "quicsteer_last_reload_success %d\n"
+		       "# HELP quicsteer_last_reload_timestamp_seconds unix time of the last "
+		       "reload's outcome, 0 before any\n"
+		       "# TYPE quicsteer_last_reload_timestamp_seconds gauge\n"
+		       "quicsteer_last_reload_timestamp_seconds %lld\n",
+		       ld->rl.ok, ld->rl.failed, !ld->rl.last_at || ld->rl.last_ok,
+		       (long long)ld->rl.last_at);
 	if (ld->cfg.fastcgi == QS_FASTCGI_MANAGED)
 		qs_mbuf_printf(b, "# HELP quicsteer_phpfpm_up 1 while the managed php-fpm runs\n"
 			       "# TYPE quicsteer_phpfpm_up gauge\nquicsteer_phpfpm_up %d\n"
@@ -729,10 +833,84 @@ static void other_child(void *arg, pid_t pid, int status, bool stopping)
 	qs_phpfpm_reaped(&ld->phpfpm, pid, status, stopping);
 }
 
+/* SIGUSR1, quicsteerctl reopen-logs: for logrotate, after it moved the files. */
+int qs_loader_reopen_logs(struct loader *ld)
+{
+	int ret = 0, told = 0;
+
+	if (ld->cfg.log_file[0]) {
+		ret = qs_log_open_file(ld->cfg.log_file);
+		if (ret)
+			pr_warn("cannot reopen the log file %s: %s; logging on to the file open "
+				"before", ld->cfg.log_file, strerror(-ret));
+		else
+			pr_info("log file %s reopened", ld->cfg.log_file);
+	}
+	/* the workers reopen theirs (they take SIGUSR1 on their signalfd) */
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++)
+		if (ld->sv.slots[i].used && ld->sv.slots[i].pid > 0 &&
+		    kill(ld->sv.slots[i].pid, SIGUSR1) == 0)
+			told++;
+	return ret ? ret : told;
+}
+
+/*
+ * What waits for workers to serve: the first generation (readiness: the
+ * daemon's parent, systemd's READY=1) and a reload's generation (the
+ * steering switch).  Neither may wait forever.
+ */
+static int check_serving(struct loader *ld)
+{
+	long long now = qs_now_ms();
+	char line[256];
+
+	if (!ld->ready) {
+		if (qs_supervisor_gen_serving(&ld->sv, 0, ld->cfg.workers)) {
+			ld->ready = true;
+			pr_info("all %u workers serve", ld->cfg.workers);
+			report_ready(ld, 0);
+			qs_loader_status_line(ld, line, sizeof(line));
+			qs_notify_status(&ld->notify, line);
+			/* daemonized: the parent that systemd started is gone */
+			snprintf(line, sizeof(line), "READY=1\nMAINPID=%d", (int)getpid());
+			qs_notify_send(&ld->notify, ld->cfg.foreground ? "READY=1" : line);
+		} else if (now >= ld->ready_deadline_ms) {
+			pr_warn("the workers did not all serve within %d s of the start (their "
+				"errors are above): stopping", SERVE_TIMEOUT_MS / 1000);
+			return -ETIMEDOUT;
+		}
+	}
+	if (ld->rl.pending) {
+		if (qs_supervisor_gen_serving(&ld->sv, ld->rl.gen, ld->cfg.workers)) {
+			reload_commit(ld);
+		} else if (now >= ld->rl.deadline_ms) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "the workers of generation %u did not all serve "
+				 "within %d s", ld->rl.gen, SERVE_TIMEOUT_MS / 1000);
+			reload_undo(ld, why);
+		}
+	}
+	return 0;
+}
+
+/* The sooner of two poll timeouts in ms (-1: none). */
+static int earliest(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* ms from now until at, as a poll timeout: 0 once it is past (never -1). */
+static int until(long long at, long long now)
+{
+	return at <= now ? 0 : at - now > 3600000 ? 3600000 : (int)(at - now);
+}
+
 static int serve(struct loader *ld)
 {
+	long long next_status_ms = 0;
 	sigset_t mask;
-	int sfd;
+	int sfd, ret = 0;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -747,46 +925,59 @@ static int serve(struct loader *ld)
 		return -errno;
 	}
 	for (;;) {
-		struct pollfd pfd[2 + QS_METRICS_CLIENTS] = { { .fd = sfd, .events = POLLIN } };
+		struct pollfd pfd[3 + QS_METRICS_CLIENTS + QS_CONTROL_CLIENTS] = {
+			{ .fd = sfd, .events = POLLIN } };
 		int timeout = qs_supervisor_tick(&ld->sv);
-		int php = qs_phpfpm_tick(&ld->phpfpm);
-		int keys = qs_keys_tick(&ld->keys);
-		int mt = qs_metrics_timeout(&ld->metrics);
-		int n = 1 + qs_metrics_pollfds(&ld->metrics, pfd + 1);
+		int nm = qs_metrics_pollfds(&ld->metrics, pfd + 1);
+		int nc = qs_control_pollfds(&ld->ctl, pfd + 1 + nm);
 		struct signalfd_siginfo si;
+		long long now;
 
-		if (php >= 0 && (timeout < 0 || php < timeout))
-			timeout = php;
-		if (keys >= 0 && (timeout < 0 || keys < timeout))
-			timeout = keys;
-		if (mt >= 0 && (timeout < 0 || mt < timeout))
-			timeout = mt;
-		if (ld->retire_at_ms) {
-			long long r = ld->retire_at_ms - qs_now_ms();
+		ret = check_serving(ld);
+		if (ret)
+			break;
+		now = qs_now_ms();
+		if (ld->notify.fd >= 0 && ld->ready && now >= next_status_ms) {
+			char line[256];
 
-			if (timeout < 0 || r < timeout)
-				timeout = r > 0 ? (int)r : 0;
+			qs_loader_status_line(ld, line, sizeof(line));
+			if (ld->rl.last_ok || !ld->rl.last_at)
+				qs_notify_status(&ld->notify, line);
+			next_status_ms = now + NOTIFY_STATUS_MS;
 		}
+		timeout = earliest(timeout, qs_phpfpm_tick(&ld->phpfpm));
+		timeout = earliest(timeout, qs_keys_tick(&ld->keys));
+		timeout = earliest(timeout, qs_metrics_timeout(&ld->metrics));
+		timeout = earliest(timeout, qs_control_timeout(&ld->ctl));
+		if (ld->notify.fd >= 0 && ld->ready)
+			timeout = earliest(timeout, until(next_status_ms, now));
+		if (!ld->ready)
+			timeout = earliest(timeout, until(ld->ready_deadline_ms, now));
+		if (ld->rl.pending)
+			timeout = earliest(timeout, until(ld->rl.deadline_ms, now));
+		if (ld->retire_at_ms)
+			timeout = earliest(timeout, until(ld->retire_at_ms, now));
 
-		if (poll(pfd, (nfds_t)n, timeout) < 0) {
+		if (poll(pfd, (nfds_t)(1 + nm + nc), timeout) < 0) {
 			if (errno != EINTR) {
 				pr_warn("poll: %s", strerror(errno));
+				ret = -EIO;
 				break;
 			}
-			n = 1;
+			nm = nc = 0;
 		}
-		qs_metrics_handle(&ld->metrics, pfd + 1, n - 1);
+		qs_metrics_handle(&ld->metrics, pfd + 1, nm);
+		qs_control_handle(&ld->ctl, pfd + 1 + nm, nc);
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGCHLD:
 				qs_supervisor_reap(&ld->sv, false);
 				break;
 			case SIGHUP:
-				qs_keys_reload(&ld->keys);
-				reload(ld);
+				qs_loader_reload(ld);
 				break;
-			case SIGUSR1:	/* quicsteerctl reload-keys */
-				qs_keys_reload(&ld->keys);
+			case SIGUSR1:
+				qs_loader_reopen_logs(ld);
 				break;
 			case SIGUSR2: {	/* binary upgrade: returns only when it did not happen */
 				char why[512];
@@ -805,12 +996,13 @@ static int serve(struct loader *ld)
 			retire_old(ld);
 	}
 	close(sfd);
-	return -EIO;
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
-	struct loader ld = { .ready_fd = -1, .shared_fd = -1, .keys.shm_fd = -1,
+	struct loader ld = { .ready_fd = -1, .shared_fd = -1, .keys.shm_fd = -1, .notify.fd = -1,
+			     .rl.prev_docroot = QS_DOCROOT_INIT,
 			     .docroot = QS_DOCROOT_INIT };
 	struct qs_config *cfg = &ld.cfg;
 	struct qs_steer_state st = { 0 };
@@ -822,12 +1014,16 @@ int main(int argc, char **argv)
 
 	qs_metrics_init(&ld.metrics);
 	qs_upgrade_init(&ld, argc, argv);
+	qs_control_init(&ld.ctl);
+	ld.started_ms = qs_now_ms();
+	ld.started_at = time(NULL);
 	ret = qs_config_from_args(cfg, argc, argv);
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	qs_log_set_level(cfg->log_level);
 	qs_bpf_setup_logging();
 	qs_guard_setup_logging();
+	qs_notify_init(&ld.notify);	/* a bad NOTIFY_SOCKET is said, and not fatal */
 
 	if (check_privileges())
 		return 1;
@@ -954,6 +1150,18 @@ int main(int argc, char **argv)
 		goto out;
 
 adopted:
+	/*
+	 * 2^18 clients, 2 MB: beyond that a busy bucket lets requests through.
+	 * After a binary upgrade a new one: the counts start again.
+	 */
+	if (cfg->rate_per_s) {
+		ld.rate = qs_rate_create(1u << 18, cfg->rate_per_s, cfg->rate_burst);
+		if (!ld.rate) {
+			ret = -ENOMEM;
+			pr_warn("cannot map the --rate-limit table: %s", strerror(errno));
+			goto out;
+		}
+	}
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED) {
 		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, uid, gid, php_uid, php_gid);
 		if (!ret)
@@ -968,6 +1176,7 @@ adopted:
 	ld.sv.tickets = ld.keys.shm;
 	ld.sv.strike = ld.strike;
 	ld.sv.tokens = ld.tokens;
+	ld.sv.rate = ld.rate;
 	ld.sv.uid = uid;
 	ld.sv.gid = gid;
 	ld.sv.user = cfg->user;
@@ -982,6 +1191,14 @@ adopted:
 	ld.sv.cb_arg = &ld;
 	for (unsigned w = 0; w < cfg->workers && !cfg->upgrade_state; w++) {
 		ret = qs_supervisor_start(&ld.sv, &ld.sv.slots[w]);
+		if (ret)
+			goto out;
+	}
+	{
+		char path[sizeof(ld.run_dir) + 8];
+
+		snprintf(path, sizeof(path), "%s/control", ld.run_dir);
+		ret = qs_control_open(&ld.ctl, path, qs_loader_command, &ld);
 		if (ret)
 			goto out;
 	}
@@ -1009,14 +1226,19 @@ adopted:
 			"baseline (empty program, kernel hash)",
 			ld.bpf.pin_dir);
 	}
-	report_ready(&ld, 0);
+	/* ready (the daemon's parent, systemd) once every worker serves: serve() */
+	ld.ready_deadline_ms = qs_now_ms() + SERVE_TIMEOUT_MS;
 	if (cfg->upgrade_state)	/* then the new binary's workers take over */
-		qs_upgrade_finish(&ld, cfg->upgrade_failed ? 0 : reload(&ld));
+		qs_upgrade_finish(&ld);
 
 	ret = serve(&ld);
 out:
 	if (ret)
 		report_ready(&ld, 1);
+	qs_notify_send(&ld.notify, "STOPPING=1");
+	qs_control_complete(&ld.ctl, QS_CONTROL_WAIT_RELOAD, false,
+			    "failed: the loader is stopping");
+	qs_control_close(&ld.ctl);
 	qs_guard_stop(&ld.guard);
 	qs_metrics_close(&ld.metrics);
 	qs_supervisor_stop_all(&ld.sv, STOP_TIMEOUT_MS);
@@ -1028,10 +1250,15 @@ out:
 	qs_keys_destroy(&ld.keys);
 	qs_strike_destroy(ld.strike);
 	qs_strike_destroy(ld.tokens);
+	qs_rate_destroy(ld.rate);
 	qs_docroot_close(&ld.docroot);
 	if (ld.ssl_ctx)
 		SSL_CTX_free(ld.ssl_ctx);
 	SSL_CTX_free(ld.tcp_ssl_ctx);
+	SSL_CTX_free(ld.rl.prev_ctx);	/* a reload was starting */
+	SSL_CTX_free(ld.rl.prev_tcp_ctx);
+	qs_docroot_close(&ld.rl.prev_docroot);
+	qs_notify_close(&ld.notify);
 	release_instance(&ld);
 	if (ret)
 		pr_warn("quicsteerd stopped after an error");

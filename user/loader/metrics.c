@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,54 +12,9 @@
 
 #include "common/log.h"
 #include "loader/metrics.h"
+#include "loader/supervisor.h"
 
 #define CLIENT_MS 2000
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void qs_mbuf_printf(struct qs_mbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = b->cap ? b->cap * 2 : 4096;
-			char *p;
-
-			while (cap - b->len <= (size_t)n)
-				cap *= 2;
-			/* a metrics page is a few hundred KB at most */
-			if (cap > (8u << 20) || !(p = realloc(b->p, cap))) {
-				b->oom = true;
-				return;
-			}
-			b->p = p;
-			b->cap = cap;
-		}
-	}
-}
 
 /* "127.0.0.1:9473" or "[::1]:9473" into ss; 0 or -EINVAL. */
 static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
@@ -102,8 +56,7 @@ void qs_metrics_init(struct qs_metrics *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
-	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
-		m->c[i].fd = -1;
+	qs_textconn_init(m->c, QS_METRICS_CLIENTS);
 }
 
 int qs_metrics_open(struct qs_metrics *m, const char *addr, qs_metrics_render_fn render,
@@ -145,16 +98,6 @@ int qs_metrics_open(struct qs_metrics *m, const char *addr, qs_metrics_render_fn
 	return 0;
 }
 
-static void client_close(struct qs_metrics_client *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	free(c->out.p);
-	memset(&c->out, 0, sizeof(c->out));
-	c->in_len = c->out_off = 0;
-}
-
 static const char *reason(int status)
 {
 	switch (status) {
@@ -168,7 +111,7 @@ static const char *reason(int status)
 }
 
 /* The request line is in: build the whole response. */
-static void answer(struct qs_metrics *m, struct qs_metrics_client *c)
+static void answer(struct qs_metrics *m, struct qs_textconn *c)
 {
 	struct qs_mbuf body = { 0 };
 	char path[256] = "";
@@ -201,10 +144,10 @@ static void answer(struct qs_metrics *m, struct qs_metrics_client *c)
 		qs_mbuf_printf(&c->out, "%.*s", (int)body.len, body.p);
 	free(body.p);
 	if (c->out.oom)
-		client_close(c);
+		qs_textconn_close(c);
 }
 
-static void client_io(struct qs_metrics *m, struct qs_metrics_client *c)
+static void client_io(struct qs_metrics *m, struct qs_textconn *c)
 {
 	if (!c->out.len) {
 		ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
@@ -212,7 +155,7 @@ static void client_io(struct qs_metrics *m, struct qs_metrics_client *c)
 		if (n <= 0) {
 			if (n < 0 && errno == EAGAIN)
 				return;
-			client_close(c);
+			qs_textconn_close(c);
 			return;
 		}
 		c->in_len += (size_t)n;
@@ -223,58 +166,41 @@ static void client_io(struct qs_metrics *m, struct qs_metrics_client *c)
 		 */
 		if (!strstr(c->in, "\r\n\r\n") && !strstr(c->in, "\n\n")) {
 			if (c->in_len == sizeof(c->in) - 1)
-				client_close(c);
+				qs_textconn_close(c);
 			return;
 		}
 		answer(m, c);
 		if (c->fd < 0)
 			return;
 	}
-	while (c->out_off < c->out.len) {
-		ssize_t n = write(c->fd, c->out.p + c->out_off, c->out.len - c->out_off);
-
-		if (n < 0) {
-			if (errno != EAGAIN)
-				client_close(c);
-			return;
-		}
-		c->out_off += (size_t)n;
-	}
-	client_close(c);
+	if (qs_textconn_write(c))
+		qs_textconn_close(c);
 }
 
-int qs_metrics_pollfds(struct qs_metrics *m, struct pollfd *p)
+int qs_metrics_pollfds(const struct qs_metrics *m, struct pollfd *p)
 {
-	int n = 0;
-
 	if (m->fd < 0)
 		return 0;
-	p[n++] = (struct pollfd){ .fd = m->fd, .events = POLLIN };
-	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
-		if (m->c[i].fd >= 0)
-			p[n++] = (struct pollfd){ .fd = m->c[i].fd,
-						  .events = m->c[i].out.len ? POLLOUT : POLLIN };
-	return n;
+	p[0] = (struct pollfd){ .fd = m->fd, .events = POLLIN };
+	return 1 + qs_textconn_pollfds(m->c, QS_METRICS_CLIENTS, p + 1);
 }
 
 void qs_metrics_handle(struct qs_metrics *m, const struct pollfd *p, int n)
 {
-	uint64_t now = now_ms();
+	long long now = qs_now_ms();
 
 	if (m->fd < 0)
 		return;
 	for (int k = 0; k < n; k++) {
+		struct qs_textconn *c;
+
 		if (!p[k].revents)
 			continue;
 		if (p[k].fd == m->fd) {
 			int fd;
 
 			while ((fd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-				struct qs_metrics_client *c = NULL;
-
-				for (int i = 0; i < QS_METRICS_CLIENTS && !c; i++)
-					if (m->c[i].fd < 0)
-						c = &m->c[i];
+				c = qs_textconn_free_slot(m->c, QS_METRICS_CLIENTS);
 				if (!c) {
 					close(fd);	/* busy: the scraper retries */
 					continue;
@@ -284,33 +210,23 @@ void qs_metrics_handle(struct qs_metrics *m, const struct pollfd *p, int n)
 			}
 			continue;
 		}
-		for (int i = 0; i < QS_METRICS_CLIENTS; i++)
-			if (m->c[i].fd == p[k].fd) {
-				client_io(m, &m->c[i]);
-				break;
-			}
+		c = qs_textconn_by_fd(m->c, QS_METRICS_CLIENTS, p[k].fd);
+		if (c)
+			client_io(m, c);
 	}
 	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
 		if (m->c[i].fd >= 0 && m->c[i].deadline_ms <= now)
-			client_close(&m->c[i]);
+			qs_textconn_close(&m->c[i]);
 }
 
 int qs_metrics_timeout(const struct qs_metrics *m)
 {
-	uint64_t now = now_ms(), next = UINT64_MAX;
-
-	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
-		if (m->c[i].fd >= 0 && m->c[i].deadline_ms < next)
-			next = m->c[i].deadline_ms;
-	if (next == UINT64_MAX)
-		return -1;
-	return next <= now ? 0 : (int)(next - now);
+	return qs_textconn_timeout(m->c, QS_METRICS_CLIENTS);
 }
 
 void qs_metrics_close(struct qs_metrics *m)
 {
-	for (int i = 0; i < QS_METRICS_CLIENTS; i++)
-		client_close(&m->c[i]);
+	qs_textconn_close_all(m->c, QS_METRICS_CLIENTS);
 	if (m->fd >= 0)
 		close(m->fd);
 	m->fd = -1;

@@ -10,39 +10,19 @@
 #define QS_LOADER_METRICS_H
 
 #include <poll.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+
+#include "loader/textconn.h"
 
 #define QS_METRICS_CLIENTS 8
 
-/* A growing text buffer; oom once an append failed (the text is then cut). */
-struct qs_mbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-void qs_mbuf_printf(struct qs_mbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 /* Fill body for path ("/metrics", "/health", ...); returns the HTTP status. */
 typedef int (*qs_metrics_render_fn)(void *arg, const char *path, struct qs_mbuf *body);
-
-struct qs_metrics_client {
-	int fd;                 /* -1: free */
-	uint64_t deadline_ms;
-	char in[1024];
-	size_t in_len;
-	struct qs_mbuf out;     /* the whole response, once the request is in */
-	size_t out_off;
-};
 
 struct qs_metrics {
 	int fd;                 /* listening; -1 when off */
 	qs_metrics_render_fn render;
 	void *arg;
-	struct qs_metrics_client c[QS_METRICS_CLIENTS];
+	struct qs_textconn c[QS_METRICS_CLIENTS];
 };
 
 /* Off, nothing open (before qs_metrics_open, or instead of it). */
@@ -54,7 +34,7 @@ void qs_metrics_init(struct qs_metrics *m);
 int qs_metrics_open(struct qs_metrics *m, const char *addr, qs_metrics_render_fn render,
 		    void *arg);
 /* pollfds for the listener and the clients, into p (room for 1 + CLIENTS); how many. */
-int qs_metrics_pollfds(struct qs_metrics *m, struct pollfd *p);
+int qs_metrics_pollfds(const struct qs_metrics *m, struct pollfd *p);
 /* After poll: accept, read, answer, close what p says is ready or overdue. */
 void qs_metrics_handle(struct qs_metrics *m, const struct pollfd *p, int n);
 /* ms until the next client deadline, or -1. */

@@ -28,10 +28,18 @@
  * frozen where /proc shows no stop.  A signal, not a heartbeat in shared
  * memory: the worker writes nothing another worker could forge, and the
  * worker code is not involved.  One wake-up a second per worker.
+ * Every worker also gets one at its start, whether or not --metrics is on:
+ * once it is taken, the worker serves (its sockets, TLS context and
+ * sandbox are set up and its loop runs), which is what readiness and a
+ * reload wait for.  Until then the supervisor looks every SERVING_POLL_MS
+ * (every SERVING_SLOW_POLL_MS after the first second: a worker stopped
+ * before its loop must not keep the loader busy).
  */
 #define PROBE_SIGNAL      SIGHUP
 #define PROBE_INTERVAL_MS 1000
 #define PROBE_LIMIT_MS    3000
+#define SERVING_POLL_MS   10
+#define SERVING_SLOW_POLL_MS 250
 
 long long qs_now_ms(void)
 {
@@ -70,9 +78,14 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 
 		for (int s = 1; s < NSIG; s++)
 			signal(s, SIG_DFL);
-		/* a probe before the worker takes it on its signalfd must not kill it */
+		/*
+		 * A probe before the worker takes it on its signalfd must not
+		 * kill it, nor must SIGUSR1 (reopen the logs), which the loader
+		 * sends every worker: blocked, it waits for the worker's signalfd.
+		 */
 		sigemptyset(&probe);
 		sigaddset(&probe, PROBE_SIGNAL);
+		sigaddset(&probe, SIGUSR1);
 		sigprocmask(SIG_SETMASK, &probe, NULL);
 		/*
 		 * Nothing read from the operator's terminal, no signal from its
@@ -105,6 +118,7 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 		ctx.tickets = sv->tickets;
 		ctx.strike = sv->strike;
 		ctx.tokens = sv->tokens;
+		ctx.rate = sv->rate;
 		ctx.uid = sv->uid;
 		ctx.gid = sv->gid;
 		ctx.user = sv->user;
@@ -116,7 +130,9 @@ int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	slot->pid = pid;
 	slot->restart_at_ms = 0;
-	slot->probe_sent_ms = 0;
+	slot->serving = false;
+	/* blocked in the child until its event loop reads it: see PROBE_SIGNAL */
+	slot->probe_sent_ms = kill(pid, PROBE_SIGNAL) == 0 ? qs_now_ms() : 0;
 	__atomic_store_n(&stats_of(sv, slot)->pid, (__u64)pid, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&stats_of(sv, slot)->starts, 1, __ATOMIC_RELAXED);
 	pr_debug("worker %u/%u started, pid %d", slot->gen, slot->id, (int)pid);
@@ -194,6 +210,7 @@ void qs_supervisor_reap(struct qs_supervisor *sv, bool stopping)
 				s->backoff_ms);
 		}
 		s->restart_at_ms = now + s->backoff_ms + (s->backoff_ms ? 0 : 1);
+		s->restarts++;
 	}
 }
 
@@ -260,16 +277,45 @@ enum qs_worker_health qs_supervisor_health(const struct qs_worker_slot *s, long 
 	return QS_WORKER_UP;
 }
 
+/* A starting worker whose start probe is taken: it serves. */
+static bool started_serving(struct qs_worker_slot *s)
+{
+	bool pending;
+	char state;
+
+	if (read_status(s->pid, &state, &pending) || state == 'Z' || state == 'X')
+		return false;
+	return !pending;
+}
+
 int qs_supervisor_tick(struct qs_supervisor *sv)
 {
 	long long now = qs_now_ms(), next = -1;
+
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
+		struct qs_worker_slot *s = &sv->slots[i];
+
+		if (!s->used || !s->pid || s->serving || s->retiring)
+			continue;
+		if (s->probe_sent_ms && started_serving(s)) {
+			s->serving = true;
+			pr_debug("worker %u/%u (pid %d) serves", s->gen, s->id, (int)s->pid);
+		} else {
+			int poll_ms = now - s->probe_sent_ms < 1000 ? SERVING_POLL_MS :
+				      SERVING_SLOW_POLL_MS;
+
+			if (next < 0 || poll_ms < next)
+				next = poll_ms;
+		}
+	}
 
 	if (sv->probe) {
 		if (sv->next_probe_ms <= now) {
 			probe(sv, now);
 			sv->next_probe_ms = now + PROBE_INTERVAL_MS;
 		}
-		next = sv->next_probe_ms - now;
+		if (next < 0 || sv->next_probe_ms - now < next)
+			next = sv->next_probe_ms - now;
 	}
 
 	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
@@ -305,10 +351,14 @@ void qs_supervisor_retire(struct qs_supervisor *sv, struct qs_worker_slot *slot,
 	slot->retiring = true;
 	slot->restart_at_ms = 0;
 	slot->kill_at_ms = qs_now_ms() + grace_ms;
-	if (slot->pid)
+	if (slot->pid) {
 		kill(slot->pid, SIGTERM);
-	else if (sv->retired)
-		sv->retired(sv->cb_arg, slot);	/* was down, waiting for a restart */
+	} else {
+		/* was down, waiting for a restart: gone now, as if reaped */
+		slot->retiring = false;
+		if (sv->retired)
+			sv->retired(sv->cb_arg, slot);
+	}
 }
 
 unsigned qs_supervisor_running(const struct qs_supervisor *sv)
@@ -319,6 +369,17 @@ unsigned qs_supervisor_running(const struct qs_supervisor *sv)
 		if (sv->slots[i].used && sv->slots[i].pid)
 			n++;
 	return n;
+}
+
+bool qs_supervisor_gen_serving(const struct qs_supervisor *sv, unsigned gen, unsigned workers)
+{
+	for (unsigned w = 0; w < workers; w++) {
+		const struct qs_worker_slot *s = &sv->slots[gen * QS_MAX_WORKERS + w];
+
+		if (!s->used || !s->pid || !s->serving)
+			return false;
+	}
+	return true;
 }
 
 void qs_supervisor_stop_all(struct qs_supervisor *sv, int timeout_ms)

@@ -18,6 +18,7 @@
 
 struct qs_config;
 struct qs_docroot;
+struct qs_rate;
 struct qs_strike;
 struct qs_tickets;
 
@@ -36,6 +37,8 @@ struct qs_worker_slot {
 	bool retiring;               /* old generation: draining, never restarted */
 	long long kill_at_ms;        /* ... SIGKILL if still there then */
 	long long probe_sent_ms;     /* the liveness probe now pending, 0 = none */
+	bool serving;                /* its event loop took the probe sent at its start */
+	unsigned restarts;           /* in this generation, after it died */
 };
 
 struct qs_supervisor {
@@ -45,6 +48,7 @@ struct qs_supervisor {
 	const struct qs_tickets *tickets;
 	struct qs_strike *strike;
 	struct qs_strike *tokens;        /* NEW_TOKEN tokens used on the host */
+	struct qs_rate *rate;            /* --rate-limit, or NULL */
 	uid_t uid;
 	gid_t gid;
 	const char *user;
@@ -66,11 +70,16 @@ struct qs_supervisor {
 int qs_supervisor_start(struct qs_supervisor *sv, struct qs_worker_slot *slot);
 /* Reap children; schedule restarts.  `stopping` = do not restart. */
 void qs_supervisor_reap(struct qs_supervisor *sv, bool stopping);
-/* Start workers whose restart time has come; returns ms until the next one, or -1. */
+/*
+ * Start workers whose restart time has come, note the ones that began to
+ * serve; returns ms until the next thing to do, or -1.
+ */
 int qs_supervisor_tick(struct qs_supervisor *sv);
 /* SIGTERM all, wait up to timeout_ms, then SIGKILL; returns when all are gone. */
 void qs_supervisor_stop_all(struct qs_supervisor *sv, int timeout_ms);
 unsigned qs_supervisor_running(const struct qs_supervisor *sv);
+/* Whether every worker of gen (workers of them) runs its event loop. */
+bool qs_supervisor_gen_serving(const struct qs_supervisor *sv, unsigned gen, unsigned workers);
 /* Old generation: SIGTERM (GOAWAY, drain), SIGKILL after grace_ms; no restarts. */
 void qs_supervisor_retire(struct qs_supervisor *sv, struct qs_worker_slot *slot, int grace_ms);
 

@@ -504,7 +504,11 @@ int qs_upgrade(struct loader *ld, const char *binary, int reply_fd, char *why, s
 
 	why[0] = '\0';
 	/* the new binary reloads at once: that would be refused */
-	if (draining >= 0) {
+	if (ld->rl.pending) {
+		snprintf(why, len, "a reload is in progress (generation %u starting): upgrade "
+			 "when it is done", ld->rl.gen);
+		ret = -EBUSY;
+	} else if (draining >= 0) {
 		snprintf(why, len, "generation %d is still draining (at most %u s): upgrade "
 			 "when it is gone", draining, ld->cfg.drain_timeout_ms / 1000 + 5);
 		ret = -EBUSY;
@@ -743,6 +747,7 @@ int qs_upgrade_adopt(struct loader *ld)
 	}
 	ld->up.upgrades = st->upgrades;
 	ld->up.adopting = st;
+	ld->ready = true;	/* it served before the exec: no second readiness wait */
 	pr_info("binary upgrade: %s generation %u, %u workers, %zu descriptors, pins in %s",
 		cfg->upgrade_failed ? "resumed" : "adopted", st->gen,
 		qs_supervisor_running(&ld->sv), n, ld->bpf.pin_dir);
@@ -768,10 +773,11 @@ int qs_upgrade_adopt_phpfpm(struct loader *ld)
 	return 0;
 }
 
-void qs_upgrade_finish(struct loader *ld, int reload_ret)
+void qs_upgrade_finish(struct loader *ld)
 {
 	struct qs_up_state *st = ld->up.adopting;
-	char line[600];
+	const struct qs_reload *rl = &ld->rl;
+	char line[700];
 
 	if (!st)
 		return;
@@ -784,24 +790,27 @@ void qs_upgrade_finish(struct loader *ld, int reload_ret)
 		pr_warn("binary upgrade failed (see above): this binary resumed generation %u "
 			"(a new binary that stopped before reading its configuration said why "
 			"on stderr only)", ld->gen);
-	} else if (reload_ret == 0) {
+		goto out;
+	}
+	/* the new binary's workers: a reload, whose outcome comes once they serve */
+	qs_loader_reload(ld);
+	if (rl->pending) {
 		ld->up.upgrades++;
 		ld->up.last_ok = 1;
 		snprintf(line, sizeof(line), "ok: the loader (pid %d) runs version %s; generation "
-			 "%u of its workers takes new connections, generation %u drains",
-			 (int)getpid(), QS_VERSION, ld->gen, st->gen);
+			 "%u of its workers starts and takes new connections once it serves, "
+			 "generation %u then drains", (int)getpid(), QS_VERSION, rl->gen, st->gen);
 		pr_info("binary upgrade: %s", line + 4);
-		set_status(ld, line);
-		reply(st->reply_fd, line);
 	} else {
 		ld->up.last_ok = 0;
 		snprintf(line, sizeof(line), "failed: the loader (pid %d) runs version %s but its "
-			 "reload failed: %s; generation %u keeps serving, send SIGHUP to retry",
-			 (int)getpid(), QS_VERSION, strerror(-reload_ret), st->gen);
+			 "reload did not start: %s; generation %u keeps serving, send SIGHUP to "
+			 "retry", (int)getpid(), QS_VERSION, rl->last, st->gen);
 		pr_warn("binary upgrade: %s", line + 8);
-		set_status(ld, line);
-		reply(st->reply_fd, line);
 	}
+	set_status(ld, line);
+	reply(st->reply_fd, line);
+out:
 	if (st->reply_fd >= 0)
 		close(st->reply_fd);
 	free(st);

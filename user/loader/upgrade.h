@@ -75,8 +75,8 @@ int qs_upgrade(struct loader *ld, const char *binary, int reply_fd, char *why, s
 int qs_upgrade_adopt(struct loader *ld);
 /* ... php-fpm, after main prepared its configuration. */
 int qs_upgrade_adopt_phpfpm(struct loader *ld);
-/* ... at the end: reload_ret is main's reload into the new binary's workers. */
-void qs_upgrade_finish(struct loader *ld, int reload_ret);
+/* ... at the end: the reload into the new binary's workers, and the answer. */
+void qs_upgrade_finish(struct loader *ld);
 
 /* quicsteer_upgrades_total and the last result, for /metrics. */
 void qs_upgrade_metrics(const struct loader *ld, struct qs_mbuf *b);

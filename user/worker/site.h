@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/docroot.h"
+
 #include "worker/http/req.h"
 
 struct qs_config;
@@ -24,6 +26,8 @@ struct qs_req;
 struct qs_worker_stats;
 struct qs_static_ctx;
 struct qs_php_ctx;
+struct qs_error_pages;
+struct qs_rate;
 
 /* The loop's clock: CLOCK_MONOTONIC in ns (the QUIC timers' too). */
 static inline uint64_t qs_clock_ns(void)
@@ -98,6 +102,9 @@ struct qs_site {
 	/* the handlers' per-worker state */
 	struct qs_static_ctx *static_ctx;
 	struct qs_php_ctx *php;
+	struct qs_error_pages *error_pages;     /* --error-pages, or NULL */
+	struct qs_rate *rate;                   /* --rate-limit (shared by the workers), or NULL */
+	struct qs_docroot accel_root;           /* --accel-redirect's DIR (handler/accel.c) */
 };
 
 #endif

@@ -16,9 +16,11 @@
 #include "common/tickets.h"
 #include "worker/counters.h"
 #include "common/config.h"
+#include "worker/handler/accel.h"
 #include "worker/handler/files.h"
 #include "worker/handler/php.h"
 #include "worker/handler/route.h"
+#include "worker/http/errpages.h"
 #include "worker/http/h1.h"
 #include "worker/http/h2.h"
 #include "worker/http/h3.h"
@@ -86,6 +88,7 @@ static int site_init(struct qs_site *site, struct qs_loop *loop, const struct qs
 
 	site->cfg = ctx->cfg;
 	site->docroot = ctx->docroot;
+	site->rate = ctx->rate;
 	site->stats = ctx->stats;
 	site->gen = ctx->gen;
 	site->id = ctx->id;
@@ -95,6 +98,12 @@ static int site_init(struct qs_site *site, struct qs_loop *loop, const struct qs
 	ret = qs_static_ctx_new(site);
 	if (ret)
 		return ret;
+	qs_error_pages_load(site);	/* what it cannot read is logged and left built-in */
+	site->accel_root = (struct qs_docroot)QS_DOCROOT_INIT;
+	if (qs_accel_open(site))
+		pr_warn("--accel-redirect: cannot open %s as --user: x-accel-redirect answers "
+			"500 until it can (make it readable by the workers' user)",
+			ctx->cfg->accel_root);
 	if (ctx->cfg->fastcgi != QS_FASTCGI_OFF) {
 		site->keep_fields = true;	/* every field reaches PHP as HTTP_* */
 		ret = qs_php_ctx_new(site);
@@ -106,6 +115,8 @@ static void site_free(struct qs_site *site)
 {
 	qs_php_ctx_free(site);
 	qs_static_ctx_free(site);
+	qs_error_pages_free(site);
+	qs_accel_close(site);
 }
 
 static int drop_privileges(const struct qs_worker_ctx *ctx)

@@ -17,6 +17,7 @@
 
 struct qs_config;
 struct qs_docroot;
+struct qs_rate;
 struct qs_strike;
 struct qs_tickets;
 
@@ -32,6 +33,7 @@ struct qs_worker_ctx {
 	const struct qs_tickets *tickets;  /* session ticket keys, shared */
 	struct qs_strike *strike;          /* 0-RTT anti-replay, shared */
 	struct qs_strike *tokens;          /* NEW_TOKEN tokens used, shared */
+	struct qs_rate *rate;              /* --rate-limit, shared; or NULL */
 	uid_t uid;
 	gid_t gid;
 	const char *user;

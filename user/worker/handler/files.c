@@ -57,8 +57,8 @@ static char *u64_str(char *end, uint64_t v)
 }
 
 /* Fields of a 200/206 file answer into f; returns how many. */
-static size_t file_fields(struct qs_field *f, const struct qs_static_resp *r, char *len_buf,
-			  size_t len_size)
+size_t qs_static_file_fields(struct qs_field *f, const struct qs_static_resp *r, char *len_buf,
+			     size_t len_size)
 {
 	char *len_s = u64_str(len_buf + len_size, r->length);
 	size_t n = 0;
@@ -80,7 +80,7 @@ static size_t file_fields(struct qs_field *f, const struct qs_static_resp *r, ch
 }
 
 /* 304: the validators again, no body (RFC 9110 15.4.5). */
-static int respond_not_modified(struct qs_req *req, const struct qs_static_resp *r)
+int qs_static_respond_not_modified(struct qs_req *req, const struct qs_static_resp *r)
 {
 	struct qs_field f[2];
 	size_t n = 0;
@@ -111,8 +111,8 @@ static int respond_file(struct qs_req *req)
 	if (!req->range && (req->head || !strcmp(req->method, "GET")) &&
 	    (e = qs_fcache_get(fc, req->path, req->pathlen, now_ms()))) {
 		if (qs_not_modified(req->if_none_match, req->if_modified_since, &e->resp))
-			return respond_not_modified(req, &e->resp);
-		n = file_fields(f, &e->resp, len_buf, sizeof(len_buf));
+			return qs_static_respond_not_modified(req, &e->resp);
+		n = qs_static_file_fields(f, &e->resp, len_buf, sizeof(len_buf));
 		ret = qs_respond(req, 200, f, n, e->len > 0);
 		if (!ret && e->len)
 			ret = qs_send(req, e->data, e->len);
@@ -138,7 +138,7 @@ static int respond_file(struct qs_req *req)
 	if (qs_not_modified(req->if_none_match, req->if_modified_since, &r)) {
 		if (r.fd >= 0)
 			close(r.fd);
-		return respond_not_modified(req, &r);
+		return qs_static_respond_not_modified(req, &r);
 	}
 	if (ret < 0 && r.status == 0)
 		r.status = 500;
@@ -151,17 +151,24 @@ static int respond_file(struct qs_req *req)
 	}
 	if (!r.head)
 		qs_fcache_put(fc, req->path, req->pathlen, &r, r.fd, now_ms());
-	n = file_fields(f, &r, len_buf, sizeof(len_buf));
-	ret = qs_respond(req, r.status, f, n, !r.head && r.length > 0);
-	if (r.fd < 0) {
+	n = qs_static_file_fields(f, &r, len_buf, sizeof(len_buf));
+	return qs_static_send(req, &r, f, n);
+}
+
+int qs_static_send(struct qs_req *req, const struct qs_static_resp *r, const struct qs_field *f,
+		   size_t n)
+{
+	int ret = qs_respond(req, r->status, f, n, !r->head && r->length > 0);
+
+	if (r->fd < 0) {
 		qs_end(req);
 		return ret;
 	}
 	if (ret) {
-		close(r.fd);
+		close(r->fd);
 		return ret;
 	}
-	return qs_send_file(req, r.fd, r.offset, r.length);
+	return qs_send_file(req, r->fd, r->offset, r->length);
 }
 
 static int static_start(struct qs_req *req)

@@ -20,9 +20,11 @@
 #include "common/log.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
+#include "worker/handler/accel.h"
 #include "worker/handler/fcgi.h"
 #include "worker/handler/php.h"
 #include "worker/handler/static.h"
+#include "worker/handler/unixdiag.h"
 #include "worker/http/req.h"
 #include "worker/site.h"
 
@@ -66,6 +68,8 @@ struct qs_php_req {
 	bool queued;
 	bool holds;                 /* counted in its client connection's busy slots */
 	uint8_t retries;            /* sent again: kept-alive connections were gone */
+	uint64_t script;            /* its script's hash (script_hash()) */
+	bool keep;                  /* asks php-fpm to keep the connection (FCGI_KEEP_CONN) */
 	struct qs_php_req *qnext;
 };
 
@@ -90,7 +94,13 @@ struct qs_php_conn {
 	bool idle;                  /* kept alive, waiting for the next request */
 	bool reused;                /* this request went on a kept-alive connection */
 	bool rx_any;                /* php-fpm sent something for this request */
+	bool keep;                  /* ... and this request asked to keep it */
 	size_t req_len;             /* the encoded request at the head of out */
+	uint64_t tx;                /* bytes of this request written */
+	uint64_t probe_at;          /* ns: is php-fpm's child reading it yet? 0: no check */
+	uint64_t last_script;       /* the hash of the script this connection ran last */
+	uint64_t probe_script;      /* ... before this request */
+	uint32_t peer_ino;          /* php-fpm's end of it (unixdiag.h), 0: not known yet */
 	bool dead;                  /* freed at the end of this loop iteration */
 	struct qs_php_conn *next, *prev;   /* all of this worker's */
 };
@@ -132,6 +142,17 @@ struct qs_php_ctx {
 	 * it: an event for one of them may still be further down the batch.
 	 */
 	struct qs_php_conn *graveyard;
+	/*
+	 * Scripts seen to end their response early and go on running
+	 * (fastcgi_finish_request(): Symfony's kernel.terminate, Laravel's
+	 * terminable middleware).  php-fpm keeps such a child on its
+	 * kept-alive connection until the script ends, so a request given
+	 * that connection would wait behind the script's afterwork: their
+	 * requests ask php-fpm to close the connection instead.
+	 */
+	uint64_t finishers[QS_PHP_FINISHERS];
+	unsigned finishers_next;
+	int diag;                   /* unix_diag's netlink socket, -1: none (TCP php-fpm) */
 	/*
 	 * Bodies without Content-Length are held whole (CGI needs the length
 	 * first) with their credit returned as they come, so no window bounds
@@ -262,13 +283,26 @@ static int check_script(const struct qs_docroot *d, const char *path, size_t n)
 	return 0;
 }
 
-static struct script_slot *script_slot(struct qs_php_ctx *ctx, const char *path, size_t n)
+static uint64_t script_hash(const char *path, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
 
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)path[i]) * 0x100000001b3ull;
-	return &ctx->script_cache[h % SCRIPT_SLOTS];
+	return h | 1;	/* 0: none */
+}
+
+static struct script_slot *script_slot(struct qs_php_ctx *ctx, const char *path, size_t n)
+{
+	return &ctx->script_cache[script_hash(path, n) % SCRIPT_SLOTS];
+}
+
+static bool is_finisher(const struct qs_php_ctx *ctx, uint64_t script)
+{
+	for (unsigned i = 0; i < QS_PHP_FINISHERS; i++)
+		if (ctx->finishers[i] == script)
+			return true;
+	return false;
 }
 
 static int check_script_cached(struct qs_php_ctx *ctx, const char *path, size_t n)
@@ -628,7 +662,8 @@ static int encode_request(struct qs_php_req *pr)
 	out = malloc(cap);
 	if (!out)
 		return 500;
-	len = (size_t)qs_fcgi_begin_request(out, cap, REQUEST_ID, cfg->fastcgi_keepalive);
+	pr->keep = cfg->fastcgi_keepalive && !is_finisher(ctx, pr->script);
+	len = (size_t)qs_fcgi_begin_request(out, cap, REQUEST_ID, pr->keep);
 	len += (size_t)qs_fcgi_stream(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID,
 				      ctx->params, (size_t)plen);
 	len += (size_t)qs_fcgi_stream_end(out + len, cap - len, QS_FCGI_PARAMS, REQUEST_ID);
@@ -677,6 +712,13 @@ static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 	pc->out_off = 0;
 	pc->req_len = pc->out_len;
 	pc->rx_any = false;
+	pc->keep = pr->keep;
+	pc->tx = 0;
+	/* on a kept-alive connection: look whether its child takes the request soon */
+	pc->probe_script = pc->last_script;
+	pc->probe_at = pc->reused && pc->probe_script && pc->ctx->diag >= 0 ?
+		       qs_clock_ns() + QS_PHP_PROBE_NS : 0;
+	pc->last_script = pr->script;
 	pr->out = NULL;
 	pr->out_len = pr->out_cap = 0;
 	pc->headers_sent = false;
@@ -699,6 +741,7 @@ static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 		if (n <= 0)
 			break;
 		pc->out_off += (size_t)n;
+		pc->tx += (uint64_t)n;
 	}
 	if (pc->out_off < pc->out_len || (pr->body_fd >= 0 && !pr->stdin_done)) {
 		watch(pc, EPOLLOUT | EPOLLIN);	/* a body from a file: flush_out reads it */
@@ -850,6 +893,7 @@ static int begin(struct qs_php_req *pr)
 	ret = check_script_cached(ctx, script, n);
 	if (ret)
 		return answer(pr, ret == -EINVAL ? 400 : 404);
+	pr->script = script_hash(script, n);
 	ret = encode_request(pr);
 	if (ret)
 		return answer(pr, ret);
@@ -881,7 +925,9 @@ static void release(struct qs_php_conn *pc)
 	pc->idle = true;
 	free(pc->out);
 	pc->out = NULL;
-	if ((ctx->draining && !ctx->queue_head) || !ctx->site->cfg->fastcgi_keepalive) {
+	/* a learnt finisher's child may run on: the connection is no use */
+	if ((ctx->draining && !ctx->queue_head) || !pc->keep ||
+	    (ctx->finishers_next && is_finisher(ctx, pc->last_script))) {
 		conn_free(pc);	/* its php-fpm child goes back to the pool at once */
 		return;
 	}
@@ -971,6 +1017,8 @@ static int send_headers(struct qs_php_conn *pc)
 	struct qs_field f[CGI_FIELDS_MAX];
 	size_t n = 0, pos = 0;
 	struct qs_cgi_field cf;
+	const char *accel = NULL;       /* x-accel-redirect's value, in the CGI buffer */
+	size_t accel_len = 0;
 	int status = pc->cgi.status;
 
 	pc->no_body = status == 204 || status == 304;
@@ -981,9 +1029,19 @@ static int send_headers(struct qs_php_conn *pc)
 		/* never a silent cut (a Set-Cookie lost): the script's fault, 500 */
 		if (n == CGI_FIELDS_MAX)
 			return -E2BIG;
+		if (!strcmp(cf.name, "x-accel-redirect")) {
+			accel = cf.value;
+			accel_len = cf.value_len;
+		}
 		f[n++] = (struct qs_field){ cf.name, cf.value, cf.name_len, cf.value_len };
 	}
 	pc->headers_sent = true;
+	if (accel) {
+		/* the file is the answer: what the script writes is dropped */
+		pc->no_body = true;
+		pc->body_left = -1;
+		return qs_accel_respond(pc->pr->req, accel, accel_len, f, n);
+	}
 	return qs_respond(pc->pr->req, status, f, n, !pc->no_body);
 }
 
@@ -1114,8 +1172,10 @@ static void on_readable(struct qs_php_conn *pc)
 			return;
 		}
 		touch(pc);
-		if (n > 0)
+		if (n > 0) {
 			pc->rx_any = true;
+			pc->probe_at = 0;
+		}
 		if (n == 0) {
 			if (qs_fcgi_parse_eof(&pc->parser)) {
 				if (retry(pc, false)) {
@@ -1211,13 +1271,39 @@ static uint64_t php_next_deadline(void *ud)
 	uint64_t next = UINT64_MAX;
 
 	/* a few hundred at most per worker (its share of the pool): a scan is cheap */
-	for (struct qs_php_conn *pc = ctx->all_conns; pc; pc = pc->next)
+	for (struct qs_php_conn *pc = ctx->all_conns; pc; pc = pc->next) {
 		if (!pc->idle && !pc->reading_paused && pc->deadline < next)
 			next = pc->deadline;
+		if (pc->probe_at && pc->probe_at < next)
+			next = pc->probe_at;
+	}
 	/* the count of STDERR pieces not logged, when their second ends */
 	if (ctx->stderr_dropped && ctx->stderr_since + NS_PER_SEC < next)
 		next = ctx->stderr_since + NS_PER_SEC;
 	return next;
+}
+
+/*
+ * A request on a kept-alive connection got nothing for QS_PHP_PROBE_NS:
+ * if php-fpm's child has read none of it (the kernel's count of the bytes
+ * waiting at its end of a Unix socket; over TCP there is no telling), the
+ * child is still in the script before, which ended its response early.
+ */
+static void probe(struct qs_php_conn *pc)
+{
+	struct qs_php_ctx *ctx = pc->ctx;
+	uint32_t unread;
+
+	pc->probe_at = 0;
+	if (pc->idle || pc->rx_any || ctx->diag < 0 || is_finisher(ctx, pc->probe_script))
+		return;
+	if (qs_unixdiag_unread(ctx->diag, pc->fd, &pc->peer_ino, &unread) || unread < pc->tx)
+		return;
+	ctx->finishers[ctx->finishers_next++ % QS_PHP_FINISHERS] = pc->probe_script;
+	count(&ctx->site->stats->php_finishers, 1);
+	pr_info("php: a script answered early (fastcgi_finish_request) and ran on, holding its "
+		"php-fpm child and the kept-alive connection: its requests close their "
+		"connection from now on");
 }
 
 /* Answer 504 (or reset) what waited too long for php-fpm. */
@@ -1230,6 +1316,8 @@ static void php_on_timer(void *ud, uint64_t now)
 		stderr_second(ctx, now);
 	for (; pc; pc = next) {
 		next = pc->next;
+		if (pc->probe_at && pc->probe_at <= now)
+			probe(pc);
 		/* a paused read waits for the client, not for php-fpm */
 		if (!pc->idle && !pc->reading_paused && pc->deadline <= now)
 			fail(pc, 504, "php-fpm sent nothing for --fastcgi-timeout");
@@ -1286,6 +1374,7 @@ static int flush_out(struct qs_php_conn *pc)
 				return -1;
 			}
 			pc->out_off += (size_t)n;
+			pc->tx += (uint64_t)n;
 		}
 		if (!pc->pr || pc->pr->body_fd < 0 || pc->pr->stdin_done)
 			break;
@@ -1598,6 +1687,7 @@ static void php_close(struct qs_req *req)
 
 const struct qs_handler qs_php_handler = {
 	.name = "php",
+	.rate_limited = true,
 	.start = php_start,
 	.body = php_body,
 	.proceed = php_proceed,
@@ -1606,6 +1696,7 @@ const struct qs_handler qs_php_handler = {
 
 const struct qs_handler qs_php_front_handler = {
 	.name = "php (front controller)",
+	.rate_limited = true,
 	.start = php_start_front,
 	.body = php_body,
 	.proceed = php_proceed,
@@ -1627,6 +1718,11 @@ int qs_php_ctx_new(struct qs_site *site)
 		.after_events = php_reap,
 	};
 	qs_loop_add_hook(site->loop, &ctx->hook);
+	/* now, before the sandbox: to see a busy child on a Unix socket (probe()) */
+	ctx->diag = site->cfg->fastcgi == QS_FASTCGI_TCP || site->cfg->fastcgi == QS_FASTCGI_OFF ?
+		    -1 : qs_unixdiag_open();
+	if (ctx->diag < 0)
+		ctx->diag = -1;
 	site->php = ctx;
 	return 0;
 }
@@ -1641,6 +1737,8 @@ void qs_php_ctx_free(struct qs_site *site)
 	while (ctx->all_conns)
 		conn_free(ctx->all_conns);
 	php_reap(ctx);
+	if (ctx->diag >= 0)
+		close(ctx->diag);
 	free(ctx->params);
 	free(ctx);
 	site->php = NULL;

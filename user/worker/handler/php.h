@@ -25,6 +25,15 @@ struct qs_site;
 /* bodies a worker buffers in files at once (descriptors: see loader/limits.h) */
 #define QS_PHP_BODY_FILES_MAX 1024
 #define QS_PHP_QUEUE_MAX 1024          /* requests waiting for a connection: 503 above */
+/*
+ * A request on a kept-alive connection whose php-fpm child has read none
+ * of it after this long finds the child still busy with the script before
+ * (which ended its response early, fastcgi_finish_request()): that script
+ * is learnt, one of so many per worker, and its requests close their
+ * connection from then on.
+ */
+#define QS_PHP_PROBE_NS  (20u * 1000000u)
+#define QS_PHP_FINISHERS 64
 
 /* A script by its path; the front controller's requests (--index) go to the index script. */
 extern const struct qs_handler qs_php_handler;

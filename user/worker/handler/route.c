@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "common/config.h"
+#include "worker/handler/accel.h"
 #include "worker/handler/files.h"
 #include "worker/handler/php.h"
 #include "worker/handler/route.h"
@@ -10,6 +11,8 @@ const struct qs_handler *qs_route(struct qs_site *site, struct qs_req *req)
 {
 	const struct qs_config *cfg = site->cfg;
 
+	if (qs_accel_internal(site, req->path, req->pathlen))
+		return &qs_internal_handler;	/* only a script's x-accel-redirect reaches it */
 	if (qs_php_wants(site, req->path, req->pathlen))
 		return &qs_php_handler;
 	/*

@@ -10,9 +10,11 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
 #include "worker/http/date.h"
+#include "worker/http/errpages.h"
 #include "worker/http/req.h"
 #include "worker/site.h"
 
@@ -161,6 +163,7 @@ const char *qs_http_reason(int status)
 	case 416: return "Range Not Satisfiable";
 	case 417: return "Expectation Failed";
 	case 425: return "Too Early";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -180,33 +183,78 @@ static const char *error_reason(int status)
 	return r[0] ? r : "Error";
 }
 
-int qs_respond_error(struct qs_req *req, int status, const char *allow,
-		     const char *content_range)
+/* An error page with up to two more fields (either may be NULL). */
+static int respond_error(struct qs_req *req, int status, const struct qs_field *x1,
+			 const struct qs_field *x2)
 {
 	struct qs_field f[4];
 	char len_s[24], body[256];
 	size_t n = 0;
 	int blen, ret;
 
+	const struct qs_error_pages *ep = req->site->error_pages;
+	const uint8_t *page = (const uint8_t *)body;
+	size_t plen;
+
 	if (req->status)
 		return 0;
-	blen = snprintf(body, sizeof(body),
-			"<!DOCTYPE html><title>%d %s</title><h1>%d %s</h1>\n",
-			status, error_reason(status), status, error_reason(status));
-	snprintf(len_s, sizeof(len_s), "%d", blen);
+	if (ep && status >= QS_ERRPAGE_FIRST && status <= QS_ERRPAGE_LAST &&
+	    ep->page[status - QS_ERRPAGE_FIRST].data) {
+		page = ep->page[status - QS_ERRPAGE_FIRST].data;
+		plen = ep->page[status - QS_ERRPAGE_FIRST].len;
+	} else {
+		blen = snprintf(body, sizeof(body),
+				"<!DOCTYPE html><title>%d %s</title><h1>%d %s</h1>\n",
+				status, error_reason(status), status, error_reason(status));
+		plen = (size_t)blen;
+	}
+	snprintf(len_s, sizeof(len_s), "%zu", plen);
 	f[n++] = (struct qs_field)QS_FIELD("content-type", "text/html; charset=utf-8", 24);
 	f[n++] = (struct qs_field)QS_FIELD("content-length", len_s, strlen(len_s));
-	if (allow)
-		f[n++] = (struct qs_field)QS_FIELD("allow", allow, strlen(allow));
-	if (content_range && content_range[0])
-		f[n++] = (struct qs_field)QS_FIELD("content-range", content_range,
-						    strlen(content_range));
-	ret = qs_respond(req, status, f, n, true);
-	if (!ret)
-		ret = qs_send(req, (const uint8_t *)body, (size_t)blen);
+	if (x1)
+		f[n++] = *x1;
+	if (x2)
+		f[n++] = *x2;
+	ret = qs_respond(req, status, f, n, plen > 0);
+	if (!ret && plen)
+		ret = qs_send(req, page, plen);
 	if (!ret)
 		qs_end(req);
 	return ret;
+}
+
+int qs_respond_error(struct qs_req *req, int status, const char *allow,
+		     const char *content_range)
+{
+	struct qs_field a, r;
+
+	if (allow)
+		a = (struct qs_field)QS_FIELD("allow", allow, strlen(allow));
+	if (content_range && content_range[0])
+		r = (struct qs_field)QS_FIELD("content-range", content_range,
+					      strlen(content_range));
+	return respond_error(req, status, allow ? &a : NULL,
+			     content_range && content_range[0] ? &r : NULL);
+}
+
+/* --rate-limit: false when the request was answered 429 */
+static bool rate_ok(struct qs_req *req)
+{
+	struct qs_site *site = req->site;
+	const struct sockaddr *peer, *local;
+	struct qs_field f;
+	char retry[12];
+	uint32_t retry_s;
+
+	qs_req_addr(req, &peer, &local);
+	if (!peer || qs_rate_take(site->rate, peer, qs_clock_ns() / 1000u, &retry_s))
+		return true;
+	count(&site->stats->req_rate_limited, 1);
+	snprintf(retry, sizeof(retry), "%u", retry_s);
+	f = (struct qs_field)QS_FIELD("retry-after", retry, strlen(retry));
+	respond_error(req, 429, &f, NULL);
+	qs_req_stop_body(req);
+	return false;
 }
 
 void qs_resp_held(struct qs_site *site, int64_t delta)
@@ -238,6 +286,8 @@ int qs_req_start(struct qs_req *req)
 	}
 	req->handler = site->route(site, req);
 	wait_touch(BODY_WAITS(req), &req->body_wait);	/* the body timeout runs to its end */
+	if (site->rate && req->handler->rate_limited && !rate_ok(req))
+		return 0;
 	return req->handler->start ? req->handler->start(req) : 0;
 }
 

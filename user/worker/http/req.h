@@ -48,6 +48,7 @@ struct qs_field {
 
 struct qs_handler {
 	const char *name;
+	bool rate_limited;          /* --rate-limit counts its requests (the costly ones) */
 	/* The header block is in and the request may run: 0 or -errno. */
 	int (*start)(struct qs_req *req);
 	/*

@@ -140,6 +140,31 @@ ngtcp2_tstamp qs_server_next_deadline(const struct qs_server *s)
 
 /* ---- sending ------------------------------------------------------------- */
 
+/* Keep a written batch the socket refused, after those kept before. */
+static void hold_tx(struct qs_conn *c, const ngtcp2_path *path, uint8_t ecn, const uint8_t *data,
+		    size_t len, size_t gso)
+{
+	struct qs_held_tx *h = malloc(sizeof(*h) + len), **tail = &c->blocked;
+
+	if (!h)
+		return;	/* lost: ngtcp2 sends it again when it finds it lost */
+	h->next = NULL;
+	h->ep = path->user_data;
+	memcpy(&h->local.ss, path->local.addr, path->local.addrlen);
+	h->local.len = path->local.addrlen;
+	memcpy(&h->remote.ss, path->remote.addr, path->remote.addrlen);
+	h->remote.len = path->remote.addrlen;
+	h->len = len;
+	h->gso = gso;
+	h->ecn = ecn;
+	memcpy(h->data, data, len);
+	if (!c->blocked)
+		c->srv->n_blocked++;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = h;
+}
+
 static int send_batch(struct qs_conn *c, const ngtcp2_path *path, uint8_t ecn,
 		      const uint8_t *data, size_t len, size_t gso)
 {
@@ -150,19 +175,7 @@ static int send_batch(struct qs_conn *c, const ngtcp2_path *path, uint8_t ecn,
 			  path->remote.addrlen, ecn, data, len, gso);
 	if (ret == -EAGAIN && c && !c->blocked) {
 		/* keep it: the socket buffer is full, send when writable */
-		c->blocked = malloc(len);
-		if (c->blocked) {
-			memcpy(c->blocked, data, len);
-			c->blocked_len = len;
-			c->blocked_gso = gso;
-			c->blocked_ep = ep;
-			c->blocked_ecn = ecn;
-			memcpy(&c->blocked_local.ss, path->local.addr, path->local.addrlen);
-			c->blocked_local.len = path->local.addrlen;
-			memcpy(&c->blocked_remote.ss, path->remote.addr, path->remote.addrlen);
-			c->blocked_remote.len = path->remote.addrlen;
-			c->srv->n_blocked++;
-		}
+		hold_tx(c, path, ecn, data, len, gso);
 		return -EAGAIN;
 	}
 	if (ret == 0) {
@@ -179,18 +192,18 @@ static int send_batch(struct qs_conn *c, const ngtcp2_path *path, uint8_t ecn,
 /* Send what the socket refused before; 0 when nothing is left blocked. */
 static int send_blocked(struct qs_conn *c)
 {
-	int ret;
-
 	if (!c->blocked)
 		return 0;
-	ret = qs_net_send(c->blocked_ep, (struct sockaddr *)&c->blocked_local.ss,
-			  c->blocked_local.len, (struct sockaddr *)&c->blocked_remote.ss,
-			  c->blocked_remote.len, c->blocked_ecn, c->blocked, c->blocked_len,
-			  c->blocked_gso);
-	if (ret == -EAGAIN)
-		return -EAGAIN;
-	free(c->blocked);
-	c->blocked = NULL;
+	while (c->blocked) {
+		struct qs_held_tx *h = c->blocked;
+
+		if (qs_net_send(h->ep, (struct sockaddr *)&h->local.ss, h->local.len,
+				(struct sockaddr *)&h->remote.ss, h->remote.len, h->ecn, h->data,
+				h->len, h->gso) == -EAGAIN)
+			return -EAGAIN;
+		c->blocked = h->next;
+		free(h);
+	}
 	c->srv->n_blocked--;
 	return 0;
 }
@@ -247,7 +260,12 @@ void qs_conn_free(struct qs_conn *c)
 	if (c->qc)
 		ngtcp2_conn_del(c->qc);
 	if (c->blocked) {
-		free(c->blocked);
+		while (c->blocked) {
+			struct qs_held_tx *h = c->blocked;
+
+			c->blocked = h->next;
+			free(h);
+		}
 		s->n_blocked--;
 	}
 	free(c->closebuf);
@@ -300,7 +318,14 @@ bool qs_conn_close(struct qs_conn *c)
 
 /* ---- writing --------------------------------------------------------------- */
 
-/* 0, or -1 when the connection closed (-2: and was freed). */
+/*
+ * Write and send at most one send quantum, then tell ngtcp2 when the next
+ * may go (ngtcp2_conn_update_pkt_tx_time) and return: ngtcp2 paces only
+ * through that call, and its expiry (the connection's timer) includes the
+ * pacing time, so the rest goes out as the pacer allows, not as one burst
+ * up to the congestion window.  0, or -1 when the connection closed (-2:
+ * and was freed).
+ */
 static int conn_write(struct qs_conn *c)
 {
 	struct qs_server *s = c->srv;
@@ -309,8 +334,8 @@ static int conn_write(struct qs_conn *c)
 	ngtcp2_tstamp ts = qs_now();
 	size_t max_udp = ngtcp2_conn_get_max_tx_udp_payload_size(c->qc);
 	size_t path_max = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->qc);
-	size_t cap = ngtcp2_conn_get_send_quantum(c->qc);
-	size_t pos = 0, gso = 0;
+	size_t quantum = ngtcp2_conn_get_send_quantum(c->qc), cap = sizeof(s->txbuf);
+	size_t pos = 0, gso = 0, sent = 0;      /* sent: of this quantum, in earlier batches */
 	uint8_t prev_ecn = 0;
 	uint8_t *buf = s->txbuf;
 	ngtcp2_ssize nwrite = 0;
@@ -319,10 +344,8 @@ static int conn_write(struct qs_conn *c)
 		return 0;
 	if (send_blocked(c) == -EAGAIN)
 		return 0;
-	if (cap < path_max)
-		cap = path_max;
-	if (cap > sizeof(s->txbuf))
-		cap = sizeof(s->txbuf);
+	if (quantum < path_max)
+		quantum = path_max;
 	ngtcp2_path_storage_zero(&ps);
 	ngtcp2_path_storage_zero(&prev);
 
@@ -336,6 +359,7 @@ static int conn_write(struct qs_conn *c)
 		 * sendmsg for many) instead of a batch ending at every short one */
 		uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE | NGTCP2_WRITE_STREAM_FLAG_PADDING;
 		size_t room = cap - pos;
+		bool full = sent + pos + path_max > quantum;   /* the quantum is written */
 
 		if (c->h3 && ngtcp2_conn_get_max_data_left(c->qc)) {
 			nvec = nghttp3_conn_writev_stream(c->h3, &stream_id, &fin, vec, 16);
@@ -350,8 +374,8 @@ static int conn_write(struct qs_conn *c)
 			flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
 		if (room > max_udp)
 			room = max_udp;
-		if (room < path_max && pos) {
-			nwrite = 1;	/* no room for a full packet: send, then go on */
+		if (full || (room < path_max && pos)) {
+			nwrite = full ? 0 : 1;	/* a full buffer: send, then go on */
 			goto flush;
 		}
 		nwrite = ngtcp2_conn_writev_stream(c->qc, &ps.path, &pi, buf + pos, room,
@@ -393,8 +417,13 @@ static int conn_write(struct qs_conn *c)
 		} else if (!ngtcp2_path_eq(&prev.path, &ps.path) || prev_ecn != pi.ecn ||
 			   (size_t)nwrite > gso) {
 			/* cannot join the batch: send the batch, start a new one */
-			if (send_batch(c, &prev.path, prev_ecn, buf, pos, gso) == -EAGAIN)
+			if (send_batch(c, &prev.path, prev_ecn, buf, pos, gso) == -EAGAIN) {
+				/* the new path's packet is written: keep it for later too */
+				hold_tx(c, &ps.path, pi.ecn, buf + pos, (size_t)nwrite,
+					(size_t)nwrite);
 				goto out;
+			}
+			sent += pos;
 			memmove(buf, buf + pos, (size_t)nwrite);
 			ngtcp2_path_copy(&prev.path, &ps.path);
 			prev_ecn = pi.ecn;
@@ -405,15 +434,16 @@ static int conn_write(struct qs_conn *c)
 			if ((size_t)nwrite < gso)
 				goto flush;	/* a short one ends a GSO batch */
 		}
-		if (cap - pos < path_max)
+		if (cap - pos < path_max || sent + pos + path_max > quantum)
 			goto flush;
 		continue;
 flush:
 		if (pos) {
 			if (send_batch(c, &prev.path, prev_ecn, buf, pos, gso) == -EAGAIN)
 				goto out;
+			sent += pos;
 			pos = 0;
-			if (nwrite != 0)
+			if (nwrite != 0 && sent + path_max <= quantum)
 				continue;	/* there may be more to write */
 		}
 		break;

@@ -76,12 +76,18 @@ struct qs_conn {
 	struct qs_conn *next_write;
 	struct qs_h3_stream *streams;   /* open request streams */
 	uint64_t tx_unacked;            /* response body bytes held until acked */
-	/* a batch the socket refused (EAGAIN), sent when it is writable */
-	uint8_t *blocked;
-	size_t blocked_len, blocked_gso;
-	struct qs_addr blocked_local, blocked_remote;
-	struct qs_endpoint *blocked_ep;
-	uint8_t blocked_ecn;
+	/* what the socket refused (EAGAIN), in order, sent when it is writable */
+	struct qs_held_tx *blocked;
+};
+
+/* A batch written and not sent: ngtcp2 counts it sent, so it must go. */
+struct qs_held_tx {
+	struct qs_held_tx *next;
+	struct qs_endpoint *ep;
+	struct qs_addr local, remote;
+	size_t len, gso;
+	uint8_t ecn;
+	uint8_t data[];
 };
 
 /*
