@@ -181,6 +181,12 @@ test_upgrade_to_failing_binary_keeps_serving() {
 		fail "no refusal logged: $(tail -3 "$QS_LOG")" || return
 	grep -q "^failed: the new binary $UP/next failed its check" "/run/quicsteer/$QS_INST/upgrade" ||
 		fail "status: $(cat "/run/quicsteer/$QS_INST/upgrade")"
+	# quicsteerctl upgrade: the reason and exit 1
+	if out=$("$ROOT/quicsteerctl" -i "$QS_INST" upgrade 2>&1); then
+		fail "quicsteerctl upgrade succeeded: $out" || return
+	fi
+	grep -q "^failed: the new binary $UP/next failed its check (--check-config), status 1" \
+		<<<"$out" || fail "quicsteerctl upgrade said: $out" || return
 	# one that succeeds but is no quicsteerd
 	ln -sf /bin/true "$UP/next"
 	kill -USR2 "$QS_PID"
@@ -196,11 +202,16 @@ test_upgrade_to_failing_binary_keeps_serving() {
 	wait_until 5 bash -c "! pgrep -f '^sleep 61\.37\$' >/dev/null" ||
 		fail "the check's children left behind"
 	# a quicsteerd that passes its check, then cannot adopt: the old one resumes
+	# (and quicsteerctl hears it from the binary that could not)
 	printf '#!/bin/sh\ncase " $* " in *" --check-config "*) exec %s "$@";; esac\nQUICSTEER_TEST_FAIL_ADOPT=1 exec %s "$@"\n' \
 		"$QS" "$QS" >"$UP/noadopt.sh"
 	chmod +x "$UP/noadopt.sh"
 	ln -sf "$UP/noadopt.sh" "$UP/next"
-	kill -USR2 "$QS_PID"
+	if out=$("$ROOT/quicsteerctl" -i "$QS_INST" upgrade 2>&1); then
+		fail "quicsteerctl upgrade succeeded: $out" || return
+	fi
+	grep -q "^failed: the new binary could not adopt the running instance: QUICSTEER_TEST_FAIL_ADOPT" \
+		<<<"$out" || fail "quicsteerctl upgrade said: $out" || return
 	wait_until 15 up_logged "binary upgrade failed (see above): this binary resumed generation 0" ||
 		fail "no resume: $(tail -5 "$QS_LOG")" || return
 	grep -q "^failed: the new binary could not adopt the running instance: QUICSTEER_TEST_FAIL_ADOPT" \
@@ -250,7 +261,9 @@ test_upgrade_twice_then_sigterm_leaves_nothing() {
 		fail "a second upgrade during the drain: $(tail -3 "$QS_LOG")" || return
 	wait "$cpid" || fail "the download across the upgrade failed"
 	up_wait_upgraded 1 2 || return
-	kill -USR2 "$QS_PID"
+	out=$("$ROOT/quicsteerctl" -i "$QS_INST" upgrade) || fail "quicsteerctl upgrade: $out" || return
+	grep -q "^ok: the loader (pid $QS_PID) runs version .*; generation 2 of its workers starts" \
+		<<<"$out" || fail "quicsteerctl upgrade said: $out" || return
 	up_wait_upgraded 2 2 || return
 	out=$(curl -s "http://127.0.0.1:$mport/metrics")
 	grep -qx "quicsteer_upgrades_total 2" <<<"$out" || fail "upgrades_total: $(grep upgrade <<<"$out")"

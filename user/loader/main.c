@@ -202,6 +202,7 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 	qs_bpf_close_fds();
 	if (ld->ready_fd >= 0)
 		close(ld->ready_fd);
+	qs_upgrade_close_in_child(ld);
 	close(ld->strike->fd);	/* the mappings stay: a binary upgrade's handles */
 	close(ld->tokens->fd);
 	if (ld->metrics.fd >= 0)

@@ -160,9 +160,10 @@ static void set_status(struct loader *ld, const char *line)
 		unlink(tmp);
 }
 
-static void reply(int fd, const char *line)
+/* The control socket's answer (control.h): OK or ERR, then the line. */
+static void reply(int fd, bool ok, const char *line)
 {
-	if (fd >= 0 && dprintf(fd, "%s\n", line) < 0)
+	if (fd >= 0 && dprintf(fd, "%s\n%s\n", ok ? "OK" : "ERR", line) < 0)
 		pr_debug("the caller of the upgrade is gone");
 }
 
@@ -523,8 +524,7 @@ int qs_upgrade(struct loader *ld, const char *binary, int reply_fd, char *why, s
 		ret = exec_new(ld, path, reply_fd, why, len);	/* only returns on failure */
 	pr_warn("binary upgrade refused: %s; this binary keeps serving", why);
 	snprintf(line, sizeof(line), "failed: %s; the running binary keeps serving", why);
-	set_status(ld, line);
-	reply(reply_fd, line);
+	set_status(ld, line);	/* the caller answers its client from why */
 	ld->up.last_ok = 0;
 	return ret;
 }
@@ -572,7 +572,7 @@ static int resume_previous(struct loader *ld, const struct qs_up_state *st, cons
 	snprintf(line, sizeof(line), "failed: the new binary could not adopt the running "
 		 "instance: %s; the previous binary resumes", why);
 	set_status(ld, line);
-	reply(st->reply_fd, line);
+	reply(st->reply_fd, false, line);
 	n = qs_up_fds(st, fds, QS_UP_MAX_FDS);
 	snprintf(num, sizeof(num), "%d", st->state_fd);
 	argv = exec_args(ld, "--upgrade-state", num, "--upgrade-failed", NULL);
@@ -664,8 +664,11 @@ int qs_upgrade_adopt(struct loader *ld)
 	size_t n;
 
 	ld->up.pending_fd = -1;	/* from here on, this function resumes or stops */
-	if (cfg->upgrade_failed)	/* fexecve named us after a descriptor */
-		prctl(PR_SET_NAME, "quicsteerd");
+	/*
+	 * fexecve named us after a descriptor, QUICSTEER_UPGRADE_BINARY maybe
+	 * after a link: quicsteerctl and the next start know a loader by name
+	 */
+	prctl(PR_SET_NAME, "quicsteerd");
 	/* what claim_instance would have set: the instance is ours already */
 	snprintf(ld->run_dir, sizeof(ld->run_dir), "%s/%s", QS_RUN_ROOT, cfg->instance);
 	snprintf(ld->pid_file, sizeof(ld->pid_file), "%s/quicsteerd.pid", ld->run_dir);
@@ -781,7 +784,6 @@ void qs_upgrade_finish(struct loader *ld)
 
 	if (!st)
 		return;
-	ld->up.adopting = NULL;
 	close(st->state_fd);
 	close(st->exe_fd);
 	if (ld->cfg.upgrade_failed) {
@@ -809,11 +811,18 @@ void qs_upgrade_finish(struct loader *ld)
 		pr_warn("binary upgrade: %s", line + 8);
 	}
 	set_status(ld, line);
-	reply(st->reply_fd, line);
+	reply(st->reply_fd, ld->up.last_ok == 1, line);
 out:
+	ld->up.adopting = NULL;	/* kept till here: the reload's workers close reply_fd */
 	if (st->reply_fd >= 0)
 		close(st->reply_fd);
 	free(st);
+}
+
+void qs_upgrade_close_in_child(const struct loader *ld)
+{
+	if (ld->up.adopting && ld->up.adopting->reply_fd >= 0)
+		close(ld->up.adopting->reply_fd);
 }
 
 void qs_upgrade_metrics(const struct loader *ld, struct qs_mbuf *b)

@@ -60,9 +60,10 @@ int qs_upgrade_check(const struct qs_config *cfg);
 /*
  * Replace the running binary by binary (NULL: QUICSTEER_UPGRADE_BINARY, else
  * the file /proc/self/exe names now).  Does not return when it succeeds:
- * the new binary answers on reply_fd (-1: nobody asked) with a line
- * "ok: ..." or "failed: ...".  Returns -errno with why filled when the old
- * binary keeps running.
+ * the new binary answers on reply_fd (a control socket client; -1: nobody
+ * asked) as the control socket does, "OK\n" or "ERR\n" then "ok: ..." or
+ * "failed: ...", and closes it.  Returns -errno with why filled when the old
+ * binary keeps running (then the caller answers).
  */
 int qs_upgrade(struct loader *ld, const char *binary, int reply_fd, char *why, size_t len);
 
@@ -77,6 +78,9 @@ int qs_upgrade_adopt(struct loader *ld);
 int qs_upgrade_adopt_phpfpm(struct loader *ld);
 /* ... at the end: the reload into the new binary's workers, and the answer. */
 void qs_upgrade_finish(struct loader *ld);
+
+/* In a worker forked while adopting: the caller's connection is not its own. */
+void qs_upgrade_close_in_child(const struct loader *ld);
 
 /* quicsteer_upgrades_total and the last result, for /metrics. */
 void qs_upgrade_metrics(const struct loader *ld, struct qs_mbuf *b);
