@@ -83,6 +83,10 @@ struct qs_config {
 	int log_level;              /* enum qs_log_level */
 	unsigned rcvbuf;            /* socket receive buffer, bytes; 0 = kernel default */
 	char metrics[64];           /* metrics/health endpoint ADDR:PORT, "" = off */
+	/* command line only: --check-config, and a binary upgrade's (loader/upgrade.h) */
+	bool check_config;          /* check everything, print the upgrade protocol, exit */
+	unsigned upgrade_state;     /* the fd of the state to adopt; 0 = a normal start */
+	bool upgrade_failed;        /* ... handed back: the new binary could not adopt it */
 	/* HTTPS over TCP */
 	bool tcp;                   /* TCP listeners on the --listen addresses too */
 	bool alt_svc;               /* alt-svc: h3 on TCP responses */

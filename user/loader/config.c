@@ -1056,6 +1056,23 @@ static const struct opt options[] = {
 		.type = OPT_ENUM, FIELD(log_level), .words = log_level_words, .def = "info",
 		.help = "`debug` includes libbpf's messages and the verifier log",
 	}, {
+		.flag = "check-config", .short_flag = 't', .flag_value = "on",
+		.type = OPT_BOOL, FIELD(check_config), .def = "off",
+		.help = "check the configuration, certificate, key, docroot, users and that "
+			"the BPF programs load, then exit: 0 when it would start (a binary "
+			"upgrade runs the new binary so first)",
+	}, {
+		.flag = "upgrade-state", .metavar = "FD",
+		.type = OPT_UINT, FIELD(upgrade_state), .min = 3, .max = 1048576,
+		.def_doc = "none",
+		.help = "internal to a binary upgrade (SIGUSR2): adopt the running "
+			"instance's state from this file descriptor",
+	}, {
+		.flag = "upgrade-failed", .flag_value = "on",
+		.type = OPT_BOOL, FIELD(upgrade_failed), .def = "off",
+		.help = "internal to a binary upgrade: the new binary could not adopt the "
+			"state, the previous one resumes it without a reload",
+	}, {
 		.flag = "help", .short_flag = 'h', .type = OPT_ACTION, .run = qs_usage,
 		.help = "print this help",
 	}, {
