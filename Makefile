@@ -48,6 +48,7 @@ INIH_LIBS   := $(shell $(PKGCONF) --libs inih 2>/dev/null || echo -linih)
 XDP_LIBS    := $(shell $(PKGCONF) --libs libxdp 2>/dev/null || echo -lxdp)
 SECCOMP_LIBS := $(shell $(PKGCONF) --libs libseccomp 2>/dev/null || echo -lseccomp)
 H2_LIBS     := $(shell $(PKGCONF) --libs libnghttp2 2>/dev/null || echo -lnghttp2)
+ENC_LIBS    := $(shell $(PKGCONF) --libs libbrotlienc libzstd zlib 2>/dev/null || echo -lbrotlienc -lzstd -lz)
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -66,15 +67,18 @@ include bench/load/load.mk
 
 BINS       := $(BIN_DIR)quicsteerd $(BIN_DIR)quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
-TOOLS      += $(OUTPUT)/qs-initials
+TOOLS      += $(OUTPUT)/qs-initials $(OUTPUT)/qs-enc-levels
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_rate $(OUTPUT)/test_guard \
+              $(OUTPUT)/test_upgrade \
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1 $(OUTPUT)/test_trace
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
-              $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1 $(OUTPUT)/fuzz_trace
+              $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1 $(OUTPUT)/fuzz_trace \
+              $(OUTPUT)/fuzz_accept $(OUTPUT)/fuzz_upgrade_state
 
-.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp setup \
+.PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode \
+	bench-reload setup \
 	check-setup check-setup-tests unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
@@ -122,7 +126,7 @@ $(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) $(wildcard include/quicsteer/*.h) $(SK
 
 $(BIN_DIR)quicsteerd: $(LOADER_OBJS) $(WORKER_OBJS) $(COMMON_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(SECCOMP_LIBS) $(QUIC_LIBS) $(H2_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(XDP_LIBS) $(LIBBPF_LIBS) $(INIH_LIBS) $(SECCOMP_LIBS) $(QUIC_LIBS) $(H2_LIBS) $(ENC_LIBS) -o $@
 
 $(BIN_DIR)quicsteerctl: user/ctl/quicsteerctl.c
 	$(call msg,CC,$@)
@@ -149,6 +153,10 @@ $(OUTPUT)/test_strike: tests/unit/test_strike.c $(OUTPUT)/user/common/strike.o |
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
+$(OUTPUT)/test_upgrade: tests/unit/test_upgrade.c $(OUTPUT)/user/loader/upgrade_state.o $(OUTPUT)/user/common/strike.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 $(OUTPUT)/test_rate: tests/unit/test_rate.c $(OUTPUT)/user/common/ratelimit.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
@@ -158,22 +166,22 @@ $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # the request layer with the real handlers, driven by a fake protocol
-TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/date.o \
+TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/encode.o worker/http/date.o \
                  worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
                  worker/handler/route.o worker/handler/accel.o worker/handler/php.o worker/handler/unixdiag.o worker/handler/fcgi.o \
                  common/docroot.o common/log.o common/ratelimit.o common/json.o \
                  worker/http/trace.o worker/http/accesslog.o)
 $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(ENC_LIBS) -o $@
 
 # HTTP/3 over nghttp3 without ngtcp2: the test defines the ngtcp2 calls h3.c makes
-TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/body.o worker/http/req.o \
+TEST_H3_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/h3.o worker/http/body.o worker/http/req.o worker/http/encode.o \
                 worker/http/fields.o worker/http/date.o worker/mem.o common/log.o \
                 common/json.o worker/http/trace.o worker/http/accesslog.o common/ratelimit.o)
 $(OUTPUT)/test_h3: tests/unit/test_h3.c $(TEST_H3_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(filter-out -lngtcp2 -lngtcp2_crypto_ossl,$(QUIC_LIBS)) $(ENC_LIBS) -o $@
 
 $(OUTPUT)/test_trace: tests/unit/test_trace.c $(OUTPUT)/user/worker/http/trace.o $(OUTPUT)/user/common/json.o | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -198,9 +206,13 @@ $(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPU
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
-$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/date.c user/worker/http/trace.c user/worker/http/accesslog.c user/common/log.c user/common/json.c user/common/ratelimit.c $(USER_HDRS) | $(OUTPUT)
+$(OUTPUT)/fuzz_req: tests/fuzz/fuzz_req.c user/worker/http/fields.c user/worker/http/req.c user/worker/http/encode.c user/worker/http/date.c user/worker/http/trace.c user/worker/http/accesslog.c user/common/log.c user/common/json.c user/common/ratelimit.c $(USER_HDRS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) $(ENC_LIBS) -o $@
+
+$(OUTPUT)/fuzz_accept: tests/fuzz/fuzz_accept.c user/worker/http/encode.c user/common/log.c user/common/json.c $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) $(ENC_LIBS) -o $@
 
 $(OUTPUT)/fuzz_config: tests/fuzz/fuzz_config.c user/loader/config.c $(COMMON_SRCS) $(USER_HDRS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
@@ -214,12 +226,21 @@ $(OUTPUT)/fuzz_trace: tests/fuzz/fuzz_trace.c user/worker/http/trace.c user/comm
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
+$(OUTPUT)/fuzz_upgrade_state: tests/fuzz/fuzz_upgrade_state.c user/loader/upgrade_state.c $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
 $(OUTPUT)/fuzz_cid: tests/fuzz/fuzz_cid.c $(wildcard include/quicsteer/*.h) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< -o $@
 
 fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do $$f -max_total_time=$${FUZZ_SECONDS:-60} || exit 1; done
+
+# make bench-encode's table of levels: the encoders as http/encode.c sets them up
+$(OUTPUT)/qs-enc-levels: tests/tools/qs-enc-levels.c user/worker/http/encode.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(ENC_LIBS) -o $@
 
 $(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -256,7 +277,8 @@ run: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)scripts/run-demo.sh
 
-bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp
+bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode \
+	bench-reload
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -285,6 +307,14 @@ bench-idle: check-setup
 bench-tcp: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/tcp.sh
+
+bench-encode: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/encode.sh
+
+bench-reload: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/reload.sh
 
 # ---- packaging: man pages, the Debian package (dist/) --------------------
 # The man pages come from the programs' own help (quicsteerd's option

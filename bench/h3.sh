@@ -18,6 +18,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"	# proc_ticks
 QS=$ROOT/quicsteerd
 LOAD=$ROOT/.output/quicsteer-load
 GTLS=$(command -v gtlsserver || echo /usr/sbin/gtlsserver)
@@ -87,15 +89,6 @@ pick_port() {
 }
 
 # CPU ticks (user + system) of a process and its children (quicsteerd's workers).
-proc_ticks() {
-	local p sum=0 t
-	for p in "$1" $(pgrep -P "$1" || true); do
-		t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
-		sum=$((sum + t))
-	done
-	echo "$sum"
-}
-
 # start CONFIG PORT: start the server in the background, wait until it answers.
 start_server() {
 	local cfg=$1 port=$2 log=$TMP/server.log

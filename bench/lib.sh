@@ -48,3 +48,13 @@ EOF
 	echo "$1: php-fpm did not start" >&2
 	exit 1
 }
+
+# proc_ticks PID: CPU ticks (user + system, CLK_TCK a second) of PID and its children
+proc_ticks() {
+	local p sum=0 t
+	for p in "$1" $(pgrep -P "$1" || true); do
+		t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+		sum=$((sum + t))
+	done
+	echo "$sum"
+}

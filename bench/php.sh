@@ -7,7 +7,10 @@
 #   (b) nginx from Debian (HTTP/1.1 over TLS, fastcgi_pass with keepalive)
 #       in front of the same pool, loaded with wrk,
 # in one run, rounds interleaved, medians reported.  Targets: quicsteer >=
-# 0.9x the raw FastCGI ceiling and >= 1.0x nginx.  A benchmark, not a test.
+# 0.9x the raw FastCGI ceiling and >= 1.0x nginx.  Then the demo page
+# (www/index.php) through quicsteer plain and with `accept-encoding: br, zstd,
+# gzip`: req/s and bytes per response (target: compressed >= 0.85x plain).
+# A benchmark, not a test.
 # nginx and wrk are installed from Debian on first use (root).
 #
 # Env: ROUNDS (3), SECONDS_PER_RUN (5), CHILDREN (php-fpm pool, 8),
@@ -55,6 +58,7 @@ fi
 DOC=$TMP/www
 mkdir -p "$DOC"
 printf '<?php echo "Hello, world!\\n";' >"$DOC/hello.php"
+cp "$ROOT/www/index.php" "$DOC/index.php"	# the demo page, for compression
 chmod -R a+rX "$TMP"
 
 # One php-fpm pool for all three.  Each server runs only for its own
@@ -200,3 +204,30 @@ for what in raw quic nginx; do
 		"$(case $what in raw) echo "raw FastCGI" ;; quic) echo "quicsteer HTTP/3" ;; nginx) echo "nginx HTTP/1.1 + TLS" ;; esac)" \
 		"$(med "${us_srv[$what]}")" "$(med "${us_fpm[$what]}")" "$(med "${us_cli[$what]}")"
 done
+
+# The demo page through quicsteer, plain and with `accept-encoding: br, zstd,
+# gzip` (http/encode.c picks zstd), rounds interleaved: what compression costs.
+demo_client() { # [ACCEPT-ENCODING]: "req/s bytes-per-response"
+	local hdr=()
+	[[ -n ${1:-} ]] && hdr=(-H "accept-encoding:$1")
+	"$ROOT/.output/quicsteer-load" -k --json -c "$CONNS" -m "$DEPTH" -d "$DUR" "${hdr[@]}" \
+		"https://127.0.0.1:$QPORT/index.php" |
+		jq -r '"\(.req_per_s) \(.body_bytes / ([.requests_completed, 1] | max) | floor)"'
+}
+start_quic
+declare -A drps dbytes
+for ((r = 1; r <= ROUNDS; r++)); do
+	for what in plain compressed; do
+		read -r a b < <(demo_client "$([[ $what == compressed ]] && echo 'br, zstd, gzip')")
+		drps[$what]+="$a " dbytes[$what]+="$b "
+		printf '  demo page round %d %-10s %9.0f req/s %6d bytes/response\n' "$r" "$what" "$a" "$b"
+	done
+done
+stop qpid
+awk -v p="$(med "${drps[plain]}")" -v c="$(med "${drps[compressed]}")" \
+	-v pb="$(med "${dbytes[plain]}")" -v cb="$(med "${dbytes[compressed]}")" 'BEGIN {
+	printf "demo page (www/index.php) over HTTP/3, medians:\n"
+	printf "  plain                   %9.0f req/s   %6d bytes/response\n", p, pb
+	printf "  br, zstd, gzip accepted %9.0f req/s   %6d bytes/response\n", c, cb
+	printf "  compressed / plain      %6.2fx   target >= 0.85x   %s\n", c / p, (c / p >= 0.85 ? "MET" : "MISSED")
+}'

@@ -64,7 +64,8 @@ CURL_SUITES=(trixie "$CODENAME-backports")
 
 DEB_PKGS=(clang llvm libclang-rt-14-dev libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev pkg-config
   cmake make gcc libinih-dev libseccomp-dev php-fpm iproute2 jq procps ca-certificates dpkg-dev
-  build-essential perl xz-utils patch python3 gdb libnghttp2-dev nghttp2-client python3-h2)
+  build-essential perl xz-utils patch python3 gdb libnghttp2-dev nghttp2-client python3-h2
+  libbrotli-dev libzstd-dev brotli zstd gzip)
 # --tests: the browser test's (bookworm-security has the current chromium)
 TEST_DEB_PKGS=(chromium libnss3-tools)
 

@@ -24,3 +24,5 @@ test_fuzz_config_file_and_values() { run_fuzzer fuzz_config 60000; }
 test_fuzz_cid_decode_and_round_trip() { run_fuzzer fuzz_cid 1000000; }
 test_fuzz_h1_request_heads_and_chunked_bodies() { run_fuzzer fuzz_h1 300000; }
 test_fuzz_trace_ids_traceparent_and_json_escape() { run_fuzzer fuzz_trace 300000; }
+test_fuzz_accept_encoding_and_types() { run_fuzzer fuzz_accept 300000; }
+test_fuzz_upgrade_state_record() { run_fuzzer fuzz_upgrade_state 300000; }

@@ -196,7 +196,10 @@ test_php_big_response_streams_with_bounded_memory() {
 	assert_eq "content" "$(python3 -c 'import hashlib; print(hashlib.sha256(b"0123456789" * 5000000).hexdigest())')" \
 		"$(sha256sum "$DL/big.php" | cut -d' ' -f1)"
 	info "worker RSS $before kB -> $after kB for a 50 MB PHP response"
-	(( after - before < 8192 )) || fail "worker RSS grew by $((after - before)) kB"
+	# bounded by the stream's window (4 MB at most in flight, as much again
+	# queued) and the allocator's slack, never the 50 MB: about 4.6 MB on a
+	# quiet machine, up to 10 MB seen with a slow client on a loaded one
+	(( after - before < 16384 )) || fail "worker RSS grew by $((after - before)) kB"
 
 }
 

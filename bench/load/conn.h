@@ -45,6 +45,8 @@ struct load_conn {
 	uint64_t t_start;
 	uint64_t last_progress;    /* last response bytes (or request submitted) */
 	uint64_t expiry;           /* ngtcp2 timer */
+	uint64_t credit_owed;      /* --rate: connection credit not handed back yet */
+	uint64_t credit_given;     /* --rate: handed back so far */
 	unsigned inflight;
 	struct load_req *reqs;
 	struct load_req *free_reqs;
@@ -64,6 +66,7 @@ static inline struct load_req *conn_find_req(struct load_conn *c, int64_t stream
 
 /* quic.c */
 int conn_migrate(struct load_conn *c);
+void conn_consumed(struct load_conn *c, int64_t stream_id, uint64_t n);
 void conn_set_why(struct load_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void conn_set_app_error(struct load_conn *c, uint64_t code);
 

@@ -94,12 +94,6 @@ static int h3_recv_header(nghttp3_conn *h3, int64_t stream_id, int32_t token,
 	return 0;
 }
 
-static void consume(struct load_conn *c, int64_t stream_id, size_t n)
-{
-	ngtcp2_conn_extend_max_stream_offset(c->qc, stream_id, n);
-	ngtcp2_conn_extend_max_offset(c->qc, n);
-}
-
 static int h3_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data,
 			size_t datalen, void *user_data, void *stream_user_data)
 {
@@ -115,7 +109,7 @@ static int h3_recv_data(nghttp3_conn *h3, int64_t stream_id, const uint8_t *data
 	if (c->run->cfg.stop_reading_after && r && r->body >= c->run->cfg.stop_reading_after)
 		return 0;
 	/* Bodies are discarded at once: hand the credit back to the server right away. */
-	consume(c, stream_id, datalen);
+	conn_consumed(c, stream_id, datalen);
 	return 0;
 }
 
@@ -123,7 +117,7 @@ static int h3_deferred_consume(nghttp3_conn *h3, int64_t stream_id, size_t consu
 			       void *user_data, void *stream_user_data)
 {
 	(void)h3; (void)stream_user_data;
-	consume(user_data, stream_id, consumed);
+	conn_consumed(user_data, stream_id, consumed);
 	return 0;
 }
 

@@ -59,9 +59,11 @@ struct load_cfg {
 	size_t stall_after;        /* --stall-after: send this much of --data, then stall */
 	size_t stall_headers;      /* --stall-headers: this much of each request stream, then stall */
 	uint64_t stop_reading_after; /* --stop-reading-after: no flow control past this */
+	uint64_t rate;             /* --rate: response bytes per second per connection (0: any) */
 	/* handshake benchmarks: every connection does its handshake, its K requests,
 	 * then closes, and a new one takes its slot */
 	bool reconnect;
+	unsigned conn_rate;        /* --conn-rate: new connections per second at most (0: any) */
 	bool resume;               /* new connections resume the newest session ticket */
 	bool early_data;           /* and send their requests in 0-RTT */
 };
@@ -117,6 +119,7 @@ struct load_run {
 	double cpu0;               /* CPU seconds used before t0 (set-up) */
 	bool stopping;             /* no new requests */
 	unsigned opened;           /* --ramp: connections started so far */
+	uint64_t next_conn;        /* --conn-rate: the next connection starts then */
 	uint64_t linger_until;     /* --linger: the idle phase ends then (0: not in it) */
 	bool interrupted;
 };

@@ -68,6 +68,9 @@ static void usage(FILE *f)
 "      --stop-reading-after BYTES  stop granting flow control once a response\n"
 "                         brought BYTES: a client that stops reading\n"
 "                         (hostile-client tests; end the run with -d)\n"
+"      --rate BYTES       at most BYTES of response data per second on each\n"
+"                         connection (its flow-control credit paced): downloads\n"
+"                         that last without a slow network (at least 1K)\n"
 "      --stall-after BYTES  send only the first BYTES of --data (its whole\n"
 "                         length announced) and then nothing: a stalled upload\n"
 "                         (hostile-client tests; end the run with -d)\n"
@@ -84,6 +87,10 @@ static void usage(FILE *f)
 "      --reconnect        handshake benchmark: every connection sends K requests,\n"
 "                         closes once they are answered, and a new connection\n"
 "                         (new source port) takes its place\n"
+"      --conn-rate N      with --reconnect: start at most N connections per\n"
+"                         second, evenly spaced (C bounds those open at once):\n"
+"                         handshake times at a steady rate, not at saturation;\n"
+"                         a connection that fails leaves its slot to the next\n"
 "      --resume           with --reconnect: resume TLS sessions; the first\n"
 "                         connection runs alone and does a full handshake, every\n"
 "                         later one resumes the newest session ticket received\n"
@@ -96,7 +103,8 @@ static void usage(FILE *f)
 "expected size); 1 when any request failed, any handshake or connection\n"
 "failed, nothing completed, or on a signal; 2 on a usage error.\n"
 "Throughput: 1 MB = 10^6 bytes; latency from submitting a request to the end\n"
-"of its response; first byte (ttfb) from the start of a connection (before its\n"
+"of its response; handshake from the start of a connection (before its Initial)\n"
+"to the handshake's completion; first byte (ttfb) from the start of a connection (before its\n"
 "Initial) to the first response field on it.\n");
 }
 
@@ -182,7 +190,8 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 {
 	enum { OPT_CACERT = 256, OPT_SNI, OPT_EXPECT, OPT_ANY, OPT_JSON, OPT_RECONNECT,
 	       OPT_RESUME, OPT_EARLY, OPT_GROUPS, OPT_DATA, OPT_MIGRATE, OPT_NO_CL,
-	       OPT_STALL, OPT_STOP_READING, OPT_STALL_HEADERS, OPT_LINGER, OPT_RAMP };
+	       OPT_STALL, OPT_STOP_READING, OPT_STALL_HEADERS, OPT_LINGER, OPT_RAMP,
+	       OPT_RATE, OPT_CONN_RATE };
 	static const struct option opts[] = {
 		{ "connections", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
@@ -204,6 +213,8 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 		{ "linger", required_argument, NULL, OPT_LINGER },
 		{ "ramp", required_argument, NULL, OPT_RAMP },
 		{ "stop-reading-after", required_argument, NULL, OPT_STOP_READING },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "conn-rate", required_argument, NULL, OPT_CONN_RATE },
 		{ "migrate-after", required_argument, NULL, OPT_MIGRATE },
 		{ "groups", required_argument, NULL, OPT_GROUPS },
 		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
@@ -278,6 +289,16 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 			if (parse_u64(optarg, UINT32_MAX, &v))
 				goto bad;
 			cfg->stop_reading_after = v;
+			break;
+		case OPT_RATE:
+			if (parse_u64(optarg, UINT32_MAX, &v) || v < 1024)
+				goto bad;
+			cfg->rate = v;
+			break;
+		case OPT_CONN_RATE:
+			if (parse_u64(optarg, 100000, &v) || !v)
+				goto bad;
+			cfg->conn_rate = (unsigned)v;
 			break;
 		case OPT_DATA: {
 			FILE *f = fopen(optarg, "rb");
@@ -368,9 +389,10 @@ static int parse_args(int argc, char **argv, struct load_cfg *cfg)
 	}
 	if (!have_requests && !cfg->duration_ns)
 		cfg->requests = 100;
-	if ((cfg->resume && !cfg->reconnect) || (cfg->early_data && !cfg->resume)) {
-		fprintf(stderr, "quicsteer-load: --resume needs --reconnect, --early-data needs "
-			"--resume\n");
+	if ((cfg->resume && !cfg->reconnect) || (cfg->early_data && !cfg->resume) ||
+	    (cfg->conn_rate && !cfg->reconnect)) {
+		fprintf(stderr, "quicsteer-load: --resume and --conn-rate need --reconnect, "
+			"--early-data needs --resume\n");
 		return -1;
 	}
 	if (optind >= argc) {
@@ -458,6 +480,16 @@ static int refill(struct load_run *run)
 			return 0; /* no request left for a new connection */
 		if (cfg->duration_ns && load_now() - run->t0 >= cfg->duration_ns)
 			return 0;
+		if (cfg->conn_rate) {
+			uint64_t now = load_now();
+
+			if (now < run->next_conn)
+				return 0;
+			/* evenly spaced: a late start does not bring a burst after it */
+			run->next_conn += LOAD_NS_PER_S / cfg->conn_rate;
+			if (run->next_conn < now)
+				run->next_conn = now;
+		}
 		load_conn_free(c);
 		run->conns[i] = load_conn_new(run, i);
 		if (!run->conns[i]) {
@@ -472,8 +504,12 @@ static int refill(struct load_run *run)
 static bool run_done(struct load_run *run, uint64_t now)
 {
 	const struct load_cfg *cfg = &run->cfg;
+	/* --conn-rate: between two connections none may be open */
+	bool more = cfg->conn_rate && !run->linger_until &&
+		    (!cfg->duration_ns || now - run->t0 < cfg->duration_ns) &&
+		    (!cfg->requests || run->st.started < cfg->requests);
 
-	if (run->active == 0)
+	if (run->active == 0 && !more)
 		return true;
 	if (run->linger_until)
 		return now >= run->linger_until;
@@ -514,6 +550,8 @@ static int run_loop(struct load_run *run, const sigset_t *waitmask)
 			if (d < next)
 				next = d;
 		}
+		if (run->cfg.conn_rate && run->next_conn > now && run->next_conn < next)
+			next = run->next_conn;
 		if (run->linger_until && run->linger_until < next)
 			next = run->linger_until;
 		else if (!run->linger_until && run->cfg.duration_ns &&
@@ -613,6 +651,10 @@ int main(int argc, char **argv)
 			break; /* the others start once a ticket is there (refill) */
 		if (run.cfg.ramp && !run.cfg.reconnect && i >= run.cfg.ramp)
 			break; /* the others start as handshakes complete (refill) */
+		if (i > 0 && run.cfg.conn_rate) {
+			run.next_conn = run.t0 + LOAD_NS_PER_S / run.cfg.conn_rate;
+			break; /* the others start on schedule (refill) */
+		}
 		run.opened = i + 1;
 		run.conns[i] = load_conn_new(&run, i);
 		if (!run.conns[i]) {

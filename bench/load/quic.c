@@ -35,6 +35,8 @@
 #define TX_BUFSZ      65536
 #define MAX_WINDOW    (64u << 20) /* flow-control auto-tuning limits */
 #define MAX_STREAM_WINDOW (32u << 20)
+/* --rate: credit goes back in steps of at least this much (one MAX_DATA each) */
+#define PACE_CHUNK    (16u << 10)
 
 enum fail_kind { FAIL_CONN, FAIL_TIMEOUT };
 
@@ -153,7 +155,7 @@ static int cb_recv_stream_data(ngtcp2_conn *qc, uint32_t flags, int64_t stream_i
 	struct load_conn *c = user_data;
 	nghttp3_ssize n;
 
-	(void)offset; (void)stream_user_data;
+	(void)qc; (void)offset; (void)stream_user_data;
 	if (!c->h3)
 		return 0;
 	n = nghttp3_conn_read_stream(c->h3, stream_id, data, datalen,
@@ -165,9 +167,42 @@ static int cb_recv_stream_data(ngtcp2_conn *qc, uint32_t flags, int64_t stream_i
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	}
 	/* What nghttp3 consumed itself (frame headers, QPACK); body bytes are in h3_recv_data. */
-	ngtcp2_conn_extend_max_stream_offset(qc, stream_id, (uint64_t)n);
-	ngtcp2_conn_extend_max_offset(qc, (uint64_t)n);
+	conn_consumed(c, stream_id, (uint64_t)n);
 	return 0;
+}
+
+/*
+ * --rate: the connection's credit (MAX_DATA) goes back to the server no
+ * faster than the rate since the connection started, so the server sends no
+ * faster (a download that lasts, without a slow network).  True when some
+ * credit went back: there is a MAX_DATA to send.
+ */
+static bool conn_pace(struct load_conn *c, uint64_t now)
+{
+	uint64_t allowed = (uint64_t)((double)c->run->cfg.rate * (double)(now - c->t_start) / 1e9);
+	uint64_t give;
+
+	if (!c->credit_owed || allowed <= c->credit_given)
+		return false;
+	give = allowed - c->credit_given;
+	if (give > c->credit_owed)
+		give = c->credit_owed;
+	ngtcp2_conn_extend_max_offset(c->qc, give);
+	c->credit_given += give;
+	c->credit_owed -= give;
+	return true;
+}
+
+/* n bytes of stream_id are used: their credit goes back (the connection's paced with --rate) */
+void conn_consumed(struct load_conn *c, int64_t stream_id, uint64_t n)
+{
+	ngtcp2_conn_extend_max_stream_offset(c->qc, stream_id, n);
+	if (!c->run->cfg.rate) {
+		ngtcp2_conn_extend_max_offset(c->qc, n);
+		return;
+	}
+	c->credit_owed += n;
+	conn_pace(c, load_now());
 }
 
 static int cb_acked_stream_data_offset(ngtcp2_conn *qc, int64_t stream_id, uint64_t offset,
@@ -836,7 +871,9 @@ static void conn_maybe_done(struct load_conn *c)
 
 bool load_conn_recyclable(const struct load_conn *c)
 {
-	return c && c->closed && c->recycle;
+	/* --conn-rate: a failed connection (counted) gives its slot too, or a run
+	 * whose connections fail would stall once every slot held one */
+	return c && c->closed && (c->recycle || c->run->cfg.conn_rate);
 }
 
 void load_conn_on_events(struct load_conn *c, uint32_t events)
@@ -853,6 +890,7 @@ void load_conn_on_events(struct load_conn *c, uint32_t events)
 void load_conn_on_timer(struct load_conn *c, uint64_t now)
 {
 	const struct load_cfg *cfg = &c->run->cfg;
+	bool paced;
 	int rv;
 
 	if (c->closed)
@@ -863,8 +901,12 @@ void load_conn_on_timer(struct load_conn *c, uint64_t now)
 			  (double)cfg->timeout_ns / LOAD_NS_PER_S, c->inflight);
 		return;
 	}
-	if (c->expiry > now)
+	paced = conn_pace(c, now);
+	if (c->expiry > now) {
+		if (paced)
+			conn_write(c);	/* the MAX_DATA */
 		return;
+	}
 	rv = ngtcp2_conn_handle_expiry(c->qc, now);
 	if (rv == NGTCP2_ERR_IDLE_CLOSE) {
 		if (c->inflight == 0 && (c->goaway || c->run->stopping)) {
@@ -898,6 +940,15 @@ uint64_t load_conn_deadline(const struct load_conn *c)
 	d = c->expiry;
 	if (c->inflight && c->last_progress + c->run->cfg.timeout_ns < d)
 		d = c->last_progress + c->run->cfg.timeout_ns;
+	if (c->credit_owed) {
+		/* --rate: when the next PACE_CHUNK (or what is owed) may go back */
+		uint64_t chunk = c->credit_owed < PACE_CHUNK ? c->credit_owed : PACE_CHUNK;
+		uint64_t t = c->t_start + (uint64_t)((double)(c->credit_given + chunk) * 1e9 /
+						      (double)c->run->cfg.rate);
+
+		if (t < d)
+			d = t;
+	}
 	return d;
 }
 
@@ -952,6 +1003,13 @@ struct load_conn *load_conn_new(struct load_run *run, unsigned id)
 	params.initial_max_stream_data_bidi_local = 8u << 20; /* responses on our streams */
 	params.initial_max_stream_data_uni = 1u << 20;        /* control and QPACK streams */
 	params.initial_max_data = 16u << 20;
+	if (cfg->rate) {
+		/* a window of about 1/8 s: the server runs ahead of the rate by that much */
+		params.initial_max_data = cfg->rate / 8 > 64u << 10 ? cfg->rate / 8 : 64u << 10;
+		if (params.initial_max_data > 16u << 20)
+			params.initial_max_data = 16u << 20;
+		settings.max_window = params.initial_max_data;
+	}
 	params.initial_max_streams_bidi = 0;                  /* a client needs no server pushes */
 	params.initial_max_streams_uni = 100;
 	params.max_idle_timeout = cfg->timeout_ns;

@@ -132,9 +132,9 @@ void load_report(const struct load_run *run)
 		       (double)cfg->duration_ns / 1e9, cfg->expect_size);
 		printf("\"elapsed_s\":%.6f,\"handshakes_ok\":%" PRIu64 ",\"handshakes_failed\":%" PRIu64
 		       ",\"connections_failed\":%" PRIu64 ",\"connections_goaway\":%" PRIu64
-		       ",\"handshake_ms\":{\"p50\":%.3f,\"max\":%.3f},",
+		       ",\"handshake_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f},",
 		       secs, st->hs_ok, st->hs_failed, st->conns_failed, st->conns_goaway,
-		       hs.p50, hs.max);
+		       hs.p50, hs.p90, hs.p99, hs.max);
 		printf("\"handshakes_full\":%" PRIu64 ",\"handshakes_resumed\":%" PRIu64
 		       ",\"handshakes_per_s\":%.1f,\"connections_done\":%" PRIu64
 		       ",\"tickets\":%" PRIu64 ",\"early_data\":{\"offered\":%" PRIu64
@@ -182,8 +182,8 @@ void load_report(const struct load_run *run)
 	printf(", %s%s\n", cfg->urls[0], cfg->nurls > 1 ? " (and more, round robin)" : "");
 	printf("  elapsed     %.3f s (client CPU %.2f s, %.0f%%)\n", secs, cpu,
 	       secs > 0 ? 100 * cpu / secs : 0);
-	printf("  handshakes  %" PRIu64 " ok, %" PRIu64 " failed (p50 %.2f ms, max %.2f ms)\n",
-	       st->hs_ok, st->hs_failed, hs.p50, hs.max);
+	printf("  handshakes  %" PRIu64 " ok, %" PRIu64 " failed (p50 %.2f ms, p99 %.2f ms, "
+	       "max %.2f ms)\n", st->hs_ok, st->hs_failed, hs.p50, hs.p99, hs.max);
 	if (cfg->reconnect)
 		printf("  reconnect   %.1f handshakes/s: %" PRIu64 " full, %" PRIu64 " resumed; "
 		       "%" PRIu64 " tickets received; 0-RTT %" PRIu64 " offered, %" PRIu64

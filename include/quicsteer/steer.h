@@ -123,6 +123,10 @@ struct qs_worker_stats {
 	__u64 req_file_waits;     /* requests that waited for a file slot of their connection */
 	__u64 req_resp_budget;    /* requests answered 503: --max-response-memory held */
 	__u64 resp_held;          /* gauge: response bytes held for clients */
+	__u64 resp_compressed;    /* responses sent compressed by the server (not precompressed) */
+	__u64 compress_in;        /* bytes through the encoders, before and after */
+	__u64 compress_out;
+	__u64 resp_precompressed; /* static files answered with a precompressed variant */
 	/* HTTPS over TCP (worker/tcp/, http/h1.c, http/h2.c) */
 	__u64 tcp_accepted;       /* TCP connections accepted */
 	__u64 tcp_closed;

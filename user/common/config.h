@@ -85,6 +85,10 @@ struct qs_config {
 	char access_log[256];       /* absolute path, "" = off (user/worker/http/accesslog.c) */
 	unsigned rcvbuf;            /* socket receive buffer, bytes; 0 = kernel default */
 	char metrics[64];           /* metrics/health endpoint ADDR:PORT, "" = off */
+	/* command line only: --check-config, and a binary upgrade's (loader/upgrade.h) */
+	bool check_config;          /* check everything, print the upgrade protocol, exit */
+	unsigned upgrade_state;     /* the fd of the state to adopt; 0 = a normal start */
+	bool upgrade_failed;        /* ... handed back: the new binary could not adopt it */
 	/* HTTPS over TCP */
 	bool tcp;                   /* TCP listeners on the --listen addresses too */
 	bool alt_svc;               /* alt-svc: h3 on TCP responses */
@@ -96,6 +100,14 @@ struct qs_config {
 	char cert[256];
 	char key[256];
 	char docroot[256];
+	/* responses: compression (http/encode.c), static files' cache headers */
+	bool compress;              /* compress dynamic and static bodies */
+	char compress_types[512];   /* comma list: "type/" + "*", "+json", exact */
+	unsigned compress_min_size; /* bytes: a smaller known length is sent as it is */
+	unsigned compress_br_level, compress_zstd_level, compress_gzip_level; /* 0: off */
+	bool precompressed;         /* name.br, name.zst, name.gz next to static files */
+	char static_cache_control[256];  /* "" = none */
+	char static_cache_fingerprinted[256]; /* names like app.3f2a1c9e.js; "" = as others */
 	char error_pages[256];      /* DIR of NNN.html; "": the built-in pages */
 	char accel_prefix[128];     /* --accel-redirect: the internal location, "/x/"; "": off */
 	char accel_root[256];       /* ... and its directory */

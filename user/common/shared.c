@@ -3,11 +3,22 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/shared.h"
+
+/* secrets: never in a core dump, never swapped out */
+static void keep_secret(void *p, size_t len, const char *what)
+{
+	if (madvise(p, len, MADV_DONTDUMP))
+		pr_warn("madvise(MADV_DONTDUMP) on %s failed: %s", what, strerror(errno));
+	if (mlock(p, len))
+		pr_warn("mlock of %s failed: %s (keys may be swapped)", what, strerror(errno));
+}
 
 void *qs_secret_map(size_t len, const char *what, int *fdp)
 {
@@ -33,12 +44,26 @@ void *qs_secret_map(size_t len, const char *what, int *fdp)
 		errno = err;
 		return NULL;
 	}
-	/* secrets: never in a core dump, never swapped out */
-	if (madvise(p, len, MADV_DONTDUMP))
-		pr_warn("madvise(MADV_DONTDUMP) on %s failed: %s", what, strerror(errno));
-	if (mlock(p, len))
-		pr_warn("mlock of %s failed: %s (keys may be swapped)", what, strerror(errno));
+	keep_secret(p, len, what);
 	*fdp = fd;
+	return p;
+}
+
+void *qs_secret_adopt(int fd, size_t len, const char *what)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+	void *p;
+
+	if (seals < 0 || !(seals & F_SEAL_GROW) || !(seals & F_SEAL_SHRINK) ||
+	    fstat(fd, &st) || (uint64_t)st.st_size != len) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	keep_secret(p, len, what);
 	return p;
 }
 

@@ -33,6 +33,12 @@ struct qs_shared {
  */
 void *qs_secret_map(size_t len, const char *what, int *fd);
 void qs_secret_unmap(void *p, size_t len, int fd);
+/*
+ * Map the secrets a previous loader binary made (a binary upgrade): fd must
+ * be a sealed memfd of exactly len bytes.  NULL with errno set; takes fd on
+ * success.
+ */
+void *qs_secret_adopt(int fd, size_t len, const char *what);
 
 /*
  * In a worker, while it may still open /proc/self/fd: the pages at p

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/strike.h"
 
@@ -19,6 +21,7 @@ struct qs_strike *qs_strike_create_ttl(uint64_t entries, uint32_t ttl_s)
 {
 	uint64_t nb = 1;
 	struct qs_strike *r;
+	int err;
 
 	if (ttl_s == 0 || ttl_s > QS_STRIKE_TTL_MAX) {
 		errno = EINVAL;
@@ -31,8 +34,42 @@ struct qs_strike *qs_strike_create_ttl(uint64_t entries, uint32_t ttl_s)
 		return NULL;
 	r->nbuckets = nb;
 	r->ttl = ttl_s;
+	/* a memfd, not an anonymous mapping: a binary upgrade keeps the entries */
+	r->fd = memfd_create("quicsteer-strike", MFD_CLOEXEC);
+	if (r->fd < 0 || ftruncate(r->fd, (off_t)qs_strike_bytes(r)))
+		goto fail;
 	r->slot = mmap(NULL, qs_strike_bytes(r), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);	/* zero: empty slots */
+		       MAP_SHARED, r->fd, 0);	/* zero: empty slots */
+	if (r->slot == MAP_FAILED)
+		goto fail;
+	return r;
+fail:
+	err = errno;
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+	errno = err;
+	return NULL;
+}
+
+struct qs_strike *qs_strike_adopt(int fd, uint64_t nbuckets, uint64_t ttl_s)
+{
+	struct qs_strike *r;
+	struct stat st;
+
+	if (nbuckets == 0 || (nbuckets & (nbuckets - 1)) || nbuckets > (1ull << 32) ||
+	    ttl_s == 0 || ttl_s > QS_STRIKE_TTL_MAX || fstat(fd, &st) ||
+	    (uint64_t)st.st_size != nbuckets * QS_STRIKE_WAYS * sizeof(uint64_t)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = malloc(sizeof(*r));
+	if (!r)
+		return NULL;
+	r->nbuckets = nbuckets;
+	r->ttl = ttl_s;
+	r->fd = fd;
+	r->slot = mmap(NULL, qs_strike_bytes(r), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (r->slot == MAP_FAILED) {
 		free(r);
 		return NULL;
@@ -50,6 +87,7 @@ void qs_strike_destroy(struct qs_strike *r)
 	if (!r)
 		return;
 	munmap(r->slot, qs_strike_bytes(r));
+	close(r->fd);
 	free(r);
 }
 

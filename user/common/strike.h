@@ -46,12 +46,19 @@ struct qs_strike {
 	uint64_t nbuckets;      /* power of two */
 	uint64_t ttl;           /* seconds an entry is kept */
 	uint64_t *slot;         /* nbuckets * QS_STRIKE_WAYS, MAP_SHARED */
+	int fd;                 /* the slots' memfd (close-on-exec): a binary upgrade hands it on */
 };
 
 /* entries: rounded up to a power of two times QS_STRIKE_WAYS; QS_STRIKE_TTL. */
 struct qs_strike *qs_strike_create(uint64_t entries);
 /* ... entries kept ttl_s seconds (1..QS_STRIKE_TTL_MAX; else NULL, EINVAL). */
 struct qs_strike *qs_strike_create_ttl(uint64_t entries, uint32_t ttl_s);
+/*
+ * The register of a previous loader binary, from its memfd: NULL (errno
+ * EINVAL) unless the geometry is one qs_strike_create_ttl makes and the
+ * file has exactly its size.  Takes fd on success.
+ */
+struct qs_strike *qs_strike_adopt(int fd, uint64_t nbuckets, uint64_t ttl_s);
 void qs_strike_destroy(struct qs_strike *r);
 uint64_t qs_strike_bytes(const struct qs_strike *r);
 

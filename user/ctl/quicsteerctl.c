@@ -45,6 +45,10 @@ static void usage(FILE *out)
 "                loader's and every worker's; as SIGUSR1\n"
 "  keys          list the ticket keys in force: name hash, role, last second\n"
 "                they decrypt (0: while listed); never key material\n"
+"  upgrade       replace the loader's binary by the file now at its path (a\n"
+"                package upgrade) without closing a connection: checked\n"
+"                first, then executed in place, its workers take over; exits\n"
+"                1, with the reason, if the running binary keeps serving\n"
 "  -i, --instance NAME   the instance (quicsteerd --instance)\n"
 "  -h, --help            this help\n"
 "Exit status: 0 done, 1 refused or failed (or the instance is not running),\n"
@@ -199,7 +203,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const commands[] = {
-		"status", "reload", "reload-keys", "reopen-logs", "keys", NULL,
+		"status", "reload", "reload-keys", "reopen-logs", "keys", "upgrade", NULL,
 	};
 	const char *inst = "default", *cmd;
 	bool known = false;

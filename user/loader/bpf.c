@@ -162,11 +162,8 @@ static int reuse_maps(struct steer *dst, struct steer *src)
 	return 0;
 }
 
-int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering, bool tcp)
+static void init(struct qs_bpf *b, enum qs_steering steering, bool tcp)
 {
-	unsigned n_progs = steering ? n_listeners : 1;
-	int ret;
-
 	memset(b, 0, sizeof(*b));
 	b->socks_fd = b->state_fd = b->keys_fd = b->stats_fd = b->workers_fd = -1;
 	b->tcp_socks_fd = b->tcp_stats_fd = -1;
@@ -174,6 +171,31 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steerin
 	/* baseline too stays without: the kernel's hash is its reference */
 	b->tcp = tcp && steering == QS_STEER_ON;
 	b->prog_name = steering == QS_STEER_BASELINE ? "qs_baseline" : "qs_steer";
+}
+
+/* The worker counters, mapped: the workers inherit the mapping. */
+static int map_workers(struct qs_bpf *b)
+{
+	int ret;
+
+	b->workers_len = QS_WORKER_SLOTS * sizeof(struct qs_worker_stats);
+	b->workers = mmap(NULL, b->workers_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  b->workers_fd, 0);
+	if (b->workers == MAP_FAILED) {
+		ret = -errno;
+		b->workers = NULL;
+		pr_warn("cannot mmap the worker counters map: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering, bool tcp)
+{
+	unsigned n_progs = steering ? n_listeners : 1;
+	int ret;
+
+	init(b, steering, tcp);
 
 	for (unsigned l = 0; l < n_progs; l++) {
 		struct steer *s = steer__open();
@@ -215,15 +237,9 @@ int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steerin
 	b->tcp_socks_fd = bpf_map__fd(b->skel[0]->maps.qs_tcp_socks);
 	b->tcp_stats_fd = bpf_map__fd(b->skel[0]->maps.qs_tcp_steer_stats);
 
-	b->workers_len = QS_WORKER_SLOTS * sizeof(struct qs_worker_stats);
-	b->workers = mmap(NULL, b->workers_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			  b->workers_fd, 0);
-	if (b->workers == MAP_FAILED) {
-		ret = -errno;
-		b->workers = NULL;
-		pr_warn("cannot mmap the worker counters map: %s", strerror(-ret));
+	ret = map_workers(b);
+	if (ret)
 		goto cleanup;
-	}
 	return 0;
 cleanup:
 	qs_bpf_destroy(b);
@@ -297,6 +313,78 @@ int qs_bpf_pin(struct qs_bpf *b, const char *instance)
 		}
 	}
 	return 0;
+}
+
+static int adopt_map(const char *dir, const char *name, enum bpf_map_type type,
+		     __u32 value_size, __u32 max_entries, int *fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	*fd = bpf_obj_get(path);
+	if (*fd < 0) {
+		int err = -errno;
+
+		pr_warn("cannot open the pinned map %s: %s", path, strerror(errno));
+		return err;
+	}
+	/* the new binary's idea of the map must be the running one's */
+	if (bpf_obj_get_info_by_fd(*fd, &info, &len) || info.type != type ||
+	    (value_size && info.value_size != value_size) || (max_entries && info.max_entries != max_entries)) {
+		pr_warn("the pinned map %s is not what this binary expects (type %u, value "
+			"%u bytes, %u entries): restart the instance instead of upgrading",
+			path, info.type, info.value_size, info.max_entries);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int qs_bpf_adopt(struct qs_bpf *b, const char *instance, unsigned n_listeners,
+		 enum qs_steering steering, bool tcp)
+{
+	struct {
+		const char *name;
+		enum bpf_map_type type;
+		__u32 value_size, max_entries;
+		int *fd;
+	} m[] = {
+		{ QS_PIN_SOCKS, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, sizeof(__u64),
+		  QS_MAX_LISTENERS * QS_SLOTS_PER_LISTENER, &b->socks_fd },
+		{ QS_PIN_STATE, BPF_MAP_TYPE_ARRAY, sizeof(struct qs_steer_state), 1,
+		  &b->state_fd },
+		{ QS_PIN_CID_KEYS, BPF_MAP_TYPE_ARRAY, sizeof(struct qs_cid_key), 0, &b->keys_fd },
+		{ QS_PIN_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(struct qs_steer_stats), 1,
+		  &b->stats_fd },
+		{ QS_PIN_WORKERS, BPF_MAP_TYPE_ARRAY, sizeof(struct qs_worker_stats),
+		  QS_WORKER_SLOTS, &b->workers_fd },
+		{ QS_PIN_TCP_SOCKS, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, sizeof(__u64),
+		  QS_MAX_LISTENERS * QS_SLOTS_PER_LISTENER, &b->tcp_socks_fd },
+		{ QS_PIN_TCP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(struct qs_tcp_steer_stats), 1,
+		  &b->tcp_stats_fd },
+	};
+	int ret;
+
+	init(b, steering, tcp);
+	b->n_listeners = n_listeners;
+	b->adopted = true;
+	pin_dir_of(instance, b->pin_dir, sizeof(b->pin_dir));
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		ret = adopt_map(b->pin_dir, m[i].name, m[i].type, m[i].value_size,
+				m[i].max_entries, m[i].fd);
+		if (ret)
+			goto cleanup;
+	}
+	ret = map_workers(b);
+	if (ret)
+		goto cleanup;
+	/* from here on the pins are ours: removed on stop */
+	b->pinned = true;
+	return 0;
+cleanup:
+	qs_bpf_destroy(b);
+	return ret;
 }
 
 static int attach(struct bpf_program *prog, int sock_fd, const char *proto, const char *what)
@@ -449,5 +537,16 @@ void qs_bpf_destroy(struct qs_bpf *b)
 		if (b->skel[l])
 			steer__destroy(b->skel[l]);
 		b->skel[l] = NULL;
+	}
+	if (b->adopted) {	/* the fds are ours, not a skeleton's */
+		int *fds[] = { &b->socks_fd, &b->state_fd, &b->keys_fd, &b->stats_fd,
+			       &b->workers_fd, &b->tcp_socks_fd, &b->tcp_stats_fd };
+
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+			if (*fds[i] >= 0)
+				close(*fds[i]);
+			*fds[i] = -1;
+		}
+		b->adopted = false;
 	}
 }

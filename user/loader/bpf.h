@@ -24,6 +24,7 @@ struct qs_bpf {
 	bool tcp;                          /* qs_tcp_steer loaded: --tcp on, steering on */
 	char pin_dir[128];
 	bool pinned;
+	bool adopted;                      /* maps reopened from the pins: no skeleton */
 	int socks_fd, state_fd, keys_fd, stats_fd, workers_fd;
 	int tcp_socks_fd, tcp_stats_fd;
 	struct qs_worker_stats *workers;   /* mmap of qs_worker_stats */
@@ -48,6 +49,14 @@ int qs_bpf_remove_pins(const char *instance);
 /* tcp: the TCP program too (with steering on; needs Linux >= 5.14). */
 int qs_bpf_load(struct qs_bpf *b, unsigned n_listeners, enum qs_steering steering, bool tcp);
 int qs_bpf_pin(struct qs_bpf *b, const char *instance);
+/*
+ * A binary upgrade: open the maps the previous binary pinned for instance
+ * (its programs stay attached to the sockets' groups and pinned); what
+ * qs_bpf_load and qs_bpf_pin would have made, short of the skeletons.
+ * -errno after logging which pin is missing or of the wrong shape.
+ */
+int qs_bpf_adopt(struct qs_bpf *b, const char *instance, unsigned n_listeners,
+		 enum qs_steering steering, bool tcp);
 int qs_bpf_attach(struct qs_bpf *b, unsigned listener, int sock_fd, const char *what);
 int qs_bpf_set_socket(struct qs_bpf *b, unsigned listener, unsigned gen,
 		      unsigned worker, int sock_fd, const char *what);

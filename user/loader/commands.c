@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * What quicsteerctl can ask the loader through its control socket:
- * reload, reload-keys, reopen-logs, keys, status [--json].  The status is
+ * reload, reload-keys, reopen-logs, keys, upgrade, status [--json].  The status is
  * gathered once (struct status) and written as one screen of text or as
  * JSON; it names ticket keys by their name hash and never holds material.
  */
@@ -18,7 +18,7 @@
 #include "loader/loader.h"
 #include "quicsteer/steer.h"
 
-#define COMMANDS "reload, reload-keys, reopen-logs, keys, status [--json]"
+#define COMMANDS "reload, reload-keys, reopen-logs, keys, upgrade, status [--json]"
 
 /* ---- gathering ------------------------------------------------------- */
 
@@ -420,6 +420,14 @@ int qs_loader_command(void *arg, const char *line, struct qs_mbuf *out)
 	}
 	if (!strcmp(line, "keys"))
 		return cmd_keys(ld, out);
+	if (!strcmp(line, "upgrade")) {
+		char why[512];
+
+		/* returns only when this binary keeps running: else the new one answers */
+		qs_upgrade(ld, NULL, ld->ctl.client_fd, why, sizeof(why));
+		qs_mbuf_printf(out, "failed: %s; the running binary keeps serving", why);
+		return 1;
+	}
 	qs_mbuf_printf(out, "unknown command '%.64s': the loader knows %s", line, COMMANDS);
 	return 1;
 }

@@ -731,6 +731,74 @@ static const struct opt options[] = {
 			"`--user`, so it must be readable by that user (and its scripts by "
 			"`--php-user` with the managed pool)",
 	}, {
+		/*
+		 * Levels from `make bench-encode` (docs/benchmarks.md): on the demo
+		 * page and a 100 KB HTML page, Brotli 4 and zstd 3 give about gzip
+		 * 6's ratio or better for less CPU; higher levels cost 2-5 times
+		 * the CPU for a few percent.
+		 */
+		.flag = "compress", .key = "compress",
+		.type = OPT_BOOL, FIELD(compress), .def = "on",
+		.help = "compress response bodies (PHP and static files without a "
+			"precompressed variant) with Brotli, zstd or gzip as the client's "
+			"`accept-encoding` prefers, for `--compress-types` of at least "
+			"`--compress-min-size`; never Range answers, HEAD, 204/206/304, a "
+			"response with its own `content-encoding` or "
+			"`cache-control: no-transform`",
+	}, {
+		.flag = "compress-types", .key = "compress_types", .metavar = "LIST",
+		.type = OPT_STRING, FIELD(compress_types),
+		.def = "text/*, +json, +xml, application/javascript, application/wasm, "
+		       "font/ttf, font/otf, image/x-icon, image/bmp",
+		.help = "content types to compress, comma-separated: `type/*` for a whole "
+			"type, `+suffix` for a structured syntax and its base type (`+xml`: "
+			"`application/xml`, `image/svg+xml`), or exact types; parameters "
+			"(`; charset=`) ignored",
+	}, {
+		.flag = "compress-min-size", .key = "compress_min_size", .metavar = "BYTES",
+		.type = OPT_UINT, FIELD(compress_min_size), .min = 0, .max = 1U << 30,
+		.unit = "bytes", .def = "512",
+		.help = "a body of a known length below this is sent uncompressed (the "
+			"coding's overhead outweighs the gain); one of unknown length is "
+			"compressed",
+	}, {
+		.flag = "compress-br-level", .key = "compress_br_level", .metavar = "N",
+		.type = OPT_UINT, FIELD(compress_br_level), .min = 0, .max = 11,
+		.note = "0: no Brotli", .def = "4",
+		.help = "Brotli quality (window 256 KB)",
+	}, {
+		.flag = "compress-zstd-level", .key = "compress_zstd_level", .metavar = "N",
+		.type = OPT_UINT, FIELD(compress_zstd_level), .min = 0, .max = 19,
+		.note = "0: no zstd", .def = "3",
+		.help = "zstd level (window 256 KB)",
+	}, {
+		.flag = "compress-gzip-level", .key = "compress_gzip_level", .metavar = "N",
+		.type = OPT_UINT, FIELD(compress_gzip_level), .min = 0, .max = 9,
+		.note = "0: no gzip", .def = "5",
+		.help = "gzip (deflate) level (window 32 KB)",
+	}, {
+		.flag = "precompressed", .key = "precompressed",
+		.type = OPT_BOOL, FIELD(precompressed), .def = "on",
+		.help = "serve `NAME.br`, `NAME.zst` or `NAME.gz` found next to a static "
+			"file of a `--compress-types` type, when the client accepts that "
+			"coding and the variant is not older than `NAME`, with `NAME`'s "
+			"content type; a Range request gets `NAME` itself",
+	}, {
+		.flag = "static-cache-control", .key = "static_cache_control", .metavar = "VALUE",
+		.type = OPT_STRING, FIELD(static_cache_control), .empty_ok = true,
+		.def = "public, max-age=3600",
+		.help = "`cache-control` of static files (not PHP's responses), with an "
+			"`expires` date from its `max-age`; empty: neither",
+	}, {
+		.flag = "static-cache-fingerprinted", .key = "static_cache_fingerprinted",
+		.metavar = "VALUE", .type = OPT_STRING, FIELD(static_cache_fingerprinted),
+		.empty_ok = true, .def = "public, max-age=31536000, immutable",
+		.help = "`cache-control` of static files whose name carries a content hash, "
+			"which changes with the content (`app.3f2a1c9e.js`, "
+			"`index-BFdJ7a3k.css`: a last `.` or `-` part before the extension of "
+			"8 to 64 letters and digits, with a digit, all lowercase hex or mixed "
+			"case); empty: as `--static-cache-control`",
+	}, {
 		.flag = "error-pages", .key = "error_pages", .metavar = "DIR",
 		.type = OPT_STRING, FIELD(error_pages), .empty_ok = true, .def = "",
 		.def_doc = "none",
@@ -1021,6 +1089,23 @@ static const struct opt options[] = {
 		.help = "one JSON line per request here (absolute path; its directory must "
 			"exist); the loader creates the file for the workers' user, workers "
 			"reopen it on SIGUSR1; `off`: none",
+	}, {
+		.flag = "check-config", .short_flag = 't', .flag_value = "on",
+		.type = OPT_BOOL, FIELD(check_config), .def = "off",
+		.help = "check the configuration, certificate, key, docroot, users and that "
+			"the BPF programs load, then exit: 0 when it would start (a binary "
+			"upgrade runs the new binary so first)",
+	}, {
+		.flag = "upgrade-state", .metavar = "FD",
+		.type = OPT_UINT, FIELD(upgrade_state), .min = 3, .max = 1048576,
+		.def_doc = "none",
+		.help = "internal to a binary upgrade (SIGUSR2): adopt the running "
+			"instance's state from this file descriptor",
+	}, {
+		.flag = "upgrade-failed", .flag_value = "on",
+		.type = OPT_BOOL, FIELD(upgrade_failed), .def = "off",
+		.help = "internal to a binary upgrade: the new binary could not adopt the "
+			"state, the previous one resumes it without a reload",
 	}, {
 		.flag = "help", .short_flag = 'h', .type = OPT_ACTION, .run = qs_usage,
 		.help = "print this help",

@@ -15,6 +15,7 @@ void qs_control_init(struct qs_control *ctl)
 {
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->fd = -1;
+	ctl->client_fd = -1;
 	qs_textconn_init(ctl->c, QS_CONTROL_CLIENTS);
 }
 
@@ -102,7 +103,9 @@ static void run_command(struct qs_control *ctl, struct qs_textconn *c)
 	int ret;
 
 	c->in[strcspn(c->in, "\r\n")] = '\0';
+	ctl->client_fd = c->fd;
 	ret = ctl->command(ctl->arg, c->in, &text);
+	ctl->client_fd = -1;
 	if (ret > 1) {
 		free(text.p);
 		c->waiting = ret;

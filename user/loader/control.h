@@ -44,6 +44,12 @@ struct qs_control {
 	void *arg;
 	long long paused_until_ms;
 	struct qs_textconn c[QS_CONTROL_CLIENTS];
+	/*
+	 * The connection whose command runs now, -1 otherwise: a binary
+	 * upgrade answers it from the new binary (upgrade.c), after an exec
+	 * that ends this process image and its clients.
+	 */
+	int client_fd;
 };
 
 /* Closed, nothing open (before qs_control_open, or instead of it). */

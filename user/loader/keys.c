@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/config.h"
+#include "common/shared.h"
 #include "loader/keys.h"
 
 #define NGINX_KEY_LEN 80
@@ -355,6 +356,32 @@ int qs_keys_init(struct qs_keys *k, const struct qs_config *cfg, const char *run
 		cfg->ticket_source == QS_TICKETS_AUTO ? "random" :
 		cfg->ticket_source == QS_TICKETS_FILE ? "file" : "fleet", k->cur.n,
 		cfg->ticket_lifetime_s, cfg->early_data ? ", 0-RTT on" : ", 0-RTT off");
+	return 0;
+}
+
+int qs_keys_adopt(struct qs_keys *k, const struct qs_config *cfg, const char *run_dir,
+		  int shm_fd, int64_t next_change, int64_t epoch)
+{
+	memset(k, 0, sizeof(*k));
+	k->cfg = cfg;
+	k->shm_fd = -1;
+	snprintf(k->info_path, sizeof(k->info_path), "%s/ticket-keys", run_dir);
+	snprintf(k->last_reload, sizeof(k->last_reload), "ok");
+	k->shm = qs_secret_adopt(shm_fd, sizeof(*k->shm), "the ticket keys");
+	if (!k->shm) {
+		pr_warn("cannot map the ticket keys of the previous binary: %s", strerror(errno));
+		return -EINVAL;
+	}
+	k->shm_fd = shm_fd;
+	qs_tickets_read(k->shm, &k->cur);
+	if (k->cur.n > QS_TKEY_MAX) {
+		pr_warn("the ticket keys of the previous binary list %u keys, at most %d",
+			k->cur.n, QS_TKEY_MAX);
+		return -EINVAL;
+	}
+	k->next_change = next_change;
+	k->epoch = epoch;
+	write_info(k);
 	return 0;
 }
 

@@ -29,6 +29,13 @@ struct qs_keys {
 
 /* Create the shared mapping and the first keys; -errno after logging why. */
 int qs_keys_init(struct qs_keys *k, const struct qs_config *cfg, const char *run_dir);
+/*
+ * A binary upgrade: take over the previous binary's shared mapping (its
+ * memfd shm_fd, taken on success) and its schedule; the keys in force are
+ * read back from it.  -errno after logging why.
+ */
+int qs_keys_adopt(struct qs_keys *k, const struct qs_config *cfg, const char *run_dir,
+		  int shm_fd, int64_t next_change, int64_t epoch);
 /* Rotate when due; returns ms until the next rotation, or -1. */
 int qs_keys_tick(struct qs_keys *k);
 /*

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The loader's state, shared by main.c (start, reload, serve, stop) and
- * commands.c (what the control socket and quicsteerctl can ask of it).
+ * The loader's state, shared by main.c (start, reload, serve, stop),
+ * commands.c (what the control socket and quicsteerctl can ask of it) and
+ * upgrade.c (the binary upgrade hands all of it to the next binary).
  */
 #ifndef QS_LOADER_LOADER_H
 #define QS_LOADER_LOADER_H
@@ -22,6 +23,7 @@
 #include "loader/notify.h"
 #include "loader/phpfpm.h"
 #include "loader/supervisor.h"
+#include "loader/upgrade.h"
 
 /* A reload in progress, and what the last ones did (status, metrics). */
 struct qs_reload {
@@ -66,6 +68,7 @@ struct loader {
 	char run_dir[128];
 	char pid_file[160];
 	int ready_fd;                /* daemon mode: tells the parent we are up */
+	struct qs_upgrade up;        /* binary upgrade (SIGUSR2, quicsteerctl upgrade) */
 };
 
 /*

@@ -27,6 +27,7 @@
 #include "loader/bpf.h"
 #include "common/config.h"
 #include "loader/keys.h"
+#include "loader/loader.h"
 #include "loader/limits.h"
 #include "common/ratelimit.h"
 #include "common/strike.h"
@@ -176,6 +177,8 @@ static void release_instance(struct loader *ld)
 		/* what a run before the control socket left */
 		snprintf(path, sizeof(path), "%s/reload", ld->run_dir);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/upgrade", ld->run_dir);
+		unlink(path);
 	}
 	rmdir(ld->run_dir);
 	rmdir(QS_RUN_ROOT);
@@ -200,6 +203,9 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 	qs_bpf_close_fds();
 	if (ld->ready_fd >= 0)
 		close(ld->ready_fd);
+	qs_upgrade_close_in_child(ld);
+	close(ld->strike->fd);	/* the mappings stay: a binary upgrade's handles */
+	close(ld->tokens->fd);
 	if (ld->metrics.fd >= 0)
 		close(ld->metrics.fd);
 	qs_textconn_close_fds(ld->metrics.c, QS_METRICS_CLIENTS);
@@ -640,6 +646,10 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 	W(req_file_waits, "requests that waited for a file slot: --files-per-connection open"),
 	W(req_resp_budget, "requests answered 503: the worker held --max-response-memory"),
 	W(resp_held, "response bytes held for clients: queued, or sent and not acknowledged"),
+	W(resp_compressed, "responses sent compressed by the server (--compress)"),
+	W(compress_in, "bytes through the response encoders, before"),
+	W(compress_out, "bytes through the response encoders, after (a static file's once a second)"),
+	W(resp_precompressed, "static files answered with a precompressed variant"),
 	W(tcp_accepted, "TCP connections accepted"),
 	W(tcp_closed, "TCP connections closed"),
 	W(tcp_active, "TCP connections open"),
@@ -808,6 +818,7 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 			       "# TYPE quicsteer_phpfpm_restarts_total counter\n"
 			       "quicsteer_phpfpm_restarts_total %u\n",
 			       ld->phpfpm.pid > 0, ld->phpfpm.restarts);
+	qs_upgrade_metrics(ld, b);
 	return 200;
 }
 
@@ -916,6 +927,7 @@ static int serve(struct loader *ld)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGCHLD);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
@@ -977,6 +989,12 @@ static int serve(struct loader *ld)
 			case SIGUSR1:
 				qs_loader_reopen_logs(ld);
 				break;
+			case SIGUSR2: {	/* binary upgrade: returns only when it did not happen */
+				char why[512];
+
+				qs_upgrade(ld, NULL, -1, why, sizeof(why));
+				break;
+			}
 			default:
 				pr_info("%s: stopping", strsignal((int)si.ssi_signo));
 				close(sfd);
@@ -1005,6 +1023,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	qs_metrics_init(&ld.metrics);
+	qs_upgrade_init(&ld, argc, argv);
 	qs_control_init(&ld.ctl);
 	ld.started_ms = qs_now_ms();
 	ld.started_at = time(NULL);
@@ -1034,6 +1053,8 @@ int main(int argc, char **argv)
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED &&
 	    qs_phpfpm_user(cfg, uid, &php_uid, &php_gid))
 		return 1;
+	if (cfg->check_config)	/* on stderr, never the instance's log: it is not ours */
+		return qs_upgrade_check(cfg) ? 1 : 0;
 	if (!cfg->foreground && !cfg->log_file[0]) {
 		mkdir(QS_LOG_ROOT, 0750);
 		snprintf(cfg->log_file, sizeof(cfg->log_file), "%s/%s.log",
@@ -1047,9 +1068,10 @@ int main(int argc, char **argv)
 	if (qs_logs_prepare(cfg, uid, gid))
 		return 1;
 	qs_raise_nofile(cfg);	/* short of it, a warning: the workers answer 503 when out */
-	if (claim_instance(&ld))
+	/* a binary upgrade: the instance is ours already, and a daemon */
+	if (!cfg->upgrade_state && claim_instance(&ld))
 		return 1;
-	if (!cfg->foreground && daemonize(&ld))
+	if (!cfg->foreground && !cfg->upgrade_state && daemonize(&ld))
 		return 1;
 
 	/* from here on signals arrive through the signalfd only */
@@ -1058,6 +1080,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -1075,6 +1098,13 @@ int main(int argc, char **argv)
 	ret = qs_docroot_open(&ld.docroot, cfg->docroot);
 	if (ret)
 		goto out;
+	if (cfg->upgrade_state) {
+		/* the pins, sockets, shared memory and workers of the previous binary */
+		ret = qs_upgrade_adopt(&ld);
+		if (ret)
+			goto out;
+		goto adopted;
+	}
 
 	ret = qs_bpf_probe(cfg->steering);
 	if (ret)
@@ -1115,15 +1145,6 @@ int main(int argc, char **argv)
 		pr_warn("cannot map the NEW_TOKEN register: %s", strerror(errno));
 		goto out;
 	}
-	/* 2^18 clients, 2 MB: beyond that a busy bucket lets requests through */
-	if (cfg->rate_per_s) {
-		ld.rate = qs_rate_create(1u << 18, cfg->rate_per_s, cfg->rate_burst);
-		if (!ld.rate) {
-			ret = -ENOMEM;
-			pr_warn("cannot map the --rate-limit table: %s", strerror(errno));
-			goto out;
-		}
-	}
 	ret = open_sockets(&ld, 0, false);
 	if (ret)
 		goto out;
@@ -1141,10 +1162,24 @@ int main(int argc, char **argv)
 	if (ret)
 		goto out;
 
+adopted:
+	/*
+	 * 2^18 clients, 2 MB: beyond that a busy bucket lets requests through.
+	 * After a binary upgrade a new one: the counts start again.
+	 */
+	if (cfg->rate_per_s) {
+		ld.rate = qs_rate_create(1u << 18, cfg->rate_per_s, cfg->rate_burst);
+		if (!ld.rate) {
+			ret = -ENOMEM;
+			pr_warn("cannot map the --rate-limit table: %s", strerror(errno));
+			goto out;
+		}
+	}
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED) {
 		ret = qs_phpfpm_prepare(&ld.phpfpm, cfg, ld.run_dir, uid, gid, php_uid, php_gid);
 		if (!ret)
-			ret = qs_phpfpm_start(&ld.phpfpm);
+			ret = cfg->upgrade_state ? qs_upgrade_adopt_phpfpm(&ld) :
+						   qs_phpfpm_start(&ld.phpfpm);
 		if (ret)
 			goto out;
 	}
@@ -1167,7 +1202,7 @@ int main(int argc, char **argv)
 	ld.sv.docroot = &ld.docroot;
 	ld.sv.probe = cfg->metrics[0] != '\0';	/* for /health */
 	ld.sv.cb_arg = &ld;
-	for (unsigned w = 0; w < cfg->workers; w++) {
+	for (unsigned w = 0; w < cfg->workers && !cfg->upgrade_state; w++) {
 		ret = qs_supervisor_start(&ld.sv, &ld.sv.slots[w]);
 		if (ret)
 			goto out;
@@ -1206,6 +1241,8 @@ int main(int argc, char **argv)
 	}
 	/* ready (the daemon's parent, systemd) once every worker serves: serve() */
 	ld.ready_deadline_ms = qs_now_ms() + SERVE_TIMEOUT_MS;
+	if (cfg->upgrade_state)	/* then the new binary's workers take over */
+		qs_upgrade_finish(&ld);
 
 	ret = serve(&ld);
 out:

@@ -66,6 +66,11 @@ int qs_metrics_open(struct qs_metrics *m, const char *addr, qs_metrics_render_fn
 	socklen_t len;
 	int one = 1, err;
 
+	if (m->fd >= 0) {	/* adopted from the previous binary (upgrade.c) */
+		m->render = render;
+		m->arg = arg;
+		return 0;
+	}
 	qs_metrics_init(m);
 	m->render = render;
 	m->arg = arg;

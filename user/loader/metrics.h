@@ -27,7 +27,10 @@ struct qs_metrics {
 
 /* Off, nothing open (before qs_metrics_open, or instead of it). */
 void qs_metrics_init(struct qs_metrics *m);
-/* Listen on addr ("127.0.0.1:9473", "[::1]:9473"); 0 or -errno after a pr_warn. */
+/*
+ * Listen on addr ("127.0.0.1:9473", "[::1]:9473"); 0 or -errno after a
+ * pr_warn.  A listener already in m->fd (a binary upgrade adopted it) is kept.
+ */
 int qs_metrics_open(struct qs_metrics *m, const char *addr, qs_metrics_render_fn render,
 		    void *arg);
 /* pollfds for the listener and the clients, into p (room for 1 + CLIENTS); how many. */

@@ -105,6 +105,7 @@ struct qs_site {
 	/* the handlers' per-worker state */
 	struct qs_static_ctx *static_ctx;
 	struct qs_php_ctx *php;
+	struct qs_enc_ctx *enc_ctx;     /* the compression filter's (http/encode.c) */
 	struct qs_error_pages *error_pages;     /* --error-pages, or NULL */
 	struct qs_rate *rate;                   /* --rate-limit (shared by the workers), or NULL */
 	struct qs_docroot accel_root;           /* --accel-redirect's DIR (handler/accel.c) */

@@ -118,6 +118,7 @@ static void site_free(struct qs_site *site)
 {
 	qs_php_ctx_free(site);
 	qs_static_ctx_free(site);
+	qs_enc_ctx_free(site);
 	qs_error_pages_free(site);
 	qs_accel_close(site);
 	qs_alog_free(site);	/* last: the requests closed before it wrote their lines */

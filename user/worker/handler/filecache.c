@@ -29,6 +29,7 @@ int qs_fcache_init(struct qs_fcache *fc)
 {
 	memset(fc, 0, sizeof(*fc));
 	fc->nbuckets = 2048;
+	fc->max_file = QS_FCACHE_MAX_FILE;
 	fc->buckets = calloc(fc->nbuckets, sizeof(*fc->buckets));
 	return fc->buckets ? 0 : -ENOMEM;
 }
@@ -108,14 +109,15 @@ const struct qs_fcache_entry *qs_fcache_get(struct qs_fcache *fc, const char *pa
 	return e;
 }
 
-void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
-		   const struct qs_static_resp *resp, int fd, uint64_t now_ms)
+struct qs_fcache_entry *qs_fcache_put_data(struct qs_fcache *fc, const char *path,
+					   size_t pathlen, const struct qs_static_resp *resp,
+					   uint8_t *data, size_t len, uint64_t now_ms)
 {
-	size_t n = key_len(path, pathlen), len = (size_t)resp->length;
+	size_t n = key_len(path, pathlen);
 	struct qs_fcache_entry *e, *old;
 
-	if (resp->status != 200 || resp->length > QS_FCACHE_MAX_FILE || fd < 0)
-		return;
+	if (resp->status != 200 || len > fc->max_file)
+		return NULL;
 	old = find(fc, path, n);
 	if (old)
 		entry_del(fc, old);
@@ -124,18 +126,15 @@ void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 		entry_del(fc, fc->lru_tail);
 	e = calloc(1, sizeof(*e));
 	if (!e)
-		return;
+		return NULL;
 	e->key = malloc(n ? n : 1);
-	e->data = malloc(len ? len : 1);
-	if (!e->key || !e->data ||
-	    (len && pread(fd, e->data, len, (off_t)resp->offset) != (ssize_t)len)) {
-		free(e->key);
-		free(e->data);
+	if (!e->key) {
 		free(e);
-		return;
+		return NULL;
 	}
 	memcpy(e->key, path, n);
 	e->keylen = n;
+	e->data = data;
 	e->len = len;
 	e->resp = *resp;
 	e->resp.fd = -1;
@@ -150,4 +149,25 @@ void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 	lru_push(fc, e);
 	fc->count++;
 	fc->bytes += len;
+	return e;
+}
+
+struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
+				      const struct qs_static_resp *resp, int fd, uint64_t now_ms)
+{
+	size_t len = (size_t)resp->length;
+	struct qs_fcache_entry *e;
+	uint8_t *data;
+
+	if (resp->status != 200 || resp->length > fc->max_file || fd < 0)
+		return NULL;
+	data = malloc(len ? len : 1);
+	if (!data || (len && pread(fd, data, len, (off_t)resp->offset) != (ssize_t)len)) {
+		free(data);
+		return NULL;
+	}
+	e = qs_fcache_put_data(fc, path, pathlen, resp, data, len, now_ms);
+	if (!e)
+		free(data);
+	return e;
 }

@@ -28,11 +28,13 @@ struct qs_fcache_entry {
 	struct qs_static_resp resp;         /* status 200, fd -1 */
 	uint8_t *data;
 	size_t len;
+	unsigned variants;                  /* precompressed files found (QS_CODING_BIT) */
 };
 
 struct qs_fcache {
 	struct qs_fcache_entry **buckets;
 	size_t nbuckets;
+	size_t max_file;                    /* larger bodies are not kept (QS_FCACHE_MAX_FILE) */
 	size_t count, bytes;
 	struct qs_fcache_entry *lru_head, *lru_tail;   /* head: most recent */
 };
@@ -46,9 +48,17 @@ const struct qs_fcache_entry *qs_fcache_get(struct qs_fcache *fc, const char *pa
 
 /*
  * Remember a 200 answer whose whole body is in fd (not consumed: pread).
- * Does nothing for large files or when reading fails.
+ * Does nothing for large files or when reading fails (NULL).
  */
-void qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
+struct qs_fcache_entry *qs_fcache_put(struct qs_fcache *fc, const char *path, size_t pathlen,
 		   const struct qs_static_resp *resp, int fd, uint64_t now_ms);
+
+/*
+ * The same from memory: data (malloc'd, len bytes) becomes the entry's, or
+ * is left to the caller when not taken (NULL).
+ */
+struct qs_fcache_entry *qs_fcache_put_data(struct qs_fcache *fc, const char *path,
+					   size_t pathlen, const struct qs_static_resp *resp,
+					   uint8_t *data, size_t len, uint64_t now_ms);
 
 #endif

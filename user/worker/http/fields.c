@@ -67,6 +67,24 @@ static int set_value(char **dst, const uint8_t *v, size_t len, size_t *lenp)
 	return 0;
 }
 
+/* A list field seen again: its values joined with ", " (RFC 9110 5.3); 0 or -ENOMEM. */
+static int add_list_value(char **dst, const uint8_t *v, size_t len)
+{
+	size_t old = *dst ? strlen(*dst) : 0;
+	char *s;
+
+	if (!old)
+		return set_value(dst, v, len, NULL);
+	s = realloc(*dst, old + 2 + len + 1);
+	if (!s)
+		return -ENOMEM;
+	memcpy(s + old, ", ", 2);
+	memcpy(s + old + 2, v, len);
+	s[old + 2 + len] = '\0';
+	*dst = s;
+	return 0;
+}
+
 /* 1*DIGIT up to INT64_MAX (RFC 9110 8.6), or -1 */
 static int64_t parse_length(const uint8_t *v, size_t len)
 {
@@ -106,6 +124,8 @@ int qs_req_header(struct qs_req *req, const uint8_t *name, size_t nl, const uint
 		ret = set_value(&req->if_modified_since, value, vl, NULL);
 	} else if (is(name, nl, "if-range")) {
 		ret = set_value(&req->if_range, value, vl, NULL);
+	} else if (is(name, nl, "accept-encoding")) {
+		ret = add_list_value(&req->accept_encoding, value, vl);
 	} else if (is(name, nl, "content-length")) {
 		int64_t cl = parse_length(value, vl);
 

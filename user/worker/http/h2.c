@@ -442,9 +442,15 @@ static void pump(struct h2_conn *h)
 		}
 	} while (h->again && !h->closed && !h->flooded && !c->dead);
 	h->pumping = false;
+	/*
+	 * Lingering: the client still sends as it reads the answer's tail
+	 * (WINDOW_UPDATE), and bytes that reach a closed socket make the
+	 * kernel reset the connection and drop that tail: a drain cut every
+	 * download larger than the socket buffers (tests/reloadload.test.sh).
+	 */
 	if (!c->dead && !h->flooded &&
 	    !nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
-		qs_tcp_close(c, true);
+		qs_tcp_close_lingering(c);
 }
 
 /* ---- nghttp2 callbacks ----------------------------------------------------- */

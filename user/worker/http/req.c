@@ -86,7 +86,7 @@ static void count_status(struct qs_req *req, int status)
 
 int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t n, bool body)
 {
-	struct qs_field all[QS_RESP_FIELDS_MAX + 5];
+	struct qs_field all[QS_RESP_FIELDS_MAX + 5 + 3];	/* + the filter's */
 	const char *date = qs_http_date();
 	char traceparent[QS_TRACEPARENT_LEN + 1];
 	size_t k = 0;
@@ -107,11 +107,14 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 	/* our span: what the client (or a proxy before us) can join its trace to */
 	all[k++] = (struct qs_field)QS_FIELD("traceparent", traceparent, QS_TRACEPARENT_LEN);
 	memcpy(all + k, f, n * sizeof(*f));
+	n += k;
+	if (body && !req->head && req->site->cfg->compress)
+		n = qs_enc_respond(req, status, all, n);	/* may set req->enc */
 	req->status = status;
 	count_status(req, status);
 	if (body && !req->head)
 		wait_touch(SEND_WAITS(req), &req->send_wait);	/* the send timeout runs from now */
-	return req->ops->respond(req, all, n + k, body && !req->head);
+	return req->ops->respond(req, all, n, body && !req->head);
 }
 
 int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
@@ -124,6 +127,8 @@ int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len)
 		return 0;
 	}
 	req->ended = true;	/* the file is the body's last part */
+	if (req->enc)
+		return qs_enc_send_file(req, fd, off, len);
 	ret = req->ops->send_file(req, fd, off, len);
 	if (!ret && req->conn_files)
 		++*req->conn_files;
@@ -387,6 +392,8 @@ void qs_req_proceed(struct qs_req *req)
 {
 	if (req->send_wait.on)
 		wait_touch(SEND_WAITS(req), &req->send_wait);
+	if (req->enc && qs_enc_proceed(req))
+		return;	/* a file being compressed went on */
 	if (req->handler && req->handler->proceed)
 		req->handler->proceed(req);
 }
@@ -402,6 +409,7 @@ void qs_req_close(struct qs_req *req)
 	wait_unlink(BODY_WAITS(req), &req->body_wait);
 	wait_unlink(SEND_WAITS(req), &req->send_wait);
 	wait_unlink(FILE_WAITS(req), &req->file_wait);
+	qs_enc_free(req);
 	if (req->handler && req->handler->close)
 		req->handler->close(req);
 	req->handler = NULL;
@@ -416,6 +424,7 @@ void qs_req_free_fields(struct qs_req *req)
 	free(req->if_none_match);
 	free(req->if_modified_since);
 	free(req->if_range);
+	free(req->accept_encoding);
 	free(req->content_type);
 	free(req->fields);
 	if (req->fields_cap)
@@ -423,6 +432,7 @@ void qs_req_free_fields(struct qs_req *req)
 	req->fields_len = req->fields_cap = 0;
 	req->path = req->authority = req->range = req->if_none_match = NULL;
 	req->if_modified_since = req->if_range = req->content_type = req->fields = NULL;
+	req->accept_encoding = NULL;
 }
 
 int qs_req_add_field(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,

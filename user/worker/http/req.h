@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "worker/http/trace.h"
+#include "worker/http/encode.h"
 
 struct qs_req;
 struct qs_site;
@@ -113,6 +114,7 @@ struct qs_req {
 	/* over TCP while HTTP/3 listens on the port: `h3=":PORT"; ma=86400`, else NULL */
 	const char *alt_svc;
 	char *range, *if_none_match, *if_modified_since, *if_range;
+	char *accept_encoding;      /* NULL when absent (http/encode.c) */
 	char *content_type;
 	char *fields;               /* every regular field, "name\0value\0"... */
 	size_t fields_len, fields_cap;
@@ -153,6 +155,7 @@ struct qs_req {
 	const struct qs_handler *handler;
 	void *hdata;
 	const struct qs_proto_ops *ops;
+	struct qs_enc *enc;         /* the response's compression filter, or NULL */
 };
 
 /*
@@ -165,7 +168,18 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 
 static inline int qs_send(struct qs_req *req, const uint8_t *data, size_t len)
 {
-	return req->head || !len ? 0 : req->ops->send(req, data, len);
+	if (req->head || !len)
+		return 0;
+	return req->enc ? qs_enc_send(req, data, len) : req->ops->send(req, data, len);
+}
+
+/*
+ * The handler's source paused (a script flushed): what the compression filter
+ * holds goes out now.  Without the filter the bytes went out already.
+ */
+static inline int qs_flush(struct qs_req *req)
+{
+	return req->enc ? qs_enc_flush(req) : 0;
 }
 
 /* The last part of the body; the file descriptor is the layer's now. */
@@ -174,13 +188,17 @@ int qs_send_file(struct qs_req *req, int fd, uint64_t off, uint64_t len);
 static inline void qs_end(struct qs_req *req)
 {
 	req->ended = true;
-	req->ops->end(req);
+	if (req->enc)
+		qs_enc_end(req);
+	else
+		req->ops->end(req);
 }
 
 /* Reset the stream: a failure after the response head went out. */
 static inline void qs_abort(struct qs_req *req)
 {
 	req->aborted = true;
+	qs_enc_free(req);
 	req->ops->abort(req);
 }
 

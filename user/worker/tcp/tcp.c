@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include <openssl/err.h>
 
@@ -23,6 +26,7 @@
 #define READ_CHUNK   (16u << 10)    /* one TLS record */
 #define OUT_MAX      (8u << 20)     /* an application that queues more is broken: close */
 #define APPS_MAX     4
+#define LINGER_POLL_NS (10u * 1000000u) /* the kernel says nothing when the client acks */
 
 /*
  * The timeout lists: a connection is on at most one, and each list has one
@@ -209,6 +213,23 @@ static void linger_read(struct qs_tcp_conn *c)
 	}
 }
 
+/*
+ * Every LINGER_POLL_NS: while the client acknowledges the answer's tail
+ * (what the socket still holds shrinks), the lingering goes on.  A drained
+ * HTTP/2 connection's tail can be the socket's whole send buffer, megabytes
+ * that a slow reader takes longer than QS_TCP_LINGER_MS to read.
+ */
+static void linger_poll(struct qs_tcp_conn *c)
+{
+	int unacked;
+
+	if (!ioctl(c->fd, SIOCOUTQ, &unacked) && unacked < c->unacked) {
+		c->unacked = unacked;
+		tl_set(c, TL_LINGER);
+	}
+	linger_read(c);
+}
+
 void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 {
 	if (c->dead || c->lingering)
@@ -228,6 +249,7 @@ void qs_tcp_close(struct qs_tcp_conn *c, bool flush)
 		/* the TLS records are out: shut our side, drop what comes (TLS or not) */
 		c->closing = c->lingering = true;
 		shutdown(c->fd, SHUT_WR);
+		c->unacked = INT_MAX;
 		tl_set(c, TL_LINGER);
 		linger_read(c);
 		return;
@@ -589,6 +611,8 @@ static uint64_t tcp_next_deadline(void *ud)
 
 	if (srv->ready)
 		return 0;
+	if (srv->lists[TL_LINGER].head && coarse_ns() + LINGER_POLL_NS < next)
+		next = coarse_ns() + LINGER_POLL_NS;
 	for (int l = 0; l < TL_N; l++) {
 		const struct qs_tcp_conn *c = srv->lists[l].head;
 
@@ -632,6 +656,10 @@ static void tcp_on_timer(void *ud, uint64_t now)
 	uint64_t coarse = coarse_ns();
 
 	run_ready(srv);
+	for (struct qs_tcp_conn *c = srv->lists[TL_LINGER].head, *next; c; c = next) {
+		next = c->t_next;
+		linger_poll(c);	/* may move it to the end, or close it */
+	}
 	for (int l = 0; l < TL_N; l++) {
 		uint64_t to = list_timeout_ns(srv, l);
 		struct qs_tcp_conn *c;

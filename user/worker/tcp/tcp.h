@@ -91,6 +91,7 @@ struct qs_tcp_conn {
 	bool linger;                    /* ... then read and drop what the client sends */
 	bool lingering;                 /* our side is shut: reading and dropping */
 	uint32_t linger_bytes;          /* dropped so far */
+	int unacked;                    /* what the client has not acknowledged, last seen */
 	bool dead;                      /* closed: freed after the batch */
 	bool idle;                      /* no request in progress (keep-alive idle) */
 	bool draining;
@@ -139,6 +140,8 @@ void qs_tcp_close(struct qs_tcp_conn *c, bool flush);
  * it.
  */
 void qs_tcp_close_lingering(struct qs_tcp_conn *c);
+/* (the QS_TCP_LINGER_MS clock starts again while the client acknowledges
+ * the answer's tail: a large one is not cut after 2 s) */
 #define QS_TCP_LINGER_MS    2000u
 #define QS_TCP_LINGER_BYTES (1u << 20)
 
