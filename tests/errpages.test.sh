@@ -44,7 +44,7 @@ test_errpages_served_on_every_protocol() {
 		fail "404 over HTTP/3: $(head -c 200 "$PAGES/h3/missing.txt" 2>&1)" || return
 	# no 400.html: the built-in page; a bad request still closes
 	out=$(printf 'GET / HTTP/1.1\r\n\r\n' | timeout 5 openssl s_client -quiet \
-		-connect "127.0.0.1:$QS_PORT" -alpn http/1.1 2>/dev/null | head -c 300)
+		-connect "127.0.0.1:$QS_PORT" -alpn http/1.1 2>/dev/null | head -c 2000)
 	[[ $out == "HTTP/1.1 400"*"<h1>400 Bad Request</h1>"* ]] ||
 		fail "built-in 400: $out" || return
 	# 70 KB: over the limit of a page, named in the log
