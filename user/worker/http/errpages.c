@@ -29,8 +29,13 @@ static bool read_page(int dfd, const char *dir, const char *name, size_t budget,
 				name, strerror(errno));
 		return false;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > QS_ERRPAGE_MAX ||
-	    (size_t)st.st_size > budget) {
+	if (fstat(fd, &st)) {
+		pr_warn("--error-pages: %s/%s: %s: the built-in page is served", dir, name,
+			strerror(errno));
+		close(fd);
+		return false;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > QS_ERRPAGE_MAX || (size_t)st.st_size > budget) {
 		pr_warn("--error-pages: %s/%s: %s: the built-in page is served", dir, name,
 			!S_ISREG(st.st_mode) ? "not a regular file" :
 			st.st_size > QS_ERRPAGE_MAX ? "larger than 64 KB" :
