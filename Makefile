@@ -67,7 +67,7 @@ include bench/load/load.mk
 
 BINS       := $(BIN_DIR)quicsteerd $(BIN_DIR)quicsteerctl
 TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
-TOOLS      += $(OUTPUT)/qs-initials $(OUTPUT)/qs-enc-levels
+TOOLS      += $(OUTPUT)/qs-initials $(OUTPUT)/qs-enc-levels $(OUTPUT)/qs-relay
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_rate $(OUTPUT)/test_guard \
               $(OUTPUT)/test_upgrade \
@@ -78,7 +78,7 @@ FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_accept $(OUTPUT)/fuzz_upgrade_state
 
 .PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode \
-	bench-reload setup \
+	bench-reload bench-pace setup \
 	check-setup check-setup-tests unit fuzz
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
@@ -251,6 +251,11 @@ $(OUTPUT)/qs-initials: tests/tools/qs-initials.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(QUIC_LIBS) -o $@
 
+# a UDP relay with a bottleneck (rate, queue limit, delay): the pacing tests
+$(OUTPUT)/qs-relay: tests/tools/qs-relay.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
 $(OUTPUT)/qs-%: tests/tools/qs-%.c tests/tools/pinned.h $(wildcard include/quicsteer/*.h) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/tools $< $(LIBBPF_LIBS) -o $@
@@ -278,7 +283,7 @@ run: check-setup
 	$(Q)scripts/run-demo.sh
 
 bench: bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode \
-	bench-reload
+	bench-reload bench-pace
 
 bench-steer: check-setup
 	$(Q)$(MAKE) --no-print-directory all
@@ -315,6 +320,10 @@ bench-encode: check-setup
 bench-reload: check-setup
 	$(Q)$(MAKE) --no-print-directory all certs/server.crt
 	$(Q)bench/reload.sh
+
+bench-pace: check-setup
+	$(Q)$(MAKE) --no-print-directory all certs/server.crt
+	$(Q)bench/pace.sh
 
 # ---- packaging: man pages, the Debian package (dist/) --------------------
 # The man pages come from the programs' own help (quicsteerd's option

@@ -6,14 +6,20 @@
 #   - requests/s and latency for a 1 KB file (CONNS connections x STREAMS
 #     requests in flight, SECONDS_PER_RUN seconds),
 #   - MB/s for a 100 MB file (1 connection, DOWNLOADS downloads one after another).
-# Servers run one at a time; every round starts each configuration afresh
-# (gtlsserver, quicsteer with W=1, quicsteer with W=2), in alternating order,
-# and the median of the rounds is reported.  A benchmark, not a test: it fails
+# quicsteer runs with each congestion controller of CC and each worker count
+# of WORKERS, paced (the default), and unpaced (--pacing off, the burst-to-
+# the-window loop kept for measurement) with each controller of UNPACED_CC
+# at the first worker count.  Servers run one at a time; every round starts
+# each configuration afresh, in alternating order, and the median of the
+# rounds is reported.  Through a bottleneck (rate, shallow queue), pacing
+# and the controllers are compared by make bench-pace.  A benchmark, not a test: it fails
 # (exit 1) only when a measurement itself fails (a request errs, a server does
 # not come up); targets are reported as MET/MISSED.
 #
 # Env: ROUNDS (default 3), SECONDS_PER_RUN (5), CONNS (8), STREAMS (16),
 #      DOWNLOADS (3), WORKERS (quicsteer worker counts, default "1 2"),
+#      CC (congestion controllers, default "bbr cubic"), UNPACED_CC (default
+#      the first of CC; "" for none),
 #      QS_EXTRA_ARGS (more quicsteerd options, e.g. "--access-log /tmp/a/access.log")
 set -euo pipefail
 
@@ -29,6 +35,9 @@ CONNS=${CONNS:-8}
 STREAMS=${STREAMS:-16}
 DOWNLOADS=${DOWNLOADS:-3}
 WORKERS=${WORKERS:-1 2}
+CC=${CC:-bbr cubic}
+read -r cc1 _ <<<"$CC"
+UNPACED_CC=${UNPACED_CC-$cc1}
 INST=benchh3$$
 HZ=$(getconf CLK_TCK)
 SMALL=1024
@@ -75,7 +84,11 @@ elif ! grep -q -- --docroot <<<"$("$QS" --help 2>&1)"; then
 fi
 CONFIGS=(gtls)
 if [[ -z $QS_SKIP ]]; then
-	for w in $WORKERS; do CONFIGS+=("qs$w"); done
+	for w in $WORKERS; do
+		for cc in $CC; do CONFIGS+=("qs$w-$cc"); done
+	done
+	read -r w1 _ <<<"$WORKERS"
+	for cc in $UNPACED_CC; do CONFIGS+=("qs$w1-$cc-unpaced"); done
 fi
 
 port_free() { [[ -z $(ss -Hlun "sport = :$1") ]]; }
@@ -99,7 +112,11 @@ start_server() {
 		srv_pid=$!
 		;;
 	qs*)
-		"$QS" --foreground --instance "$INST" --workers "${cfg#qs}" \
+		# qs<W>-<cc>[-unpaced]
+		local w cc pacing=on
+		IFS=- read -r w cc _ <<<"${cfg#qs}"
+		[[ $cfg != *-unpaced ]] || pacing=off
+		"$QS" --foreground --instance "$INST" --workers "$w" --cc "$cc" --pacing "$pacing" \
 			--listen "127.0.0.1:$port" --cert "$CERT" --key "$KEY" --docroot "$WWW" \
 			${QS_EXTRA_ARGS:-} >"$log" 2>&1 &
 		srv_pid=$!
@@ -139,7 +156,11 @@ stop_server() {
 label() {
 	case $1 in
 	gtls) echo "gtlsserver" ;;
-	qs*) echo "quicsteer W=${1#qs}" ;;
+	qs*)
+		local w cc
+		IFS=- read -r w cc _ <<<"${1#qs}"
+		echo "quicsteer W=$w $cc$([[ $1 == *-unpaced ]] && echo ' unpaced')"
+		;;
 	esac
 }
 
@@ -189,11 +210,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 			read -r m bc < <(jq -r '"\(.mbytes_per_s) \(.server_cpu)"' <<<"$big")
 			rps[$cfg]+="$q " p50[$cfg]+="$l50 " p99[$cfg]+="$l99 " mbs[$cfg]+="$m "
 			ccpu[$cfg]+="$cc " scpu[$cfg]+="$sc " bcpu[$cfg]+="$bc "
-			printf '  round %d %-17s %8.0f req/s  p50 %6.3f p99 %6.3f ms %7.1f MB/s  CPU server %3.0f%%/%3.0f%% client %3.0f%%\n' \
+			printf '  round %d %-27s %8.0f req/s  p50 %6.3f p99 %6.3f ms %7.1f MB/s  CPU server %3.0f%%/%3.0f%% client %3.0f%%\n' \
 				"$r" "$(label "$cfg")" "$q" "$l50" "$l99" "$m" "$(awk -v x="$sc" 'BEGIN { print 100 * x }')" \
 				"$(awk -v x="$bc" 'BEGIN { print 100 * x }')" "$(awk -v x="$cc" 'BEGIN { print 100 * x }')"
 		else
-			printf '  round %d %-17s FAILED (see above)\n' "$r" "$(label "$cfg")"
+			printf '  round %d %-27s FAILED (see above)\n' "$r" "$(label "$cfg")"
 			failed=1
 		fi
 		stop_server
@@ -202,15 +223,13 @@ done
 
 echo
 echo "medians of $ROUNDS rounds (CPU: 100% = one CPU; server during the 1 KB / 100 MB runs, client during 1 KB):"
-printf '  %-11s %-7s %12s %8s %8s %13s  %-15s %s\n' server workers "req/s (1 KB)" "p50 ms" "p99 ms" "MB/s (100 MB)" "server CPU" "client CPU"
+printf '  %-27s %12s %8s %8s %13s  %-15s %s\n' server "req/s (1 KB)" "p50 ms" "p99 ms" "MB/s (100 MB)" "server CPU" "client CPU"
 for cfg in "${CONFIGS[@]}"; do
 	if [[ -z ${rps[$cfg]:-} ]]; then
-		printf '  %-11s %-7s %12s\n' "$(label "$cfg" | cut -d' ' -f1)" \
-			"$([[ $cfg == gtls ]] && echo "1 proc" || echo "${cfg#qs}")" "no data"
+		printf '  %-27s %12s\n' "$(label "$cfg")" "no data"
 		continue
 	fi
-	printf '  %-11s %-7s %12.0f %8.3f %8.3f %13.1f  %4.0f%% / %4.0f%%  %4.0f%%\n' \
-		"$(label "$cfg" | cut -d' ' -f1)" "$([[ $cfg == gtls ]] && echo "1 proc" || echo "${cfg#qs}")" \
+	printf '  %-27s %12.0f %8.3f %8.3f %13.1f  %4.0f%% / %4.0f%%  %4.0f%%\n' "$(label "$cfg")" \
 		"$(med "${rps[$cfg]}")" "$(med "${p50[$cfg]}")" "$(med "${p99[$cfg]}")" "$(med "${mbs[$cfg]}")" \
 		"$(med "${scpu[$cfg]}" | awk '{ print 100 * $1 }')" "$(med "${bcpu[$cfg]}" | awk '{ print 100 * $1 }')" \
 		"$(med "${ccpu[$cfg]}" | awk '{ print 100 * $1 }')"
@@ -226,19 +245,19 @@ else
 	for cfg in "${CONFIGS[@]}"; do
 		[[ $cfg != gtls ]] || continue
 		if [[ -z ${rps[$cfg]:-} ]]; then
-			echo "  quicsteer W=${cfg#qs} / gtlsserver: no quicsteer figures   MISSED"
+			echo "  $(label "$cfg") / gtlsserver: no quicsteer figures   MISSED"
 			continue
 		fi
-		awk -v q="$(med "${rps[$cfg]}")" -v g="$g_rps" -v qm="$(med "${mbs[$cfg]}")" -v gm="$g_mbs" -v w="${cfg#qs}" 'BEGIN {
+		awk -v q="$(med "${rps[$cfg]}")" -v g="$g_rps" -v qm="$(med "${mbs[$cfg]}")" -v gm="$g_mbs" -v w="$(label "$cfg")" 'BEGIN {
 			r1 = g ? q / g : 0; r2 = gm ? qm / gm : 0
-			printf "  quicsteer W=%s / gtlsserver: req/s (1 KB)   %5.2fx   target >= 1.0x   %s\n", w, r1, (r1 >= 1.0 ? "MET" : "MISSED")
-			printf "  quicsteer W=%s / gtlsserver: MB/s (100 MB)  %5.2fx   target >= 1.0x   %s\n", w, r2, (r2 >= 1.0 ? "MET" : "MISSED")
+			printf "  %-27s / gtlsserver: req/s (1 KB)   %5.2fx   target >= 1.0x   %s\n", w, r1, (r1 >= 1.0 ? "MET" : "MISSED")
+			printf "  %-27s / gtlsserver: MB/s (100 MB)  %5.2fx   target >= 1.0x   %s\n", w, r2, (r2 >= 1.0 ? "MET" : "MISSED")
 		}'
 	done
 fi
 echo
 echo "notes: gtlsserver ($(dpkg-query -W -f='ngtcp2-server ${Version}' ngtcp2-server 2>/dev/null || echo 'ngtcp2-server'), GnuTLS) is ngtcp2's"
-echo "  example server: ONE single-threaded process. W=1 compares per-process efficiency, W=2"
+echo "  example server: ONE single-threaded process (CUBIC). W=1 compares per-process efficiency, W=2"
 echo "  what quicsteer gets out of this machine. The load generator shares the same $(nproc) CPUs:"
 echo "  with client CPU near 100% a figure is bounded by the client, not the server."
 echo "  MB = 10^6 bytes; latency from sending a request to the end of its response."

@@ -123,6 +123,7 @@ struct qs_config {
 	unsigned max_header_bytes;  /* request field section (names + values) */
 	unsigned drain_timeout_ms;  /* after GOAWAY, before closing what is left */
 	enum qs_cc cc;
+	bool pacing;                /* one send quantum per write (off: for measurement) */
 	/* PHP */
 	enum qs_fastcgi fastcgi;
 	char fastcgi_addr[108];     /* unix path or host:port */

@@ -903,6 +903,13 @@ static const struct opt options[] = {
 			"paces CUBIC and Reno at srtt/(1.25 cwnd) per byte, which holds back "
 			"small responses: 2x the request latency of BBR here",
 	}, {
+		.flag = "pacing", .key = "pacing",
+		.type = OPT_ENUM, FIELD(pacing), .words = on_off_words, .def = "on",
+		.help = "send as the congestion controller paces: at most one send quantum "
+			"per write, the rest at ngtcp2's pacing time. `off` writes until the "
+			"congestion window is full (line-rate bursts that shallow router "
+			"queues drop); it exists to measure the difference (`make bench-pace`)",
+	}, {
 		.flag = "fastcgi", .key = "fastcgi", .metavar = "MODE",
 		.type = OPT_FUNC, .set = set_fastcgi, .def = "off",
 		.help = "where `.php` scripts go: `off` (static files only), `managed` (the "

@@ -222,6 +222,21 @@ void qs_send_stateless(struct qs_server *s, struct qs_endpoint *ep, const struct
 
 /* ---- connection lifetime -------------------------------------------------- */
 
+/* What ngtcp2's loss recovery saw, when the connection goes (--log-level debug). */
+static void log_conn_info(struct qs_conn *c)
+{
+	ngtcp2_conn_info ci;
+	char a[64];
+
+	ngtcp2_conn_get_conn_info(c->qc, &ci);
+	pr_debug("connection from %s closed: %" PRIu64 " packets sent (%" PRIu64 " bytes), %"
+		 PRIu64 " lost (%" PRIu64 " bytes), %" PRIu64 " received; srtt %" PRIu64
+		 " us, cwnd %" PRIu64,
+		 qs_addr_str(ngtcp2_conn_get_path(c->qc)->remote.addr, a, sizeof(a)),
+		 ci.pkt_sent, ci.bytes_sent, ci.pkt_lost, ci.bytes_lost, ci.pkt_recv,
+		 (uint64_t)(ci.smoothed_rtt / NGTCP2_MICROSECONDS), ci.cwnd);
+}
+
 void qs_conn_free(struct qs_conn *c)
 {
 	struct qs_server *s = c->srv;
@@ -230,6 +245,9 @@ void qs_conn_free(struct qs_conn *c)
 
 	if (c->qc) {
 		const ngtcp2_cid *odcid = ngtcp2_conn_get_client_initial_dcid(c->qc);
+
+		if (qs_log_get_level() >= QS_LOG_DEBUG)
+			log_conn_info(c);
 
 		qs_cidmap_del(&s->map, odcid->data, odcid->datalen);
 		n = ngtcp2_conn_get_scid(c->qc, NULL);
@@ -323,8 +341,10 @@ bool qs_conn_close(struct qs_conn *c)
  * may go (ngtcp2_conn_update_pkt_tx_time) and return: ngtcp2 paces only
  * through that call, and its expiry (the connection's timer) includes the
  * pacing time, so the rest goes out as the pacer allows, not as one burst
- * up to the congestion window.  0, or -1 when the connection closed (-2:
- * and was freed).
+ * up to the congestion window.  With --pacing off (for measurement only)
+ * it writes until ngtcp2 has nothing more or the window is full, and the
+ * pacing time is set once after that burst, as before.  0, or -1 when the
+ * connection closed (-2: and was freed).
  */
 static int conn_write(struct qs_conn *c)
 {
@@ -346,6 +366,8 @@ static int conn_write(struct qs_conn *c)
 		return 0;
 	if (quantum < path_max)
 		quantum = path_max;
+	if (!s->cfg->pacing)
+		quantum = SIZE_MAX;	/* the unpaced loop, kept to measure against */
 	ngtcp2_path_storage_zero(&ps);
 	ngtcp2_path_storage_zero(&prev);
 
@@ -940,7 +962,9 @@ void qs_server_on_timer(struct qs_server *s)
 		if (conn_write(c) == -2)
 			continue;
 		if (c->state == QS_CONN_LIVE && c->expiry <= now) {
-			/* nothing moved the deadline: avoid spinning on it */
+			/* nothing moved the deadline: avoid spinning on it.  Never
+			 * the pacer's: ngtcp2_conn_handle_expiry drops a pacing time
+			 * that is due, and conn_write sets the next one after now */
 			c->expiry = now + NGTCP2_MILLISECONDS;
 			heap_down(s, c->heap_idx);
 		}
