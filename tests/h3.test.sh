@@ -268,23 +268,8 @@ migrate_runs() {
 	echo "$ok $bad"
 }
 
-# run_control N: the same nat-rebinding downloads against ngtcp2's own
-# single-process gtlsserver (no steering involved): the client's emulation
-# alone fails some (seen when the test was written); prints "ok failed"
-run_control() {
-	local n=$1 port=$((QS_PORT + 1)) pid res
-	command -v gtlsserver >/dev/null || { echo "0 0"; return; }
-	gtlsserver -q --htdocs="$QS_DOCROOT" 127.0.0.1 "$port" "$KEY" "$CERT" >/dev/null 2>&1 &
-	pid=$!
-	sleep 0.3
-	res=$(QS_PORT=$port migrate_runs "$n" 1 --nat-rebinding)
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
-	echo "$res"
-}
-
 migration_test() {
-	local workers=$1 rebind=$2 n=50 res ok bad mig ctrl_ok ctrl_bad
+	local workers=$1 rebind=$2 n=50 res ok bad mig
 	local extra=()
 	need_root_bpf || return
 	need_gtls || return
@@ -310,19 +295,14 @@ migration_test() {
 		assert_ge "migrations validated" "$n" "$mig"
 		return
 	fi
-	# gtlsclient's --nat-rebinding loses about 3 in 10 transfers against
-	# any server (it ignores packets on the new path): compare with the
-	# control in the same run, so the quirk neither fails nor hides a bug
-	command -v gtlsserver >/dev/null || { need "gtlsserver (package ngtcp2-server) for the control"; return; }
-	read -r ctrl_ok ctrl_bad < <(run_control $n)
-	info "control: gtlsserver (one process) $ctrl_ok of $n complete with the same client"
+	# gtlsclient's --nat-rebinding emulation loses some transfers against
+	# any server (it ignores packets on the new path until it is
+	# validated): how quicsteer compares with gtlsserver there is
+	# test_pacing_nat_rebinding_as_robust_as_gtlsserver (1 worker, 60
+	# runs each).  Here steering is proven by the exact counters above;
+	# the count only must not collapse with many workers
 	assert_ge "migrations validated" "$ok" "$mig"
-	# the emulation's losses vary with timing (CPU load changes them for
-	# both servers, not always alike): steering is proven by the exact
-	# counters above; here quicsteer must not be grossly worse than the
-	# control, nor collapse
-	assert_ge "completed vs half the gtlsserver control" $((ctrl_ok / 2)) "$ok"
-	assert_ge "completed at all" $((n / 3)) "$ok"
+	assert_ge "completed at all" $((n * 2 / 3)) "$ok"
 }
 
 test_h3_migration_4_workers() { migration_test 4 ""; }
