@@ -42,6 +42,7 @@ done
 command -v jq >/dev/null || die "jq missing: run scripts/setup.sh"
 
 TMP=$(mktemp -d /tmp/qs-bench-pace.XXXXXX)
+WWW=$TMP/www
 srv_pid= relay_pid=
 stop() { # PID...: SIGTERM and wait
 	local p
@@ -58,8 +59,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-WWW=$TMP/www
-mkdir -p "$WWW"
+mkdir "$WWW"
 head -c $((SIZE * 1000000)) /dev/urandom >"$WWW/file.bin"
 echo ping >"$WWW/ping.txt"
 chmod 755 "$TMP" "$WWW"
