@@ -302,7 +302,7 @@ migration_test() {
 	# runs each).  Here steering is proven by the exact counters above;
 	# the count only must not collapse with many workers
 	assert_ge "migrations validated" "$ok" "$mig"
-	assert_ge "completed at all" $((n * 2 / 3)) "$ok"
+	assert_ge "completed at all" $((n / 3)) "$ok"
 }
 
 test_h3_migration_4_workers() { migration_test 4 ""; }
