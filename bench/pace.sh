@@ -47,9 +47,10 @@ srv_pid= relay_pid=
 stop() { # PID...: SIGTERM and wait
 	local p
 	for p in "$@"; do
-		[[ -n $p ]] && kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
+		[[ -n $p ]] || continue
+		kill -TERM "$p" 2>/dev/null || continue
+		wait "$p" 2>/dev/null || true
 	done
-	return 0
 }
 cleanup() {
 	stop "$relay_pid" "$srv_pid"
@@ -117,25 +118,23 @@ measure() {
 	if [[ $cfg == qs-* ]]; then
 		sent=$(( $(bpftool -j map dump pinned "/sys/fs/bpf/quicsteer/$INST/qs_worker_stats" |
 			jq '[.[].formatted.value.tx_datagrams] | add') - before ))
-		# the measured connection's line (the one that sent the most) comes
-		# when its draining period ends
-		for _ in $(seq 50); do
-			(($(grep -c 'closed: .* packets sent' "$log") >= 2)) && break
-			sleep 0.1
-		done
+	fi
+	# quicsteer logs a connection when it goes: at the latest when it stops
+	stop "$srv_pid"
+	srv_pid=
+	if [[ $cfg == qs-* ]]; then
+		# the measured connection's line: the one that sent the most
 		lost=$(sed -n 's/.*closed: \([0-9]*\) packets sent.*), \([0-9]*\) lost.*/\1 \2/p' "$log" |
 			sort -n | tail -1 | cut -d' ' -f2)
 	else
 		sent=$(jq '.down.received' "$TMP/relay.json")
 	fi
-	stop "$srv_pid"
-	srv_pid=
 	rm -rf "/sys/fs/bpf/quicsteer/$INST" "/run/quicsteer/$INST"
 	echo "$(jq .mbytes_per_s <<<"$json") $(jq .down.dropped "$TMP/relay.json") ${lost:--} $sent"
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-med() { tr ' ' '\n' <<<"$1" | grep -v '^[-]*$' | median; }
+med() { tr ' ' '\n' <<<"$1" | { grep -v '^-*$' || true; } | median; }
 
 declare -A mbs drops lost sent
 echo "bench-pace: $ROUNDS rounds x {${CONFIGS[*]}}; $SIZE MB through qs-relay: $RATE, a" \
