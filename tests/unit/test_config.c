@@ -274,7 +274,8 @@ static int test_defaults_from_table(void)
 	      !strcmp(cfg.docroot, QS_DEFAULT_DOCROOT), "cert, key, docroot");
 	CHECK(cfg.retry == QS_RETRY_AUTO && cfg.retry_threshold == 2000 &&
 	      cfg.idle_timeout_ms == 30000 && cfg.max_streams == 100 && cfg.max_conns == 16384 &&
-	      cfg.max_header_bytes == 65536 && cfg.drain_timeout_ms == 3000 && cfg.cc == QS_CC_BBR,
+	      cfg.max_header_bytes == 65536 && cfg.drain_timeout_ms == 3000 && cfg.cc == QS_CC_CUBIC &&
+	      cfg.pacing,
 	      "HTTP/3");
 	CHECK(cfg.fastcgi == QS_FASTCGI_OFF && !cfg.fastcgi_addr[0] && cfg.php_max_children == 0 &&
 	      cfg.fastcgi_timeout_ms == 60000 && cfg.fastcgi_keepalive && !cfg.index[0] &&

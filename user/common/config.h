@@ -48,7 +48,7 @@ enum qs_fastcgi {
 
 enum qs_cc {
 	QS_CC_BBR,           /* paces at its bandwidth estimate */
-	QS_CC_CUBIC,
+	QS_CC_CUBIC,         /* the default (quic.c says why) */
 	QS_CC_RENO,
 };
 

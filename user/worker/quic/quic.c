@@ -784,10 +784,15 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 	settings.tokenlen = hd->tokenlen;
 	settings.token_type = token_type;
 	/*
-	 * BBR by default: ngtcp2 paces CUBIC and Reno at srtt / (1.25 cwnd) per
-	 * byte, which holds back every small response of an app-limited
-	 * connection (measured: 2x the request latency of BBR on loopback);
-	 * BBR paces at its bandwidth estimate.
+	 * CUBIC by default.  BBR was the default while conn_write burst to the
+	 * congestion window: then ngtcp2's pacing of CUBIC (srtt / (1.25 cwnd)
+	 * per byte) measured 2x BBR's latency for small responses.  With the
+	 * paced loop (one send quantum per write), medians of 3 rounds each,
+	 * 2026-12-07: 1 KB requests/s CUBIC/BBR 1.05x and 1.10x (1 worker),
+	 * 0.88x and 1.18x (2), 100 MB 1.15x and 0.90x; through a 40 Mbit/s
+	 * link with a 32-packet queue and 10 ms each way (make bench-pace) a
+	 * 20 MB download lost 175 packets with CUBIC and 615 with BBR (BBR's
+	 * startup overshoots the queue), at 4.18 and 4.10 MB/s.
 	 */
 	settings.cc_algo = cfg->cc == QS_CC_CUBIC ? NGTCP2_CC_ALGO_CUBIC :
 			   cfg->cc == QS_CC_RENO ? NGTCP2_CC_ALGO_RENO : NGTCP2_CC_ALGO_BBR;
