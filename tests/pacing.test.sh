@@ -200,7 +200,11 @@ median4() {
 # than the noise: 2 standard deviations of the difference of two binomial
 # counts at the rates measured, 2 sqrt(n p1 (1-p1) + n p2 (1-p2)) (at 97 %
 # and 90 % of 60 that is 5.4 downloads; a tenth of the runs failing more
-# than the control is then outside the noise).
+# than the control is then outside the noise).  On the busy machine this
+# test was written on, the emulation lost a quarter of the runs against
+# both servers, paced or not (quicsteer/gtlsserver intact: paced 45/44
+# and 49/47, BBR unpaced 43/42 and 44/46, margins 9-10): there it guards
+# the comparison, but could not tell the two loops apart.
 test_pacing_nat_rebinding_as_robust_as_gtlsserver() {
 	local n=60 i gport gpid qs_ok=0 g_ok=0 order who st margin
 	pace_need || return
