@@ -82,6 +82,9 @@ enum qs_coding qs_accept_pick(const char *value, unsigned allowed,
 /* Does a content type (parameters ignored) match the comma list? (--compress-types) */
 bool qs_type_listed(const char *list, const char *type, size_t len);
 
+/* The same for the worker's --compress-types, parsed once. */
+bool qs_enc_type(struct qs_site *site, const char *type, size_t len);
+
 /*
  * Called by qs_respond with the response's complete field list in f (room
  * for 3 more): compresses the body when it should (see above), rewriting
