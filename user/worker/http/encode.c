@@ -239,12 +239,15 @@ struct qs_enc {
 	z_stream gz;
 	bool gz_init;
 	bool pending;               /* input since the last flush */
+	bool started;               /* the library has seen input (stage given) */
 	int fd;                     /* a file being compressed (qs_send_file), -1: none */
 	uint64_t file_off, file_left;
 	uint64_t in, out;           /* bytes, for the counters */
 	char etag[96];              /* the weakened etag */
 	size_t out_len;
 	uint8_t buf[QS_ENC_OUT];    /* compressed bytes not yet given to the protocol */
+	size_t stage_len;
+	uint8_t stage[QS_ENC_STAGE]; /* the body's first bytes, until started */
 };
 
 /* What the libraries allocate, counted: a size before each block. */
@@ -388,6 +391,7 @@ static struct qs_enc *enc_new(struct qs_req *req, enum qs_coding c)
 	if (!enc)
 		return NULL;
 	memset(enc, 0, offsetof(struct qs_enc, buf));
+	enc->stage_len = 0;
 	enc->coding = c;
 	enc->site = req->site;
 	enc->fd = -1;
@@ -517,19 +521,25 @@ static int step_gzip(struct qs_enc *enc, const uint8_t **in, size_t *len, enum e
 	return !*len && enc->gz.avail_out > 0;
 }
 
+/* The whole body is n bytes: the library sizes its tables to it. */
+static void size_known(struct qs_enc *enc, size_t n)
+{
+	if (enc->coding == QS_CODING_ZSTD)
+		ZSTD_CCtx_setPledgedSrcSize(enc->zs, n);
+	else if (enc->coding == QS_CODING_BR)
+		BrotliEncoderSetParameter(enc->br, BROTLI_PARAM_SIZE_HINT, (uint32_t)n);
+}
+
 /*
  * Feed len bytes (op: and flush, or finish), giving the protocol each
  * QS_ENC_OUT of output as it fills; a flush or finish gives it the rest.
- * Input is taken whole, so the memory is the encoder's and one buffer.
+ * Input is taken whole, so the memory is the encoder's and its buffers.
  */
-static int enc_run(struct qs_req *req, const uint8_t *in, size_t len, enum enc_op op)
+static int feed(struct qs_req *req, const uint8_t *in, size_t len, enum enc_op op)
 {
 	struct qs_enc *enc = req->enc;
 	int done, ret;
 
-	enc->in += len;
-	if (len)
-		enc->pending = true;
 	for (;;) {
 		switch (enc->coding) {
 		case QS_CODING_BR:
@@ -555,9 +565,37 @@ static int enc_run(struct qs_req *req, const uint8_t *in, size_t len, enum enc_o
 		if (done && enc->out_len < QS_ENC_OUT)
 			break;
 	}
-	if (op != ENC_RUN)
-		enc->pending = false;
 	return 0;
+}
+
+/* A body's bytes, staged first (see QS_ENC_STAGE), then fed. */
+static int enc_run(struct qs_req *req, const uint8_t *in, size_t len, enum enc_op op)
+{
+	struct qs_enc *enc = req->enc;
+	int ret = 0;
+
+	enc->in += len;
+	if (len)
+		enc->pending = true;
+	if (!enc->started) {
+		if (op == ENC_RUN && len <= QS_ENC_STAGE - enc->stage_len) {
+			memcpy(enc->stage + enc->stage_len, in, len);
+			enc->stage_len += len;
+			return 0;
+		}
+		enc->started = true;
+		if (op == ENC_FINISH && !len)
+			size_known(enc, enc->stage_len);
+		if (enc->stage_len)
+			ret = feed(req, enc->stage, enc->stage_len, len ? ENC_RUN : op);
+		if (ret || !len)
+			goto out;
+	}
+	ret = feed(req, in, len, op);
+out:
+	if (!ret && op != ENC_RUN)
+		enc->pending = false;
+	return ret;
 }
 
 int qs_enc_buffer(const struct qs_config *cfg, enum qs_coding c, const uint8_t *in, size_t len,

@@ -55,6 +55,14 @@ enum qs_coding {
 /* Compressed bytes gathered before they go to the protocol. */
 #define QS_ENC_OUT 16384
 
+/*
+ * A body's first bytes wait until this many have come (or a flush, or the
+ * end): a body that ends within them, as most pages do, is compressed in
+ * one call that knows its size, and zstd and Brotli size their tables to
+ * it instead of to an unknown length (docs/benchmarks.md, bench-encode).
+ */
+#define QS_ENC_STAGE 16384
+
 /* The content-coding token ("br", "zstd", "gzip"); "identity". */
 const char *qs_coding_name(enum qs_coding c);
 
