@@ -586,7 +586,7 @@ static int enc_run(struct qs_req *req, const uint8_t *in, size_t len, enum enc_o
 		enc->started = true;
 		if (op == ENC_FINISH && !len)
 			size_known(enc, enc->stage_len);
-		if (enc->stage_len)
+		if (enc->stage_len || !len)	/* an empty body too has a frame */
 			ret = feed(req, enc->stage, enc->stage_len, len ? ENC_RUN : op);
 		if (ret || !len)
 			goto out;
