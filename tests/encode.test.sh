@@ -359,6 +359,9 @@ test_encode_static_cache_headers() {
 	for _ in 1 2; do	# resolved, then from the file cache
 		out=$(cu http2 -D - -o /dev/null "$(url small.html)")
 		assert_eq "small.html cache-control" "public, max-age=3600" "$(field cache-control "$out")" || return
+		# expires: for HTTP/1.0 caches, over HTTP/1.x only
+		assert_eq "HTTP/2 expires" "" "$(field expires "$out")" || return
+		out=$(cu http1.1 -D - -o /dev/null "$(url small.html)")
 		exp=$(field expires "$out")
 		t=$(date -u -d "$exp" +%s) now=$(date -u +%s)
 		((t >= now + 3595 && t <= now + 3601)) || fail "expires $exp is not in an hour" || return

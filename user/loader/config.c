@@ -788,7 +788,8 @@ static const struct opt options[] = {
 		.type = OPT_STRING, FIELD(static_cache_control), .empty_ok = true,
 		.def = "public, max-age=3600",
 		.help = "`cache-control` of static files (not PHP's responses), with an "
-			"`expires` date from its `max-age`; empty: neither",
+			"`expires` date from its `max-age` over HTTP/1.x (for HTTP/1.0 "
+			"caches; later ones ignore it); empty: neither",
 	}, {
 		.flag = "static-cache-fingerprinted", .key = "static_cache_fingerprinted",
 		.metavar = "VALUE", .type = OPT_STRING, FIELD(static_cache_fingerprinted),
