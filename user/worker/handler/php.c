@@ -411,6 +411,7 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	ilen = qs_cgi_path_info(st->path + sn, n - sn, info, sizeof(info));
 	if (ilen < 0)
 		return ilen == -ENOSPC ? -ENAMETOOLONG : ilen;
+	qs_req_trace(pr->req);	/* our span, the same the response and the log give */
 	qs_fcgi_params_init(&p, buf, size);
 	if (pr->front) {
 		snprintf(front, sizeof(front), "/%s", s->cfg->index);

@@ -109,7 +109,8 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 	 * access log has it, by request id), and its 70 bytes a response
 	 * were 3 % of a worker's CPU serving 1 KB files (QPACK's Huffman code).
 	 */
-	if (req->trace.state == QS_TRACE_CONTINUED) {
+	if (req->trace.state == QS_TRACE_GIVEN || req->trace.state == QS_TRACE_CONTINUED) {
+		qs_req_trace(req);
 		qs_traceparent_format(&req->trace, traceparent);
 		all[k++] = (struct qs_field)QS_FIELD("traceparent", traceparent,
 						      QS_TRACEPARENT_LEN);
@@ -288,11 +289,14 @@ void qs_resp_held(struct qs_site *site, int64_t delta)
 
 void qs_req_ids(struct qs_req *req)
 {
-	struct qs_site *site = req->site;
-
 	if (!req->request_id_len)
-		req->request_id_len = (uint8_t)qs_reqid_new(&site->ids, req->request_id);
-	qs_trace_start(&req->trace, &site->ids);
+		req->request_id_len = (uint8_t)qs_reqid_new(&req->site->ids, req->request_id);
+}
+
+void qs_req_trace(struct qs_req *req)
+{
+	qs_req_ids(req);
+	qs_trace_start(&req->trace, &req->site->ids);
 }
 
 /* The clocks the access log reads are read only when there is one. */
