@@ -161,14 +161,14 @@ $(OUTPUT)/test_rate: tests/unit/test_rate.c $(OUTPUT)/user/common/ratelimit.o | 
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
-$(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
+$(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/common/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # the request layer with the real handlers, driven by a fake protocol
 TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/encode.o worker/http/date.o \
                  worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
-                 worker/handler/route.o worker/handler/accel.o worker/handler/php.o worker/handler/unixdiag.o worker/handler/fcgi.o \
+                 worker/handler/route.o worker/handler/accel.o worker/handler/php.o worker/handler/unixdiag.o common/fcgi.o \
                  common/docroot.o common/log.o common/ratelimit.o common/json.o \
                  worker/http/trace.o worker/http/accesslog.o)
 $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
@@ -202,7 +202,7 @@ $(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c use
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
-$(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPUT)
+$(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/common/fcgi.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
@@ -242,7 +242,7 @@ $(OUTPUT)/qs-enc-levels: tests/tools/qs-enc-levels.c user/worker/http/encode.h |
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(ENC_LIBS) -o $@
 
-$(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
+$(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/common/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

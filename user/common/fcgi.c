@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "worker/handler/fcgi.h"
+#include "common/fcgi.h"
 
 /* ---- records ------------------------------------------------------------ */
 
