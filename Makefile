@@ -70,12 +70,12 @@ TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 TOOLS      += $(OUTPUT)/qs-initials $(OUTPUT)/qs-enc-levels
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_rate $(OUTPUT)/test_guard \
-              $(OUTPUT)/test_upgrade \
+              $(OUTPUT)/test_upgrade $(OUTPUT)/test_fpmstatus \
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1 $(OUTPUT)/test_trace
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1 $(OUTPUT)/fuzz_trace \
-              $(OUTPUT)/fuzz_accept $(OUTPUT)/fuzz_upgrade_state
+              $(OUTPUT)/fuzz_accept $(OUTPUT)/fuzz_upgrade_state $(OUTPUT)/fuzz_fpmstatus
 
 .PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode \
 	bench-reload setup \
@@ -165,6 +165,10 @@ $(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/common/fcgi.o | $(OUT
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
+$(OUTPUT)/test_fpmstatus: tests/unit/test_fpmstatus.c $(OUTPUT)/user/common/fpmstatus.o $(OUTPUT)/user/common/fcgi.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
 # the request layer with the real handlers, driven by a fake protocol
 TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/encode.o worker/http/date.o \
                  worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
@@ -227,6 +231,10 @@ $(OUTPUT)/fuzz_trace: tests/fuzz/fuzz_trace.c user/worker/http/trace.c user/comm
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
 $(OUTPUT)/fuzz_upgrade_state: tests/fuzz/fuzz_upgrade_state.c user/loader/upgrade_state.c $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
+$(OUTPUT)/fuzz_fpmstatus: tests/fuzz/fuzz_fpmstatus.c user/common/fpmstatus.c user/common/fcgi.c $(USER_HDRS) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
