@@ -61,7 +61,8 @@ test_php_managed_pool_lifecycle() {
 	# the socket: a unix socket only the workers' user may open
 	assert_eq "socket owner" "www-data" "$(stat -c %U "$sock")"
 	assert_eq "socket mode" "srw-------" "$(stat -c %A "$sock")"
-	wait_until 5 bash -c "[[ \$(ps -o user:20= --ppid $master | grep -c quicsteer-php) == 3 ]]" ||
+	# 3 children, and the one of the status page's own socket (pm.status_listen)
+	wait_until 5 bash -c "[[ \$(ps -o user:20= --ppid $master | grep -c quicsteer-php) == 4 ]]" ||
 		fail "pool children: $(ps -o pid=,user= --ppid "$master")"
 	assert_eq "pool children as root" 0 "$(ps -o user= --ppid "$master" | grep -c root || true)"
 	# kill -9 the master: the loader stops its orphaned pool, starts it again
