@@ -40,8 +40,11 @@ int qs_pool_setup(struct qs_pool *p, const struct qs_config *cfg, const char *st
 	} else {
 		if (!status_socket)
 			where = cfg->fastcgi_addr;
-		if (strlen(where) >= sizeof(un->sun_path))
+		if (strlen(where) >= sizeof(un->sun_path)) {
+			pr_warn("php-fpm status: the socket path %s is longer than a unix "
+				"socket's %zu bytes", where, sizeof(un->sun_path) - 1);
 			return -ENAMETOOLONG;
+		}
 		un->sun_family = AF_UNIX;
 		strcpy(un->sun_path, where);
 		p->addr_len = sizeof(*un);
