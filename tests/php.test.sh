@@ -1242,3 +1242,61 @@ test_php_pool_state_external_unknown_hung_down() {
 	out=$(curl -s --max-time 2 "http://127.0.0.1:$PST_MPORT/metrics") || fail "metrics with php-fpm down" || return
 	grep -q '^quicsteer_phpfpm_status_up 0$' <<<"$out" || fail "status_up with php-fpm down"
 }
+
+# A hostile "pool" on the status socket: an endless answer is cut at 16 KB,
+# a 404 named; the loader's endpoints answer throughout.
+test_php_pool_state_hostile_answers() {
+	local sock=/tmp/qs-test-fpm-evil.$$.sock out fpid
+	need_root_bpf || return
+	[[ -x /usr/bin/python3 ]] || { need python3; return; }
+	make_docroot
+	/usr/bin/python3 - "$sock" <<'PY' &
+import os, socket, struct, sys, threading
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o666)
+s.listen(16)
+asked = 0
+held = []
+def rec(t, c):
+    p = (8 - len(c) % 8) % 8
+    return struct.pack('>BBHHBB', 1, t, 1, len(c), p, 0) + c + b'\0' * p
+def serve(c):
+    # the loader's status request (the workers may connect too: ignored)
+    global asked
+    got = b''
+    while b'/status' not in got:
+        d = c.recv(4096)
+        if not d:
+            return
+        got += d
+    asked += 1
+    try:
+        if asked <= 2:
+            c.sendall(rec(6, b'Content-Type: text/plain\r\n\r\n' + b'A' * 30000))
+            held.append(c)  # and never close
+        else:
+            c.sendall(rec(6, b'Status: 404 Not Found\r\n\r\nFile not found.\n') +
+                      rec(6, b'') + rec(3, b'\0' * 8))
+            c.close()
+    except OSError:
+        pass
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+	fpid=$!
+	defer "kill $fpid; rm -f $sock"
+	wait_until 5 test -S "$sock" || fail "no fake pool" || return
+	PST_MPORT=$((20000 + RANDOM % 30000))
+	qs_start phpevil 1 --fastcgi "unix:$sock" --php-status-path /status --metrics "127.0.0.1:$PST_MPORT"
+	wait_until 8 bash -c "grep -q 'php-fpm status (.*): the status answer is larger than 16384 bytes' $QS_LOG" ||
+		fail "an endless answer: $(pst_status_json | jq -c .php_fpm.pool)" || return
+	out=$(curl -s --max-time 2 "http://127.0.0.1:$PST_MPORT/metrics") || fail "metrics" || return
+	grep -q '^quicsteer_phpfpm_status_up 0$' <<<"$out" || fail "status_up with an endless answer"
+	wait_until 10 pst_pool_is error "php-fpm answered 404: no status page at that path (pm.status_path)" ||
+		fail "a 404: $(pst_status_json | jq -c .php_fpm.pool) $(grep 'php-fpm status' $QS_LOG)" || return
+	assert_eq "state" failing "$(pst_pool state)"
+	kill -0 "$QS_PID" || fail "the loader died"
+}
