@@ -1302,3 +1302,34 @@ PY
 	assert_eq "state" failing "$(pst_pool state)"
 	kill -0 "$QS_PID" || fail "the loader died"
 }
+
+# A child that waits for a CPU (here: stopped for 150 ms, past the first
+# look at 20 ms) is not taken for one that runs a script on: on a loaded
+# machine that once turned off keep-alive for the demo page.
+test_php_busy_child_is_not_a_finisher() {
+	local master kids out cpid
+	need_php_load || return
+	php_docroot
+	printf '<?php echo "hi\n";' >"$QS_DOCROOT/hi.php"
+	chmod a+r "$QS_DOCROOT/hi.php"
+	qs_start phpbusy 1 --fastcgi managed --php-max-children 2
+	for _ in 1 2 3; do	# the worker's connections kept alive, idle
+		out=$(curl -sk --http1.1 --max-time 10 "https://127.0.0.1:$QS_PORT/hi.php")
+		[[ $out == hi ]] || fail "hi.php: $out" || return
+	done
+	master=$(phpfpm_master)
+	kids=$(ps -o pid= --ppid "$master" | tr -d ' ' | tr '\n' ' ')
+	[[ -n $kids ]] || fail "no php-fpm children" || return
+	defer "kill -CONT $kids 2>/dev/null || true"
+	# shellcheck disable=SC2086
+	kill -STOP $kids
+	curl -sk --http1.1 --max-time 10 "https://127.0.0.1:$QS_PORT/hi.php" >"$DL/busy.out" &
+	cpid=$!
+	sleep 0.15
+	# shellcheck disable=SC2086
+	kill -CONT $kids
+	wait "$cpid" || fail "the request across the stop failed" || return
+	assert_eq "answered across the stop" hi "$(cat "$DL/busy.out")"
+	sleep 0.3	# past the second look
+	assert_eq "scripts learnt" 0 "$(workers_sum php_finishers)"
+}

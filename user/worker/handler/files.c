@@ -271,7 +271,7 @@ static unsigned variants_of(struct qs_req *req, const struct qs_static_resp *ori
 	unsigned have = 0;
 
 	if (!cfg->precompressed ||
-	    !qs_type_listed(cfg->compress_types, orig->content_type, strlen(orig->content_type)))
+	    !qs_enc_type(req->site, orig->content_type, strlen(orig->content_type)))
 		return 0;
 	for (int c = QS_CODING_IDENTITY + 1; c < QS_CODINGS; c++) {
 		struct qs_static_resp v;
