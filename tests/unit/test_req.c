@@ -31,7 +31,7 @@
 #include "common/config.h"
 #include "common/docroot.h"
 #include "quicsteer/steer.h"
-#include "worker/handler/fcgi.h"
+#include "common/fcgi.h"
 #include "worker/handler/files.h"
 #include "worker/handler/php.h"
 #include "worker/handler/route.h"

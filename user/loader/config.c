@@ -924,6 +924,13 @@ static const struct opt options[] = {
 			"`scripts/setup.sh` creates the default one. Not used with an existing "
 			"pool (`--fastcgi unix:` or `tcp:`)",
 	}, {
+		.flag = "php-status-path", .key = "php_status_path", .metavar = "PATH",
+		.type = OPT_STRING, FIELD(php_status_path), .empty_ok = true, .def_doc = "none",
+		.help = "an existing pool's `pm.status_path`: the loader reads the pool's "
+			"state from it every 2 s for `quicsteerctl status` and /metrics "
+			"(busy and idle processes, listen queue). The managed pool's is "
+			"always read; without this option an existing pool's state is unknown",
+	}, {
 		.flag = "index", .key = "index", .metavar = "SCRIPT",
 		.type = OPT_FUNC, .set = set_index, .def_doc = "none",
 		.help = "front controller: a path that is not a static file goes to SCRIPT, "

@@ -21,7 +21,7 @@
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
 #include "worker/handler/accel.h"
-#include "worker/handler/fcgi.h"
+#include "common/fcgi.h"
 #include "worker/handler/php.h"
 #include "worker/handler/static.h"
 #include "worker/handler/unixdiag.h"

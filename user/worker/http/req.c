@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/phptime.h"
 #include "common/ratelimit.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
@@ -299,17 +300,27 @@ void qs_req_trace(struct qs_req *req)
 	qs_trace_start(&req->trace, &req->site->ids);
 }
 
-/* The clocks the access log reads are read only when there is one. */
+/*
+ * Only PHP requests have an upstream: one clock read at each end, for the
+ * access log and the php-fpm time histogram; static requests read none.
+ */
 void qs_req_upstream_begin(struct qs_req *req)
 {
-	if (!req->upstream_at && req->site->alog)
+	if (!req->upstream_at)
 		req->upstream_at = qs_clock_ns();
 }
 
 void qs_req_upstream_end(struct qs_req *req)
 {
-	if (req->upstream_at && !req->upstream_ns)
-		req->upstream_ns = qs_clock_ns() - req->upstream_at + 1;	/* never 0: done */
+	struct qs_php_time *h = &req->site->stats->php_time;
+	uint64_t us;
+
+	if (!req->upstream_at || req->upstream_ns)
+		return;
+	req->upstream_ns = qs_clock_ns() - req->upstream_at + 1;	/* never 0: done */
+	us = req->upstream_ns / 1000;
+	count(&h->bucket[qs_php_time_bucket(us)], 1);
+	count(&h->sum_us, us);
 }
 
 /* a.b.c.d: glibc's inet_ntop formats IPv4 with sprintf, a visible cost per request */

@@ -256,9 +256,10 @@ static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, cons
 
 /*
  * A handler's upstream server has the request from now / is done with it:
- * the access log's upstream_ms.  The first begin counts (a retry on
- * another connection is part of the wait); an end without a begin is
- * ignored.
+ * the access log's upstream_ms and the php-fpm time histogram (struct
+ * qs_php_time: only PHP has an upstream).  The first begin counts (a retry
+ * on another connection is part of the wait); an end without a begin is
+ * ignored, a second end too.
  */
 void qs_req_upstream_begin(struct qs_req *req);
 void qs_req_upstream_end(struct qs_req *req);
