@@ -67,7 +67,7 @@
 #define CAP_SYS_ADMIN_BIT 21
 #define CAP_BPF_BIT       39
 
-static int check_privileges(void)
+static int check_privileges(const struct qs_config *cfg)
 {
 	unsigned long long eff = 0;
 	char line[256];
@@ -82,8 +82,17 @@ static int check_privileges(void)
 	}
 	if ((eff >> CAP_NET_ADMIN_BIT & 1) && (eff >> CAP_SETUID_BIT & 1) &&
 	    (eff >> CAP_SETGID_BIT & 1) &&
-	    ((eff >> CAP_BPF_BIT & 1) || (eff >> CAP_SYS_ADMIN_BIT & 1)))
-		return 0;
+	    ((eff >> CAP_BPF_BIT & 1) || (eff >> CAP_SYS_ADMIN_BIT & 1))) {
+		if (!cfg->n_xdp_guard || (eff >> CAP_SYS_ADMIN_BIT & 1))
+			return 0;
+		/* refused before attaching: it would stay on the interface after us */
+		pr_warn("--xdp-guard needs CAP_SYS_ADMIN: libxdp finds the attached program "
+			"by id to detach it, and without it the guard would stay attached "
+			"after quicsteerd stops; give it CAP_SYS_ADMIN (under systemd: "
+			"systemctl edit quicsteer@NAME, [Service] "
+			"CapabilityBoundingSet=CAP_SYS_ADMIN) or run without --xdp-guard");
+		return -EPERM;
+	}
 	pr_warn("quicsteerd must run as root: it needs CAP_BPF (or CAP_SYS_ADMIN), "
 		"CAP_NET_ADMIN, CAP_SETUID and CAP_SETGID (this process has CapEff %llx%s); "
 		"run it with sudo", eff, geteuid() ? ", uid is not 0" : "");
@@ -1083,7 +1092,7 @@ int main(int argc, char **argv)
 	qs_guard_setup_logging();
 	qs_notify_init(&ld.notify);	/* a bad NOTIFY_SOCKET is said, and not fatal */
 
-	if (check_privileges())
+	if (check_privileges(cfg))
 		return 1;
 	pw = getpwnam(cfg->user);
 	if (!pw) {
