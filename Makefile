@@ -70,12 +70,12 @@ TOOLS      := $(OUTPUT)/qs-send $(OUTPUT)/qs-fcgi-bench
 TOOLS      += $(OUTPUT)/qs-initials $(OUTPUT)/qs-enc-levels $(OUTPUT)/qs-relay
 UNITS      := $(OUTPUT)/test_cid $(OUTPUT)/test_config $(OUTPUT)/test_static $(OUTPUT)/test_fcgi \
               $(OUTPUT)/test_strike $(OUTPUT)/test_rate $(OUTPUT)/test_guard \
-              $(OUTPUT)/test_upgrade \
+              $(OUTPUT)/test_upgrade $(OUTPUT)/test_fpmstatus \
               $(OUTPUT)/test_mem \
               $(OUTPUT)/test_req $(OUTPUT)/test_h3 $(OUTPUT)/test_h1 $(OUTPUT)/test_trace
 FUZZERS    := $(OUTPUT)/fuzz_static $(OUTPUT)/fuzz_fcgi $(OUTPUT)/fuzz_req \
               $(OUTPUT)/fuzz_config $(OUTPUT)/fuzz_cid $(OUTPUT)/fuzz_h1 $(OUTPUT)/fuzz_trace \
-              $(OUTPUT)/fuzz_accept $(OUTPUT)/fuzz_upgrade_state
+              $(OUTPUT)/fuzz_accept $(OUTPUT)/fuzz_upgrade_state $(OUTPUT)/fuzz_fpmstatus
 
 .PHONY: all clean test test-sanitize run bench bench-steer bench-h3 bench-php bench-resume bench-guard bench-idle bench-tcp bench-encode \
 	bench-reload bench-pace setup \
@@ -161,14 +161,18 @@ $(OUTPUT)/test_rate: tests/unit/test_rate.c $(OUTPUT)/user/common/ratelimit.o | 
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
-$(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
+$(OUTPUT)/test_fcgi: tests/unit/test_fcgi.c $(OUTPUT)/user/common/fcgi.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(OUTPUT)/test_fpmstatus: tests/unit/test_fpmstatus.c $(OUTPUT)/user/common/fpmstatus.o $(OUTPUT)/user/common/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 
 # the request layer with the real handlers, driven by a fake protocol
 TEST_REQ_OBJS := $(addprefix $(OUTPUT)/user/,worker/http/req.o worker/http/encode.o worker/http/date.o \
                  worker/handler/files.o worker/handler/filecache.o worker/handler/static.o \
-                 worker/handler/route.o worker/handler/accel.o worker/handler/php.o worker/handler/unixdiag.o worker/handler/fcgi.o \
+                 worker/handler/route.o worker/handler/accel.o worker/handler/php.o worker/handler/unixdiag.o common/fcgi.o \
                  common/docroot.o common/log.o common/ratelimit.o common/json.o \
                  worker/http/trace.o worker/http/accesslog.o)
 $(OUTPUT)/test_req: tests/unit/test_req.c $(TEST_REQ_OBJS) | $(OUTPUT)
@@ -202,7 +206,7 @@ $(OUTPUT)/fuzz_static: tests/fuzz/fuzz_static.c user/worker/handler/static.c use
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
-$(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c | $(OUTPUT)
+$(OUTPUT)/fuzz_fcgi: tests/fuzz/fuzz_fcgi.c user/common/fcgi.c | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $^ -o $@
 
@@ -230,6 +234,10 @@ $(OUTPUT)/fuzz_upgrade_state: tests/fuzz/fuzz_upgrade_state.c user/loader/upgrad
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
+$(OUTPUT)/fuzz_fpmstatus: tests/fuzz/fuzz_fpmstatus.c user/common/fpmstatus.c user/common/fcgi.c $(USER_HDRS) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
 $(OUTPUT)/fuzz_cid: tests/fuzz/fuzz_cid.c $(wildcard include/quicsteer/*.h) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< -o $@
@@ -242,7 +250,7 @@ $(OUTPUT)/qs-enc-levels: tests/tools/qs-enc-levels.c user/worker/http/encode.h |
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(ENC_LIBS) -o $@
 
-$(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/worker/handler/fcgi.o | $(OUTPUT)
+$(OUTPUT)/qs-fcgi-bench: tests/tools/qs-fcgi-bench.c $(OUTPUT)/user/common/fcgi.o | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@
 

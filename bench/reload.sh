@@ -10,14 +10,19 @@
 #     end) and its failures;
 #   - TCP+TLS: h2load at RATE/5 connections a second (a GET each over
 #     HTTP/2), its failures and its longest connect time;
-# first for STEADY seconds with no reload (steady state), then during ACTIONS
-# actions (reload: `quicsteerctl reload`), each once the previous generation
-# has drained and 1.5 s after that.  Target: no failure, and the p99 QUIC
-# handshake during the reloads within 2x of the steady state's.
+# first for STEADY seconds with no reload (steady state), then during
+# RELOADS reloads (`quicsteerctl reload`), then during UPGRADES binary
+# upgrades (`quicsteerctl upgrade`: the loader execs the same binary, which
+# adopts everything and reloads into its own workers), each action once the
+# previous generation has drained and 1.5 s after that.  Target: no
+# failure, and the p99 QUIC handshake during the reloads and during the
+# upgrades within 2x of the steady state's.
 # A benchmark, not a test: it fails (exit 1) only when a measurement fails
 # (the server does not come up, an action is refused).
 #
-# Env: ACTION (reload), ACTIONS (5), STEADY (20), RATE (50), WORKERS (2)
+# Env: ACTION (all: reload then upgrade; reload; upgrade), RELOADS (5),
+# UPGRADES (2), ACTIONS (the count of a single ACTION), STEADY (20),
+# RATE (50), WORKERS (2)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,8 +30,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/lib.sh"
 QS=$ROOT/quicsteerd
 LOAD=$ROOT/.output/quicsteer-load
-ACTION=${ACTION:-reload}
-ACTIONS=${ACTIONS:-5}
+ACTION=${ACTION:-all}
+RELOADS=${RELOADS:-5}
+UPGRADES=${UPGRADES:-2}
 STEADY=${STEADY:-20}
 RATE=${RATE:-50}
 WORKERS=${WORKERS:-2}
@@ -39,6 +45,13 @@ TMP=$(mktemp -d /tmp/qs-bench-reload.XXXXXX)
 qpid= lpids=()
 
 die() { echo "bench-reload: $*" >&2; exit 1; }
+case $ACTION in
+reload) KINDS=(reload); RELOADS=${ACTIONS:-$RELOADS} ;;
+upgrade) KINDS=(upgrade); UPGRADES=${ACTIONS:-$UPGRADES} ;;
+all) KINDS=(reload upgrade) ;;
+*) die "ACTION=$ACTION: expected reload, upgrade or all" ;;
+esac
+count_of() { [[ $1 == reload ]] && echo "$RELOADS" || echo "$UPGRADES"; } # KIND
 [[ $(id -u) == 0 ]] || die "needs root (sudo make bench-reload)"
 [[ -x $LOAD ]] || die "$LOAD missing: build it with 'make $LOAD' (needs scripts/setup.sh)"
 [[ $("$LOAD" --help 2>&1) == *--conn-rate* ]] || die "$LOAD has no --conn-rate: rebuild it"
@@ -125,16 +138,18 @@ wait_gone() { # PID...
 	die "the previous generation's workers ($*) still run after 20 s"
 }
 
+# action KIND: quicsteerctl reload, or upgrade (to the binary at the
+# loader's path: this one), which answers once the new binary adopted the
+# instance and started its generation
 action() {
-	case $ACTION in
-	reload) "$ROOT/quicsteerctl" -i "$INST" reload >/dev/null ||
-		die "quicsteerctl reload refused: $(tail -3 "$TMP"/quicsteerd-*.log)" ;;
-	*) die "unknown ACTION $ACTION" ;;
-	esac
+	local out
+	out=$("$ROOT/quicsteerctl" -i "$INST" "$1" 2>&1) ||
+		die "quicsteerctl $1 refused: $out; $(tail -3 "$TMP"/quicsteerd-*.log)"
 }
 
-# measure NAME SECONDS|actions: new connections for that long or during the
-# actions; leaves $TMP/NAME.json (QUIC) and $TMP/NAME.h2 (h2load's lines)
+# measure NAME SECONDS|KIND: new connections for that long or during the
+# actions of that kind; leaves $TMP/NAME.json (QUIC) and $TMP/NAME.h2
+# (h2load's lines)
 measure() {
 	local name=$1 what=$2 lp hp i old
 	"$LOAD" -k --reconnect --conn-rate "$RATE" -c 64 -d 600 -t 5 --json \
@@ -147,10 +162,10 @@ measure() {
 			grep -E '^(requests|time for connect):' || true
 	done >"$TMP/$name.h2" &
 	hp=$!
-	if [[ $what == actions ]]; then
-		for ((i = 1; i <= ACTIONS; i++)); do
+	if [[ $what == reload || $what == upgrade ]]; then
+		for ((i = 1; i <= $(count_of "$what"); i++)); do
 			old=$(workers)
-			action
+			action "$what"
 			# shellcheck disable=SC2086
 			wait_gone $old
 			sleep 1.5
@@ -196,7 +211,11 @@ row() {
 
 echo "bench-reload: $WORKERS workers, new connections at $RATE/s over QUIC and $TCP_RATE/s over"
 echo "  TCP+TLS (HTTP/2), 4 downloads of 20 MB in flight (2 over HTTP/3, 2 over HTTP/2,"
-echo "  6 MB/s each); ${STEADY}s steady, then $ACTIONS x $ACTION (each once the previous"
+plan=
+for kind in "${KINDS[@]}"; do
+	plan+="${plan:+, then }$(count_of "$kind") x $kind"
+done
+echo "  6 MB/s each); ${STEADY}s steady, then $plan (each once the previous"
 echo "  generation is gone, 1.5 s apart); --drain-timeout 10"
 for steering in on off; do
 	: >"$TMP/broken"
@@ -204,27 +223,39 @@ for steering in on off; do
 	start_transfers
 	sleep 2
 	measure "$steering-steady" "$STEADY"
-	measure "$steering-$ACTION" actions
+	for kind in "${KINDS[@]}"; do
+		# a long download broken during this phase is counted for it
+		wc -l <"$TMP/broken" >"$TMP/$steering-$kind.broken-before"
+		measure "$steering-$kind" "$kind"
+		echo $(( $(wc -l <"$TMP/broken") - $(cat "$TMP/$steering-$kind.broken-before") )) \
+			>"$TMP/$steering-$kind.broken"
+	done
 	stop_load
 	stop_server
 	echo "$(wc -l <"$TMP/broken")" >"$TMP/$steering.broken"
 done
 echo
 for steering in on off; do
-	echo "steering $steering: $(cat "$TMP/$steering.broken") long downloads broken"
+	echo "steering $steering: $(cat "$TMP/$steering.broken") long downloads broken" \
+		"($(for kind in "${KINDS[@]}"; do printf '%s during the %ss ' \
+			"$(cat "$TMP/$steering-$kind.broken")" "$kind"; done | sed 's/ $//'))"
 	row "$steering-steady"
-	row "$steering-$ACTION"
+	for kind in "${KINDS[@]}"; do
+		row "$steering-$kind"
+	done
 done
 echo
 for steering in on off; do
 	s=$(jq .handshake_ms.p99 "$TMP/$steering-steady.json")
-	r=$(jq .handshake_ms.p99 "$TMP/$steering-$ACTION.json")
-	lost=$(($(quic_lost "$steering-$ACTION") + $(h2_sum "$TMP/$steering-$ACTION.h2" failed)))
-	awk -v st="$steering" -v s="$s" -v r="$r" -v lost="$lost" -v a="$ACTION" 'BEGIN {
-		ratio = s > 0 ? r / s : 0
-		printf "steering %-3s p99 handshake during %s / steady: %6.2fx; new connections lost: %d", st, a, ratio, lost
-		if (st == "on")
-			printf "  %s", (lost == 0 && ratio <= 2.0) ? "MET" : "MISSED"
-		printf "\n"
-	}'
+	for kind in "${KINDS[@]}"; do
+		r=$(jq .handshake_ms.p99 "$TMP/$steering-$kind.json")
+		lost=$(($(quic_lost "$steering-$kind") + $(h2_sum "$TMP/$steering-$kind.h2" failed)))
+		awk -v st="$steering" -v s="$s" -v r="$r" -v lost="$lost" -v a="$kind" 'BEGIN {
+			ratio = s > 0 ? r / s : 0
+			printf "steering %-3s p99 handshake during the %ss / steady: %6.2fx; new connections lost: %d", st, a, ratio, lost
+			if (st == "on")
+				printf "  %s", (lost == 0 && ratio <= 2.0) ? "MET" : "MISSED"
+			printf "\n"
+		}'
+	done
 done

@@ -170,7 +170,8 @@ test_accesslog_request_id_and_traceparent_round_trip() {
 	# not given: generated, valid, the same everywhere
 	c --http1.1 -D "$AL/h" -o "$AL/b" /ids.php
 	seen=$(cat "$AL/b")
-	tp=$(hdr "$AL/h" traceparent)
+	assert_eq "a trace we started, in the response" "" "$(hdr "$AL/h" traceparent)"
+	tp=$(jq -r .HTTP_TRACEPARENT <<<"$seen")
 	[[ $(hdr "$AL/h" x-request-id) =~ ^[0-9a-f]{32}$ ]] ||
 		fail "generated x-request-id $(hdr "$AL/h" x-request-id)" || return
 	[[ $tp =~ ^00-[0-9a-f]{32}-[0-9a-f]{16}-03$ && $tp != 00-00000000000000000000000000000000-* ]] ||

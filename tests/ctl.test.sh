@@ -443,3 +443,49 @@ test_ctl_notify_daemon_sends_mainpid() {
 	qs_kill "$pid"
 	wait_until 5 grep -q "^STOPPING=1$" "$log" || fail "no STOPPING=1: $(cat "$log")"
 }
+
+# status and --json show the last binary upgrade's outcome, as the last
+# reload's: none, then ok, then a refused one with its reason, then one the
+# new binary could not adopt (the resumed binary reads what it wrote).
+test_ctl_status_shows_last_upgrade() {
+	local out json
+	ctl_need || return
+	export QUICSTEER_UPGRADE_BINARY=$CT/next
+	ln -sf "$QS" "$CT/next"
+	qs_start ctlup 1
+	out=$(ctl status) || fail "status: $out" || return
+	grep -q "^last upgrade: none$" <<<"$out" || fail "before any: $(grep upgrade <<<"$out")"
+	assert_eq "json before any" "0 null" "$(ctl status --json | jq -r '.upgrade | "\(.ok) \(.last)"')"
+	out=$(ctl upgrade) || fail "upgrade: $out" || return
+	out=$(ctl status) || fail "status: $out" || return
+	grep -Eq "^last upgrade: [0-9T:-]+Z ok: the loader \(pid $QS_PID\) runs version .*; generation 1 " \
+		<<<"$out" || fail "after an upgrade: $(grep upgrade <<<"$out")" || return
+	grep -q "^upgrades: *1 ok$" <<<"$out" || fail "count: $(grep upgrades: <<<"$out")"
+	json=$(ctl status --json)
+	assert_eq "json after an upgrade" "1 ok" "$(jq -r '.upgrade | "\(.ok) \(.last.result)"' <<<"$json")"
+	# refused: a binary that fails its check
+	wait_until 40 bash -c "! '$ROOT/quicsteerctl' -i '$QS_INST' status | grep -q ' draining '" ||
+		fail "generation 0 does not drain" || return
+	printf '#!/bin/sh\nexit 1\n' >"$CT/false.sh"
+	chmod +x "$CT/false.sh"
+	ln -sf "$CT/false.sh" "$CT/next"
+	ctl upgrade >/dev/null 2>&1 && fail "a failing binary upgraded"
+	out=$(ctl status) || fail "status: $out" || return
+	grep -Eq "^last upgrade: [0-9T:-]+Z failed: the new binary $CT/next failed its check \(--check-config\), status 1" \
+		<<<"$out" || fail "after a refused upgrade: $(grep upgrade <<<"$out")" || return
+	json=$(ctl status --json)
+	assert_eq "json after a refused one" "1 failed" "$(jq -r '.upgrade | "\(.ok) \(.last.result)"' <<<"$json")"
+	jq -r .upgrade.last.message <<<"$json" | grep -q "^failed: the new binary $CT/next failed its check" ||
+		fail "json message: $(jq -c .upgrade <<<"$json")"
+	# passes its check, cannot adopt: the previous binary resumes and tells
+	printf '#!/bin/sh\ncase " $* " in *" --check-config "*) exec %s "$@";; esac\nQUICSTEER_TEST_FAIL_ADOPT=1 exec %s "$@"\n' \
+		"$QS" "$QS" >"$CT/noadopt.sh"
+	chmod +x "$CT/noadopt.sh"
+	ln -sf "$CT/noadopt.sh" "$CT/next"
+	ctl upgrade >/dev/null 2>&1 && fail "a binary that cannot adopt upgraded"
+	wait_until 15 grep -q "this binary resumed generation" "$QS_LOG" || fail "no resume" || return
+	wait_until 5 bash -c "'$ROOT/quicsteerctl' -i '$QS_INST' status >/dev/null 2>&1"
+	out=$(ctl status) || fail "status: $out" || return
+	grep -q "^last upgrade: [0-9T:-]*Z failed: the new binary could not adopt the running instance: QUICSTEER_TEST_FAIL_ADOPT" \
+		<<<"$out" || fail "after a resume: $(grep upgrade <<<"$out")"
+}

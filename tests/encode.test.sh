@@ -87,6 +87,7 @@ PHP
 header("Cache-Control: no-transform");
 echo str_repeat("do not transform me\n", 200);
 PHP
+	printf '<?php header("Content-Type: text/html");' >"$QS_DOCROOT/empty.php"
 	cat >"$QS_DOCROOT/short.php" <<'PHP'
 <?php
 header("Content-Length: 3");
@@ -161,7 +162,13 @@ test_encode_every_coding_decodes_to_the_original() {
 	cu http2 --compressed -o "$DL/plain" "$(url page.html)" || fail "--compressed: $?" || return
 	assert_eq "--compressed" "$(sha "$QS_DOCROOT/page.html")" "$(sha "$DL/plain")" || return
 	# 2 protocols x 4 paths x 3 codings, and curl's
-	assert_eq "resp_compressed" 25 $(($(workers_sum resp_compressed) - n0))
+	assert_eq "resp_compressed" 25 $(($(workers_sum resp_compressed) - n0)) || return
+	# an empty body is still a whole stream of the coding
+	for c in br zstd gzip; do
+		get http2 "$c" empty.php || fail "empty.php $c: curl $?" || return
+		decode "$c" || fail "empty.php: $c -d failed on $(stat -c %s "$DL/body") bytes" || return
+		assert_eq "empty.php $c decoded" 0 "$(stat -c %s "$DL/plain")" || return
+	done
 }
 
 test_encode_http3_static_and_precompressed() {
@@ -352,6 +359,9 @@ test_encode_static_cache_headers() {
 	for _ in 1 2; do	# resolved, then from the file cache
 		out=$(cu http2 -D - -o /dev/null "$(url small.html)")
 		assert_eq "small.html cache-control" "public, max-age=3600" "$(field cache-control "$out")" || return
+		# expires: for HTTP/1.0 caches, over HTTP/1.x only
+		assert_eq "HTTP/2 expires" "" "$(field expires "$out")" || return
+		out=$(cu http1.1 -D - -o /dev/null "$(url small.html)")
 		exp=$(field expires "$out")
 		t=$(date -u -d "$exp" +%s) now=$(date -u +%s)
 		((t >= now + 3595 && t <= now + 3601)) || fail "expires $exp is not in an hour" || return

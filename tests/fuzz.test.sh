@@ -26,3 +26,4 @@ test_fuzz_h1_request_heads_and_chunked_bodies() { run_fuzzer fuzz_h1 300000; }
 test_fuzz_trace_ids_traceparent_and_json_escape() { run_fuzzer fuzz_trace 300000; }
 test_fuzz_accept_encoding_and_types() { run_fuzzer fuzz_accept 300000; }
 test_fuzz_upgrade_state_record() { run_fuzzer fuzz_upgrade_state 300000; }
+test_fuzz_fpmstatus_answer() { run_fuzzer fuzz_fpmstatus 300000; }

@@ -109,6 +109,27 @@ test_guard_no_such_interface() {
 
 xdp_id_host() { ip -j -d link show dev "$1" | jq -r '.[0].xdp.prog.id // empty'; }
 
+# Without CAP_SYS_ADMIN libxdp could attach the guard but not detach it:
+# refused at start, with the capability named, and nothing attached.
+test_guard_without_cap_sys_admin_is_refused() {
+	local log status=0
+	need_root_bpf || return
+	command -v capsh >/dev/null || { need "capsh (package libcap2-bin)"; return; }
+	make_docroot
+	log=$(mktemp /tmp/qs-test-guard.XXXXXX.log)
+	defer "rm -f $log"
+	defer_instance_cleanup "t$$-nosa"
+	timeout 20 capsh --drop=cap_sys_admin -- -c "exec $(printf '%q ' "$QS" --foreground \
+		--instance "t$$-nosa" --workers 1 --listen "127.0.0.1:$((20000 + RANDOM % 30000))" \
+		"${QS_ARGS[@]}" --xdp-guard lo --log-file "$log")" 2>"$log.err" || status=$?
+	defer "rm -f $log.err"
+	assert_eq "exit status" 1 "$status"
+	# said before the log file is open: on stderr
+	grep -q -- "--xdp-guard needs CAP_SYS_ADMIN" "$log.err" || fail "message: $(cat "$log.err")"
+	[[ -z $(xdp_id_host lo) ]] || fail "something attached to lo"
+	[[ ! -e $PIN_ROOT/t$$-nosa ]] || fail "pins left"
+}
+
 # 3000 forged 1200-byte Initials from one source: what passes is exactly
 # what the bucket allows and exactly what reaches the workers; meanwhile a
 # client in another namespace downloads normally.

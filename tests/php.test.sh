@@ -61,7 +61,8 @@ test_php_managed_pool_lifecycle() {
 	# the socket: a unix socket only the workers' user may open
 	assert_eq "socket owner" "www-data" "$(stat -c %U "$sock")"
 	assert_eq "socket mode" "srw-------" "$(stat -c %A "$sock")"
-	wait_until 5 bash -c "[[ \$(ps -o user:20= --ppid $master | grep -c quicsteer-php) == 3 ]]" ||
+	# 3 children, and the one of the status page's own socket (pm.status_listen)
+	wait_until 5 bash -c "[[ \$(ps -o user:20= --ppid $master | grep -c quicsteer-php) == 4 ]]" ||
 		fail "pool children: $(ps -o pid=,user= --ppid "$master")"
 	assert_eq "pool children as root" 0 "$(ps -o user= --ppid "$master" | grep -c root || true)"
 	# kill -9 the master: the loader stops its orphaned pool, starts it again
@@ -1094,4 +1095,241 @@ PHP
 		[[ $slow == slow ]] || fail "slow.php: $slow" || return
 	done
 	assert_eq "a slow script is not one" 1 "$(workers_sum php_finishers)"
+}
+
+# ---- php-fpm's time and pool state in /metrics and quicsteerctl status ----
+
+pst_metrics() { timeout 5 curl -s "http://127.0.0.1:$PST_MPORT/metrics"; }
+pst_metric() { # NAME: its value, the sum of its series
+	pst_metrics | awk -v n="$1" '$1 == n || index($1, n "{") == 1 {s += $2; f = 1} END {if (f) print s}'
+}
+pst_status_json() { timeout 5 "$ROOT/quicsteerctl" -i "$QS_INST" status --json; }
+pst_pool() { # FIELD of the pool in status --json
+	pst_status_json | jq -r ".php_fpm.pool.$1"
+}
+pst_pool_is() { [[ $(pst_pool "$1") == "$2" ]]; }      # FIELD VALUE
+pst_pool_ge() { (( $(pst_pool "$1" | sed 's/null/-1/') >= $2 )); } # FIELD MIN
+sleep_script() { # $QS_DOCROOT/sleep.php?ms=N: answers after N ms
+	printf '<?php usleep((int)($_GET["ms"] ?? 0) * 1000); echo "slept\\n";' >"$QS_DOCROOT/sleep.php"
+	chmod a+r "$QS_DOCROOT/sleep.php"
+}
+pst_get() { # PATH: its status over HTTP/1.1
+	curl -sk --http1.1 --max-time 20 -o /dev/null -w '%{http_code}\n' "https://127.0.0.1:$QS_PORT$1"
+}
+
+# The histogram of php-fpm's time counts every PHP request once and no
+# static one, its buckets cumulative, the slow ones above their bound.
+test_php_time_histogram_counts_php_requests() {
+	local load=.output/quicsteer-load out prev k v count sum le25 pids=() p
+	need_php_load || return
+	php_docroot
+	hi_script
+	sleep_script
+	PST_MPORT=$((20000 + RANDOM % 30000))
+	qs_start phphist 2 --fastcgi managed --php-max-children 4 --metrics "127.0.0.1:$PST_MPORT"
+	assert_eq "count before any request" 0 "$(pst_metric quicsteer_phpfpm_request_seconds_count)"
+	out=$("$load" -k --json -c 2 -m 2 -n 40 "https://127.0.0.1:$QS_PORT/hi.php")
+	assert_eq "PHP requests answered" 40 "$(jq .status_2xx <<<"$out")"
+	out=$("$load" -k --json -c 2 -m 2 -n 30 "https://127.0.0.1:$QS_PORT/index.html")
+	assert_eq "static requests answered" 30 "$(jq .status_2xx <<<"$out")"
+	for k in 1 2 3; do
+		pst_get "/sleep.php?ms=300" >"$DL/slow.$k" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+	assert_eq "slow requests answered" "200 200 200" "$(cat "$DL"/slow.* | xargs)"
+	out=$(pst_metrics)
+	grep -q '^# TYPE quicsteer_phpfpm_request_seconds histogram$' <<<"$out" ||
+		fail "no histogram TYPE line" || return
+	count=$(awk '$1 == "quicsteer_phpfpm_request_seconds_count" {print $2}' <<<"$out")
+	assert_eq "_count: the PHP requests, not the static ones" 43 "$count"
+	assert_eq "le=+Inf = _count" "$count" \
+		"$(awk '$1 == "quicsteer_phpfpm_request_seconds_bucket{le=\"+Inf\"}" {print $2}' <<<"$out")"
+	assert_eq "buckets from 1 ms to 30 s" "0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 +Inf" \
+		"$(sed -n 's/^quicsteer_phpfpm_request_seconds_bucket{le="\([^"]*\)"} .*/\1/p' <<<"$out" | xargs)"
+	prev=0
+	while read -r v; do
+		assert_ge "cumulative buckets" "$prev" "$v" || return
+		prev=$v
+	done < <(sed -n 's/^quicsteer_phpfpm_request_seconds_bucket{.*} //p' <<<"$out")
+	# the three 300 ms ones are above 0.25 s (the others are far below on any machine)
+	le25=$(awk '$1 == "quicsteer_phpfpm_request_seconds_bucket{le=\"0.25\"}" {print $2}' <<<"$out")
+	assert_ge "requests above 0.25 s" 3 $((count - le25))
+	sum=$(awk '$1 == "quicsteer_phpfpm_request_seconds_sum" {print int($2 * 1000)}' <<<"$out")
+	assert_ge "_sum (ms): at least the three sleeps" 900 "$sum"
+}
+
+# The managed pool's state comes from its status page: its size, and more
+# active processes while slow requests run; in status text, --json, /metrics.
+test_php_pool_state_in_status_and_metrics() {
+	local out pids=() p k accepted
+	need_php_load || return
+	make_docroot
+	sleep_script
+	PST_MPORT=$((20000 + RANDOM % 30000))
+	qs_start phppool 2 --fastcgi managed --php-max-children 4 --metrics "127.0.0.1:$PST_MPORT"
+	wait_until 10 pst_pool_is state up || fail "pool state: $(pst_status_json | jq -c .php_fpm)" || return
+	# (read right after php-fpm's start, a child may not be counted yet)
+	wait_until 5 pst_pool_is total_processes 4 ||
+		fail "total processes: $(pst_pool total_processes)" || return
+	assert_eq "pool name and manager" "quicsteer static" \
+		"$(pst_status_json | jq -r '.php_fpm.pool | "\(.name) \(.process_manager)"')"
+	accepted=$(pst_pool accepted_conn)
+	for k in 1 2 3; do
+		pst_get "/sleep.php?ms=6000" >/dev/null &
+		pids+=($!)
+	done
+	defer "kill ${pids[*]} 2>/dev/null"
+	wait_until 8 pst_pool_ge active_processes 3 ||
+		fail "active processes while 3 slow requests run: $(pst_status_json | jq -c .php_fpm.pool)" || return
+	out=$(timeout 5 "$ROOT/quicsteerctl" -i "$QS_INST" status)
+	grep -Eq "^pool: +quicsteer \(static\): [3-4] active, [0-1] idle, 4 total; listen queue 0; max children reached [0-9]+; accepted conn [0-9]+; slow requests 0 \([0-9]+ s ago\)$" \
+		<<<"$out" || fail "status pool line: $(grep pool: <<<"$out")" || return
+	assert_ge "quicsteer_phpfpm_active_processes" 3 "$(pst_metric quicsteer_phpfpm_active_processes)"
+	assert_eq "quicsteer_phpfpm_total_processes" 4 "$(pst_metric quicsteer_phpfpm_total_processes)"
+	assert_eq "quicsteer_phpfpm_status_up" 1 "$(pst_metric quicsteer_phpfpm_status_up)"
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	wait_until 5 pst_pool_ge accepted_conn $((accepted + 3)) ||
+		fail "accepted conn did not grow by 3: $accepted -> $(pst_pool accepted_conn)"
+	# the workers never reach the status page: a hidden path is refused
+	assert_eq "the status path from a client" 404 "$(pst_get /.quicsteer-fpm-status?json)"
+}
+
+# An existing pool: its state unknown without --php-status-path; with it, read
+# from the pool's own socket; stopped, the query times out, killed, "down";
+# status and /metrics answer at once throughout.
+test_php_pool_state_external_unknown_hung_down() {
+	local sock=/tmp/qs-test-fpm-st.$$.sock out master kids t0
+	need_php_load || return
+	make_docroot
+	hi_script
+	own_pool "$sock" "pm.status_path = /fpm-status"
+	defer "rm -f $sock"
+	PST_MPORT=$((20000 + RANDOM % 30000))
+	qs_start phpext 1 --fastcgi "unix:$sock" --metrics "127.0.0.1:$PST_MPORT"
+	out=$(timeout 5 "$ROOT/quicsteerctl" -i "$QS_INST" status)
+	grep -q "^pool: *unknown (no status page to read: give the pool's pm.status_path with --php-status-path)$" \
+		<<<"$out" || fail "pool line without a status path: $(grep pool: <<<"$out")" || return
+	assert_eq "json pool state" unknown "$(pst_pool state)"
+	[[ -z $(pst_metric quicsteer_phpfpm_status_up) ]] || fail "status_up without a status page"
+	qs_kill "$QS_PID"
+	qs_start phpext2 1 --fastcgi "unix:$sock" --php-status-path /fpm-status \
+		--metrics "127.0.0.1:$PST_MPORT"
+	wait_until 10 pst_pool_is state up || fail "pool state: $(pst_status_json | jq -c .php_fpm)" || return
+	assert_eq "the pool's name" own "$(pst_pool name)"
+	wait_until 5 pst_pool_is total_processes 4 || fail "its size: $(pst_pool total_processes)" || return
+	# hung: every php-fpm process stopped, the socket still accepts
+	master=$(cat "$POOL_DIR/fpm.pid")
+	kids=$(pgrep -P "$master" | xargs)
+	kill -STOP "$master" $kids
+	defer "kill -CONT $master $kids"
+	wait_until 8 pst_pool_is state failing ||
+		fail "a stopped pool: $(pst_status_json | jq -c .php_fpm.pool)" || return
+	assert_eq "why" "no status answer within 1000 ms (request sent)" "$(pst_pool error)"
+	t0=$(date +%s%N)
+	out=$(curl -s --max-time 2 "http://127.0.0.1:$PST_MPORT/metrics") || fail "metrics while the pool hangs" || return
+	grep -q '^quicsteer_phpfpm_status_up 0$' <<<"$out" || fail "status_up while the pool hangs"
+	grep -q '^quicsteer_phpfpm_active_processes' <<<"$out" && fail "stale pool figures in /metrics"
+	info "metrics answered in $(( ($(date +%s%N) - t0) / 1000000 )) ms while php-fpm hangs"
+	kill -CONT "$master" $kids
+	wait_until 8 pst_pool_is state up || fail "the pool back: $(pst_status_json | jq -c .php_fpm.pool)" || return
+	# down: php-fpm gone
+	kill -KILL "$master" $kids
+	rm -f "$sock"
+	wait_until 8 pst_pool_is state down || fail "a dead pool: $(pst_status_json | jq -c .php_fpm.pool)" || return
+	out=$(timeout 5 "$ROOT/quicsteerctl" -i "$QS_INST" status) || fail "status: $out" || return
+	grep -q "^php-fpm: *external unix:$sock, down$" <<<"$out" || fail "php-fpm line: $(grep php-fpm: <<<"$out")"
+	grep -q "^pool: *down: nothing listens on $sock: No such file or directory" <<<"$out" ||
+		fail "pool line: $(grep pool: <<<"$out")"
+	out=$(curl -s --max-time 2 "http://127.0.0.1:$PST_MPORT/metrics") || fail "metrics with php-fpm down" || return
+	grep -q '^quicsteer_phpfpm_status_up 0$' <<<"$out" || fail "status_up with php-fpm down"
+}
+
+# A hostile "pool" on the status socket: an endless answer is cut at 16 KB,
+# a 404 named; the loader's endpoints answer throughout.
+test_php_pool_state_hostile_answers() {
+	local sock=/tmp/qs-test-fpm-evil.$$.sock out fpid
+	need_root_bpf || return
+	[[ -x /usr/bin/python3 ]] || { need python3; return; }
+	make_docroot
+	/usr/bin/python3 - "$sock" <<'PY' &
+import os, socket, struct, sys, threading
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o666)
+s.listen(16)
+asked = 0
+held = []
+def rec(t, c):
+    p = (8 - len(c) % 8) % 8
+    return struct.pack('>BBHHBB', 1, t, 1, len(c), p, 0) + c + b'\0' * p
+def serve(c):
+    # the loader's status request (the workers may connect too: ignored)
+    global asked
+    got = b''
+    while b'/status' not in got:
+        d = c.recv(4096)
+        if not d:
+            return
+        got += d
+    asked += 1
+    try:
+        if asked <= 2:
+            c.sendall(rec(6, b'Content-Type: text/plain\r\n\r\n' + b'A' * 30000))
+            held.append(c)  # and never close
+        else:
+            c.sendall(rec(6, b'Status: 404 Not Found\r\n\r\nFile not found.\n') +
+                      rec(6, b'') + rec(3, b'\0' * 8))
+            c.close()
+    except OSError:
+        pass
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+	fpid=$!
+	defer "kill $fpid; rm -f $sock"
+	wait_until 5 test -S "$sock" || fail "no fake pool" || return
+	PST_MPORT=$((20000 + RANDOM % 30000))
+	qs_start phpevil 1 --fastcgi "unix:$sock" --php-status-path /status --metrics "127.0.0.1:$PST_MPORT"
+	wait_until 8 bash -c "grep -q 'php-fpm status (.*): the status answer is larger than 16384 bytes' $QS_LOG" ||
+		fail "an endless answer: $(pst_status_json | jq -c .php_fpm.pool)" || return
+	out=$(curl -s --max-time 2 "http://127.0.0.1:$PST_MPORT/metrics") || fail "metrics" || return
+	grep -q '^quicsteer_phpfpm_status_up 0$' <<<"$out" || fail "status_up with an endless answer"
+	wait_until 10 pst_pool_is error "php-fpm answered 404: no status page at that path (pm.status_path)" ||
+		fail "a 404: $(pst_status_json | jq -c .php_fpm.pool) $(grep 'php-fpm status' $QS_LOG)" || return
+	assert_eq "state" failing "$(pst_pool state)"
+	kill -0 "$QS_PID" || fail "the loader died"
+}
+
+# A child that waits for a CPU (here: stopped for 150 ms, past the first
+# look at 20 ms) is not taken for one that runs a script on: on a loaded
+# machine that once turned off keep-alive for the demo page.
+test_php_busy_child_is_not_a_finisher() {
+	local master kids out cpid
+	need_php_load || return
+	php_docroot
+	printf '<?php echo "hi\n";' >"$QS_DOCROOT/hi.php"
+	chmod a+r "$QS_DOCROOT/hi.php"
+	qs_start phpbusy 1 --fastcgi managed --php-max-children 2
+	for _ in 1 2 3; do	# the worker's connections kept alive, idle
+		out=$(curl -sk --http1.1 --max-time 10 "https://127.0.0.1:$QS_PORT/hi.php")
+		[[ $out == hi ]] || fail "hi.php: $out" || return
+	done
+	master=$(phpfpm_master)
+	kids=$(ps -o pid= --ppid "$master" | tr -d ' ' | tr '\n' ' ')
+	[[ -n $kids ]] || fail "no php-fpm children" || return
+	defer "kill -CONT $kids 2>/dev/null || true"
+	# shellcheck disable=SC2086
+	kill -STOP $kids
+	curl -sk --http1.1 --max-time 10 "https://127.0.0.1:$QS_PORT/hi.php" >"$DL/busy.out" &
+	cpid=$!
+	sleep 0.15
+	# shellcheck disable=SC2086
+	kill -CONT $kids
+	wait "$cpid" || fail "the request across the stop failed" || return
+	assert_eq "answered across the stop" hi "$(cat "$DL/busy.out")"
+	sleep 0.3	# past the second look
+	assert_eq "scripts learnt" 0 "$(workers_sum php_finishers)"
 }

@@ -57,6 +57,20 @@ struct qs_tcp_steer_stats {
 };
 
 /*
+ * php-fpm's time per PHP request (from the request written to php-fpm to
+ * its end), as a histogram: bucket[i] counts the requests that took at
+ * most the i-th bound of user/common/phptime.h and more than the one
+ * before (the loader makes them cumulative), the last one those above
+ * every bound.
+ */
+#define QS_PHP_TIME_BUCKETS 15
+
+struct qs_php_time {
+	__u64 bucket[QS_PHP_TIME_BUCKETS];
+	__u64 sum_us;         /* microseconds, all requests counted */
+};
+
+/*
  * Worker counters, one entry per (gen, worker) = gen * 64 + worker, in an
  * mmap-able array the loader maps before forking: workers write it,
  * bpftool and tests read it.  Monotonic for the life of the instance,
@@ -141,6 +155,7 @@ struct qs_worker_stats {
 	__u64 h1_bad_requests;    /* HTTP/1.1 requests refused 400 and closed (smuggling, syntax) */
 	__u64 h2_floods;          /* HTTP/2 connections ended with GOAWAY for a flood */
 	__u64 access_log_dropped; /* access log lines dropped: a write failed or was short */
+	struct qs_php_time php_time; /* not a counter: /metrics shows it as a histogram */
 };
 
 #define QS_WORKER_SLOTS (QS_MAX_GENS * QS_MAX_WORKERS)

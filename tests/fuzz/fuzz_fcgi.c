@@ -16,14 +16,14 @@
  * of range, a write past the header buffer.
  *
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
- *   -Iuser tests/fuzz/fuzz_fcgi.c user/worker/handler/fcgi.c -o .output/fuzz_fcgi
+ *   -Iuser tests/fuzz/fuzz_fcgi.c user/common/fcgi.c -o .output/fuzz_fcgi
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/handler/fcgi.h"
+#include "common/fcgi.h"
 
 #define FAIL(...)                                                              \
 	do {                                                                   \

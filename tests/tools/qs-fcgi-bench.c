@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "worker/handler/fcgi.h"
+#include "common/fcgi.h"
 
 #define MAX_PROCS 64
 #define HIST_US   100000   /* latency histogram: 1 us buckets up to 100 ms */

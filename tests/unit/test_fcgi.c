@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/handler/fcgi.h"
+#include "common/fcgi.h"
 #include "check.h"
 
 /* ---- a reference decoder, independent of the module's --------------------- */

@@ -129,6 +129,7 @@ struct qs_config {
 	char fastcgi_addr[108];     /* unix path or host:port */
 	unsigned php_max_children;  /* managed pool size; 0 = 4 per CPU */
 	char php_user[64];          /* the managed pool's user: never the workers' */
+	char php_status_path[128];  /* an existing pool's pm.status_path; "": not asked */
 	unsigned fastcgi_timeout_ms; /* no byte from php-fpm this long: 504 */
 	bool fastcgi_keepalive;     /* FCGI_KEEP_CONN: one connection, many requests */
 	char index[128];            /* front controller ("index.php"), "" = none */

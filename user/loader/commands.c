@@ -132,7 +132,9 @@ static void gather(const struct loader *ld, struct status *st)
 		break;
 	case QS_FASTCGI_TCP:
 		st->php_mode = "external";
-		st->php_state = "unknown";
+		/* not probed here (a connect could wait): the status query's outcome */
+		st->php_state = ld->pool.state == QS_POOL_UP ? "up" :
+				ld->pool.state == QS_POOL_DOWN ? "down" : "unknown";
 		break;
 	default:
 		st->php_mode = "off";
@@ -160,6 +162,40 @@ static const char *ticket_source_name(enum qs_ticket_source s)
 }
 
 /* ---- text ------------------------------------------------------------- */
+
+/* "pool:" the php-fpm pool's state, as its status page said at the last query. */
+static void pool_text(const struct loader *ld, struct qs_mbuf *b)
+{
+	const struct qs_pool *p = &ld->pool;
+	const struct qs_fpm_pool *l = &p->last;
+	long long age = p->at ? (long long)(time(NULL) - p->at) : 0;
+
+	if (!p->asked) {
+		qs_mbuf_printf(b, "pool:        unknown (no status page to read: give the "
+			       "pool's pm.status_path with --php-status-path)\n");
+		return;
+	}
+	switch (p->state) {
+	case QS_POOL_UP:
+		qs_mbuf_printf(b, "pool:        %s (%s): %llu active, %llu idle, %llu total; "
+			       "listen queue %llu; max children reached %llu; accepted conn %llu; "
+			       "slow requests %llu (%lld s ago)\n", l->pool, l->pm,
+			       (unsigned long long)l->active, (unsigned long long)l->idle,
+			       (unsigned long long)l->total, (unsigned long long)l->listen_queue,
+			       (unsigned long long)l->max_children_reached,
+			       (unsigned long long)l->accepted_conn,
+			       (unsigned long long)l->slow_requests, age);
+		break;
+	case QS_POOL_UNKNOWN:
+		qs_mbuf_printf(b, "pool:        unknown (not read yet: every %d s)\n",
+			       QS_POOL_INTERVAL_MS / 1000);
+		break;
+	default:
+		qs_mbuf_printf(b, "pool:        %s: %s (%lld s ago)\n",
+			       qs_pool_state_name(p->state), p->why, age);
+		break;
+	}
+}
 
 static void status_text(const struct status *st, struct qs_mbuf *b)
 {
@@ -189,6 +225,8 @@ static void status_text(const struct status *st, struct qs_mbuf *b)
 		qs_mbuf_printf(b, "php-fpm:     external %s%s, %s\n",
 			       cfg->fastcgi == QS_FASTCGI_UNIX ? "unix:" : "tcp:", cfg->fastcgi_addr,
 			       st->php_state);
+	if (strcmp(st->php_mode, "off"))
+		pool_text(ld, b);
 	if (rl->pending)
 		qs_mbuf_printf(b, "reload:      in progress: generation %u starting\n", rl->gen);
 	if (rl->last_at) {
@@ -199,6 +237,14 @@ static void status_text(const struct status *st, struct qs_mbuf *b)
 		qs_mbuf_printf(b, "last reload: none\n");
 	}
 	qs_mbuf_printf(b, "reloads:     %u ok, %u failed\n", rl->ok, rl->failed);
+	if (ld->up.last_at) {
+		iso_time(ld->up.last_at, when);
+		/* as the reload's: ok or failed, then why */
+		qs_mbuf_printf(b, "last upgrade: %s %s\n", when, ld->up.last);
+	} else {
+		qs_mbuf_printf(b, "last upgrade: none\n");
+	}
+	qs_mbuf_printf(b, "upgrades:    %u ok\n", ld->up.upgrades);
 	qs_mbuf_printf(b, "tickets:     %s keys, lifetime %u s, last re-read: %s\n",
 		       ticket_source_name(cfg->ticket_source), cfg->ticket_lifetime_s,
 		       ld->keys.last_reload);
@@ -257,6 +303,39 @@ static void json_kv(struct qs_mbuf *b, const char *sep, const char *key, const c
 	json_str(b, value);
 }
 
+/* , "pool": {...}: as pool_text; the figures only while the state is "up". */
+static void pool_json(const struct loader *ld, struct qs_mbuf *b)
+{
+	const struct qs_pool *p = &ld->pool;
+	const struct qs_fpm_pool *l = &p->last;
+	char when[32];
+
+	json_kv(b, ", \"pool\": {", "state", qs_pool_state_name(p->state));
+	if (p->asked) {
+		json_kv(b, ", ", "status_path", p->path);
+		if (p->at) {
+			iso_time(p->at, when);
+			json_kv(b, ", ", "at", when);
+		}
+	}
+	if (p->state == QS_POOL_UP) {
+		json_kv(b, ", ", "name", l->pool);
+		json_kv(b, ", ", "process_manager", l->pm);
+		qs_mbuf_printf(b, ", \"active_processes\": %llu, \"idle_processes\": %llu, "
+			       "\"total_processes\": %llu, \"listen_queue\": %llu, "
+			       "\"max_children_reached\": %llu, \"accepted_conn\": %llu, "
+			       "\"slow_requests\": %llu", (unsigned long long)l->active,
+			       (unsigned long long)l->idle, (unsigned long long)l->total,
+			       (unsigned long long)l->listen_queue,
+			       (unsigned long long)l->max_children_reached,
+			       (unsigned long long)l->accepted_conn,
+			       (unsigned long long)l->slow_requests);
+	} else if (p->why[0]) {
+		json_kv(b, ", ", "error", p->why);
+	}
+	qs_mbuf_printf(b, "}");
+}
+
 static void status_json(const struct status *st, struct qs_mbuf *b)
 {
 	const struct loader *ld = st->ld;
@@ -313,6 +392,8 @@ static void status_json(const struct status *st, struct qs_mbuf *b)
 			       ld->phpfpm.restarts);
 	else if (cfg->fastcgi != QS_FASTCGI_OFF)
 		json_kv(b, ", ", "address", cfg->fastcgi_addr);
+	if (cfg->fastcgi != QS_FASTCGI_OFF)
+		pool_json(ld, b);
 	json_kv(b, "}, \"tickets\": {", "source", ticket_source_name(cfg->ticket_source));
 	qs_mbuf_printf(b, ", \"lifetime_s\": %u", cfg->ticket_lifetime_s);
 	json_kv(b, ", ", "last_reload", ld->keys.last_reload);
@@ -333,6 +414,16 @@ static void status_json(const struct status *st, struct qs_mbuf *b)
 		json_kv(b, "{", "result", rl->last_ok ? "ok" : "failed");
 		json_kv(b, ", ", "at", when);
 		json_kv(b, ", ", "message", rl->last);
+		qs_mbuf_printf(b, "}");
+	} else {
+		qs_mbuf_printf(b, "null");
+	}
+	qs_mbuf_printf(b, "}, \"upgrade\": {\"ok\": %u, \"last\": ", ld->up.upgrades);
+	if (ld->up.last_at) {
+		iso_time(ld->up.last_at, when);
+		json_kv(b, "{", "result", ld->up.last_ok == 1 ? "ok" : "failed");
+		json_kv(b, ", ", "at", when);
+		json_kv(b, ", ", "message", ld->up.last);
 		qs_mbuf_printf(b, "}");
 	} else {
 		qs_mbuf_printf(b, "null");

@@ -788,7 +788,8 @@ static const struct opt options[] = {
 		.type = OPT_STRING, FIELD(static_cache_control), .empty_ok = true,
 		.def = "public, max-age=3600",
 		.help = "`cache-control` of static files (not PHP's responses), with an "
-			"`expires` date from its `max-age`; empty: neither",
+			"`expires` date from its `max-age` over HTTP/1.x (for HTTP/1.0 "
+			"caches; later ones ignore it); empty: neither",
 	}, {
 		.flag = "static-cache-fingerprinted", .key = "static_cache_fingerprinted",
 		.metavar = "VALUE", .type = OPT_STRING, FIELD(static_cache_fingerprinted),
@@ -930,6 +931,13 @@ static const struct opt options[] = {
 			"`--user`: PHP code can then neither signal, trace nor read a worker. "
 			"`scripts/setup.sh` creates the default one. Not used with an existing "
 			"pool (`--fastcgi unix:` or `tcp:`)",
+	}, {
+		.flag = "php-status-path", .key = "php_status_path", .metavar = "PATH",
+		.type = OPT_STRING, FIELD(php_status_path), .empty_ok = true, .def_doc = "none",
+		.help = "an existing pool's `pm.status_path`: the loader reads the pool's "
+			"state from it every 2 s for `quicsteerctl status` and /metrics "
+			"(busy and idle processes, listen queue). The managed pool's is "
+			"always read; without this option an existing pool's state is unknown",
 	}, {
 		.flag = "index", .key = "index", .metavar = "SCRIPT",
 		.type = OPT_FUNC, .set = set_index, .def_doc = "none",

@@ -170,7 +170,7 @@ int qs_control_pollfds(struct qs_control *ctl, struct pollfd *p)
 	if (ctl->fd < 0)
 		return 0;
 	/* all taken: new clients wait in the listen backlog (16) */
-	if (qs_now_ms() >= ctl->paused_until_ms &&
+	if (!qs_accept_paused(ctl->paused_until_ms, qs_now_ms()) &&
 	    qs_textconn_free_slot(ctl->c, QS_CONTROL_CLIENTS))
 		p[n++] = (struct pollfd){ .fd = ctl->fd, .events = POLLIN };
 	return n + qs_textconn_pollfds(ctl->c, QS_CONTROL_CLIENTS, p + n);
@@ -179,27 +179,14 @@ int qs_control_pollfds(struct qs_control *ctl, struct pollfd *p)
 static void accept_clients(struct qs_control *ctl, long long now)
 {
 	for (;;) {
-		int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = qs_textconn_accept(ctl->fd, now, &ctl->paused_until_ms, "control socket");
 		struct ucred cred = { .uid = (uid_t)-1 };
 		socklen_t len = sizeof(cred);
 		struct qs_textconn *c;
 		char why[96];
 
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			/*
-			 * Out of descriptors (EMFILE, ENFILE) the connection
-			 * stays queued and the listener readable: pause, or
-			 * poll would spin.
-			 */
-			if (errno != EAGAIN) {
-				pr_warn("control socket: accept: %s; pausing %d ms",
-					strerror(errno), QS_CONTROL_PAUSE_MS);
-				ctl->paused_until_ms = now + QS_CONTROL_PAUSE_MS;
-			}
+		if (fd < 0)
 			return;
-		}
 		/* the socket is 0600 already; this holds if its mode is changed */
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.uid != 0) {
 			snprintf(why, sizeof(why), "permission denied: the control socket serves "
@@ -260,9 +247,7 @@ int qs_control_timeout(const struct qs_control *ctl)
 	long long now = qs_now_ms();
 	int t = qs_textconn_timeout(ctl->c, QS_CONTROL_CLIENTS);
 
-	if (ctl->paused_until_ms > now && (t < 0 || ctl->paused_until_ms - now < t))
-		t = (int)(ctl->paused_until_ms - now);
-	return t;
+	return qs_accept_pause_timeout(ctl->paused_until_ms, now, t);
 }
 
 void qs_control_complete(struct qs_control *ctl, int what, bool ok, const char *text)

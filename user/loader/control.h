@@ -23,7 +23,6 @@
 #define QS_CONTROL_LINE    256
 #define QS_CONTROL_IO_MS   2000
 #define QS_CONTROL_WAIT_MS 60000
-#define QS_CONTROL_PAUSE_MS 100   /* no accept after an error such as EMFILE */
 
 /* What an answer given later waits for (a command's return value). */
 enum qs_control_wait {

@@ -22,6 +22,7 @@
 #include "loader/metrics.h"
 #include "loader/notify.h"
 #include "loader/phpfpm.h"
+#include "loader/pool.h"
 #include "loader/supervisor.h"
 #include "loader/upgrade.h"
 
@@ -54,6 +55,7 @@ struct loader {
 	SSL_CTX *tcp_ssl_ctx;        /* HTTPS over TCP; NULL with --tcp off */
 	struct qs_docroot docroot;
 	struct qs_phpfpm phpfpm;
+	struct qs_pool pool;         /* php-fpm's status page, when there is one to ask */
 	unsigned gen;                /* the generation that takes new connections */
 	long long retire_at_ms;      /* when the previous generation drains; 0: none pending */
 	struct qs_reload rl;

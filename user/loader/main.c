@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "common/log.h"
+#include "common/phptime.h"
 #include "common/shared.h"
 #include "loader/bpf.h"
 #include "common/config.h"
@@ -66,7 +67,7 @@
 #define CAP_SYS_ADMIN_BIT 21
 #define CAP_BPF_BIT       39
 
-static int check_privileges(void)
+static int check_privileges(const struct qs_config *cfg)
 {
 	unsigned long long eff = 0;
 	char line[256];
@@ -81,8 +82,17 @@ static int check_privileges(void)
 	}
 	if ((eff >> CAP_NET_ADMIN_BIT & 1) && (eff >> CAP_SETUID_BIT & 1) &&
 	    (eff >> CAP_SETGID_BIT & 1) &&
-	    ((eff >> CAP_BPF_BIT & 1) || (eff >> CAP_SYS_ADMIN_BIT & 1)))
-		return 0;
+	    ((eff >> CAP_BPF_BIT & 1) || (eff >> CAP_SYS_ADMIN_BIT & 1))) {
+		if (!cfg->n_xdp_guard || (eff >> CAP_SYS_ADMIN_BIT & 1))
+			return 0;
+		/* refused before attaching: it would stay on the interface after us */
+		pr_warn("--xdp-guard needs CAP_SYS_ADMIN: libxdp finds the attached program "
+			"by id to detach it, and without it the guard would stay attached "
+			"after quicsteerd stops; give it CAP_SYS_ADMIN (under systemd: "
+			"systemctl edit quicsteer@NAME, [Service] "
+			"CapabilityBoundingSet=CAP_SYS_ADMIN) or run without --xdp-guard");
+		return -EPERM;
+	}
 	pr_warn("quicsteerd must run as root: it needs CAP_BPF (or CAP_SYS_ADMIN), "
 		"CAP_NET_ADMIN, CAP_SETUID and CAP_SETGID (this process has CapEff %llx%s); "
 		"run it with sudo", eff, geteuid() ? ", uid is not 0" : "");
@@ -210,6 +220,7 @@ static void close_in_child(void *arg, const struct qs_worker_slot *keep)
 		close(ld->metrics.fd);
 	qs_textconn_close_fds(ld->metrics.c, QS_METRICS_CLIENTS);
 	qs_control_close_fds(&ld->ctl);
+	qs_pool_close(&ld->pool);
 	qs_notify_close(&ld->notify);
 	/*
 	 * Secrets a worker only reads, read-only for good: a worker that runs
@@ -667,7 +678,7 @@ static const struct { const char *name; size_t off; const char *help; } worker_m
 #undef W
 /* every counter of the struct but pid is exported: a new one needs its row */
 _Static_assert(sizeof(worker_metrics) / sizeof(worker_metrics[0]) ==
-	       sizeof(struct qs_worker_stats) / sizeof(__u64) - 1,
+	       (sizeof(struct qs_worker_stats) - sizeof(struct qs_php_time)) / sizeof(__u64) - 1,
 	       "struct qs_worker_stats has a counter without a row in worker_metrics");
 #define S(f, help) { #f, offsetof(struct qs_steer_stats, f), help }
 static const struct { const char *name; size_t off; const char *help; } steer_metrics[] = {
@@ -709,6 +720,38 @@ int qs_loader_steer_totals(const struct loader *ld, unsigned long long sums[QS_S
 	}
 	free(per);
 	return ret;
+}
+
+/*
+ * The workers' php-fpm time histograms summed: every slot, in use or not,
+ * so that the sums never go down when a generation retires (a slot's
+ * counters live as long as the instance).
+ */
+static void php_time_metrics(const struct loader *ld, struct qs_mbuf *b)
+{
+	unsigned long long n[QS_PHP_TIME_BUCKETS] = { 0 }, sum_us = 0, cum = 0;
+
+	for (unsigned i = 0; i < QS_WORKER_SLOTS; i++) {
+		const struct qs_php_time *h = &ld->bpf.workers[i].php_time;
+
+		for (unsigned k = 0; k < QS_PHP_TIME_BUCKETS; k++)
+			n[k] += __atomic_load_n(&h->bucket[k], __ATOMIC_RELAXED);
+		sum_us += __atomic_load_n(&h->sum_us, __ATOMIC_RELAXED);
+	}
+	qs_mbuf_printf(b, "# HELP quicsteer_phpfpm_request_seconds php-fpm's time per PHP "
+		       "request: from the request written to php-fpm to the end of its answer\n"
+		       "# TYPE quicsteer_phpfpm_request_seconds histogram\n");
+	for (unsigned k = 0; k < QS_PHP_TIME_BUCKETS; k++) {
+		cum += n[k];
+		if (k < QS_PHP_TIME_BUCKETS - 1)
+			qs_mbuf_printf(b, "quicsteer_phpfpm_request_seconds_bucket{le=\"%g\"} %llu\n",
+				       qs_php_time_bounds_us[k] / 1e6, cum);
+		else
+			qs_mbuf_printf(b, "quicsteer_phpfpm_request_seconds_bucket{le=\"+Inf\"} %llu\n",
+				       cum);
+	}
+	qs_mbuf_printf(b, "quicsteer_phpfpm_request_seconds_sum %.6f\n"
+		       "quicsteer_phpfpm_request_seconds_count %llu\n", sum_us / 1e6, cum);
 }
 
 /*
@@ -818,6 +861,10 @@ static int render_metrics(void *arg, const char *path, struct qs_mbuf *b)
 			       "# TYPE quicsteer_phpfpm_restarts_total counter\n"
 			       "quicsteer_phpfpm_restarts_total %u\n",
 			       ld->phpfpm.pid > 0, ld->phpfpm.restarts);
+	if (ld->cfg.fastcgi != QS_FASTCGI_OFF) {
+		php_time_metrics(ld, b);
+		qs_pool_metrics(&ld->pool, b);
+	}
 	qs_upgrade_metrics(ld, b);
 	return 200;
 }
@@ -935,11 +982,12 @@ static int serve(struct loader *ld)
 		return -errno;
 	}
 	for (;;) {
-		struct pollfd pfd[3 + QS_METRICS_CLIENTS + QS_CONTROL_CLIENTS] = {
+		struct pollfd pfd[4 + QS_METRICS_CLIENTS + QS_CONTROL_CLIENTS] = {
 			{ .fd = sfd, .events = POLLIN } };
 		int timeout = qs_supervisor_tick(&ld->sv);
 		int nm = qs_metrics_pollfds(&ld->metrics, pfd + 1);
 		int nc = qs_control_pollfds(&ld->ctl, pfd + 1 + nm);
+		int np;
 		struct signalfd_siginfo si;
 		long long now;
 
@@ -956,6 +1004,12 @@ static int serve(struct loader *ld)
 			next_status_ms = now + NOTIFY_STATUS_MS;
 		}
 		timeout = earliest(timeout, qs_phpfpm_tick(&ld->phpfpm));
+		/* the managed pool's state needs no query while it is not running */
+		if (ld->cfg.fastcgi == QS_FASTCGI_MANAGED && ld->phpfpm.pid <= 0)
+			qs_pool_down(&ld->pool, "php-fpm is not running (the loader restarts it)");
+		else
+			timeout = earliest(timeout, qs_pool_tick(&ld->pool));
+		np = qs_pool_pollfds(&ld->pool, pfd + 1 + nm + nc);
 		timeout = earliest(timeout, qs_keys_tick(&ld->keys));
 		timeout = earliest(timeout, qs_metrics_timeout(&ld->metrics));
 		timeout = earliest(timeout, qs_control_timeout(&ld->ctl));
@@ -968,16 +1022,17 @@ static int serve(struct loader *ld)
 		if (ld->retire_at_ms)
 			timeout = earliest(timeout, until(ld->retire_at_ms, now));
 
-		if (poll(pfd, (nfds_t)(1 + nm + nc), timeout) < 0) {
+		if (poll(pfd, (nfds_t)(1 + nm + nc + np), timeout) < 0) {
 			if (errno != EINTR) {
 				pr_warn("poll: %s", strerror(errno));
 				ret = -EIO;
 				break;
 			}
-			nm = nc = 0;
+			nm = nc = np = 0;
 		}
 		qs_metrics_handle(&ld->metrics, pfd + 1, nm);
 		qs_control_handle(&ld->ctl, pfd + 1 + nm, nc);
+		qs_pool_handle(&ld->pool, pfd + 1 + nm + nc, np);
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGCHLD:
@@ -1023,6 +1078,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	qs_metrics_init(&ld.metrics);
+	qs_pool_init(&ld.pool);
 	qs_upgrade_init(&ld, argc, argv);
 	qs_control_init(&ld.ctl);
 	ld.started_ms = qs_now_ms();
@@ -1036,7 +1092,7 @@ int main(int argc, char **argv)
 	qs_guard_setup_logging();
 	qs_notify_init(&ld.notify);	/* a bad NOTIFY_SOCKET is said, and not fatal */
 
-	if (check_privileges())
+	if (check_privileges(cfg))
 		return 1;
 	pw = getpwnam(cfg->user);
 	if (!pw) {
@@ -1182,7 +1238,12 @@ adopted:
 						   qs_phpfpm_start(&ld.phpfpm);
 		if (ret)
 			goto out;
+		ret = qs_pool_setup(&ld.pool, cfg, ld.phpfpm.status_socket, QS_PHPFPM_STATUS_PATH);
+	} else if (cfg->fastcgi != QS_FASTCGI_OFF) {
+		ret = qs_pool_setup(&ld.pool, cfg, NULL, cfg->php_status_path);
 	}
+	if (ret)
+		goto out;
 
 	ld.sv.stats = ld.bpf.workers;
 	ld.sv.shared = ld.shared;
@@ -1254,6 +1315,7 @@ out:
 	qs_control_close(&ld.ctl);
 	qs_guard_stop(&ld.guard);
 	qs_metrics_close(&ld.metrics);
+	qs_pool_close(&ld.pool);
 	qs_supervisor_stop_all(&ld.sv, STOP_TIMEOUT_MS);
 	if (cfg->fastcgi == QS_FASTCGI_MANAGED)
 		qs_phpfpm_stop(&ld.phpfpm, STOP_TIMEOUT_MS);

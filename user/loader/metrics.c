@@ -10,47 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "loader/metrics.h"
 #include "loader/supervisor.h"
 
 #define CLIENT_MS 2000
-
-/* "127.0.0.1:9473" or "[::1]:9473" into ss; 0 or -EINVAL. */
-static int parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[64];
-	const char *colon = strrchr(addr, ':');
-	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-	long port;
-	char *end;
-
-	if (!colon || (size_t)(colon - addr) >= sizeof(host))
-		return -EINVAL;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return -EINVAL;
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*a4);
-		return 0;
-	}
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		host[strlen(host) - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1) {
-			a6->sin6_family = AF_INET6;
-			a6->sin6_port = htons((uint16_t)port);
-			*len = sizeof(*a6);
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
 
 void qs_metrics_init(struct qs_metrics *m)
 {
@@ -74,7 +39,7 @@ int qs_metrics_open(struct qs_metrics *m, const char *addr, qs_metrics_render_fn
 	qs_metrics_init(m);
 	m->render = render;
 	m->arg = arg;
-	if (parse_addr(addr, &ss, &len)) {
+	if (qs_addr_parse(addr, &ss, &len)) {
 		pr_warn("metrics address '%s': expected IPv4:PORT or [IPv6]:PORT", addr);
 		return -EINVAL;
 	}
@@ -181,7 +146,9 @@ int qs_metrics_pollfds(const struct qs_metrics *m, struct pollfd *p)
 {
 	if (m->fd < 0)
 		return 0;
-	p[0] = (struct pollfd){ .fd = m->fd, .events = POLLIN };
+	/* out of descriptors a moment ago: the listener would be readable at once */
+	p[0] = (struct pollfd){ .fd = m->fd,
+				.events = qs_accept_paused(m->paused_until_ms, qs_now_ms()) ? 0 : POLLIN };
 	return 1 + qs_textconn_pollfds(m->c, QS_METRICS_CLIENTS, p + 1);
 }
 
@@ -199,7 +166,8 @@ void qs_metrics_handle(struct qs_metrics *m, const struct pollfd *p, int n)
 		if (p[k].fd == m->fd) {
 			int fd;
 
-			while ((fd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+			while ((fd = qs_textconn_accept(m->fd, now, &m->paused_until_ms,
+							"metrics endpoint")) >= 0) {
 				c = qs_textconn_free_slot(m->c, QS_METRICS_CLIENTS);
 				if (!c) {
 					close(fd);	/* busy: the scraper retries */
@@ -221,7 +189,8 @@ void qs_metrics_handle(struct qs_metrics *m, const struct pollfd *p, int n)
 
 int qs_metrics_timeout(const struct qs_metrics *m)
 {
-	return qs_textconn_timeout(m->c, QS_METRICS_CLIENTS);
+	return qs_accept_pause_timeout(m->paused_until_ms, qs_now_ms(),
+				       qs_textconn_timeout(m->c, QS_METRICS_CLIENTS));
 }
 
 void qs_metrics_close(struct qs_metrics *m)

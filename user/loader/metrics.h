@@ -22,6 +22,7 @@ struct qs_metrics {
 	int fd;                 /* listening; -1 when off */
 	qs_metrics_render_fn render;
 	void *arg;
+	long long paused_until_ms;  /* accept failed (EMFILE): not polled till then */
 	struct qs_textconn c[QS_METRICS_CLIENTS];
 };
 

@@ -115,6 +115,11 @@ int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const ch
 		pr_warn("runtime directory %s too long for a unix socket path", run_dir);
 		return -ENAMETOOLONG;
 	}
+	if ((size_t)snprintf(p->status_socket, sizeof(p->status_socket), "%s/php-fpm-status.sock",
+			     run_dir) >= sizeof(p->status_socket)) {
+		pr_warn("runtime directory %s too long for a unix socket path", run_dir);
+		return -ENAMETOOLONG;
+	}
 	snprintf(p->log, sizeof(p->log), "%s/php-fpm.log", run_dir);
 	f = fopen(p->conf, "we");
 	if (!f) {
@@ -127,7 +132,10 @@ int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const ch
 	 * (listen.mode 0600): a local user must not reach PHP around the
 	 * server.  pm static: a kept-alive FastCGI connection holds its child,
 	 * so the pool size is the limit the workers size their connection
-	 * pools by.
+	 * pools by.  The status page has a socket of its own
+	 * (pm.status_listen, php-fpm 8.0+): php-fpm answers it outside the
+	 * pool's children, so the loader reads the pool's state even when
+	 * every child is busy.
 	 */
 	fprintf(f,
 		"; written by quicsteerd for instance %s: do not edit, it is rewritten at start\n"
@@ -148,6 +156,8 @@ int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const ch
 		"pm = static\n"
 		"pm.max_children = %u\n"
 		"pm.max_requests = 10000\n"
+		"pm.status_path = %s\n"
+		"pm.status_listen = %s\n"
 		"catch_workers_output = yes\n"
 		"decorate_workers_output = no\n"
 		"clear_env = yes\n"
@@ -156,7 +166,7 @@ int qs_phpfpm_prepare(struct qs_phpfpm *p, const struct qs_config *cfg, const ch
 		"php_value[post_max_size] = %llu\n"
 		"php_value[upload_max_filesize] = %llu\n",
 		cfg->instance, run_dir, p->log, php_user, php_group, p->socket, user, group,
-		cfg->php_max_children,
+		cfg->php_max_children, QS_PHPFPM_STATUS_PATH, p->status_socket,
 		(unsigned long long)cfg->max_body, (unsigned long long)cfg->max_body);
 	if (fclose(f)) {
 		ret = -errno;
@@ -203,6 +213,7 @@ int qs_phpfpm_start(struct qs_phpfpm *p)
 	pid_t pid;
 
 	unlink(p->socket);
+	unlink(p->status_socket);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
@@ -348,6 +359,7 @@ void qs_phpfpm_stop(struct qs_phpfpm *p, int timeout_ms)
 		p->pid = 0;
 	}
 	unlink(p->socket);
+	unlink(p->status_socket);
 	unlink(p->conf);
 	unlink(p->log);
 }

@@ -15,10 +15,18 @@
 
 struct qs_config;
 
+/*
+ * The managed pool's status page (pm.status_path).  A hidden segment: the
+ * workers never send a script name with one (handler/php.c refuses them),
+ * so clients cannot reach it.
+ */
+#define QS_PHPFPM_STATUS_PATH "/.quicsteer-fpm-status"
+
 struct qs_phpfpm {
 	char binary[256];
 	char conf[192];
 	char socket[108];          /* sun_path size */
+	char status_socket[108];   /* pm.status_listen: the status page's own */
 	char log[192];
 	pid_t pid;
 	long long restart_at_ms;     /* pending restart, 0 = none */

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "loader/supervisor.h"
 #include "loader/textconn.h"
 
@@ -146,4 +147,22 @@ void qs_textconn_close_all(struct qs_textconn *c, int n)
 {
 	for (int i = 0; i < n; i++)
 		qs_textconn_close(&c[i]);
+}
+
+int qs_textconn_accept(int lfd, long long now, long long *paused_until_ms, const char *what)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0)
+			return fd;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN) {
+			pr_warn("%s: accept: %s; pausing %d ms", what, strerror(errno),
+				QS_ACCEPT_PAUSE_MS);
+			*paused_until_ms = now + QS_ACCEPT_PAUSE_MS;
+		}
+		return -1;
+	}
 }

@@ -33,6 +33,31 @@ struct qs_textconn {
 	bool lingering;         /* answered: reading what is left until the client closes */
 };
 
+/* How long a server takes no connection after accept failed for want of descriptors. */
+#define QS_ACCEPT_PAUSE_MS 100
+
+/*
+ * accept4 on a server's listener (non-blocking, close-on-exec): the new
+ * descriptor, or -1 when there is none to take now.  Out of descriptors
+ * (EMFILE, ENFILE) the connection stays queued and the listener readable:
+ * *paused_until_ms is set QS_ACCEPT_PAUSE_MS ahead, during which the
+ * server leaves its listener out of poll (qs_accept_paused), or poll
+ * would spin; what names the server for the log.
+ */
+int qs_textconn_accept(int lfd, long long now, long long *paused_until_ms, const char *what);
+/* The listener is paused at now. */
+static inline bool qs_accept_paused(long long paused_until_ms, long long now)
+{
+	return now < paused_until_ms;
+}
+/* timeout (ms, -1: none) shortened to the end of the pause. */
+static inline int qs_accept_pause_timeout(long long paused_until_ms, long long now, int timeout)
+{
+	if (paused_until_ms > now && (timeout < 0 || paused_until_ms - now < timeout))
+		return (int)(paused_until_ms - now);
+	return timeout;
+}
+
 /* n free connections. */
 void qs_textconn_init(struct qs_textconn *c, int n);
 /* A free one of the n, or NULL. */

@@ -143,12 +143,17 @@ int qs_upgrade_check(const struct qs_config *cfg)
 	return 0;
 }
 
-/* RUN_DIR/upgrade: the outcome of the last upgrade, one line, replaced whole. */
+/*
+ * RUN_DIR/upgrade: the outcome of the last upgrade, one line, replaced
+ * whole; kept for `quicsteerctl status` too.
+ */
 static void set_status(struct loader *ld, const char *line)
 {
 	char path[192], tmp[200];
 	int fd;
 
+	snprintf(ld->up.last, sizeof(ld->up.last), "%s", line);
+	ld->up.last_at = time(NULL);
 	if (!ld->run_dir[0])	/* before the configuration named the instance */
 		return;
 	snprintf(path, sizeof(path), "%s/upgrade", ld->run_dir);
@@ -158,6 +163,25 @@ static void set_status(struct loader *ld, const char *line)
 		return;
 	if (dprintf(fd, "%s\n", line) < 0 || close(fd) || rename(tmp, path))
 		unlink(tmp);
+}
+
+/* The previous binary resumes: what the failing one wrote to RUN_DIR/upgrade. */
+static void load_status(struct loader *ld)
+{
+	char path[192], line[sizeof(ld->up.last)];
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/upgrade", ld->run_dir);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) && !fstat(fileno(f), &st)) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(ld->up.last, sizeof(ld->up.last), "%s", line);
+		ld->up.last_at = st.st_mtime;
+	}
+	fclose(f);
 }
 
 /* The control socket's answer (control.h): OK or ERR, then the line. */
@@ -475,6 +499,9 @@ static int exec_new(struct loader *ld, const char *path, int reply_fd, char *why
 	}
 	pr_info("binary upgrade: executing %s in this process (pid %d) with the state of "
 		"generation %u", path, (int)getpid(), ld->gen);
+	/* what status shows if the new binary resumes us before it could say why */
+	set_status(ld, "failed: the new binary stopped before it could say why (see the "
+		   "loader's log); the previous binary resumed");
 	execv(path, argv);
 	ret = -errno;
 	snprintf(why, len, "cannot execute %s: %s", path, strerror(errno));
@@ -789,6 +816,7 @@ void qs_upgrade_finish(struct loader *ld)
 	if (ld->cfg.upgrade_failed) {
 		/* the failing binary told the caller and wrote the status */
 		ld->up.last_ok = 0;
+		load_status(ld);
 		pr_warn("binary upgrade failed (see above): this binary resumed generation %u "
 			"(a new binary that stopped before reading its configuration said why "
 			"on stderr only)", ld->gen);
@@ -833,5 +861,10 @@ void qs_upgrade_metrics(const struct loader *ld, struct qs_mbuf *b)
 	if (ld->up.last_ok >= 0)
 		qs_mbuf_printf(b, "# HELP quicsteer_upgrade_last_ok 1 when the last binary "
 			       "upgrade succeeded\n# TYPE quicsteer_upgrade_last_ok gauge\n"
-			       "quicsteer_upgrade_last_ok %d\n", ld->up.last_ok);
+			       "quicsteer_upgrade_last_ok %d\n"
+			       "# HELP quicsteer_upgrade_last_timestamp_seconds unix time of the last "
+			       "binary upgrade's outcome\n"
+			       "# TYPE quicsteer_upgrade_last_timestamp_seconds gauge\n"
+			       "quicsteer_upgrade_last_timestamp_seconds %lld\n", ld->up.last_ok,
+			       (long long)ld->up.last_at);
 }

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct loader;
 struct qs_config;
@@ -37,6 +38,8 @@ struct qs_upgrade {
 	char **argv;                 /* main's, upgrade flags included */
 	unsigned upgrades;           /* binary upgrades this instance went through */
 	int last_ok;                 /* the last one: 1 ok, 0 failed, -1 none yet */
+	time_t last_at;              /* its unix time, 0: none yet */
+	char last[600];              /* its outcome: "ok: ..." or "failed: ..." */
 	struct qs_up_state *adopting; /* while main adopts: the parsed state */
 	/*
 	 * The control socket's listener, carried across the exec like the

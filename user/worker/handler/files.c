@@ -134,7 +134,13 @@ static bool fingerprinted(const char *path, size_t len)
 	return digit && ((hex && hexletter) || (lower && upper));
 }
 
-/* cache-control and expires of a static answer into f; returns how many. */
+/*
+ * cache-control and expires of a static answer into f; returns how many.
+ * expires only over HTTP/1.x: it is for HTTP/1.0 caches, which can only
+ * sit behind an HTTP/1 hop; an HTTP/1.1 or later cache ignores it when
+ * max-age is given (RFC 9111 5.3), and over HTTP/3 its 36 bytes a
+ * response cost CPU in QPACK's Huffman coding for nothing.
+ */
 static size_t cache_fields(struct qs_req *req, struct qs_field *f)
 {
 	struct qs_static_ctx *sc = req->site->static_ctx;
@@ -145,7 +151,7 @@ static size_t cache_fields(struct qs_req *req, struct qs_field *f)
 	if (!r->value[0])
 		return 0;
 	f[n++] = (struct qs_field)QS_FIELD("cache-control", r->value, strlen(r->value));
-	if (r->max_age >= 0) {
+	if (r->max_age >= 0 && !strncmp(req->protocol, "HTTP/1.", 7)) {
 		time_t now = time(NULL);
 
 		if (now != r->expires_at) {	/* once a second, not once a request */
@@ -271,7 +277,7 @@ static unsigned variants_of(struct qs_req *req, const struct qs_static_resp *ori
 	unsigned have = 0;
 
 	if (!cfg->precompressed ||
-	    !qs_type_listed(cfg->compress_types, orig->content_type, strlen(orig->content_type)))
+	    !qs_enc_type(req->site, orig->content_type, strlen(orig->content_type)))
 		return 0;
 	for (int c = QS_CODING_IDENTITY + 1; c < QS_CODINGS; c++) {
 		struct qs_static_resp v;

@@ -21,7 +21,7 @@
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
 #include "worker/handler/accel.h"
-#include "worker/handler/fcgi.h"
+#include "common/fcgi.h"
 #include "worker/handler/php.h"
 #include "worker/handler/static.h"
 #include "worker/handler/unixdiag.h"
@@ -106,6 +106,7 @@ struct qs_php_conn {
 	size_t req_len;             /* the encoded request at the head of out */
 	uint64_t tx;                /* bytes of this request written */
 	uint64_t probe_at;          /* ns: is php-fpm's child reading it yet? 0: no check */
+	bool probe_confirm;         /* ... the second look (QS_PHP_CONFIRM_NS) */
 	uint64_t flush_at;          /* ns: the script paused, flush the compression; 0: no */
 	uint64_t last_script;       /* the hash of the script this connection ran last */
 	uint64_t probe_script;      /* ... before this request */
@@ -410,6 +411,7 @@ static ssize_t build_params(struct qs_php_req *pr, uint8_t *buf, size_t size)
 	ilen = qs_cgi_path_info(st->path + sn, n - sn, info, sizeof(info));
 	if (ilen < 0)
 		return ilen == -ENOSPC ? -ENAMETOOLONG : ilen;
+	qs_req_trace(pr->req);	/* our span, the same the response and the log give */
 	qs_fcgi_params_init(&p, buf, size);
 	if (pr->front) {
 		snprintf(front, sizeof(front), "/%s", s->cfg->index);
@@ -742,6 +744,7 @@ static void assign(struct qs_php_conn *pc, struct qs_php_req *pr)
 	pc->tx = 0;
 	/* on a kept-alive connection: look whether its child takes the request soon */
 	pc->probe_script = pc->last_script;
+	pc->probe_confirm = false;
 	pc->probe_at = pc->reused && pc->probe_script && pc->ctx->diag >= 0 ?
 		       qs_clock_ns() + QS_PHP_PROBE_NS : 0;
 	pc->last_script = pr->script;
@@ -1322,8 +1325,9 @@ static uint64_t php_next_deadline(void *ud)
 /*
  * A request on a kept-alive connection got nothing for QS_PHP_PROBE_NS:
  * if php-fpm's child has read none of it (the kernel's count of the bytes
- * waiting at its end of a Unix socket; over TCP there is no telling), the
- * child is still in the script before, which ended its response early.
+ * waiting at its end of a Unix socket; over TCP there is no telling), and
+ * still none at QS_PHP_CONFIRM_NS, the child is still in the script
+ * before, which ended its response early.
  */
 static void probe(struct qs_php_conn *pc)
 {
@@ -1335,6 +1339,11 @@ static void probe(struct qs_php_conn *pc)
 		return;
 	if (qs_unixdiag_unread(ctx->diag, pc->fd, &pc->peer_ino, &unread) || unread < pc->tx)
 		return;
+	if (!pc->probe_confirm) {
+		pc->probe_confirm = true;
+		pc->probe_at = qs_clock_ns() + QS_PHP_CONFIRM_NS - QS_PHP_PROBE_NS;
+		return;
+	}
 	ctx->finishers[ctx->finishers_next++ % QS_PHP_FINISHERS] = pc->probe_script;
 	count(&ctx->site->stats->php_finishers, 1);
 	pr_info("php: a script answered early (fastcgi_finish_request) and ran on, holding its "

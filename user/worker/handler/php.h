@@ -27,12 +27,16 @@ struct qs_site;
 #define QS_PHP_QUEUE_MAX 1024          /* requests waiting for a connection: 503 above */
 /*
  * A request on a kept-alive connection whose php-fpm child has read none
- * of it after this long finds the child still busy with the script before
- * (which ended its response early, fastcgi_finish_request()): that script
- * is learnt, one of so many per worker, and its requests close their
- * connection from then on.
+ * of it after QS_PHP_PROBE_NS, and still none after QS_PHP_CONFIRM_NS,
+ * finds the child still busy with the script before (which ended its
+ * response early, fastcgi_finish_request()): that script is learnt, one
+ * of so many per worker, and its requests close their connection from
+ * then on.  The second look is for a loaded machine, where a child can
+ * wait tens of milliseconds for a CPU: learning the demo page from that
+ * once cost every later request of it a new connection.
  */
-#define QS_PHP_PROBE_NS  (20u * 1000000u)
+#define QS_PHP_PROBE_NS   (20u * 1000000u)
+#define QS_PHP_CONFIRM_NS (250u * 1000000u)
 #define QS_PHP_FINISHERS 64
 
 /* A script by its path; the front controller's requests (--index) go to the index script. */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hex.h"
 #include "common/log.h"
 #include "worker/handler/static.h"
 #include "worker/http/date.h"
@@ -187,16 +188,6 @@ int qs_parse_range(const char *value, uint64_t size, uint64_t *off, uint64_t *le
 
 /* ---- Path -------------------------------------------------------------- */
 
-static int hex_digit(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * The raw :path p[0..n) to rel: decoded, relative to the docroot, single
  * slashes, one trailing slash kept (it means "a directory"), "." for the
@@ -236,8 +227,8 @@ static int normalize(const char *p, size_t n, char *rel, bool *deny)
 			continue;
 		}
 		if (c == '%') {
-			if (n - i < 3 || (hi = hex_digit(p[i + 1])) < 0 ||
-			    (lo = hex_digit(p[i + 2])) < 0)
+			if (n - i < 3 || (hi = qs_hex_digit(p[i + 1])) < 0 ||
+			    (lo = qs_hex_digit(p[i + 2])) < 0)
 				return 400;
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;

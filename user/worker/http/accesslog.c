@@ -281,7 +281,7 @@ void qs_alog_request(struct qs_alog *a, struct qs_req *req)
 		a->flush_at = now + ALOG_PERIOD_NS;
 	l.p = a->buf + a->len;
 	l.len = 0;
-	qs_req_ids(req);	/* a stream reset before its header block ended */
+	qs_req_trace(req);	/* not made yet, or a stream reset before its header block ended */
 	dur = req->start_ns && req->start_ns < now ? now - req->start_ns : 0;
 	/* when the request began: now on the wall clock, less its duration */
 	clock_gettime(CLOCK_REALTIME, &wall);

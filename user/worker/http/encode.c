@@ -152,7 +152,60 @@ enum qs_coding qs_accept_pick(const char *value, unsigned allowed,
 	return pick;
 }
 
-bool qs_type_listed(const char *list, const char *type, size_t len)
+/* One entry of --compress-types. */
+struct type_rule {
+	enum { TYPE_WHOLE, TYPE_SUFFIX, TYPE_EXACT } kind;
+	const char *s;              /* "text/", "+json", "application/javascript" */
+	size_t n;
+};
+
+/* The next rule of the list at *s (advanced past it): false at the end. */
+static bool next_rule(const char **s, struct type_rule *r)
+{
+	for (;;) {
+		const char *e, *t;
+
+		while (**s == ',')
+			(*s)++;
+		if (!**s)
+			return false;
+		e = strchr(*s, ',');
+		e = e ? e : *s + strlen(*s);
+		t = *s;
+		*s = e;
+		trim(&t, &e);
+		r->s = t;
+		r->n = (size_t)(e - t);
+		if (r->n >= 2 && t[r->n - 2] == '/' && t[r->n - 1] == '*') {
+			r->kind = TYPE_WHOLE;
+			r->n--;	/* "text/" */
+		} else if (r->n && t[0] == '+') {
+			r->kind = TYPE_SUFFIX;
+		} else {
+			r->kind = TYPE_EXACT;
+		}
+		if (r->n)
+			return true;
+	}
+}
+
+/* type[0..len), its parameters and blanks cut, matched by r. */
+static bool rule_match(const struct type_rule *r, const char *type, size_t len)
+{
+	switch (r->kind) {
+	case TYPE_WHOLE:
+		return len >= r->n && !strncasecmp(type, r->s, r->n);
+	case TYPE_SUFFIX:
+		/* "+json": application/ld+json, and application/json itself */
+		return len > r->n && (type[len - r->n] == '+' || type[len - r->n] == '/') &&
+		       !strncasecmp(type + len - r->n + 1, r->s + 1, r->n - 1);
+	default:
+		return r->n == len && !strncasecmp(type, r->s, len);
+	}
+}
+
+/* The media type of a content-type value: its length, parameters and blanks cut. */
+static size_t type_len(const char *type, size_t len)
 {
 	const char *semi = memchr(type, ';', len);
 
@@ -160,28 +213,17 @@ bool qs_type_listed(const char *list, const char *type, size_t len)
 		len = (size_t)(semi - type);
 	while (len && ows(type[len - 1]))
 		len--;
-	for (const char *s = list; *s;) {
-		const char *e = strchr(s, ','), *t = s;
-		size_t n;
+	return len;
+}
 
-		e = e ? e : s + strlen(s);
-		trim(&t, &e);
-		n = (size_t)(e - t);
-		if (n >= 2 && t[n - 2] == '/' && t[n - 1] == '*') {
-			if (len >= n - 1 && !strncasecmp(type, t, n - 1))
-				return true;	/* a whole type: "text/" and a star */
-		} else if (n && t[0] == '+') {
-			/* "+json": application/ld+json, and application/json itself */
-			if (len > n && (type[len - n] == '+' || type[len - n] == '/') &&
-			    !strncasecmp(type + len - n + 1, t + 1, n - 1))
-				return true;
-		} else if (n && n == len && !strncasecmp(type, t, n)) {
+bool qs_type_listed(const char *list, const char *type, size_t len)
+{
+	struct type_rule r;
+
+	len = type_len(type, len);
+	while (next_rule(&list, &r))
+		if (rule_match(&r, type, len))
 			return true;
-		}
-		s = *e ? e + 1 : e;
-		while (*s == ',')
-			s++;
-	}
 	return false;
 }
 
@@ -197,12 +239,15 @@ struct qs_enc {
 	z_stream gz;
 	bool gz_init;
 	bool pending;               /* input since the last flush */
+	bool started;               /* the library has seen input (stage given) */
 	int fd;                     /* a file being compressed (qs_send_file), -1: none */
 	uint64_t file_off, file_left;
 	uint64_t in, out;           /* bytes, for the counters */
 	char etag[96];              /* the weakened etag */
 	size_t out_len;
 	uint8_t buf[QS_ENC_OUT];    /* compressed bytes not yet given to the protocol */
+	size_t stage_len;
+	uint8_t stage[QS_ENC_STAGE]; /* the body's first bytes, until started */
 };
 
 /* What the libraries allocate, counted: a size before each block. */
@@ -242,10 +287,49 @@ static void *zlib_alloc(void *opaque, uInt items, uInt size)
 	return enc_alloc(opaque, (size_t)items * size);
 }
 
+/*
+ * The worker's: idle zstd contexts, and --compress-types parsed once (it
+ * is asked up to three times a static response: parsing the list each
+ * time was 5 % of a worker's CPU serving 1 KB files).
+ */
 struct qs_enc_ctx {
 	ZSTD_CCtx *idle[QS_ENC_IDLE_ZSTD];
 	unsigned n_idle;
+	size_t n_types;
+	struct type_rule types[];
 };
+
+static struct qs_enc_ctx *ctx_of(struct qs_site *site)
+{
+	const char *list = site->cfg->compress_types;
+	struct qs_enc_ctx *ec = site->enc_ctx;
+	struct type_rule r;
+	size_t n = 0;
+
+	if (ec)
+		return ec;
+	for (const char *s = list; next_rule(&s, &r);)
+		n++;
+	ec = calloc(1, sizeof(*ec) + n * sizeof(ec->types[0]));
+	if (!ec)
+		return NULL;
+	for (const char *s = list; next_rule(&s, &ec->types[ec->n_types]);)
+		ec->n_types++;
+	return site->enc_ctx = ec;
+}
+
+bool qs_enc_type(struct qs_site *site, const char *type, size_t len)
+{
+	const struct qs_enc_ctx *ec = ctx_of(site);
+
+	if (!ec)	/* out of memory: the slow way */
+		return qs_type_listed(site->cfg->compress_types, type, len);
+	len = type_len(type, len);
+	for (size_t i = 0; i < ec->n_types; i++)
+		if (rule_match(&ec->types[i], type, len))
+			return true;
+	return false;
+}
 
 /* A zstd context set up for a response: an idle one, or a new one. */
 static ZSTD_CCtx *zstd_take(struct qs_site *site)
@@ -268,10 +352,8 @@ static ZSTD_CCtx *zstd_take(struct qs_site *site)
 /* Keep it for the next response, or free it when enough are kept. */
 static void zstd_give_back(struct qs_site *site, ZSTD_CCtx *z)
 {
-	struct qs_enc_ctx *ec = site->enc_ctx;
+	struct qs_enc_ctx *ec = ctx_of(site);
 
-	if (!ec)
-		ec = site->enc_ctx = calloc(1, sizeof(*ec));
 	if (!ec || ec->n_idle == QS_ENC_IDLE_ZSTD ||
 	    ZSTD_isError(ZSTD_CCtx_reset(z, ZSTD_reset_session_only))) {
 		ZSTD_freeCCtx(z);
@@ -309,6 +391,7 @@ static struct qs_enc *enc_new(struct qs_req *req, enum qs_coding c)
 	if (!enc)
 		return NULL;
 	memset(enc, 0, offsetof(struct qs_enc, buf));
+	enc->stage_len = 0;
 	enc->coding = c;
 	enc->site = req->site;
 	enc->fd = -1;
@@ -438,19 +521,25 @@ static int step_gzip(struct qs_enc *enc, const uint8_t **in, size_t *len, enum e
 	return !*len && enc->gz.avail_out > 0;
 }
 
+/* The whole body is n bytes: the library sizes its tables to it. */
+static void size_known(struct qs_enc *enc, size_t n)
+{
+	if (enc->coding == QS_CODING_ZSTD)
+		ZSTD_CCtx_setPledgedSrcSize(enc->zs, n);
+	else if (enc->coding == QS_CODING_BR)
+		BrotliEncoderSetParameter(enc->br, BROTLI_PARAM_SIZE_HINT, (uint32_t)n);
+}
+
 /*
  * Feed len bytes (op: and flush, or finish), giving the protocol each
  * QS_ENC_OUT of output as it fills; a flush or finish gives it the rest.
- * Input is taken whole, so the memory is the encoder's and one buffer.
+ * Input is taken whole, so the memory is the encoder's and its buffers.
  */
-static int enc_run(struct qs_req *req, const uint8_t *in, size_t len, enum enc_op op)
+static int feed(struct qs_req *req, const uint8_t *in, size_t len, enum enc_op op)
 {
 	struct qs_enc *enc = req->enc;
 	int done, ret;
 
-	enc->in += len;
-	if (len)
-		enc->pending = true;
 	for (;;) {
 		switch (enc->coding) {
 		case QS_CODING_BR:
@@ -476,9 +565,37 @@ static int enc_run(struct qs_req *req, const uint8_t *in, size_t len, enum enc_o
 		if (done && enc->out_len < QS_ENC_OUT)
 			break;
 	}
-	if (op != ENC_RUN)
-		enc->pending = false;
 	return 0;
+}
+
+/* A body's bytes, staged first (see QS_ENC_STAGE), then fed. */
+static int enc_run(struct qs_req *req, const uint8_t *in, size_t len, enum enc_op op)
+{
+	struct qs_enc *enc = req->enc;
+	int ret = 0;
+
+	enc->in += len;
+	if (len)
+		enc->pending = true;
+	if (!enc->started) {
+		if (op == ENC_RUN && len <= QS_ENC_STAGE - enc->stage_len) {
+			memcpy(enc->stage + enc->stage_len, in, len);
+			enc->stage_len += len;
+			return 0;
+		}
+		enc->started = true;
+		if (op == ENC_FINISH && !len)
+			size_known(enc, enc->stage_len);
+		if (enc->stage_len || !len)	/* an empty body too has a frame */
+			ret = feed(req, enc->stage, enc->stage_len, len ? ENC_RUN : op);
+		if (ret || !len)
+			goto out;
+	}
+	ret = feed(req, in, len, op);
+out:
+	if (!ret && op != ENC_RUN)
+		enc->pending = false;
+	return ret;
 }
 
 int qs_enc_buffer(const struct qs_config *cfg, enum qs_coding c, const uint8_t *in, size_t len,
@@ -565,7 +682,7 @@ enum qs_coding qs_enc_choice(struct qs_req *req, const char *type, int64_t lengt
 {
 	const struct qs_config *cfg = req->site->cfg;
 
-	if (!type || !qs_type_listed(cfg->compress_types, type, strlen(type)) ||
+	if (!type || !qs_enc_type(req->site, type, strlen(type)) ||
 	    (length >= 0 && (uint64_t)length < cfg->compress_min_size))
 		return QS_CODING_IDENTITY;
 	return qs_accept_pick(req->accept_encoding, allowed, order);
@@ -610,7 +727,7 @@ size_t qs_enc_respond(struct qs_req *req, int status, struct qs_field *f, size_t
 	}
 	if (len_i >= 0)
 		length = parse_len(&f[len_i]);
-	if (!type || !qs_type_listed(cfg->compress_types, type->value, type->value_len) ||
+	if (!type || !qs_enc_type(req->site, type->value, type->value_len) ||
 	    (length >= 0 && (uint64_t)length < cfg->compress_min_size))
 		return n;
 	c = req->range ? QS_CODING_IDENTITY : qs_accept_pick(req->accept_encoding,

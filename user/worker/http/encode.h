@@ -55,6 +55,14 @@ enum qs_coding {
 /* Compressed bytes gathered before they go to the protocol. */
 #define QS_ENC_OUT 16384
 
+/*
+ * A body's first bytes wait until this many have come (or a flush, or the
+ * end): a body that ends within them, as most pages do, is compressed in
+ * one call that knows its size, and zstd and Brotli size their tables to
+ * it instead of to an unknown length (docs/benchmarks.md, bench-encode).
+ */
+#define QS_ENC_STAGE 16384
+
 /* The content-coding token ("br", "zstd", "gzip"); "identity". */
 const char *qs_coding_name(enum qs_coding c);
 
@@ -81,6 +89,9 @@ enum qs_coding qs_accept_pick(const char *value, unsigned allowed,
 
 /* Does a content type (parameters ignored) match the comma list? (--compress-types) */
 bool qs_type_listed(const char *list, const char *type, size_t len);
+
+/* The same for the worker's --compress-types, parsed once. */
+bool qs_enc_type(struct qs_site *site, const char *type, size_t len);
 
 /*
  * Called by qs_respond with the response's complete field list in f (room

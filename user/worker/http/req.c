@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/phptime.h"
 #include "common/ratelimit.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
@@ -96,7 +97,6 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 	if (n > QS_RESP_FIELDS_MAX)
 		return -E2BIG;
 	qs_req_ids(req);	/* refused before its header block ended: ids now */
-	qs_traceparent_format(&req->trace, traceparent);
 	all[k++] = (struct qs_field)QS_FIELD("server", SERVER_NAME, sizeof(SERVER_NAME) - 1);
 	all[k++] = (struct qs_field)QS_FIELD("date", date, strlen(date));
 	/* how a browser that came over TCP learns HTTP/3 (RFC 7838) */
@@ -104,8 +104,18 @@ int qs_respond(struct qs_req *req, int status, const struct qs_field *f, size_t 
 		all[k++] = (struct qs_field)QS_FIELD("alt-svc", req->alt_svc, strlen(req->alt_svc));
 	all[k++] = (struct qs_field)QS_FIELD("x-request-id", req->request_id,
 					      req->request_id_len);
-	/* our span: what the client (or a proxy before us) can join its trace to */
-	all[k++] = (struct qs_field)QS_FIELD("traceparent", traceparent, QS_TRACEPARENT_LEN);
+	/*
+	 * Our span, to the client that gave its own: what it joins its trace
+	 * to.  A trace we started is not sent: no client asked for it (the
+	 * access log has it, by request id), and its 70 bytes a response
+	 * were 3 % of a worker's CPU serving 1 KB files (QPACK's Huffman code).
+	 */
+	if (req->trace.state == QS_TRACE_GIVEN || req->trace.state == QS_TRACE_CONTINUED) {
+		qs_req_trace(req);
+		qs_traceparent_format(&req->trace, traceparent);
+		all[k++] = (struct qs_field)QS_FIELD("traceparent", traceparent,
+						      QS_TRACEPARENT_LEN);
+	}
 	memcpy(all + k, f, n * sizeof(*f));
 	n += k;
 	if (body && !req->head && req->site->cfg->compress)
@@ -280,24 +290,37 @@ void qs_resp_held(struct qs_site *site, int64_t delta)
 
 void qs_req_ids(struct qs_req *req)
 {
-	struct qs_site *site = req->site;
-
 	if (!req->request_id_len)
-		req->request_id_len = (uint8_t)qs_reqid_new(&site->ids, req->request_id);
-	qs_trace_start(&req->trace, &site->ids);
+		req->request_id_len = (uint8_t)qs_reqid_new(&req->site->ids, req->request_id);
 }
 
-/* The clocks the access log reads are read only when there is one. */
+void qs_req_trace(struct qs_req *req)
+{
+	qs_req_ids(req);
+	qs_trace_start(&req->trace, &req->site->ids);
+}
+
+/*
+ * Only PHP requests have an upstream: one clock read at each end, for the
+ * access log and the php-fpm time histogram; static requests read none.
+ */
 void qs_req_upstream_begin(struct qs_req *req)
 {
-	if (!req->upstream_at && req->site->alog)
+	if (!req->upstream_at)
 		req->upstream_at = qs_clock_ns();
 }
 
 void qs_req_upstream_end(struct qs_req *req)
 {
-	if (req->upstream_at && !req->upstream_ns)
-		req->upstream_ns = qs_clock_ns() - req->upstream_at + 1;	/* never 0: done */
+	struct qs_php_time *h = &req->site->stats->php_time;
+	uint64_t us;
+
+	if (!req->upstream_at || req->upstream_ns)
+		return;
+	req->upstream_ns = qs_clock_ns() - req->upstream_at + 1;	/* never 0: done */
+	us = req->upstream_ns / 1000;
+	count(&h->bucket[qs_php_time_bucket(us)], 1);
+	count(&h->sum_us, us);
 }
 
 /* a.b.c.d: glibc's inet_ntop formats IPv4 with sprintf, a visible cost per request */

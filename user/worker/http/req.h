@@ -256,9 +256,10 @@ static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, cons
 
 /*
  * A handler's upstream server has the request from now / is done with it:
- * the access log's upstream_ms.  The first begin counts (a retry on
- * another connection is part of the wait); an end without a begin is
- * ignored.
+ * the access log's upstream_ms and the php-fpm time histogram (struct
+ * qs_php_time: only PHP has an upstream).  The first begin counts (a retry
+ * on another connection is part of the wait); an end without a begin is
+ * ignored, a second end too.
  */
 void qs_req_upstream_begin(struct qs_req *req);
 void qs_req_upstream_end(struct qs_req *req);
@@ -303,14 +304,21 @@ void qs_req_header_timeout_stop(struct qs_req *req);
 int qs_req_header(struct qs_req *req, const uint8_t *name, size_t nl, const uint8_t *value,
 		  size_t vl);
 /* The header block is complete: its timeout stops, req->head is set, the request
- * id and trace context are final (qs_req_ids); 0, or 400 without :method or :path. */
+ * id is final (qs_req_ids); 0, or 400 without :method or :path. */
 int qs_req_headers_end(struct qs_req *req);
 /*
- * Make the request id and our span final (a generated id and a new trace
- * unless sane ones came); the layer calls it again before answering a
- * request refused before its header block ended.  Idempotent.
+ * Make the request id final (a generated one unless a sane one came); the
+ * layer calls it again before answering a request refused before its
+ * header block ended.  Idempotent.
  */
 void qs_req_ids(struct qs_req *req);
+/*
+ * The same, and our span final (a new trace unless a valid one came), for
+ * those who read it: PHP, the access log, a response to a given trace.
+ * Not made otherwise (a static file without a log costs no random ids).
+ * Idempotent: all of them see the same span.
+ */
+void qs_req_trace(struct qs_req *req);
 
 /*
  * The header block is complete (req->head set) and the request may run:

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * FastCGI for the worker's client side, as pure functions: record
+ * FastCGI's client side, as pure functions (the worker's PHP handler, the
+ * loader's php-fpm status query): record
  * encoding into caller buffers, an incremental record decoder, the CGI
  * response header parser, and the params helpers.  No sockets, no event
  * loop, no allocation: every buffer is the caller's, every size bounded.
@@ -41,8 +42,8 @@
  *    (-EPERM): HTTP_PROXY is read as a proxy setting by many PHP HTTP
  *    libraries (httpoxy, CVE-2016-5385).
  */
-#ifndef QS_WORKER_FCGI_H
-#define QS_WORKER_FCGI_H
+#ifndef QS_COMMON_FCGI_H
+#define QS_COMMON_FCGI_H
 
 #include <stdbool.h>
 #include <stddef.h>

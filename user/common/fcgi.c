@@ -4,7 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "worker/handler/fcgi.h"
+#include "common/fcgi.h"
+#include "common/hex.h"
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -676,16 +677,6 @@ bool qs_cgi_next(const struct qs_cgi *c, size_t *pos, struct qs_cgi_field *f)
 
 /* ---- CGI request variables and STDERR ---------------------------------- */
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 ssize_t qs_cgi_path_info(const char *raw, size_t n, char *out, size_t size)
 {
 	size_t o = 0, seg = 0;
@@ -714,8 +705,8 @@ ssize_t qs_cgi_path_info(const char *raw, size_t n, char *out, size_t size)
 			continue;
 		}
 		if (c == '%') {
-			if (n - i < 3 || (hi = hex_value((unsigned char)raw[i + 1])) < 0 ||
-			    (lo = hex_value((unsigned char)raw[i + 2])) < 0)
+			if (n - i < 3 || (hi = qs_hex_digit((unsigned char)raw[i + 1])) < 0 ||
+			    (lo = qs_hex_digit((unsigned char)raw[i + 2])) < 0)
 				return -EINVAL;
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
