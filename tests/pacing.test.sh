@@ -241,3 +241,26 @@ test_pacing_nat_rebinding_as_robust_as_gtlsserver() {
 	assert_ge "quicsteer's intact downloads, gtlsserver's $g_ok less the noise" \
 		$((g_ok - margin)) "$qs_ok"
 }
+
+# --qlog-dir (for finding such gaps): one JSON-SEQ qlog per connection,
+# written by the unprivileged workers, with the packets the server sent
+# and its congestion and pacing state
+test_pacing_qlog_dir_writes_a_qlog_per_connection() {
+	local dir f
+	pace_need || return
+	pace_docroot 1m.bin 1
+	dir=$(mktemp -d /tmp/qs-test-qlog.XXXXXX)
+	defer "rm -rf $dir"
+	chown www-data "$dir"
+	qs_start qlog 1 --qlog-dir "$dir" || return
+	assert_eq "download" ok "$(download "$QS_PORT" 1m.bin)"
+	assert_eq "download" ok "$(download "$QS_PORT" 1m.bin)"
+	wait_until 5 bash -c "(( \$(ls $dir | wc -l) == 2 ))" || fail "qlog files: $(ls "$dir")"
+	for f in "$dir"/*.sqlog; do
+		[[ $(basename "$f") =~ ^[0-9a-f]{16,40}\.sqlog$ ]] || fail "file name $f"
+		head -c 300 "$f" | grep -q '"qlog_format":"JSON-SEQ"' || fail "$f: not a qlog: $(head -c 200 "$f")"
+		grep -q '"name":"transport:packet_sent"' "$f" || fail "$f: no packet_sent"
+		grep -q 'recovery:metrics_updated' "$f" || fail "$f: no recovery metrics"
+	done
+	info "qlog files: $(ls -l "$dir" | awk 'NR > 1 { print $5 }' | paste -sd' ') bytes"
+}

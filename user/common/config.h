@@ -124,6 +124,7 @@ struct qs_config {
 	unsigned drain_timeout_ms;  /* after GOAWAY, before closing what is left */
 	enum qs_cc cc;
 	bool pacing;                /* one send quantum per write (off: for measurement) */
+	char qlog_dir[256];         /* debugging: a qlog file per QUIC connection; "" = off */
 	/* PHP */
 	enum qs_fastcgi fastcgi;
 	char fastcgi_addr[108];     /* unix path or host:port */

@@ -912,6 +912,14 @@ static const struct opt options[] = {
 			"congestion window is full (line-rate bursts that shallow router "
 			"queues drop); it exists to measure the difference (`make bench-pace`)",
 	}, {
+		.flag = "qlog-dir", .key = "qlog_dir", .metavar = "DIR",
+		.type = OPT_STRING, FIELD(qlog_dir), .empty_ok = true, .def = "",
+		.def_doc = "off",
+		.help = "debugging: ngtcp2's qlog (JSON-SEQ) of every QUIC connection, "
+			"one file DIR/ODCID.sqlog each, written by the workers as `--user` "
+			"(DIR must be writable by it). Costs CPU and unbounded disk: not "
+			"for production. Empty: off",
+	}, {
 		.flag = "fastcgi", .key = "fastcgi", .metavar = "MODE",
 		.type = OPT_FUNC, .set = set_fastcgi, .def = "off",
 		.help = "where `.php` scripts go: `off` (static files only), `managed` (the "

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,8 @@ void qs_conn_free(struct qs_conn *c)
 		ngtcp2_crypto_ossl_ctx_del(c->ossl_ctx);
 	if (c->qc)
 		ngtcp2_conn_del(c->qc);
+	if (c->qlog_fd >= 0)
+		close(c->qlog_fd);
 	if (c->blocked) {
 		while (c->blocked) {
 			struct qs_held_tx *h = c->blocked;
@@ -754,6 +757,38 @@ static const ngtcp2_callbacks callbacks = {
 
 /* ---- accepting ------------------------------------------------------------- */
 
+static void qlog_write(void *user_data, uint32_t flags, const void *data, size_t len)
+{
+	struct qs_conn *c = user_data;
+
+	(void)flags;
+	if (c->qlog_fd >= 0 && len && write(c->qlog_fd, data, len) != (ssize_t)len) {
+		pr_warn("qlog: writing to --qlog-dir %s failed: %s; this connection's qlog "
+			"stops (disk full?)", c->srv->cfg->qlog_dir, strerror(errno));
+		close(c->qlog_fd);
+		c->qlog_fd = -1;
+	}
+}
+
+/* --qlog-dir: the connection's qlog file, named by its client's first DCID */
+static void qlog_open(struct qs_conn *c, const ngtcp2_cid *odcid, ngtcp2_settings *settings)
+{
+	const char *dir = c->srv->cfg->qlog_dir;
+	char path[sizeof(c->srv->cfg->qlog_dir) + 2 * NGTCP2_MAX_CIDLEN + 8];
+	int n = snprintf(path, sizeof(path), "%s/", dir);
+
+	for (size_t i = 0; i < odcid->datalen; i++)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "%02x", odcid->data[i]);
+	snprintf(path + n, sizeof(path) - (size_t)n, ".sqlog");
+	c->qlog_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND, 0640);
+	if (c->qlog_fd < 0) {
+		pr_warn("qlog: cannot create %s: %s (--qlog-dir must be a directory the "
+			"workers' --user can write)", path, strerror(errno));
+		return;
+	}
+	settings->qlog_write = qlog_write;
+}
+
 struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 				const struct qs_rx *rx, const ngtcp2_pkt_hd *hd,
 				const ngtcp2_cid *ocid, ngtcp2_token_type token_type)
@@ -771,6 +806,7 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 		return NULL;
 	c->srv = s;
 	c->heap_idx = (size_t)-1;
+	c->qlog_fd = -1;
 	do {
 		if (qs_mint_cid(s, &scid))
 			goto fail;
@@ -800,6 +836,8 @@ struct qs_conn *qs_conn_new(struct qs_server *s, struct qs_endpoint *ep,
 	settings.max_stream_window = MAX_STREAM_WINDOW;
 	qs_fill_random(&pktnum, sizeof(pktnum));
 	settings.initial_pkt_num = pktnum & INT32_MAX;
+	if (cfg->qlog_dir[0])
+		qlog_open(c, ocid ? ocid : &hd->dcid, &settings);
 
 	ngtcp2_transport_params_default(&params);
 	params.initial_max_stream_data_bidi_local = QS_TP_STREAM_WINDOW;
@@ -858,6 +896,8 @@ fail:
 		ngtcp2_crypto_ossl_ctx_del(c->ossl_ctx);
 	if (c->qc)
 		ngtcp2_conn_del(c->qc);
+	if (c->qlog_fd >= 0)
+		close(c->qlog_fd);
 	free(c);
 	return NULL;
 }

@@ -79,6 +79,7 @@ struct qs_conn {
 	uint64_t tx_unacked;            /* response body bytes held until acked */
 	/* what the socket refused (EAGAIN), in order, sent when it is writable */
 	struct qs_held_tx *blocked;
+	int qlog_fd;                    /* --qlog-dir: this connection's file, or -1 */
 };
 
 /* A batch written and not sent: ngtcp2 counts it sent, so it must go. */
