@@ -94,7 +94,7 @@ static void check_accepted(struct qs_req *req, struct expect *e, const uint8_t *
 		FAIL("more in the field list than was given");
 }
 
-static void check_request(const struct qs_req *req, const struct expect *e, int end)
+static void check_request(struct qs_req *req, const struct expect *e, int end)
 {
 	if (e->method && (strlen(req->method) != e->method_len ||
 			  memcmp(req->method, e->method, e->method_len)))
@@ -116,12 +116,16 @@ static void check_request(const struct qs_req *req, const struct expect *e, int 
 		     (void *)req->path, req->method);
 	if (req->head != !strcmp(req->method, "HEAD"))
 		FAIL("head %d for %s", req->head, req->method);
-	/* whatever came, the ids are final and sane (x-request-id, traceparent) */
+	/* whatever came, the id is final and sane (x-request-id) ... */
 	if (!qs_reqid_valid((const uint8_t *)req->request_id, req->request_id_len) ||
 	    strlen(req->request_id) != req->request_id_len)
 		FAIL("request id '%s'", req->request_id);
+	/* ... and so is our span once asked for (traceparent), the id unchanged */
+	qs_req_trace(req);
 	if (req->trace.state != QS_TRACE_STARTED && req->trace.state != QS_TRACE_CONTINUED)
-		FAIL("trace state %u at the end of the block", req->trace.state);
+		FAIL("trace state %u once asked for", req->trace.state);
+	if (strlen(req->request_id) != req->request_id_len)
+		FAIL("request id changed by the trace");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
