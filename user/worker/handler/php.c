@@ -17,11 +17,12 @@
 
 #include "common/config.h"
 #include "common/docroot.h"
+#include "common/fcgi.h"
 #include "common/log.h"
+#include "common/phptime.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
 #include "worker/handler/accel.h"
-#include "common/fcgi.h"
 #include "worker/handler/php.h"
 #include "worker/handler/static.h"
 #include "worker/handler/unixdiag.h"
@@ -1015,13 +1016,25 @@ static bool retry(struct qs_php_conn *pc, bool unsent)
 	return true;
 }
 
+/* php-fpm is done with the request: its time in the histogram (/metrics). */
+static void upstream_end(struct qs_req *req)
+{
+	struct qs_php_time *h = &req->site->stats->php_time;
+	uint64_t ns = qs_req_upstream_end(req), us = ns / 1000;
+
+	if (!ns)
+		return;	/* none measured, or counted already */
+	count(&h->bucket[qs_php_time_bucket(us)], 1);
+	count(&h->sum_us, us);
+}
+
 /* php-fpm failed us: an error answer if nothing was sent yet, else a reset. */
 static void fail(struct qs_php_conn *pc, int status, const char *why)
 {
 	struct qs_php_req *pr = pc->pr;
 
 	if (pr) {
-		qs_req_upstream_end(pr->req);
+		upstream_end(pr->req);
 		pr_warn("request %" PRIu64 ": FastCGI: %s", pr->req->id, why);
 		if (!pc->headers_sent)
 			answer(pr, status);
@@ -1109,7 +1122,7 @@ static void end_response(struct qs_php_conn *pc)
 {
 	struct qs_req *req = pc->pr->req;
 
-	qs_req_upstream_end(req);
+	upstream_end(req);
 	pc->flush_at = 0;
 	if (pc->body_left > 0 && !req->head) {
 		pr_warn("request %" PRIu64 ": the script ended %" PRId64 " bytes short of its "

@@ -11,7 +11,6 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "common/phptime.h"
 #include "common/ratelimit.h"
 #include "quicsteer/steer.h"
 #include "worker/counters.h"
@@ -301,8 +300,8 @@ void qs_req_trace(struct qs_req *req)
 }
 
 /*
- * Only PHP requests have an upstream: one clock read at each end, for the
- * access log and the php-fpm time histogram; static requests read none.
+ * Only requests a handler passes on have an upstream: one clock read at
+ * each end; the others read none.
  */
 void qs_req_upstream_begin(struct qs_req *req)
 {
@@ -310,17 +309,12 @@ void qs_req_upstream_begin(struct qs_req *req)
 		req->upstream_at = qs_clock_ns();
 }
 
-void qs_req_upstream_end(struct qs_req *req)
+uint64_t qs_req_upstream_end(struct qs_req *req)
 {
-	struct qs_php_time *h = &req->site->stats->php_time;
-	uint64_t us;
-
 	if (!req->upstream_at || req->upstream_ns)
-		return;
+		return 0;
 	req->upstream_ns = qs_clock_ns() - req->upstream_at + 1;	/* never 0: done */
-	us = req->upstream_ns / 1000;
-	count(&h->bucket[qs_php_time_bucket(us)], 1);
-	count(&h->sum_us, us);
+	return req->upstream_ns;
 }
 
 /* a.b.c.d: glibc's inet_ntop formats IPv4 with sprintf, a visible cost per request */

@@ -256,13 +256,13 @@ static inline bool qs_req_next_field(const struct qs_req *req, size_t *off, cons
 
 /*
  * A handler's upstream server has the request from now / is done with it:
- * the access log's upstream_ms and the php-fpm time histogram (struct
- * qs_php_time: only PHP has an upstream).  The first begin counts (a retry
- * on another connection is part of the wait); an end without a begin is
- * ignored, a second end too.
+ * the access log's upstream_ms.  The first begin counts (a retry on
+ * another connection is part of the wait); an end without a begin is
+ * ignored, a second end too.  The end returns the time it measured in ns
+ * (for the handler's own figures), 0 when it measured none.
  */
 void qs_req_upstream_begin(struct qs_req *req);
-void qs_req_upstream_end(struct qs_req *req);
+uint64_t qs_req_upstream_end(struct qs_req *req);
 
 /*
  * The peer's address as text (an IPv4-mapped IPv6 address as IPv4) and its
@@ -314,7 +314,8 @@ int qs_req_headers_end(struct qs_req *req);
 void qs_req_ids(struct qs_req *req);
 /*
  * The same, and our span final (a new trace unless a valid one came), for
- * those who read it: PHP, the access log, a response to a given trace.
+ * those who read it: a handler's upstream, the access log, a response to
+ * a given trace.
  * Not made otherwise (a static file without a log costs no random ids).
  * Idempotent: all of them see the same span.
  */
