@@ -1167,7 +1167,9 @@ test_php_pool_state_in_status_and_metrics() {
 	make_docroot
 	sleep_script
 	PST_MPORT=$((20000 + RANDOM % 30000))
-	qs_start phppool 2 --fastcgi managed --php-max-children 4 --metrics "127.0.0.1:$PST_MPORT"
+	# one worker: two would each take a half share of the children, and three
+	# requests on one of them would leave one waiting in that worker
+	qs_start phppool 1 --fastcgi managed --php-max-children 4 --metrics "127.0.0.1:$PST_MPORT"
 	wait_until 10 pst_pool_is state up || fail "pool state: $(pst_status_json | jq -c .php_fpm)" || return
 	# (read right after php-fpm's start, a child may not be counted yet)
 	wait_until 5 pst_pool_is total_processes 4 ||

@@ -267,11 +267,14 @@ rll_assert_nothing_lost() {
 		assert_eq "actions with a $kind transfer in flight" "$2" "$(rll_spanning $kind)"
 	done
 	# the counters: after each switch no new flow reached the old
-	# generation, and none of its datagrams reached a worker that did not
-	# mint its CID
+	# generation, and no datagram reached a worker that did not mint its
+	# CID while the one that did was there: a foreign one is only one the
+	# program found no socket for (stale: a client's last ACK after its
+	# connection's worker drained and exited, seen 2 in a CI run)
 	assert_eq "new flows on a generation after its switch" "" \
 		"$(grep -v 'new_flow_datagrams=0 quic_accepted=0 tcp_accepted=0' "$RLL/old_gen" || true)"
-	assert_eq "datagrams on a worker that did not mint their CID" 0 "$(workers_sum rx_cid_foreign)"
+	assert_ge "datagrams without a socket for their CID's worker (stale), vs foreign ones" \
+		"$(workers_sum rx_cid_foreign)" "$(steer_stat stale)"
 	assert_eq "TCP selections failed" 0 \
 		"$(bpftool -j map dump pinned "$QS_PIN/qs_tcp_steer_stats" |
 			jq '[.[0].formatted.values[].value.select_failed] | add')"
