@@ -63,19 +63,24 @@ test_port_in_use_is_refused() {
 	qs_start porta 2
 	port=$QS_PORT
 	# another instance on the same port must not join its reuseport group
-	out=$("$QS" --foreground --instance "t$$-portb" "${QS_ARGS[@]}" --listen "127.0.0.1:$port" 2>&1) || status=$?
+	out=$(timeout 20 "$QS" --foreground --instance "t$$-portb" "${QS_ARGS[@]}" --listen "127.0.0.1:$port" 2>&1) || status=$?
 	assert_eq "exit status" 1 "$status"
 	grep -q "cannot listen on 127.0.0.1:$port: address already in use" <<<"$out" ||
 		fail "message: $out"
 	[[ ! -e $PIN_ROOT/t$$-portb ]] || fail "failed start left pins"
 	[[ ! -e /run/quicsteer/t$$-portb ]] || fail "failed start left runtime dir"
-	# and a plain UDP socket of someone else
-	python3 -c "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', $port + 1)); time.sleep(30)" &
+	# and a plain UDP socket of someone else: bound before quicsteerd tries
+	# (a python3 that starts slowly, as a version manager's shim under load
+	# does, once let it start and serve: the test hung on it), and
+	# quicsteerd bounded in time whatever happens
+	/usr/bin/python3 -c "import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', $port + 1)); time.sleep(30)" &
 	holder=$!
-	defer "kill $holder"
-	sleep 0.3
+	defer "kill $holder 2>/dev/null"
+	wait_until 10 bash -c "[[ -n \$(ss -Hlun 'sport = :$((port + 1))') ]]" ||
+		fail "the holder did not bind UDP port $((port + 1))" || return
 	status=0
-	out=$("$QS" --foreground --instance "t$$-portc" "${QS_ARGS[@]}" --listen "127.0.0.1:$((port + 1))" 2>&1) || status=$?
+	out=$(timeout 20 "$QS" --foreground --instance "t$$-portc" "${QS_ARGS[@]}" \
+		--listen "127.0.0.1:$((port + 1))" 2>&1) || status=$?
 	assert_eq "exit status" 1 "$status"
 	grep -q "address already in use" <<<"$out" || fail "message: $out"
 	kill -0 "$QS_PID" || fail "the running instance was disturbed"
