@@ -52,6 +52,7 @@ relay_stop() {
 
 # download PORT NAME ARGS...: gtlsclient fetches NAME into a fresh $DL/d;
 # prints "ok" when the file is there with the right sha256, else "broken"
+# and the bytes that came (in MB, to one decimal)
 download() {
 	local port=$1 name=$2
 	shift 2
@@ -63,7 +64,8 @@ download() {
 	if [[ -f $DL/d/$name && $(sha "$DL/d/$name") == "$WANT" ]]; then
 		echo ok
 	else
-		echo broken
+		echo "broken $(stat -c %s "$DL/d/$name" 2>/dev/null |
+			awk '{ printf "%.1f", $1 / 1e6 } END { if (!NR) printf "0" }')"
 	fi
 }
 
@@ -143,22 +145,23 @@ PY
 # (--pacing off) overflow the queue; paced, the sender spreads them.
 # Measured when the test was written (20 MB, relay drops per download):
 # paced mostly 270-300 (gtlsserver, which paces, the same), now and then
-# 750-2200 when the machine is busy (ngtcp2 catches up on a late send);
-# unpaced 670-1730.  Four downloads each, alternating; the medians
-# compared: paced must lose at most 2/3 of what unpaced loses (with both
+# 750-3000 when the machine is busy (a sender or a client woken late
+# catches up in a burst); unpaced 670-1860.  A busy machine only adds
+# losses, to either mode, so each mode's figure is the mean of its best
+# half of six downloads (alternating, each mode as often first as
+# second): paced must lose at most 2/3 of what unpaced loses (with both
 # unpaced the ratio is about 1 and the test fails).  ngtcp2's own loss
 # counts (the worker's debug line when a connection closes) are shown.
 test_pacing_loses_fewer_packets_through_a_bottleneck() {
 	local on_port off_port on_log off_log mode port log st drops lost closed
-	local runs_on="" runs_off="" lost_on="" lost_off="" med_on med_off r=0
+	local runs_on="" runs_off="" lost_on="" lost_off="" best_on best_off r=0
 	pace_need || return
 	pace_docroot 20m.bin 20
 	qs_start paceon 1 --cc bbr --pacing on --log-level debug || return
 	on_port=$QS_PORT on_log=$QS_LOG
 	qs_start paceoff 1 --cc bbr --pacing off --log-level debug || return
 	off_port=$QS_PORT off_log=$QS_LOG
-	# each mode as often first as second
-	for mode in on off off on on off off on; do
+	for mode in on off off on on off off on on off off on; do
 		r=$((r + 1))
 		if [[ $mode == on ]]; then port=$on_port log=$on_log; else port=$off_port log=$off_log; fi
 		closed=$(grep -c 'closed: .* packets sent' "$log" || true)
@@ -177,36 +180,40 @@ test_pacing_loses_fewer_packets_through_a_bottleneck() {
 			runs_off+="$drops " lost_off+="$lost "
 		fi
 	done
-	med_on=$(median4 $runs_on) med_off=$(median4 $runs_off)
-	info "relay drops, paced: ${runs_on}(median $med_on); unpaced: ${runs_off}(median $med_off)"
+	best_on=$(best_half $runs_on) best_off=$(best_half $runs_off)
+	info "relay drops, paced: ${runs_on}(best half $best_on); unpaced: ${runs_off}(best half $best_off)"
 	info "ngtcp2's lost packets, paced: ${lost_on}; unpaced: ${lost_off}"
-	((med_on * 3 <= med_off * 2)) ||
-		fail "paced lost $med_on packets (median) in the relay, unpaced $med_off: not a third fewer"
+	((best_on * 3 <= best_off * 2)) ||
+		fail "paced lost $best_on packets (best half) in the relay, unpaced $best_off: not a third fewer"
 }
 
-# median4 A B C D: the mean of the middle two, rounded down
-median4() {
-	printf '%s\n' "$@" | sort -n | awk 'NR == 2 || NR == 3 { s += $1 } END { print int(s / 2) }'
+# best_half N...: the mean of the smaller half of the figures, rounded down
+best_half() {
+	printf '%s\n' "$@" | sort -n |
+		awk -v k=$(($# / 2)) 'NR <= k { s += $1 } END { print int(s / k) }'
 }
 
 # NAT rebinding mid-transfer (gtlsclient --change-local-addr=50ms
 # --nat-rebinding: the client moves 50 ms into a 30 MB download and,
 # until its new path is validated, ignores what comes on the old one),
 # 60 downloads against quicsteer (1 worker: steering is not involved) and
-# 60 against gtlsserver, alternating, in the same test.  Unpaced, quicsteer
-# completed 46 of 60 where gtlsserver completed 117 of 120: bursts up to
-# the congestion window left the client with nothing in flight when it
-# moved.  quicsteer's intact count must not be below gtlsserver's by more
-# than the noise: 2 standard deviations of the difference of two binomial
-# counts at the rates measured, 2 sqrt(n p1 (1-p1) + n p2 (1-p2)) (at 97 %
-# and 90 % of 60 that is 5.4 downloads; a tenth of the runs failing more
-# than the control is then outside the noise).  On the busy machine this
-# test was written on, the emulation lost a quarter of the runs against
-# both servers, paced or not (quicsteer/gtlsserver intact: paced 45/44
-# and 49/47, BBR unpaced 43/42 and 44/46, margins 9-10): there it guards
-# the comparison, but could not tell the two loops apart.
+# 60 against gtlsserver, in pairs taken one right after the other (each
+# server as often first as second).  Unpaced, quicsteer completed 46 of 60
+# where gtlsserver completed 117 of 120: bursts up to the congestion
+# window left the client with nothing in flight when it moved.
+#
+# How often gtlsclient's emulation survives depends on the machine's load
+# more than on the server (quiet: 55-60 of 60 against either; with two
+# busy loops beside it: 27-34 against either), and load comes and
+# goes, so the counts are compared pair by pair (McNemar's test): only
+# the pairs in which one server's download broke and the other's did not
+# tell the servers apart, and if both are as robust, quicsteer is the
+# broken one in each such pair with probability 1/2.  quicsteer fails when
+# it is the broken one in more of them than the other by over 2 standard
+# deviations of that difference, 2 sqrt(pairs told apart) (about 2.3 %
+# of runs fail by chance; 46 against 58 of 60 fails).
 test_pacing_nat_rebinding_as_robust_as_gtlsserver() {
-	local n=60 i gport gpid qs_ok=0 g_ok=0 order who st margin
+	local n=60 i gport qs_ok=0 g_ok=0 qs_only=0 g_only=0 q g margin qs_broken="" g_broken=""
 	pace_need || return
 	command -v gtlsserver >/dev/null || { need "gtlsserver (package ngtcp2-server)"; return; }
 	pace_docroot 30m.bin 30
@@ -216,30 +223,32 @@ test_pacing_nat_rebinding_as_robust_as_gtlsserver() {
 		if [[ -z $(ss -Hlun "sport = :$gport") ]]; then break; fi
 	done
 	gtlsserver -q --htdocs="$QS_DOCROOT" 127.0.0.1 "$gport" "$KEY" "$CERT" >/dev/null 2>&1 &
-	gpid=$!
+	local gpid=$!
 	defer "kill $gpid; wait $gpid"
 	wait_until 5 bash -c "[[ -n \$(ss -Hlun 'sport = :$gport') ]]" || { fail "gtlsserver did not start"; return; }
 	for ((i = 0; i < n; i++)); do
-		order="qs gtls"
-		if ((i % 2)); then order="gtls qs"; fi
-		for who in $order; do
-			if [[ $who == qs ]]; then
-				st=$(download "$QS_PORT" 30m.bin --change-local-addr=50ms --nat-rebinding)
-				if [[ $st == ok ]]; then qs_ok=$((qs_ok + 1)); fi
-			else
-				st=$(download "$gport" 30m.bin --change-local-addr=50ms --nat-rebinding)
-				if [[ $st == ok ]]; then g_ok=$((g_ok + 1)); fi
-			fi
-		done
+		if ((i % 2)); then
+			g=$(download "$gport" 30m.bin --change-local-addr=50ms --nat-rebinding)
+			q=$(download "$QS_PORT" 30m.bin --change-local-addr=50ms --nat-rebinding)
+		else
+			q=$(download "$QS_PORT" 30m.bin --change-local-addr=50ms --nat-rebinding)
+			g=$(download "$gport" 30m.bin --change-local-addr=50ms --nat-rebinding)
+		fi
+		if [[ $q == ok ]]; then qs_ok=$((qs_ok + 1)); else qs_broken+=" ${q#broken }"; fi
+		if [[ $g == ok ]]; then g_ok=$((g_ok + 1)); else g_broken+=" ${g#broken }"; fi
+		if [[ $q == ok && $g != ok ]]; then qs_only=$((qs_only + 1)); fi
+		if [[ $g == ok && $q != ok ]]; then g_only=$((g_only + 1)); fi
 	done
-	margin=$(awk -v n=$n -v a=$qs_ok -v b=$g_ok 'BEGIN {
-		p = a / n; q = b / n
-		m = 2 * sqrt(n * p * (1 - p) + n * q * (1 - q))
-		print (m == int(m)) ? m : int(m) + 1 }')
-	info "intact of $n: quicsteer $qs_ok, gtlsserver $g_ok (noise margin $margin);" \
+	margin=$(awk -v d=$((qs_only + g_only)) 'BEGIN {
+		m = 2 * sqrt(d); print (m == int(m)) ? m : int(m) + 1 }')
+	info "intact of $n: quicsteer $qs_ok, gtlsserver $g_ok; pairs told apart: only" \
+		"quicsteer's intact $qs_only, only gtlsserver's $g_only (noise margin $margin);" \
 		"quicsteer migrations validated $(workers_sum migrations)"
-	assert_ge "quicsteer's intact downloads, gtlsserver's $g_ok less the noise" \
-		$((g_ok - margin)) "$qs_ok"
+	info "MB that came of the broken downloads: quicsteer${qs_broken:- none};" \
+		"gtlsserver${g_broken:- none}"
+	((g_only - qs_only <= margin)) ||
+		fail "quicsteer's download broke where gtlsserver's did not in $g_only pairs," \
+			"the other way round in $qs_only: more than the noise ($margin)"
 }
 
 # --qlog-dir (for finding such gaps): one JSON-SEQ qlog per connection,

@@ -3,7 +3,8 @@
 # Test runner: C unit tests, then every test_* function of tests/*.test.sh.
 # Prints PASS/FAIL/SKIP per test, a failed test's output, and ends with
 # "N passed, N failed[, N skipped]".  Usage: tests/run.sh [PATTERN]
-# (PATTERN: run only tests whose name contains it).
+# (PATTERN: run only tests whose name contains it; QS_TEST_VERBOSE=1 shows
+# the output of passing tests too).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,7 +43,11 @@ report() { # NAME STATUS LOG
 
 	san_reports "$3" || status=1
 	case $status in
-	0) echo "PASS $1"; passed=$((passed + 1)) ;;
+	0)
+		echo "PASS $1"
+		passed=$((passed + 1))
+		if [[ -n ${QS_TEST_VERBOSE:-} ]]; then sed 's/^/    | /' "$3"; fi
+		;;
 	77) echo "SKIP $1: $(grep -m1 "^skipped: " "$3" || tail -1 "$3")"; skipped=$((skipped + 1)) ;;
 	*) echo "FAIL $1"; sed 's/^/    | /' "$3"; failed=$((failed + 1)); failed_names+=("$1") ;;
 	esac
