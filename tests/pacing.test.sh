@@ -152,16 +152,21 @@ PY
 # second): paced must lose at most 2/3 of what unpaced loses (with both
 # unpaced the ratio is about 1 and the test fails).  ngtcp2's own loss
 # counts (the worker's debug line when a connection closes) are shown.
+# Under ASan the worker's CPU, not its pacer, spaces the unpaced sender
+# (CI: unpaced 391-948, paced 280-1357): there one download per mode is
+# checked intact and the drops are only shown.
 test_pacing_loses_fewer_packets_through_a_bottleneck() {
 	local on_port off_port on_log off_log mode port log st drops lost closed
 	local runs_on="" runs_off="" lost_on="" lost_off="" best_on best_off r=0
+	local modes="on off off on on off off on on off off on"
 	pace_need || return
+	if qs_sanitized; then modes="on off"; fi
 	pace_docroot 20m.bin 20
 	qs_start paceon 1 --cc bbr --pacing on --log-level debug || return
 	on_port=$QS_PORT on_log=$QS_LOG
 	qs_start paceoff 1 --cc bbr --pacing off --log-level debug || return
 	off_port=$QS_PORT off_log=$QS_LOG
-	for mode in on off off on on off off on on off off on; do
+	for mode in $modes; do
 		r=$((r + 1))
 		if [[ $mode == on ]]; then port=$on_port log=$on_log; else port=$off_port log=$off_log; fi
 		closed=$(grep -c 'closed: .* packets sent' "$log" || true)
@@ -183,6 +188,7 @@ test_pacing_loses_fewer_packets_through_a_bottleneck() {
 	best_on=$(best_half $runs_on) best_off=$(best_half $runs_off)
 	info "relay drops, paced: ${runs_on}(best half $best_on); unpaced: ${runs_off}(best half $best_off)"
 	info "ngtcp2's lost packets, paced: ${lost_on}; unpaced: ${lost_off}"
+	not_sanitized "the comparison of drops" || return
 	((best_on * 3 <= best_off * 2)) ||
 		fail "paced lost $best_on packets (best half) in the relay, unpaced $best_off: not a third fewer"
 }
@@ -190,7 +196,7 @@ test_pacing_loses_fewer_packets_through_a_bottleneck() {
 # best_half N...: the mean of the smaller half of the figures, rounded down
 best_half() {
 	printf '%s\n' "$@" | sort -n |
-		awk -v k=$(($# / 2)) 'NR <= k { s += $1 } END { print int(s / k) }'
+		awk -v k=$(($# > 1 ? $# / 2 : 1)) 'NR <= k { s += $1 } END { print int(s / k) }'
 }
 
 # NAT rebinding mid-transfer (gtlsclient --change-local-addr=50ms
@@ -211,10 +217,13 @@ best_half() {
 # broken one in each such pair with probability 1/2.  quicsteer fails when
 # it is the broken one in more of them than the other by over 2 standard
 # deviations of that difference, 2 sqrt(pairs told apart) (about 2.3 %
-# of runs fail by chance; 46 against 58 of 60 fails).
+# of runs fail by chance; 46 against 58 of 60 fails).  Not under ASan,
+# whose CPU cost slows the worker against the native gtlsserver (CI: 53
+# against 60); the multi-worker NAT tests of h3.test.sh run there.
 test_pacing_nat_rebinding_as_robust_as_gtlsserver() {
 	local n=60 i gport qs_ok=0 g_ok=0 qs_only=0 g_only=0 q g margin qs_broken="" g_broken=""
 	pace_need || return
+	not_sanitized "a timing comparison with the native gtlsserver" || return
 	command -v gtlsserver >/dev/null || { need "gtlsserver (package ngtcp2-server)"; return; }
 	pace_docroot 30m.bin 30
 	qs_start natpace 1 || return
