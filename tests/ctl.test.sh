@@ -464,7 +464,7 @@ test_ctl_status_shows_last_upgrade() {
 	json=$(ctl status --json)
 	assert_eq "json after an upgrade" "1 ok" "$(jq -r '.upgrade | "\(.ok) \(.last.result)"' <<<"$json")"
 	# refused: a binary that fails its check
-	wait_until 40 bash -c "! '$ROOT/quicsteerctl' -i '$QS_INST' status | grep -q ' draining '" ||
+	wait_until 40 bash -c "! '$ROOT/quicsteerctl' -i '$QS_INST' status | grep ' draining ' >/dev/null" ||
 		fail "generation 0 does not drain" || return
 	printf '#!/bin/sh\nexit 1\n' >"$CT/false.sh"
 	chmod +x "$CT/false.sh"
