@@ -4,7 +4,8 @@
 # Prints PASS/FAIL/SKIP per test, a failed test's output, and ends with
 # "N passed, N failed[, N skipped]".  Usage: tests/run.sh [PATTERN]
 # (PATTERN: run only tests whose name contains it; QS_TEST_VERBOSE=1 shows
-# the output of passing tests too).
+# the output of passing tests too; QS_TEST_LIMIT: seconds a bash test may
+# take, 900).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,6 +92,8 @@ for bin in .output-san/test_*; do
 done
 
 # ---- bash tests -----------------------------------------------------------
+# each bounded (QS_TEST_LIMIT seconds; the longest takes about 2 minutes)
+limit=${QS_TEST_LIMIT:-900}
 for file in tests/*.test.sh; do
 	# shellcheck disable=SC1090
 	tests=$(bash -c "source tests/lib.sh; source $file; declare -F" |
@@ -103,12 +106,30 @@ for file in tests/*.test.sh; do
 			source tests/lib.sh
 			source "$file"
 			trap run_deferred EXIT
+			trap 'exit 143' TERM	# stopped by the watchdog: clean up
 			# name the command that stopped a test under set -e
 			trap 'echo "  stopped by a failing command (status $?): $BASH_COMMAND" >&2' ERR
 			set -eE
 			"$t"
-		) >"$log" 2>&1
-		report "$t" $? "$log"
+		) >"$log" 2>&1 </dev/null &
+		tpid=$!
+		# a test that hangs is stopped after $limit s and fails: its
+		# children get SIGTERM (the one it waits for among them), then it
+		# runs its cleanup; SIGKILL if that too hangs for a minute
+		overran=0
+		if ! timeout "$limit" tail --pid="$tpid" -s 0.2 -f /dev/null; then
+			overran=1
+			ps -o pid= --ppid "$tpid" | xargs -r kill -TERM 2>/dev/null
+			kill -TERM "$tpid" 2>/dev/null
+			timeout 60 tail --pid="$tpid" -s 0.2 -f /dev/null || kill -KILL "$tpid" 2>/dev/null
+		fi
+		wait "$tpid"
+		status=$?
+		if ((overran)); then
+			echo "  the test ran over $limit s (QS_TEST_LIMIT): stopped" >>"$log"
+			status=1
+		fi
+		report "$t" "$status" "$log"
 	done
 done
 
